@@ -1,0 +1,517 @@
+//! The command line: `layerslayer layers IMAGE`, `layerslayer peek IMAGE …`, and `gui`.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cancel::CancelToken;
+use crate::export::{self, Destination, ExportError};
+use crate::image::{ImageInfo, LayerInfo, resolve_image};
+use crate::listing::{LayerListing, LayerStatus, escape_control, human_size, merge_layers};
+use crate::peek::{PeekProgress, peek_layer};
+use crate::reference::{ImageReference, ReferenceError};
+use crate::registry::manifest::Platform;
+use crate::registry::{ClientOptions, RegistryClient, RegistryError};
+use crate::source::SourceError;
+
+/// Exit codes scripts can rely on.
+pub mod exit_code {
+    /// Everything asked for was read completely.
+    pub const OK: u8 = 0;
+    /// Unexpected failure (e.g. an export could not be written).
+    pub const FAILURE: u8 = 1;
+    /// Bad command line (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// The image reference, platform or layer selection is malformed.
+    pub const BAD_INPUT: u8 = 3;
+    /// The image, tag or platform does not exist.
+    pub const NOT_FOUND: u8 = 4;
+    /// Authentication failed or was refused.
+    pub const AUTH: u8 = 5;
+    /// The registry could not be reached or misbehaved.
+    pub const REGISTRY: u8 = 6;
+    /// At least one layer could not be read completely (its partial listing is still output).
+    pub const INCOMPLETE: u8 = 7;
+}
+
+/// See what is inside every layer of a container image, straight from the registry.
+#[derive(Debug, Parser)]
+#[command(name = "layerslayer", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LAYERSLAYER_GIT_COMMIT"), ")"))]
+pub struct Cli {
+    /// What to do; without a command the desktop app opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List an image's layers: index, digest, size, media type and build step.
+    Layers {
+        /// Where and which image.
+        #[command(flatten)]
+        image: ImageArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the files inside layers, streaming each layer from the registry.
+    Peek(PeekArgs),
+    /// Open the desktop app (optionally with an image reference filled in).
+    Gui {
+        /// Image reference to open at start.
+        image: Option<String>,
+    },
+}
+
+/// Arguments naming an image.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// Image reference, e.g. alpine:3.20, ghcr.io/o/r@sha256:…, localhost:5000/x:y.
+    pub image: String,
+    /// Platform to pick from a multi-arch image: os/arch[/variant]. Default: this machine's.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Allow plain http and unverified TLS for registries that are not on loopback.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// Arguments of `peek`.
+#[derive(Debug, Args)]
+pub struct PeekArgs {
+    /// Where and which image.
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Layers to read: comma-separated indexes (0 = base) or `all`. Asked for when omitted
+    /// and stdin is a terminal; otherwise all.
+    #[arg(long)]
+    pub layers: Option<String>,
+    /// Write the listing as CSV to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<String>,
+    /// Write JSON (image, layers, entries) to FILE, or stdout when no FILE is given.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<String>,
+    /// Show the final filesystem (whiteouts applied) instead of per-layer listings.
+    #[arg(long)]
+    pub merged: bool,
+    /// No progress output on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// A failure that ends the command, with its exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ReferenceError> for Failure {
+    fn from(error: ReferenceError) -> Self {
+        Self::new(exit_code::BAD_INPUT, error.to_string())
+    }
+}
+
+impl From<SourceError> for Failure {
+    fn from(error: SourceError) -> Self {
+        let code = match &error {
+            SourceError::Registry(registry) => registry_code(registry),
+            SourceError::Manifest(crate::registry::manifest::ManifestError::PlatformNotFound {
+                ..
+            }) => exit_code::NOT_FOUND,
+            SourceError::Manifest(_) | SourceError::Config { .. } => exit_code::REGISTRY,
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<RegistryError> for Failure {
+    fn from(error: RegistryError) -> Self {
+        Self::new(registry_code(&error), error.to_string())
+    }
+}
+
+impl From<ExportError> for Failure {
+    fn from(error: ExportError) -> Self {
+        Self::new(exit_code::FAILURE, error.to_string())
+    }
+}
+
+fn registry_code(error: &RegistryError) -> u8 {
+    match error {
+        RegistryError::NotFound { .. } => exit_code::NOT_FOUND,
+        RegistryError::Unauthorized { .. } | RegistryError::RealmRefused { .. } => exit_code::AUTH,
+        RegistryError::InsecureRefused { .. } => exit_code::BAD_INPUT,
+        _ => exit_code::REGISTRY,
+    }
+}
+
+/// Runs a CLI command and returns the process exit code. Errors go to stderr.
+pub fn run(command: Command) -> ExitCode {
+    let result = match command {
+        Command::Layers { image, json } => run_layers(&image, json),
+        Command::Peek(args) => run_peek(&args),
+        Command::Gui { .. } => Err(Failure::new(
+            exit_code::USAGE,
+            "the gui command is handled by main",
+        )),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("error: {}", escape_control(&failure.message));
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// Parses the reference, connects and resolves the image.
+fn open_image(
+    args: &ImageArgs,
+    cancel: &CancelToken,
+) -> Result<(RegistryClient, ImageInfo), Failure> {
+    let reference = ImageReference::parse(&args.image)?;
+    let platform = args
+        .platform
+        .as_deref()
+        .map(str::parse::<Platform>)
+        .transpose()
+        .map_err(|e| Failure::new(exit_code::BAD_INPUT, e.to_string()))?;
+    let options = ClientOptions {
+        insecure: args.insecure,
+        ..ClientOptions::default()
+    };
+    let client = RegistryClient::connect(&reference, options, cancel)?;
+    let image = resolve_image(
+        &client,
+        reference.manifest_reference(),
+        platform.as_ref(),
+        cancel,
+    )?;
+    Ok((client, image))
+}
+
+fn run_layers(args: &ImageArgs, json: bool) -> Result<u8, Failure> {
+    let cancel = CancelToken::new();
+    let (_, image) = open_image(args, &cancel)?;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let write_failed = |e: io::Error| {
+        Failure::new(
+            exit_code::FAILURE,
+            format!("could not write to stdout: {e}"),
+        )
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut out, &image)
+            .map_err(|e| Failure::new(exit_code::FAILURE, e.to_string()))?;
+        writeln!(out).map_err(write_failed)?;
+    } else {
+        print_layer_table(&mut out, &image).map_err(write_failed)?;
+    }
+    Ok(exit_code::OK)
+}
+
+fn print_layer_table(out: &mut dyn Write, image: &ImageInfo) -> io::Result<()> {
+    if let Some(platform) = &image.platform {
+        let others: Vec<String> = image
+            .available_platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        writeln!(
+            out,
+            "platform {platform} (index offers: {})",
+            others.join(", ")
+        )?;
+    }
+    writeln!(
+        out,
+        "{:>5}  {:<71}  {:>10}  {:<48}  CREATED BY",
+        "INDEX", "DIGEST", "SIZE", "MEDIA TYPE"
+    )?;
+    for layer in &image.layers {
+        writeln!(
+            out,
+            "{:>5}  {:<71}  {:>10}  {:<48}  {}",
+            layer.index,
+            layer.digest(),
+            human_size(layer.size()),
+            layer.media_type(),
+            escape_control(layer.created_by.as_deref().unwrap_or("-")),
+        )?;
+    }
+    Ok(())
+}
+
+/// Parses `0,2,5` or `all` (case-insensitive; empty means all) against `count` layers.
+pub fn parse_layer_selection(text: &str, count: usize) -> Result<Vec<usize>, String> {
+    let text = text.trim();
+    if text.is_empty() || text.eq_ignore_ascii_case("all") {
+        return Ok((0..count).collect());
+    }
+    let mut chosen = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let index: usize = part
+            .parse()
+            .map_err(|_| format!("{part:?} is not a layer index; use numbers like 0,2 or ALL"))?;
+        if index >= count {
+            return Err(format!(
+                "layer {index} does not exist; this image has layers 0 to {}",
+                count.saturating_sub(1)
+            ));
+        }
+        if !chosen.contains(&index) {
+            chosen.push(index);
+        }
+    }
+    if chosen.is_empty() {
+        return Err("no layer chosen; use numbers like 0,2 or ALL".into());
+    }
+    chosen.sort_unstable();
+    Ok(chosen)
+}
+
+/// The seed tool's prompt, shown when `--layers` is absent and stdin is a terminal.
+fn prompt_for_layers(image: &ImageInfo) -> Result<Vec<usize>, Failure> {
+    let mut stderr = io::stderr();
+    let io_failed = |e: io::Error| {
+        Failure::new(
+            exit_code::FAILURE,
+            format!("could not read the answer: {e}"),
+        )
+    };
+    print_layer_table(&mut stderr, image).map_err(io_failed)?;
+    loop {
+        write!(
+            stderr,
+            "Layers to peek (comma-separated INDEX or ALL) [default: ALL]: "
+        )
+        .map_err(io_failed)?;
+        stderr.flush().map_err(io_failed)?;
+        let mut answer = String::new();
+        if io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(io_failed)?
+            == 0
+        {
+            return Ok((0..image.layers.len()).collect());
+        }
+        match parse_layer_selection(&answer, image.layers.len()) {
+            Ok(chosen) => return Ok(chosen),
+            Err(problem) => writeln!(stderr, "{problem}").map_err(io_failed)?,
+        }
+    }
+}
+
+fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
+    let cancel = CancelToken::new();
+    let (client, image) = open_image(&args.image, &cancel)?;
+    let chosen = match &args.layers {
+        Some(text) => parse_layer_selection(text, image.layers.len())
+            .map_err(|e| Failure::new(exit_code::BAD_INPUT, e))?,
+        None if io::stdin().is_terminal() => prompt_for_layers(&image)?,
+        None => (0..image.layers.len()).collect(),
+    };
+    let show_progress = !args.quiet && io::stderr().is_terminal();
+    let listings: Vec<LayerListing> = chosen
+        .iter()
+        .map(|&index| peek_with_progress(&client, &image.layers[index], &cancel, show_progress))
+        .collect();
+    for listing in &listings {
+        if let LayerStatus::Failed(message) | LayerStatus::Skipped(message) = &listing.status {
+            eprintln!(
+                "warning: {} (kept {} entries read before it)",
+                escape_control(message),
+                listing.entries.len()
+            );
+        }
+    }
+    let merged = args.merged.then(|| merge_layers(&listings));
+    let mut wrote_to_stdout = false;
+    if let Some(csv) = &args.csv {
+        let destination = Destination::from_arg(csv);
+        wrote_to_stdout |= destination == Destination::Stdout;
+        let rows = match &merged {
+            Some(merged) => export::rows_of_merged(merged, &listings),
+            None => export::rows_of_listings(&listings),
+        };
+        export::write_to(&destination, |out| export::write_csv(&rows, out))?;
+    }
+    if let Some(json) = &args.json {
+        let destination = Destination::from_arg(json);
+        wrote_to_stdout |= destination == Destination::Stdout;
+        export::write_to(&destination, |out| {
+            export::write_json(&image, &listings, merged.as_deref(), out)
+        })?;
+    }
+    if !wrote_to_stdout {
+        print_listings(&listings, merged.as_deref()).map_err(|e| {
+            Failure::new(
+                exit_code::FAILURE,
+                format!("could not write to stdout: {e}"),
+            )
+        })?;
+    }
+    let complete = listings.iter().all(|l| l.status.is_complete());
+    Ok(if complete {
+        exit_code::OK
+    } else {
+        exit_code::INCOMPLETE
+    })
+}
+
+fn peek_with_progress(
+    client: &RegistryClient,
+    layer: &LayerInfo,
+    cancel: &CancelToken,
+    show_progress: bool,
+) -> LayerListing {
+    let progress = Arc::new(PeekProgress::default());
+    if !show_progress {
+        return peek_layer(client, layer, cancel, &progress, &mut |_| {});
+    }
+    let bar = indicatif::ProgressBar::new(layer.size());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "layer {prefix} {bar:30} {bytes}/{total_bytes} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(layer.index.to_string());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    let listing = peek_layer(client, layer, cancel, &progress, &mut |_| {
+        bar.set_position(progress.bytes_read());
+        bar.set_message(format!("{} entries", progress.entries()));
+    });
+    bar.finish_and_clear();
+    listing
+}
+
+fn print_listings(
+    listings: &[LayerListing],
+    merged: Option<&[crate::listing::MergedEntry]>,
+) -> io::Result<()> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let line = |out: &mut dyn Write,
+                layer: Option<usize>,
+                entry: &crate::listing::Entry|
+     -> io::Result<()> {
+        let target = entry
+            .link_target
+            .as_deref()
+            .map(|t| format!(" -> {}", escape_control(t)))
+            .unwrap_or_default();
+        let origin = layer.map(|l| format!("[{l}] ")).unwrap_or_default();
+        writeln!(
+            out,
+            "  {origin}{:<13} {:04o} {:>10}  {}{target}",
+            entry.kind.as_str(),
+            entry.mode,
+            human_size(entry.size),
+            escape_control(&entry.path)
+        )
+    };
+    match merged {
+        Some(merged) => {
+            writeln!(
+                out,
+                "merged filesystem of {} layers: {} entries",
+                listings.len(),
+                merged.len()
+            )?;
+            for item in merged {
+                line(&mut out, Some(item.layer_index), &item.entry)?;
+            }
+        }
+        None => {
+            for listing in listings {
+                let layer = &listing.layer;
+                writeln!(
+                    out,
+                    "layer {} {} ({}, {} entries, {})",
+                    layer.index,
+                    layer.digest(),
+                    human_size(layer.size()),
+                    listing.entries.len(),
+                    listing.status.label()
+                )?;
+                for entry in &listing.entries {
+                    line(&mut out, None, entry)?;
+                }
+            }
+        }
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_selection_accepts_indexes_and_all() {
+        assert_eq!(parse_layer_selection("ALL", 3), Ok(vec![0, 1, 2]));
+        assert_eq!(parse_layer_selection("", 2), Ok(vec![0, 1]));
+        assert_eq!(parse_layer_selection(" 2, 0 ,2", 3), Ok(vec![0, 2]));
+        assert!(
+            parse_layer_selection("3", 3)
+                .expect_err("out of range")
+                .contains("0 to 2")
+        );
+        assert!(
+            parse_layer_selection("x", 3)
+                .expect_err("junk")
+                .contains("not a layer index")
+        );
+        assert!(parse_layer_selection(",", 3).is_err());
+    }
+
+    #[test]
+    fn the_command_line_parses() {
+        let cli = Cli::try_parse_from([
+            "layerslayer",
+            "peek",
+            "alpine",
+            "--layers",
+            "0,2",
+            "--csv",
+            "out.csv",
+            "--json",
+            "--merged",
+        ])
+        .expect("parses");
+        match cli.command {
+            Some(Command::Peek(args)) => {
+                assert_eq!(args.layers.as_deref(), Some("0,2"));
+                assert_eq!(args.csv.as_deref(), Some("out.csv"));
+                assert_eq!(args.json.as_deref(), Some("-"));
+                assert!(args.merged);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            Cli::try_parse_from(["layerslayer"])
+                .expect("bare")
+                .command
+                .is_none()
+        );
+    }
+}

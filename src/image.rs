@@ -1,0 +1,146 @@
+//! Resolving a reference to one image: index → platform manifest → config → layers.
+
+use serde::Serialize;
+
+use crate::cancel::CancelToken;
+use crate::registry::manifest::{
+    Descriptor, ImageConfig, ManifestDocument, ManifestError, Platform, is_non_distributable,
+};
+use crate::source::{ImageSource, SourceError};
+
+/// Config blobs larger than this are refused.
+const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// One layer of a resolved image.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// Position in the manifest, base layer = 0.
+    pub index: usize,
+    /// The layer blob's descriptor (digest, size, media type, urls, annotations).
+    pub descriptor: Descriptor,
+    /// The build step that created it, from the config's history.
+    pub created_by: Option<String>,
+}
+
+impl LayerInfo {
+    /// The blob digest, `sha256:…`.
+    pub fn digest(&self) -> &str {
+        &self.descriptor.digest
+    }
+
+    /// The first 12 hex digits of the digest, as `docker` shows them.
+    pub fn short_digest(&self) -> &str {
+        let hex = self
+            .digest()
+            .split_once(':')
+            .map_or(self.digest(), |(_, hex)| hex);
+        hex.get(..12).unwrap_or(hex)
+    }
+
+    /// Compressed size in bytes.
+    pub fn size(&self) -> u64 {
+        self.descriptor.size
+    }
+
+    /// The layer's media type.
+    pub fn media_type(&self) -> &str {
+        &self.descriptor.media_type
+    }
+
+    /// Whether the blob may live outside the registry (foreign / non-distributable layer).
+    pub fn is_non_distributable(&self) -> bool {
+        is_non_distributable(&self.descriptor.media_type)
+    }
+}
+
+/// A resolved single-platform image.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageInfo {
+    /// Where it came from, e.g. `localhost:5000/app`.
+    pub source: String,
+    /// Digest of the platform manifest that lists the layers.
+    pub manifest_digest: String,
+    /// The platform chosen from an index, if the reference named an index.
+    pub platform: Option<Platform>,
+    /// All platforms the index offers (empty for a single-platform image).
+    pub available_platforms: Vec<Platform>,
+    /// Layers, base first.
+    pub layers: Vec<LayerInfo>,
+}
+
+/// Fetches the manifest for `reference`; for an index, picks `platform` (default: the host's,
+/// then linux/amd64); then reads the config to attach build steps to layers.
+pub fn resolve_image(
+    source: &dyn ImageSource,
+    reference: &str,
+    platform: Option<&Platform>,
+    cancel: &CancelToken,
+) -> Result<ImageInfo, SourceError> {
+    let fetched = source.fetch_manifest(reference, cancel)?;
+    let (manifest, manifest_digest, chosen, available) =
+        match ManifestDocument::parse(fetched.content_type.as_deref(), &fetched.body)? {
+            ManifestDocument::Image(manifest) => (manifest, fetched.digest, None, Vec::new()),
+            ManifestDocument::Index(index) => {
+                let entry = index.select(platform)?;
+                let child = source.fetch_manifest(&entry.digest, cancel)?;
+                match ManifestDocument::parse(child.content_type.as_deref(), &child.body)? {
+                    ManifestDocument::Image(manifest) => (
+                        manifest,
+                        child.digest,
+                        entry.platform.clone(),
+                        index.platforms(),
+                    ),
+                    ManifestDocument::Index(_) => {
+                        return Err(ManifestError::Invalid(
+                            "an index entry points at another index".into(),
+                        )
+                        .into());
+                    }
+                }
+            }
+        };
+    let config = read_config(source, &manifest.config, cancel)?;
+    let commands = config.layer_commands();
+    let layers = manifest
+        .layers
+        .into_iter()
+        .enumerate()
+        .map(|(index, descriptor)| LayerInfo {
+            index,
+            descriptor,
+            created_by: commands.get(index).cloned().flatten(),
+        })
+        .collect();
+    Ok(ImageInfo {
+        source: source.describe(),
+        manifest_digest,
+        platform: chosen,
+        available_platforms: available,
+        layers,
+    })
+}
+
+fn read_config(
+    source: &dyn ImageSource,
+    descriptor: &Descriptor,
+    cancel: &CancelToken,
+) -> Result<ImageConfig, SourceError> {
+    use std::io::Read as _;
+    let invalid = |reason: String| SourceError::Config {
+        digest: descriptor.digest.clone(),
+        reason,
+    };
+    if descriptor.size > MAX_CONFIG_BYTES {
+        return Err(invalid(format!(
+            "it is {} bytes, more than the {MAX_CONFIG_BYTES} allowed",
+            descriptor.size
+        )));
+    }
+    let mut body = Vec::new();
+    source
+        .open_blob(descriptor, cancel)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| invalid(format!("reading it failed: {e}")))?;
+    serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))
+}

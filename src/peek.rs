@@ -1,0 +1,584 @@
+//! Streaming layer peek: blob stream → sha256 (on its own thread) → gzip / zstd / plain
+//! decoder → tar headers. Memory stays constant whatever the layer size, entries are handed
+//! out as they are decoded, and cancellation stops both the download and the decoding.
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use sha2::{Digest as _, Sha256};
+
+use crate::cancel::CancelToken;
+use crate::image::LayerInfo;
+use crate::listing::{
+    Entry, EntryKind, LayerListing, LayerStatus, OPAQUE_MARKER, WHITEOUT_PREFIX, normalize_path,
+};
+use crate::source::ImageSource;
+
+/// Bytes per read from the network, and per buffer in front of the decoders.
+const STRIDE: usize = 256 * 1024;
+/// Chunks in flight between the download thread and the decoder (bounds memory).
+const CHUNKS_IN_FLIGHT: usize = 8;
+/// How often a waiting decoder looks at the cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(25);
+
+/// Live counters for one layer, readable from any thread (e.g. a UI frame or a progress bar).
+#[derive(Debug, Default)]
+pub struct PeekProgress {
+    bytes_read: AtomicU64,
+    entries: AtomicU64,
+}
+
+impl PeekProgress {
+    /// Compressed bytes received so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
+    }
+
+    /// Entries decoded so far.
+    pub fn entries(&self) -> u64 {
+        self.entries.load(Ordering::Relaxed)
+    }
+}
+
+/// The compression of a layer blob, told by its magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// `1f 8b`, possibly several members.
+    Gzip,
+    /// `28 b5 2f fd`.
+    Zstd,
+    /// Anything else is read as an uncompressed tar.
+    None,
+}
+
+impl Compression {
+    /// Sniffs the first bytes of a blob.
+    pub fn sniff(magic: &[u8]) -> Self {
+        if magic.starts_with(&[0x1f, 0x8b]) {
+            Self::Gzip
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Self::Zstd
+        } else {
+            Self::None
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Gzip => "gzip",
+            Self::Zstd => "zstd",
+            Self::None => "tar",
+        }
+    }
+}
+
+/// Why a layer could not be read to the end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeekError {
+    /// The blob could not be opened.
+    #[error("could not download the layer: {0}")]
+    Open(String),
+    /// The connection failed while the body was streaming.
+    #[error("the download failed after {received} of {expected} bytes: {reason}")]
+    Download {
+        /// Bytes received.
+        received: u64,
+        /// Bytes announced by the manifest.
+        expected: u64,
+        /// The transport error.
+        reason: String,
+    },
+    /// The body ended before the size the manifest gives.
+    #[error("the layer is truncated: the registry sent {received} of {expected} bytes")]
+    Truncated {
+        /// Bytes received.
+        received: u64,
+        /// Bytes announced by the manifest.
+        expected: u64,
+    },
+    /// The body is longer than the manifest says.
+    #[error("the registry sent more than the {expected} bytes the manifest gives for this layer")]
+    TooLong {
+        /// Bytes announced by the manifest.
+        expected: u64,
+    },
+    /// The data could not be decompressed or is not a tar stream.
+    #[error("the layer's {format} data is corrupt: {reason}")]
+    Corrupt {
+        /// `gzip`, `zstd` or `tar`.
+        format: &'static str,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// The bytes received do not hash to the layer digest.
+    #[error(
+        "digest mismatch: expected {expected}, got {actual}; the blob is damaged or was replaced"
+    )]
+    DigestMismatch {
+        /// The manifest's digest.
+        expected: String,
+        /// The digest of the bytes received.
+        actual: String,
+    },
+}
+
+/// What the download thread reports to the decoder side.
+enum Chunk {
+    Data(Vec<u8>),
+    Failed(PeekError),
+    End { digest: String },
+}
+
+/// How the download ended, as seen by the reading side.
+#[derive(Default)]
+struct DownloadEnd {
+    digest: Option<String>,
+    error: Option<PeekError>,
+    cancelled: bool,
+}
+
+/// Reads the chunks the download thread sends, noticing cancellation while it waits.
+struct ChunkReader {
+    chunks: Receiver<Chunk>,
+    current: Vec<u8>,
+    position: usize,
+    cancel: CancelToken,
+    end: DownloadEnd,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.current.len() {
+            if self.end.digest.is_some() {
+                return Ok(0);
+            }
+            if self.end.error.is_some() || self.end.cancelled {
+                return Err(io::Error::other("the download stopped"));
+            }
+            match self.chunks.recv_timeout(CANCEL_POLL) {
+                Ok(Chunk::Data(data)) => {
+                    self.current = data;
+                    self.position = 0;
+                }
+                Ok(Chunk::End { digest }) => self.end.digest = Some(digest),
+                Ok(Chunk::Failed(error)) => self.end.error = Some(error),
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.cancel.is_cancelled() {
+                        self.end.cancelled = true;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.end.error = Some(PeekError::Open(
+                        "the download thread stopped unexpectedly".into(),
+                    ));
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.position);
+        buf[..n].copy_from_slice(&self.current[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
+    }
+}
+
+/// Streams `body` in large strides, hashing as it goes, into `chunks`.
+fn download(
+    mut body: impl Read,
+    expected_size: u64,
+    cancel: &CancelToken,
+    progress: &PeekProgress,
+    chunks: &Sender<Chunk>,
+) {
+    let mut hasher = Sha256::new();
+    let mut received: u64 = 0;
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        let mut buffer = vec![0u8; STRIDE];
+        let n = match read_full(&mut body, &mut buffer) {
+            Ok(n) => n,
+            Err(error) => {
+                let failure = PeekError::Download {
+                    received,
+                    expected: expected_size,
+                    reason: error.to_string(),
+                };
+                let _ = chunks.send(Chunk::Failed(failure));
+                return;
+            }
+        };
+        if n == 0 {
+            let message = if expected_size > 0 && received < expected_size {
+                Chunk::Failed(PeekError::Truncated {
+                    received,
+                    expected: expected_size,
+                })
+            } else {
+                Chunk::End {
+                    digest: format!("sha256:{:x}", hasher.finalize()),
+                }
+            };
+            let _ = chunks.send(message);
+            return;
+        }
+        received += n as u64;
+        if expected_size > 0 && received > expected_size {
+            let _ = chunks.send(Chunk::Failed(PeekError::TooLong {
+                expected: expected_size,
+            }));
+            return;
+        }
+        buffer.truncate(n);
+        hasher.update(&buffer);
+        progress.bytes_read.store(received, Ordering::Relaxed);
+        if chunks.send(Chunk::Data(buffer)).is_err() {
+            return; // the decoder stopped (error or cancel): stop downloading
+        }
+    }
+}
+
+/// Fills `buffer` as far as the stream allows; returns bytes read (0 only at end of stream).
+fn read_full(body: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match body.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if filled > 0 => {
+                // Deliver what arrived; the error repeats on the next call.
+                let _ = e;
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// The decompressor in front of the tar parser.
+enum Decoder<R: BufRead> {
+    Gzip(Box<flate2::bufread::MultiGzDecoder<R>>),
+    Zstd(zstd::stream::read::Decoder<'static, R>),
+    Plain(R),
+}
+
+impl<R: BufRead> Decoder<R> {
+    fn new(compression: Compression, inner: R) -> io::Result<Self> {
+        Ok(match compression {
+            Compression::Gzip => Self::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(inner))),
+            Compression::Zstd => Self::Zstd(zstd::stream::read::Decoder::with_buffer(inner)?),
+            Compression::None => Self::Plain(inner),
+        })
+    }
+
+    fn into_inner(self) -> R {
+        match self {
+            Self::Gzip(d) => d.into_inner(),
+            Self::Zstd(d) => d.finish(),
+            Self::Plain(r) => r,
+        }
+    }
+}
+
+impl<R: BufRead> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Gzip(d) => d.read(buf),
+            Self::Zstd(d) => d.read(buf),
+            Self::Plain(r) => r.read(buf),
+        }
+    }
+}
+
+/// Reads one layer to the end, calling `on_entry` for each tar entry as it is decoded.
+///
+/// Never fails as a whole: the returned listing keeps every entry read and says in its
+/// `status` whether the layer was complete, failed (with a message naming the layer),
+/// cancelled or skipped.
+pub fn peek_layer(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    cancel: &CancelToken,
+    progress: &Arc<PeekProgress>,
+    on_entry: &mut dyn FnMut(&Entry),
+) -> LayerListing {
+    let mut listing = LayerListing {
+        layer: layer.clone(),
+        entries: Vec::new(),
+        status: LayerStatus::Cancelled,
+        bytes_read: 0,
+    };
+    if cancel.is_cancelled() {
+        return listing;
+    }
+    let body = match source.open_blob(&layer.descriptor, cancel) {
+        Ok(body) => body,
+        Err(error) if layer.is_non_distributable() => {
+            let urls = if layer.descriptor.urls.is_empty() {
+                "elsewhere".to_owned()
+            } else {
+                layer.descriptor.urls.join(", ")
+            };
+            listing.status = LayerStatus::Skipped(format!(
+                "non-distributable layer: its blob is hosted at {urls}, not in this registry ({error})"
+            ));
+            return listing;
+        }
+        Err(error) => {
+            listing.status = failed(layer, &PeekError::Open(error.to_string()));
+            if cancel.is_cancelled() {
+                listing.status = LayerStatus::Cancelled;
+            }
+            return listing;
+        }
+    };
+    let expected_size = layer.size();
+    let (sender, receiver) = bounded(CHUNKS_IN_FLIGHT);
+    // A detached thread: if the network stalls, a cancelled peek returns at once and the
+    // thread ends by itself when its read returns and finds the receiver gone.
+    let download_cancel = cancel.clone();
+    let download_progress = Arc::clone(progress);
+    let started = thread::Builder::new()
+        .name(format!("download-{}", layer.short_digest()))
+        .spawn(move || {
+            download(
+                body,
+                expected_size,
+                &download_cancel,
+                &download_progress,
+                &sender,
+            )
+        });
+    let result = match started {
+        Ok(_) => {
+            let reader = ChunkReader {
+                chunks: receiver,
+                current: Vec::new(),
+                position: 0,
+                cancel: cancel.clone(),
+                end: DownloadEnd::default(),
+            };
+            decode(reader, &mut listing.entries, progress, on_entry)
+        }
+        Err(error) => Err(PeekError::Open(format!(
+            "could not start a download thread: {error}"
+        ))),
+    };
+    listing.bytes_read = progress.bytes_read();
+    listing.status = match result {
+        Ok(digest) => verify_digest(layer, &digest),
+        Err(_) if cancel.is_cancelled() => LayerStatus::Cancelled,
+        Err(error) => failed(layer, &error),
+    };
+    listing
+}
+
+fn failed(layer: &LayerInfo, error: &PeekError) -> LayerStatus {
+    LayerStatus::Failed(format!(
+        "layer {} ({}): {error}",
+        layer.index,
+        layer.short_digest()
+    ))
+}
+
+fn verify_digest(layer: &LayerInfo, actual: &str) -> LayerStatus {
+    let expected = layer.digest();
+    if !expected.starts_with("sha256:") {
+        return LayerStatus::Complete {
+            digest_verified: false,
+        };
+    }
+    if expected == actual {
+        LayerStatus::Complete {
+            digest_verified: true,
+        }
+    } else {
+        failed(
+            layer,
+            &PeekError::DigestMismatch {
+                expected: expected.to_owned(),
+                actual: actual.to_owned(),
+            },
+        )
+    }
+}
+
+/// Sniffs, decompresses and parses the tar stream; returns the blob digest at the end.
+fn decode(
+    reader: ChunkReader,
+    entries: &mut Vec<Entry>,
+    progress: &PeekProgress,
+    on_entry: &mut dyn FnMut(&Entry),
+) -> Result<String, PeekError> {
+    let mut buffered = BufReader::with_capacity(STRIDE, reader);
+    let compression = match buffered.fill_buf() {
+        Ok(magic) => Compression::sniff(magic),
+        Err(_) => {
+            return Err(download_error(buffered.get_ref())
+                .unwrap_or_else(|| corrupt(Compression::None, "no data")));
+        }
+    };
+    let decoder =
+        Decoder::new(compression, buffered).map_err(|e| corrupt(compression, &e.to_string()))?;
+    let mut archive = tar::Archive::new(BufReader::with_capacity(STRIDE, decoder));
+    let parse_result = read_entries(&mut archive, entries, progress, on_entry);
+    let mut decoded = archive.into_inner();
+    let drain_result =
+        parse_result.and_then(|()| io::copy(&mut decoded, &mut io::sink()).map(drop));
+    let mut raw = decoded.into_inner().into_inner();
+    // Bytes after the compressed stream (padding) still count for the digest.
+    let drain_result = drain_result.and_then(|()| io::copy(&mut raw, &mut io::sink()).map(drop));
+    let reader = raw.into_inner();
+    if let Some(error) = download_error(&reader) {
+        return Err(error);
+    }
+    if let Err(error) = drain_result {
+        return Err(corrupt(compression, &error.to_string()));
+    }
+    reader
+        .end
+        .digest
+        .clone()
+        .ok_or_else(|| corrupt(compression, "the stream ended early"))
+}
+
+fn corrupt(compression: Compression, reason: &str) -> PeekError {
+    PeekError::Corrupt {
+        format: compression.name(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// The download's own failure, which explains a decoder error better than the decoder can.
+fn download_error(reader: &ChunkReader) -> Option<PeekError> {
+    reader.end.error.clone()
+}
+
+fn read_entries<R: Read>(
+    archive: &mut tar::Archive<R>,
+    entries: &mut Vec<Entry>,
+    progress: &PeekProgress,
+    on_entry: &mut dyn FnMut(&Entry),
+) -> io::Result<()> {
+    for item in archive.entries()? {
+        let mut raw = item?;
+        let entry = convert_entry(&mut raw)?;
+        on_entry(&entry);
+        entries.push(entry);
+        progress.entries.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Turns a tar entry into an [`Entry`], honouring PAX and GNU long names and PAX ids/times.
+fn convert_entry<R: Read>(raw: &mut tar::Entry<'_, R>) -> io::Result<Entry> {
+    let path = normalize_path(&raw.path()?.to_string_lossy());
+    let link_target = raw
+        .link_name()?
+        .map(|target| target.to_string_lossy().into_owned());
+    let header = raw.header();
+    let entry_type = header.entry_type();
+    let name = path.rsplit('/').next().unwrap_or(&path);
+    let kind = if name == OPAQUE_MARKER {
+        EntryKind::OpaqueMarker
+    } else if name.starts_with(WHITEOUT_PREFIX) {
+        EntryKind::Whiteout
+    } else {
+        match entry_type {
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                EntryKind::File
+            }
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink,
+            tar::EntryType::Link => EntryKind::Hardlink,
+            tar::EntryType::Char => EntryKind::CharDevice,
+            tar::EntryType::Block => EntryKind::BlockDevice,
+            tar::EntryType::Fifo => EntryKind::Fifo,
+            _ => EntryKind::Other,
+        }
+    };
+    let link_target = match kind {
+        EntryKind::Hardlink => link_target.map(|t| normalize_path(&t)),
+        _ => link_target,
+    };
+    let mut entry = Entry {
+        path,
+        kind,
+        size: if kind == EntryKind::File {
+            raw.size()
+        } else {
+            0
+        },
+        mode: header.mode().unwrap_or(0) & 0o7777,
+        uid: header.uid().unwrap_or(0),
+        gid: header.gid().unwrap_or(0),
+        mtime: header.mtime().unwrap_or(0),
+        link_target,
+    };
+    if let Some(extensions) = raw.pax_extensions()? {
+        for extension in extensions.flatten() {
+            let value = extension.value().unwrap_or_default();
+            match extension.key().unwrap_or_default() {
+                "uid" => entry.uid = value.parse().unwrap_or(entry.uid),
+                "gid" => entry.gid = value.parse().unwrap_or(entry.gid),
+                "mtime" => {
+                    let seconds = value.split('.').next().unwrap_or(value);
+                    entry.mtime = seconds.parse().unwrap_or(entry.mtime);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(entry)
+}
+
+/// Shared counters for a set of layers, indexed like the layers passed to [`peek_layers`].
+pub fn progress_for(layers: &[LayerInfo]) -> Vec<Arc<PeekProgress>> {
+    layers
+        .iter()
+        .map(|_| Arc::new(PeekProgress::default()))
+        .collect()
+}
+
+/// Peeks several layers one after another; `on_entry` receives the layer's position in
+/// `layers` with each entry. Stops starting new layers once cancelled.
+pub fn peek_layers(
+    source: &dyn ImageSource,
+    layers: &[LayerInfo],
+    cancel: &CancelToken,
+    progress: &[Arc<PeekProgress>],
+    on_entry: &mut dyn FnMut(usize, &Entry),
+) -> Vec<LayerListing> {
+    layers
+        .iter()
+        .zip(progress)
+        .enumerate()
+        .map(|(position, (layer, counters))| {
+            peek_layer(source, layer, cancel, counters, &mut |entry| {
+                on_entry(position, entry)
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_bytes_choose_the_decoder() {
+        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Compression::Zstd
+        );
+        assert_eq!(Compression::sniff(b"etc/passwd\0"), Compression::None);
+        assert_eq!(Compression::sniff(&[]), Compression::None);
+    }
+}

@@ -1,0 +1,222 @@
+//! Image references as container users write them (`alpine:3.20`, `ghcr.io/o/r@sha256:…`).
+//!
+//! Parsing and Docker Hub normalisation come from `oci-spec`'s [`Reference`]; this module adds
+//! what a client needs on top: the host to connect to and the reference to ask the registry for.
+
+use std::fmt;
+use std::str::FromStr;
+
+use oci_spec::distribution::Reference;
+
+/// Docker Hub's canonical name, as users and config files write it.
+const DOCKER_HUB: &str = "docker.io";
+/// The host that actually serves Docker Hub's registry API.
+const DOCKER_HUB_API_HOST: &str = "registry-1.docker.io";
+
+/// A parsed, normalised image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageReference {
+    inner: Reference,
+}
+
+/// Why a reference could not be parsed, with the offending input.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("invalid image reference {input:?}: {reason}")]
+pub struct ReferenceError {
+    input: String,
+    reason: String,
+}
+
+impl ImageReference {
+    /// Parses a reference such as `alpine`, `library/alpine:3.20`, `localhost:5000/x/y:z` or
+    /// `ghcr.io/o/r:tag@sha256:…`.
+    pub fn parse(input: &str) -> Result<Self, ReferenceError> {
+        let trimmed = input.trim();
+        let fail = |reason: String| ReferenceError {
+            input: input.to_owned(),
+            reason,
+        };
+        if trimmed.is_empty() {
+            return Err(fail("it is empty; try something like alpine:3.20".into()));
+        }
+        if trimmed.contains("://") {
+            return Err(fail(
+                "leave out the scheme (http:// or https://); write host[:port]/name[:tag]".into(),
+            ));
+        }
+        let inner = Reference::from_str(trimmed).map_err(|err| {
+            let name = trimmed.split(['@', ':']).next().unwrap_or(trimmed);
+            let hint = if trimmed.chars().any(char::is_whitespace) {
+                "it contains spaces"
+            } else if trimmed.contains('@') {
+                "the part after @ must be a digest such as sha256: followed by 64 hex digits"
+            } else if name.chars().any(|c| c.is_ascii_uppercase()) {
+                "repository names must be lowercase"
+            } else {
+                "expected [host[:port]/]name[:tag][@sha256:digest]"
+            };
+            fail(format!("{err}: {hint}"))
+        })?;
+        Ok(Self { inner })
+    }
+
+    /// The registry as written after normalisation, e.g. `docker.io` or `localhost:5000`.
+    pub fn registry(&self) -> &str {
+        self.inner.registry()
+    }
+
+    /// The host[:port] to send API requests to (`registry-1.docker.io` for Docker Hub).
+    pub fn api_host(&self) -> &str {
+        match self.inner.registry() {
+            DOCKER_HUB => DOCKER_HUB_API_HOST,
+            other => other,
+        }
+    }
+
+    /// The repository path, e.g. `library/alpine`.
+    pub fn repository(&self) -> &str {
+        self.inner.repository()
+    }
+
+    /// The tag, if one was given (a bare name means `latest`).
+    pub fn tag(&self) -> Option<&str> {
+        self.inner.tag()
+    }
+
+    /// The digest, if one was given.
+    pub fn digest(&self) -> Option<&str> {
+        self.inner.digest()
+    }
+
+    /// What to ask the manifest endpoint for: the digest when present, otherwise the tag.
+    pub fn manifest_reference(&self) -> &str {
+        self.digest().or(self.tag()).unwrap_or("latest")
+    }
+
+    /// True when the registry lives on this machine (`localhost`, `127.0.0.0/8`, `::1`).
+    pub fn is_loopback(&self) -> bool {
+        crate::registry::is_loopback_host(host_without_port(self.api_host()))
+    }
+}
+
+impl fmt::Display for ImageReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.inner)
+    }
+}
+
+impl FromStr for ImageReference {
+    type Err = ReferenceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// Strips a `:port` suffix (and IPv6 brackets) from `host[:port]`.
+pub(crate) fn host_without_port(host_port: &str) -> &str {
+    if let Some(rest) = host_port.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host_port.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => host_port,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(input: &str) -> (String, String, String, Option<String>, Option<String>) {
+        let r = ImageReference::parse(input).expect("valid reference");
+        (
+            r.registry().to_owned(),
+            r.api_host().to_owned(),
+            r.repository().to_owned(),
+            r.tag().map(str::to_owned),
+            r.digest().map(str::to_owned),
+        )
+    }
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn docker_hub_names_are_normalised() {
+        for input in [
+            "alpine",
+            "library/alpine",
+            "docker.io/library/alpine",
+            "index.docker.io/library/alpine",
+            "docker.io/alpine",
+        ] {
+            let (registry, host, repo, tag, digest) = parts(input);
+            assert_eq!(registry, "docker.io", "{input}");
+            assert_eq!(host, "registry-1.docker.io", "{input}");
+            assert_eq!(repo, "library/alpine", "{input}");
+            assert_eq!(tag.as_deref(), Some("latest"), "{input}");
+            assert_eq!(digest, None, "{input}");
+        }
+        let (_, _, repo, tag, _) = parts("alpine:3.20");
+        assert_eq!(
+            (repo.as_str(), tag.as_deref()),
+            ("library/alpine", Some("3.20"))
+        );
+        let (_, _, repo, _, _) = parts("someone/tool:1");
+        assert_eq!(repo, "someone/tool");
+    }
+
+    #[test]
+    fn other_registries_keep_host_and_port() {
+        let (registry, host, repo, tag, _) = parts("ghcr.io/o/r:tag");
+        assert_eq!((registry.as_str(), host.as_str()), ("ghcr.io", "ghcr.io"));
+        assert_eq!((repo.as_str(), tag.as_deref()), ("o/r", Some("tag")));
+
+        let (registry, _, repo, tag, _) = parts("localhost:5000/x/y:z");
+        assert_eq!(registry, "localhost:5000");
+        assert_eq!((repo.as_str(), tag.as_deref()), ("x/y", Some("z")));
+
+        let r = ImageReference::parse(&format!("127.0.0.1:5000/x@{DIGEST}")).expect("valid");
+        assert_eq!(r.registry(), "127.0.0.1:5000");
+        assert_eq!(r.digest(), Some(DIGEST));
+        assert_eq!(r.manifest_reference(), DIGEST);
+        assert!(r.is_loopback());
+    }
+
+    #[test]
+    fn tag_and_digest_prefers_digest() {
+        let r = ImageReference::parse(&format!("ghcr.io/o/r:1.0@{DIGEST}")).expect("valid");
+        assert_eq!(r.tag(), Some("1.0"));
+        assert_eq!(r.manifest_reference(), DIGEST);
+        assert!(!r.is_loopback());
+        assert_eq!(r.to_string(), format!("ghcr.io/o/r:1.0@{DIGEST}"));
+    }
+
+    #[test]
+    fn malformed_input_says_what_is_wrong() {
+        let cases = [
+            ("", "empty"),
+            ("   ", "empty"),
+            ("https://ghcr.io/o/r", "scheme"),
+            ("Alpine", "lowercase"),
+            ("alpine@sha256:abc", "digest"),
+            ("alpine:bad tag", "spaces"),
+            ("alpine:", "expected [host"),
+            (
+                "alpine@md5:0123456789abcdef0123456789abcdef",
+                "unsupported digest",
+            ),
+        ];
+        for (input, expected) in cases {
+            let err = ImageReference::parse(input).expect_err(input).to_string();
+            assert!(err.contains(expected), "{input:?}: {err}");
+            assert!(err.contains("invalid image reference"), "{err}");
+        }
+    }
+
+    #[test]
+    fn ports_are_split_off_hosts() {
+        assert_eq!(host_without_port("localhost:5000"), "localhost");
+        assert_eq!(host_without_port("ghcr.io"), "ghcr.io");
+        assert_eq!(host_without_port("[::1]:5000"), "::1");
+    }
+}

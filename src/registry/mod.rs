@@ -1,0 +1,687 @@
+//! A compact, blocking OCI distribution client: ping, auth, manifests and streamed blobs.
+//!
+//! Blocking I/O on worker threads fits this tool: every caller (CLI, GUI workers, tests) runs
+//! one request per thread and streams the body straight into a decoder.
+
+pub mod auth;
+pub mod manifest;
+
+use std::io::Read;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::Url;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER,
+    WWW_AUTHENTICATE,
+};
+use sha2::{Digest as _, Sha256};
+
+pub use auth::{Credential, is_loopback_host};
+
+use crate::cancel::CancelToken;
+use crate::reference::{ImageReference, host_without_port};
+use crate::source::{BlobReader, FetchedManifest, ImageSource, SourceError};
+use auth::{BearerToken, Challenge};
+use manifest::{Descriptor, media_type};
+
+/// Manifests larger than this are refused (the distribution spec's recommended limit).
+const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+/// Token and error bodies larger than this are not read.
+const MAX_SMALL_BODY_BYTES: u64 = 1024 * 1024;
+/// How many redirects a single request may follow.
+const MAX_REDIRECTS: usize = 10;
+
+/// Errors talking to a registry, phrased so a user can act on them.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry could not be reached at all.
+    #[error("could not reach {url}: {reason}")]
+    Connect {
+        /// What was requested.
+        url: String,
+        /// The transport error, with its causes.
+        reason: String,
+    },
+    /// Plain http to a non-loopback host without `--insecure`.
+    #[error("refusing plain http to {host}; pass --insecure if this registry really has no TLS")]
+    InsecureRefused {
+        /// The host that would have been contacted.
+        host: String,
+    },
+    /// Credentials are missing or were rejected.
+    #[error(
+        "access denied by {registry}: {detail}. Log in with `docker login {registry}` (or check ~/.docker/config.json)"
+    )]
+    Unauthorized {
+        /// The registry host.
+        registry: String,
+        /// The registry's own explanation.
+        detail: String,
+    },
+    /// A token realm that this client will not contact.
+    #[error("refusing the token service {realm}: {reason}")]
+    RealmRefused {
+        /// The realm from the challenge.
+        realm: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The image, tag or blob does not exist.
+    #[error("not found: {what} ({detail})")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+        /// The registry's own explanation.
+        detail: String,
+    },
+    /// Still failing after the allowed retries (429 / 5xx).
+    #[error("{url} kept failing with {status} after {attempts} attempts{hint}")]
+    RetriesExhausted {
+        /// What was requested.
+        url: String,
+        /// The last status.
+        status: u16,
+        /// How many requests were sent.
+        attempts: u32,
+        /// Extra advice, e.g. the server's Retry-After.
+        hint: String,
+    },
+    /// Any other unexpected status.
+    #[error("{url} answered {status}: {detail}")]
+    Status {
+        /// What was requested.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The registry's own explanation.
+        detail: String,
+    },
+    /// The response does not make sense (bad redirect, oversize body, digest mismatch …).
+    #[error("unexpected response from {url}: {reason}")]
+    Protocol {
+        /// What was requested.
+        url: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The caller cancelled the work.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Settings for a [`RegistryClient`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Allow plain http (and self-signed certificates) for non-loopback registries.
+    pub insecure: bool,
+    /// Credentials to use; `None` looks them up in Docker's / podman's config files.
+    pub credential: Option<Credential>,
+    /// Requests sent at most per call when the registry answers 429 or 5xx.
+    pub max_attempts: u32,
+    /// The longest single wait between retries; a longer `Retry-After` fails at once.
+    pub max_retry_wait: Duration,
+    /// Time limit for small requests (ping, manifests, tokens). Blob streams have none.
+    pub request_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            insecure: false,
+            credential: None,
+            max_attempts: 4,
+            max_retry_wait: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct AuthState {
+    challenge: Option<Challenge>,
+    token: Option<BearerToken>,
+}
+
+/// A client for one repository on one registry.
+#[derive(Debug)]
+pub struct RegistryClient {
+    http: Client,
+    base: Url,
+    registry_host: String,
+    repository: String,
+    credential: Option<Credential>,
+    options: ClientOptions,
+    auth: Mutex<AuthState>,
+}
+
+impl RegistryClient {
+    /// Creates a client for the repository named by `reference` and pings the registry
+    /// (`GET /v2/`) to learn how it wants to be authenticated.
+    pub fn connect(
+        reference: &ImageReference,
+        options: ClientOptions,
+        cancel: &CancelToken,
+    ) -> Result<Self, RegistryError> {
+        let registry_host = reference.api_host().to_owned();
+        let scheme = if reference.is_loopback() || options.insecure {
+            "http"
+        } else {
+            "https"
+        };
+        let base_text = format!("{scheme}://{registry_host}/");
+        let base = Url::parse(&base_text).map_err(|e| RegistryError::Protocol {
+            url: base_text.clone(),
+            reason: e.to_string(),
+        })?;
+        let http = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(None)
+            .connect_timeout(Duration::from_secs(15))
+            .user_agent(concat!("layerslayer/", env!("CARGO_PKG_VERSION")))
+            .tls_danger_accept_invalid_certs(options.insecure)
+            .build()
+            .map_err(|e| RegistryError::Connect {
+                url: base_text,
+                reason: error_chain(&e),
+            })?;
+        let credential = options
+            .credential
+            .clone()
+            .or_else(|| Credential::from_config_files(reference.registry()));
+        let client = Self {
+            http,
+            base,
+            registry_host,
+            repository: reference.repository().to_owned(),
+            credential,
+            options,
+            auth: Mutex::new(AuthState::default()),
+        };
+        client.ping(cancel)?;
+        Ok(client)
+    }
+
+    /// `GET /v2/`: checks the registry speaks the API and records its auth challenge.
+    fn ping(&self, cancel: &CancelToken) -> Result<(), RegistryError> {
+        let url = self.url("v2/")?;
+        let response = self.send_checked(
+            || {
+                self.http
+                    .get(url.clone())
+                    .timeout(self.options.request_timeout)
+            },
+            &url,
+            cancel,
+        )?;
+        match response.status() {
+            status if status.is_success() => Ok(()),
+            StatusCode::UNAUTHORIZED => {
+                let challenge = challenge_of(response.headers());
+                self.lock_auth().challenge = challenge;
+                Ok(())
+            }
+            StatusCode::NOT_FOUND => Err(RegistryError::Protocol {
+                url: url.to_string(),
+                reason: "this host does not serve the registry API (/v2/ is 404)".into(),
+            }),
+            status => Err(status_error(&url, status, response)),
+        }
+    }
+
+    fn url(&self, path: &str) -> Result<Url, RegistryError> {
+        self.base.join(path).map_err(|e| RegistryError::Protocol {
+            url: format!("{}{path}", self.base),
+            reason: e.to_string(),
+        })
+    }
+
+    fn lock_auth(&self) -> std::sync::MutexGuard<'_, AuthState> {
+        // A panic while holding this lock cannot leave the state inconsistent: recover it.
+        self.auth
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends a request, retrying transient statuses (429, 5xx) with bounded, cancellable waits.
+    /// Returns the first response that is not retryable.
+    fn send_checked(
+        &self,
+        build: impl Fn() -> RequestBuilder,
+        url: &Url,
+        cancel: &CancelToken,
+    ) -> Result<Response, RegistryError> {
+        let mut attempt = 1;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(RegistryError::Cancelled);
+            }
+            let response = build().send().map_err(|e| RegistryError::Connect {
+                url: url.to_string(),
+                reason: connect_hint(&e, url),
+            })?;
+            let status = response.status();
+            let retryable = status == StatusCode::TOO_MANY_REQUESTS
+                || matches!(status.as_u16(), 500 | 502 | 503 | 504);
+            if !retryable {
+                return Ok(response);
+            }
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let exhausted = |hint: String| RegistryError::RetriesExhausted {
+                url: url.to_string(),
+                status: status.as_u16(),
+                attempts: attempt,
+                hint,
+            };
+            if attempt >= self.options.max_attempts {
+                return Err(exhausted(String::new()));
+            }
+            let wait = match retry_after {
+                Some(wait) if wait > self.options.max_retry_wait => {
+                    return Err(exhausted(format!(
+                        "; the registry asks to wait {} s before retrying",
+                        wait.as_secs()
+                    )));
+                }
+                Some(wait) => wait,
+                None => (Duration::from_millis(250) * 2u32.pow(attempt - 1))
+                    .min(self.options.max_retry_wait),
+            };
+            if !cancel.sleep(wait) {
+                return Err(RegistryError::Cancelled);
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Performs an authenticated GET of a registry resource, following redirects (dropping
+    /// `Authorization` when the host changes) and refreshing credentials once on 401.
+    fn get(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+        timeout: Option<Duration>,
+        what: &str,
+        cancel: &CancelToken,
+    ) -> Result<Response, RegistryError> {
+        let mut url = self.url(path)?;
+        let mut refreshed = false;
+        let mut redirects = 0;
+        loop {
+            let on_registry = same_origin(&url, &self.base);
+            if !on_registry
+                && url.scheme() == "http"
+                && !self.options.insecure
+                && !url.host_str().is_some_and(is_loopback_host)
+            {
+                return Err(RegistryError::InsecureRefused {
+                    host: url.host_str().unwrap_or_default().to_owned(),
+                });
+            }
+            let authorization = if on_registry {
+                self.authorization(cancel)?
+            } else {
+                None
+            };
+            let response = self.send_checked(
+                || {
+                    let mut request = self.http.get(url.clone());
+                    if let Some(accept) = accept {
+                        request = request.header(ACCEPT, accept);
+                    }
+                    if let Some(value) = &authorization {
+                        request = request.header(AUTHORIZATION, value);
+                    }
+                    if let Some(timeout) = timeout {
+                        request = request.timeout(timeout);
+                    }
+                    request
+                },
+                &url,
+                cancel,
+            )?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(response);
+            }
+            if status.is_redirection() {
+                redirects += 1;
+                let target = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|location| url.join(location).ok());
+                match target {
+                    Some(next) if redirects <= MAX_REDIRECTS => {
+                        url = next;
+                        continue;
+                    }
+                    _ => {
+                        return Err(RegistryError::Protocol {
+                            url: url.to_string(),
+                            reason: format!("bad or endless redirect ({status})"),
+                        });
+                    }
+                }
+            }
+            if status == StatusCode::UNAUTHORIZED && on_registry && !refreshed {
+                refreshed = true;
+                let challenge = challenge_of(response.headers());
+                let mut state = self.lock_auth();
+                state.token = None;
+                if challenge.is_some() {
+                    state.challenge = challenge;
+                }
+                if state.challenge.is_none() {
+                    drop(state);
+                    return Err(RegistryError::Unauthorized {
+                        registry: self.registry_host.clone(),
+                        detail: error_detail(response),
+                    });
+                }
+                continue;
+            }
+            return Err(match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => RegistryError::Unauthorized {
+                    registry: self.registry_host.clone(),
+                    detail: error_detail(response),
+                },
+                StatusCode::NOT_FOUND => RegistryError::NotFound {
+                    what: what.to_owned(),
+                    detail: error_detail(response),
+                },
+                status => status_error(&url, status, response),
+            });
+        }
+    }
+
+    /// The `Authorization` value for the registry, fetching a bearer token when needed.
+    fn authorization(&self, cancel: &CancelToken) -> Result<Option<String>, RegistryError> {
+        let mut state = self.lock_auth();
+        match state.challenge.clone() {
+            None => Ok(None),
+            Some(Challenge::Basic) => {
+                Ok(self.credential.as_ref().and_then(Credential::basic_header))
+            }
+            Some(Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            }) => {
+                if let Some(token) = state.token.as_ref().filter(|t| !t.is_expired()) {
+                    return Ok(Some(format!("Bearer {}", token.value)));
+                }
+                let scope = scope.unwrap_or_else(|| format!("repository:{}:pull", self.repository));
+                let token = self.fetch_token(&realm, service.as_deref(), &scope, cancel)?;
+                let header = format!("Bearer {}", token.value);
+                state.token = Some(token);
+                Ok(Some(header))
+            }
+        }
+    }
+
+    /// Asks the token service for a bearer token (anonymously, with Basic credentials, or
+    /// exchanging an identity token).
+    fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+        cancel: &CancelToken,
+    ) -> Result<BearerToken, RegistryError> {
+        let refused = |reason: String| RegistryError::RealmRefused {
+            realm: realm.to_owned(),
+            reason,
+        };
+        let realm_url = Url::parse(realm).map_err(|e| refused(e.to_string()))?;
+        auth::realm_is_allowed(&realm_url, &self.registry_host, self.options.insecure)
+            .map_err(refused)?;
+        let response = self.send_checked(
+            || {
+                let request = match &self.credential {
+                    Some(Credential::IdentityToken(refresh_token)) => {
+                        let mut form = vec![
+                            ("grant_type", "refresh_token"),
+                            ("refresh_token", refresh_token.as_str()),
+                            ("client_id", "layerslayer"),
+                            ("scope", scope),
+                        ];
+                        if let Some(service) = service {
+                            form.push(("service", service));
+                        }
+                        self.http.post(realm_url.clone()).form(&form)
+                    }
+                    credential => {
+                        let mut query = vec![("scope", scope)];
+                        if let Some(service) = service {
+                            query.push(("service", service));
+                        }
+                        let request = self.http.get(realm_url.clone()).query(&query);
+                        match credential.as_ref().and_then(Credential::basic_header) {
+                            Some(basic) => request.header(AUTHORIZATION, basic),
+                            None => request,
+                        }
+                    }
+                };
+                request.timeout(self.options.request_timeout)
+            },
+            &realm_url,
+            cancel,
+        )?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(RegistryError::Unauthorized {
+                registry: self.registry_host.clone(),
+                detail: format!(
+                    "the token service refused the credentials ({})",
+                    error_detail(response)
+                ),
+            });
+        }
+        if !status.is_success() {
+            return Err(status_error(&realm_url, status, response));
+        }
+        let body = read_limited(response, MAX_SMALL_BODY_BYTES, &realm_url)?;
+        auth::parse_token_response(&body).ok_or_else(|| RegistryError::Protocol {
+            url: realm_url.to_string(),
+            reason: "the token response has no token".into(),
+        })
+    }
+
+    /// The repository this client reads.
+    pub fn repository(&self) -> &str {
+        &self.repository
+    }
+}
+
+impl ImageSource for RegistryClient {
+    fn describe(&self) -> String {
+        format!("{}/{}", self.registry_host, self.repository)
+    }
+
+    fn fetch_manifest(
+        &self,
+        reference: &str,
+        cancel: &CancelToken,
+    ) -> Result<FetchedManifest, SourceError> {
+        let path = format!("v2/{}/manifests/{reference}", self.repository);
+        let what = format!(
+            "image {}/{}:{reference}",
+            self.registry_host, self.repository
+        )
+        .replace(":sha256:", "@sha256:");
+        let response = self.get(
+            &path,
+            Some(&media_type::ACCEPT_ALL.join(", ")),
+            Some(self.options.request_timeout),
+            &what,
+            cancel,
+        )?;
+        let url = response.url().clone();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = read_limited(response, MAX_MANIFEST_BYTES, &url)?;
+        let digest = format!("sha256:{:x}", Sha256::digest(&body));
+        if reference.starts_with("sha256:") && reference != digest {
+            return Err(RegistryError::Protocol {
+                url: url.to_string(),
+                reason: format!("the manifest's digest is {digest}, not the requested {reference}"),
+            }
+            .into());
+        }
+        Ok(FetchedManifest {
+            content_type,
+            digest,
+            body,
+        })
+    }
+
+    fn open_blob(
+        &self,
+        descriptor: &Descriptor,
+        cancel: &CancelToken,
+    ) -> Result<BlobReader, SourceError> {
+        let path = format!("v2/{}/blobs/{}", self.repository, descriptor.digest);
+        let what = format!(
+            "blob {} in {}/{}",
+            descriptor.digest, self.registry_host, self.repository
+        );
+        let response = self.get(&path, None, None, &what, cancel)?;
+        let announced = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(length) = announced
+            && descriptor.size > 0
+            && length > descriptor.size
+        {
+            return Err(RegistryError::Protocol {
+                url: response.url().to_string(),
+                reason: format!(
+                    "it announces {length} bytes for a blob the manifest says is {} bytes",
+                    descriptor.size
+                ),
+            }
+            .into());
+        }
+        Ok(Box::new(response))
+    }
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+fn challenge_of(headers: &HeaderMap) -> Option<Challenge> {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(Challenge::parse)
+}
+
+/// Reads a whole small body, refusing more than `limit` bytes.
+fn read_limited(response: Response, limit: u64, url: &Url) -> Result<Vec<u8>, RegistryError> {
+    let mut body = Vec::new();
+    response
+        .take(limit + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| RegistryError::Connect {
+            url: url.to_string(),
+            reason: format!("reading the response failed: {e}"),
+        })?;
+    if body.len() as u64 > limit {
+        return Err(RegistryError::Protocol {
+            url: url.to_string(),
+            reason: format!("the response is larger than {limit} bytes"),
+        });
+    }
+    Ok(body)
+}
+
+/// The registry's explanation from an error body (`{"errors":[{"code","message"}]}`), or
+/// the start of the body.
+fn error_detail(response: Response) -> String {
+    let status = response.status();
+    let url = response.url().clone();
+    let body = read_limited(response, MAX_SMALL_BODY_BYTES, &url).unwrap_or_default();
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<ErrorItem>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorItem {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    if let Ok(errors) = serde_json::from_slice::<Errors>(&body)
+        && !errors.errors.is_empty()
+    {
+        return errors
+            .errors
+            .iter()
+            .map(|e| format!("{} {}", e.code, e.message).trim().to_owned())
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    let text: String = String::from_utf8_lossy(&body)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("no details").to_owned()
+    } else {
+        text.trim().to_owned()
+    }
+}
+
+fn status_error(url: &Url, status: StatusCode, response: Response) -> RegistryError {
+    RegistryError::Status {
+        url: url.to_string(),
+        status: status.as_u16(),
+        detail: error_detail(response),
+    }
+}
+
+/// A transport error with its causes, and a hint when https met a plain-http server.
+fn connect_hint(error: &reqwest::Error, url: &Url) -> String {
+    let chain = error_chain(error);
+    if url.scheme() == "https"
+        && (chain.contains("InvalidContentType") || chain.contains("corrupt message"))
+    {
+        let host = url.host_str().map(host_without_port).unwrap_or_default();
+        format!("{chain} (the server at {host} may speak plain http: pass --insecure)")
+    } else {
+        chain
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
