@@ -1,0 +1,161 @@
+//! Test harness: a real CNCF distribution registry on 127.0.0.1, images built and pushed by
+//! the tests themselves, and an in-process HTTP server for faults a real registry won't make.
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
+
+pub mod fault;
+pub mod images;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use fault::{FakeRegistry, FaultServer, SlowBlobServer};
+pub use images::{
+    Compression, ImageFormat, PushedImage, SampleImage, TarItem, TestLayer, push_image, push_index,
+    push_sample_image,
+};
+
+/// Path of the registry binary from Debian's `docker-registry` package.
+pub const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
+
+/// How a test registry authenticates clients.
+#[derive(Debug, Clone)]
+pub enum RegistryAuth {
+    /// Anonymous access.
+    None,
+    /// distribution's `silly` token auth: any bearer token is accepted; the realm given is
+    /// announced in challenges (the test serves it).
+    Silly { realm: String },
+    /// htpasswd Basic auth with one user.
+    Htpasswd { username: String, password: String },
+}
+
+/// A running `docker-registry serve` on a free loopback port, killed on drop.
+pub struct TestRegistry {
+    child: Child,
+    addr: String,
+    auth: RegistryAuth,
+    _dir: tempfile::TempDir,
+}
+
+/// A free TCP port on 127.0.0.1 (the listener is closed before returning).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+impl TestRegistry {
+    /// Starts an anonymous registry.
+    pub fn start() -> Self {
+        Self::start_with(RegistryAuth::None)
+    }
+
+    /// Starts a registry with the given auth.
+    pub fn start_with(auth: RegistryAuth) -> Self {
+        assert!(
+            std::path::Path::new(REGISTRY_BINARY).exists(),
+            "{REGISTRY_BINARY} is missing: run tests/run, which installs Debian's docker-registry"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let storage = dir.path().join("storage");
+        let auth_yaml = match &auth {
+            RegistryAuth::None => String::new(),
+            RegistryAuth::Silly { realm } => {
+                format!("auth:\n  silly:\n    realm: \"{realm}\"\n    service: \"test-registry\"\n")
+            }
+            RegistryAuth::Htpasswd { username, password } => {
+                let hash = bcrypt::hash(password, 4).expect("bcrypt");
+                let file = dir.path().join("htpasswd");
+                std::fs::write(&file, format!("{username}:{hash}\n")).expect("write htpasswd");
+                format!(
+                    "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
+                    file.display()
+                )
+            }
+        };
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth_yaml}",
+            storage.display()
+        );
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).expect("write registry config");
+        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log file");
+        let child = Command::new(REGISTRY_BINARY)
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log"))
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        let registry = Self {
+            child,
+            addr,
+            auth,
+            _dir: dir,
+        };
+        registry.wait_until_ready();
+        registry
+    }
+
+    fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = reqwest::blocking::Client::new();
+        while Instant::now() < deadline {
+            if let Ok(response) = client
+                .get(format!("http://{}/v2/", self.addr))
+                .timeout(Duration::from_secs(1))
+                .send()
+            {
+                if response.status().as_u16() == 200 || response.status().as_u16() == 401 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log =
+            std::fs::read_to_string(self._dir.path().join("registry.log")).unwrap_or_default();
+        panic!(
+            "docker-registry did not become ready on {}:\n{log}",
+            self.addr
+        );
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> String {
+        self.addr.clone()
+    }
+
+    /// The `Authorization` header value that lets the test push.
+    pub fn push_authorization(&self) -> Option<String> {
+        use base64::Engine as _;
+        match &self.auth {
+            RegistryAuth::None => None,
+            RegistryAuth::Silly { .. } => Some("Bearer test-pusher".into()),
+            RegistryAuth::Htpasswd { username, password } => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+            )),
+        }
+    }
+
+    /// Where the registry keeps its files.
+    pub fn storage_dir(&self) -> PathBuf {
+        self._dir.path().join("storage")
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Path of the `layerslayer` binary built for these integration tests.
+pub fn layerslayer_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_layerslayer"))
+}

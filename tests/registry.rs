@@ -1,0 +1,558 @@
+//! End-to-end tests against the real CNCF distribution registry, with images the tests build.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::fault::Reply;
+use common::images::{ExpectedEntry, push_image_for};
+use common::{
+    Compression, FaultServer, ImageFormat, RegistryAuth, TarItem, TestLayer, TestRegistry,
+    push_image, push_index,
+};
+use layerslayer::cancel::CancelToken;
+use layerslayer::image::{ImageInfo, resolve_image};
+use layerslayer::listing::{LayerListing, LayerStatus, merge_layers};
+use layerslayer::peek::{PeekProgress, peek_layer};
+use layerslayer::reference::ImageReference;
+use layerslayer::registry::manifest::Platform;
+use layerslayer::registry::{ClientOptions, Credential, RegistryClient, RegistryError};
+use layerslayer::source::SourceError;
+
+fn open(
+    reference: &str,
+    options: ClientOptions,
+    platform: Option<&str>,
+) -> Result<(RegistryClient, ImageInfo), SourceError> {
+    let reference = ImageReference::parse(reference).expect("valid reference");
+    let cancel = CancelToken::new();
+    let client = RegistryClient::connect(&reference, options, &cancel)?;
+    let platform = platform.map(|p| p.parse::<Platform>().expect("platform"));
+    let image = resolve_image(
+        &client,
+        reference.manifest_reference(),
+        platform.as_ref(),
+        &cancel,
+    )?;
+    Ok((client, image))
+}
+
+fn peek_all(client: &RegistryClient, image: &ImageInfo) -> Vec<LayerListing> {
+    let cancel = CancelToken::new();
+    image
+        .layers
+        .iter()
+        .map(|layer| {
+            let progress = Arc::new(PeekProgress::default());
+            let mut streamed = 0;
+            let listing = peek_layer(client, layer, &cancel, &progress, &mut |_| streamed += 1);
+            assert_eq!(
+                streamed,
+                listing.entries.len(),
+                "every entry is handed out as it is decoded"
+            );
+            assert_eq!(progress.entries() as usize, listing.entries.len());
+            assert_eq!(progress.bytes_read(), layer.size());
+            listing
+        })
+        .collect()
+}
+
+fn as_expected(listing: &LayerListing) -> Vec<ExpectedEntry> {
+    listing
+        .entries
+        .iter()
+        .map(|e| ExpectedEntry {
+            path: e.path.clone(),
+            kind: e.kind.as_str(),
+            size: e.size,
+            link_target: e.link_target.clone(),
+        })
+        .collect()
+}
+
+/// Items covering every entry kind and awkward name the peek must get right.
+fn tricky_items() -> Vec<TarItem> {
+    let long_name = format!("deep/{}/file-with-a-long-name.txt", "d".repeat(150));
+    vec![
+        TarItem::Dir("etc"),
+        TarItem::File("etc/os-release".into(), b"ID=test\n".to_vec(), 0o644),
+        TarItem::File(long_name, vec![1; 300], 0o600),
+        TarItem::PaxFile(
+            format!("pax/{}/ünïcødé-名前.bin", "p".repeat(120)),
+            vec![2; 1000],
+        ),
+        TarItem::File(
+            "unicode/日本語.txt".into(),
+            "こんにちは".as_bytes().to_vec(),
+            0o644,
+        ),
+        TarItem::Symlink("etc/localtime".into(), "/usr/share/zoneinfo/UTC".into()),
+        TarItem::Hardlink("etc/os-release-link".into(), "etc/os-release".into()),
+        TarItem::Fifo("run/pipe"),
+        TarItem::File("var/cache/.wh..wh..opq".into(), Vec::new(), 0o644),
+        TarItem::File("etc/.wh.motd".into(), Vec::new(), 0o644),
+        TarItem::File("formula/=cmd|calc".into(), b"x".to_vec(), 0o644),
+    ]
+}
+
+#[test]
+fn every_compression_and_media_type_lists_exactly_what_was_built() {
+    let registry = TestRegistry::start();
+    let mut random = 0x2545_f491_4f6c_dd1d_u64;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                random ^= random << 13;
+                random ^= random >> 7;
+                random ^= random << 17;
+                random as u8
+            })
+            .collect()
+    };
+    let layers = vec![
+        TestLayer::new(&tricky_items(), Compression::Gzip, "ADD tricky /"),
+        TestLayer::new(
+            &[TarItem::File("random.bin".into(), noise(3 << 20), 0o644)],
+            Compression::GzipMultiMember,
+            "RUN make noise",
+        ),
+        TestLayer::new(
+            &[
+                TarItem::Dir("opt"),
+                TarItem::File("opt/z".into(), noise(70_000), 0o755),
+            ],
+            Compression::Zstd,
+            "RUN zstd",
+        ),
+        TestLayer::new(
+            &[TarItem::File("plain.txt".into(), b"plain".to_vec(), 0o644)],
+            Compression::None,
+            "COPY plain.txt /",
+        ),
+    ];
+    for (format, repo) in [
+        (ImageFormat::Oci, "formats/oci"),
+        (ImageFormat::Docker, "formats/docker"),
+    ] {
+        let layers: Vec<TestLayer> = if format == ImageFormat::Docker {
+            // Docker media types only know gzip.
+            layers
+                .iter()
+                .filter(|l| {
+                    matches!(
+                        l.compression,
+                        Compression::Gzip | Compression::GzipMultiMember
+                    )
+                })
+                .cloned()
+                .collect()
+        } else {
+            layers.clone()
+        };
+        let pushed = push_image(&registry, repo, "v1", format, &layers);
+        let (client, image) =
+            open(&pushed.reference, ClientOptions::default(), None).expect("open image");
+        assert_eq!(image.manifest_digest, pushed.manifest_digest);
+        assert_eq!(image.layers.len(), layers.len());
+        let listings = peek_all(&client, &image);
+        for ((listing, layer), info) in listings.iter().zip(&layers).zip(&image.layers) {
+            assert_eq!(
+                listing.status,
+                LayerStatus::Complete {
+                    digest_verified: true
+                },
+                "{repo} layer {}",
+                info.index
+            );
+            assert_eq!(
+                as_expected(listing),
+                layer.expected,
+                "{repo} layer {}",
+                info.index
+            );
+            assert_eq!(
+                info.created_by.as_deref(),
+                Some(layer.created_by.as_str()),
+                "history skips empty_layer steps"
+            );
+            assert_eq!(info.size(), layer.blob.len() as u64);
+        }
+    }
+}
+
+#[test]
+fn merged_view_applies_whiteouts_across_real_layers() {
+    let registry = TestRegistry::start();
+    let sample = common::push_sample_image(&registry, "sample/app", "v1");
+    let (client, image) = open(&sample.reference, ClientOptions::default(), None).expect("open");
+    let listings = peek_all(&client, &image);
+    let merged: Vec<String> = merge_layers(&listings)
+        .into_iter()
+        .map(|m| m.entry.path)
+        .collect();
+    assert_eq!(
+        merged,
+        vec!["etc", "usr", "usr/bin", "usr/bin/alias", "usr/bin/tool"]
+    );
+}
+
+#[test]
+fn index_picks_platforms_and_never_attestations() {
+    let registry = TestRegistry::start();
+    let amd64 = push_image_for(
+        &registry,
+        "multi/app",
+        "amd64",
+        ImageFormat::Oci,
+        &[TestLayer::new(
+            &[TarItem::File("arch".into(), b"amd64".to_vec(), 0o644)],
+            Compression::Gzip,
+            "amd64",
+        )],
+        "amd64",
+        None,
+    );
+    let armv7 = push_image_for(
+        &registry,
+        "multi/app",
+        "armv7",
+        ImageFormat::Oci,
+        &[TestLayer::new(
+            &[TarItem::File("arch-arm".into(), b"arm".to_vec(), 0o644)],
+            Compression::Gzip,
+            "armv7",
+        )],
+        "arm",
+        Some("v7"),
+    );
+    let attestation = push_image_for(
+        &registry,
+        "multi/app",
+        "att",
+        ImageFormat::Oci,
+        &[TestLayer::new(
+            &[TarItem::File("sbom.json".into(), b"{}".to_vec(), 0o644)],
+            Compression::None,
+            "sbom",
+        )],
+        "unknown",
+        None,
+    );
+    let index = push_index(
+        &registry,
+        "multi/app",
+        "v1",
+        &[
+            (&attestation, "unknown", "unknown", None),
+            (&armv7, "linux", "arm", Some("v7")),
+            (&amd64, "linux", "amd64", None),
+        ],
+    );
+
+    let (_, image) = open(
+        &index.reference,
+        ClientOptions::default(),
+        Some("linux/arm/v7"),
+    )
+    .expect("arm/v7");
+    assert_eq!(image.manifest_digest, armv7.manifest_digest);
+    assert_eq!(
+        image.platform.as_ref().map(ToString::to_string).as_deref(),
+        Some("linux/arm/v7")
+    );
+    assert_eq!(
+        image
+            .available_platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["linux/arm/v7", "linux/amd64"]
+    );
+
+    let (_, image) = open(
+        &index.reference,
+        ClientOptions::default(),
+        Some("linux/amd64"),
+    )
+    .expect("amd64");
+    assert_eq!(image.manifest_digest, amd64.manifest_digest);
+
+    if cfg!(target_arch = "x86_64") {
+        let (_, image) =
+            open(&index.reference, ClientOptions::default(), None).expect("host default");
+        assert_eq!(
+            image.manifest_digest, amd64.manifest_digest,
+            "host platform is the default"
+        );
+    }
+    let error = open(
+        &index.reference,
+        ClientOptions::default(),
+        Some("unknown/unknown"),
+    )
+    .expect_err("attestations are not images");
+    assert!(
+        error
+            .to_string()
+            .contains("available: linux/arm/v7, linux/amd64"),
+        "{error}"
+    );
+
+    let by_digest = format!("{}/multi/app@{}", registry.addr(), index.manifest_digest);
+    let (_, image) =
+        open(&by_digest, ClientOptions::default(), Some("linux/arm/v7")).expect("index by digest");
+    assert_eq!(image.manifest_digest, armv7.manifest_digest);
+}
+
+#[test]
+fn missing_images_and_tags_say_not_found() {
+    let registry = TestRegistry::start();
+    common::push_sample_image(&registry, "present/app", "v1");
+    for missing in ["present/app:nope", "absent/app:v1"] {
+        let error = open(
+            &format!("{}/{missing}", registry.addr()),
+            ClientOptions::default(),
+            None,
+        )
+        .expect_err(missing);
+        assert!(
+            matches!(error, SourceError::Registry(RegistryError::NotFound { .. })),
+            "{missing}: {error:?}"
+        );
+        assert!(error.to_string().contains("not found"), "{error}");
+    }
+}
+
+/// Serves token requests for distribution's `silly` auth and counts them.
+fn token_service(issued: Arc<AtomicUsize>) -> FaultServer {
+    FaultServer::start(move |request| {
+        let n = issued.fetch_add(1, Ordering::SeqCst);
+        assert!(request.path.starts_with("/token?"), "{}", request.path);
+        Reply::bytes(200, format!(r#"{{"token":"token-{n}","expires_in":300}}"#))
+    })
+}
+
+#[test]
+fn silly_token_auth_fetches_a_scoped_token() {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let tokens = token_service(Arc::clone(&issued));
+    let realm = format!("http://{}/token", tokens.addr());
+    let registry = TestRegistry::start_with(RegistryAuth::Silly { realm });
+    let sample = common::push_sample_image(&registry, "secure/app", "v1");
+    let (client, image) =
+        open(&sample.reference, ClientOptions::default(), None).expect("open with token auth");
+    let listings = peek_all(&client, &image);
+    assert!(listings.iter().all(|l| l.status.is_complete()));
+    assert_eq!(
+        issued.load(Ordering::SeqCst),
+        1,
+        "one token serves every request"
+    );
+    let request = &tokens.requests()[0];
+    assert!(
+        request.path.contains("service=test-registry"),
+        "{}",
+        request.path
+    );
+    assert!(
+        request
+            .path
+            .contains("scope=repository%3Asecure%2Fapp%3Apull"),
+        "{}",
+        request.path
+    );
+}
+
+#[test]
+fn htpasswd_basic_auth_needs_the_right_credentials() {
+    let registry = TestRegistry::start_with(RegistryAuth::Htpasswd {
+        username: "alice".into(),
+        password: "s3cret".into(),
+    });
+    let sample = common::push_sample_image(&registry, "private/app", "v1");
+    let good = ClientOptions {
+        credential: Some(Credential::Basic {
+            username: "alice".into(),
+            password: "s3cret".into(),
+        }),
+        ..ClientOptions::default()
+    };
+    let (client, image) = open(&sample.reference, good, None).expect("right password");
+    assert!(
+        peek_all(&client, &image)
+            .iter()
+            .all(|l| l.status.is_complete())
+    );
+
+    let bad = ClientOptions {
+        credential: Some(Credential::Basic {
+            username: "alice".into(),
+            password: "wrong".into(),
+        }),
+        ..ClientOptions::default()
+    };
+    let error = open(&sample.reference, bad, None).expect_err("wrong password");
+    assert!(
+        matches!(
+            error,
+            SourceError::Registry(RegistryError::Unauthorized { .. })
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("docker login"), "{error}");
+}
+
+#[test]
+fn cli_reads_docker_config_credentials_and_writes_the_exact_csv() {
+    use base64::Engine as _;
+    let registry = TestRegistry::start_with(RegistryAuth::Htpasswd {
+        username: "bob".into(),
+        password: "pa55".into(),
+    });
+    let sample = common::push_sample_image(&registry, "cli/app", "v1");
+    let config_dir = tempfile::tempdir().expect("tempdir");
+    let auth = base64::engine::general_purpose::STANDARD.encode("bob:pa55");
+    std::fs::write(
+        config_dir.path().join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#,
+            registry.addr()
+        ),
+    )
+    .expect("config.json");
+    let out = config_dir.path().join("out.csv");
+    let output = std::process::Command::new(common::layerslayer_binary())
+        .args(["peek", &sample.reference, "--layers", "all", "--csv"])
+        .arg(&out)
+        .env("DOCKER_CONFIG", config_dir.path())
+        .env("HOME", config_dir.path())
+        .output()
+        .expect("run layerslayer");
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut reader = csv::Reader::from_path(&out).expect("csv");
+    let headers = reader.headers().expect("headers").clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        layerslayer::export::CSV_COLUMNS.to_vec()
+    );
+    let rows: Vec<(String, String, String, String)> = reader
+        .records()
+        .map(|r| r.expect("row"))
+        .map(|r| {
+            (
+                r[0].to_owned(),
+                r[2].to_owned(),
+                r[3].to_owned(),
+                r[4].to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, String, String)> = sample
+        .layers
+        .iter()
+        .enumerate()
+        .flat_map(|(i, layer)| {
+            layer.expected.iter().map(move |e| {
+                (
+                    i.to_string(),
+                    e.path.clone(),
+                    e.kind.to_owned(),
+                    e.size.to_string(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(rows, expected);
+
+    let without = std::process::Command::new(common::layerslayer_binary())
+        .args(["layers", &sample.reference])
+        .env("DOCKER_CONFIG", tempfile::tempdir().expect("empty").path())
+        .env("HOME", "/nonexistent")
+        .output()
+        .expect("run layerslayer");
+    assert_eq!(
+        without.status.code(),
+        Some(layerslayer::cli::exit_code::AUTH as i32),
+        "{}",
+        String::from_utf8_lossy(&without.stderr)
+    );
+}
+
+#[test]
+fn cli_layers_table_json_merged_and_exit_codes() {
+    let registry = TestRegistry::start();
+    let sample = common::push_sample_image(&registry, "cli/table", "v1");
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::layerslayer_binary())
+            .args(args)
+            .output()
+            .expect("run layerslayer")
+    };
+
+    let layers = run(&["layers", &sample.reference]);
+    assert!(layers.status.success());
+    let text = String::from_utf8_lossy(&layers.stdout);
+    assert!(text.contains("RUN install tool"), "{text}");
+    assert_eq!(text.lines().count(), 4, "header + 3 layers:\n{text}");
+
+    let json = run(&[
+        "peek",
+        &sample.reference,
+        "--layers",
+        "1",
+        "--json",
+        "--merged",
+    ]);
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let paths: Vec<&str> = value["layers"][0]["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert_eq!(
+        paths,
+        sample.layer_paths[1]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(value["layers"][0]["status"]["state"], "complete");
+
+    let plain = run(&["peek", &sample.reference, "--layers", "0,2", "--merged"]);
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        text.contains("merged filesystem of 2 layers: 1 entries"),
+        "{text}"
+    );
+
+    let code = |args: &[&str]| run(args).status.code();
+    use layerslayer::cli::exit_code;
+    assert_eq!(
+        code(&["layers", "Bad Ref"]),
+        Some(exit_code::BAD_INPUT as i32)
+    );
+    assert_eq!(
+        code(&["peek", &sample.reference, "--layers", "9"]),
+        Some(exit_code::BAD_INPUT as i32)
+    );
+    assert_eq!(
+        code(&["layers", &format!("{}/cli/none:v1", registry.addr())]),
+        Some(exit_code::NOT_FOUND as i32)
+    );
+    assert_eq!(
+        code(&["layers", "127.0.0.1:1/x:y"]),
+        Some(exit_code::REGISTRY as i32)
+    );
+}
