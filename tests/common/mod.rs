@@ -105,15 +105,15 @@ impl TestRegistry {
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = reqwest::blocking::Client::new();
         while Instant::now() < deadline {
-            if let Ok(response) = client
+            let answered = client
                 .get(format!("http://{}/v2/", self.addr))
                 .timeout(Duration::from_secs(1))
                 .send()
-            {
-                if response.status().as_u16() == 200 || response.status().as_u16() == 401 {
-                    return;
-                }
+                .is_ok_and(|r| matches!(r.status().as_u16(), 200 | 401));
+            if answered {
+                return;
             }
+            // Readiness polling of a child process, bounded by the deadline.
             std::thread::sleep(Duration::from_millis(50));
         }
         let log =
