@@ -372,3 +372,33 @@ impl SlowBlobServer {
         FakeRegistry::reference(&self.server)
     }
 }
+
+/// An uncompressed tar of `files` files of `file_size` bytes each, generated while it is
+/// sent (never held in memory). Returns the blob and its length.
+pub fn synthetic_big_layer(files: usize, file_size: u64) -> FakeBlob {
+    let padded = file_size.div_ceil(512) * 512;
+    let length = files as u64 * (512 + padded) + 1024;
+    let writer: BodyWriter = Arc::new(move |out: &mut dyn Write| {
+        let pattern: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+        for index in 0..files {
+            let mut header = tar::Header::new_gnu();
+            header
+                .set_path(format!("big/file-{index:03}.bin"))
+                .map_err(io::Error::other)?;
+            header.set_size(file_size);
+            header.set_mode(0o644);
+            header.set_mtime(1_700_000_000);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_cksum();
+            out.write_all(header.as_bytes())?;
+            let mut left = padded;
+            while left > 0 {
+                let n = left.min(pattern.len() as u64) as usize;
+                out.write_all(&pattern[..n])?;
+                left -= n as u64;
+            }
+        }
+        out.write_all(&[0u8; 1024])
+    });
+    FakeBlob::generated(length, writer)
+}

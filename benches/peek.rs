@@ -1,0 +1,250 @@
+//! Side-by-side benchmark of `layerslayer peek` (release build) against the GNU pipeline
+//! `curl | gzip -dc | tar -t`, the seed tool's algorithm (`../shared/bench/seed_peek.py`) and,
+//! when installed, diving-rs — on the same blobs, served from this machine.
+//!
+//!     cargo bench --bench peek                       # defaults
+//!     cargo bench --bench peek -- --big-gib 4 --tree /usr/share --runs 3
+//!
+//! Part 1 streams a synthetic multi-GiB layer from the in-process fault server and reports
+//! peak RSS. Part 2 tars + gzips a real system directory, pushes it to a real local registry
+//! and times a full listing with every tool. Peak RSS comes from `wait4` on each child.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::FakeRegistry;
+use common::fault::synthetic_big_layer;
+use common::images::{push_blob, push_manifest, sha256};
+
+struct Measurement {
+    wall: Duration,
+    peak_rss_kib: i64,
+    success: bool,
+}
+
+/// Runs a command with stdout discarded; returns wall time and the child's peak RSS.
+fn measure(command: &mut Command) -> Measurement {
+    let started = Instant::now();
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn benchmark command");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: `usage` is plain old data that wait4 fills in; pid is our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4 failed");
+    Measurement {
+        wall: started.elapsed(),
+        peak_rss_kib: usage.ru_maxrss,
+        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+    }
+}
+
+/// Best of `runs` (shortest wall time; peak RSS of the same run).
+fn best_of(runs: usize, mut make: impl FnMut() -> Command) -> Measurement {
+    (0..runs)
+        .map(|_| measure(&mut make()))
+        .inspect(|m| assert!(m.success, "a benchmark command failed"))
+        .min_by_key(|m| m.wall)
+        .expect("at least one run")
+}
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn report(name: &str, m: &Measurement, baseline: &Measurement) {
+    println!(
+        "  {name:<34} {:>7.2} s  {:>5.2}x baseline time  peak RSS {:>7.1} MiB",
+        m.wall.as_secs_f64(),
+        m.wall.as_secs_f64() / baseline.wall.as_secs_f64(),
+        m.peak_rss_kib as f64 / 1024.0
+    );
+}
+
+fn main() {
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_layerslayer"));
+    let big_gib: u64 = arg("--big-gib", "4").parse().expect("--big-gib N");
+    let tree = arg("--tree", "/usr/share");
+    let runs: usize = arg("--runs", "3").parse().expect("--runs N");
+    let seed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/seed_peek.py");
+
+    // Part 1: synthetic multi-GiB layer, generated while it is sent.
+    let files = (big_gib * 4) as usize;
+    let server = FakeRegistry::new(vec![(
+        "application/vnd.oci.image.layer.v1.tar",
+        synthetic_big_layer(files, 256 << 20),
+    )])
+    .serve_plain();
+    let reference = FakeRegistry::reference(&server);
+    println!("== synthetic layer: {big_gib} GiB uncompressed tar from the fault server ==");
+    let ours = best_of(1, || {
+        let mut c = Command::new(&binary);
+        c.args(["peek", &reference, "--layers", "all", "--quiet"]);
+        c
+    });
+    let url = format!("http://{}/v2/test/app/blobs/{}", server.addr(), {
+        let listing = Command::new(&binary)
+            .args(["layers", &reference, "--json"])
+            .output()
+            .expect("layers");
+        let value: serde_json::Value =
+            serde_json::from_slice(&listing.stdout).expect("layers json");
+        value["layers"][0]["descriptor"]["digest"]
+            .as_str()
+            .expect("digest")
+            .to_owned()
+    });
+    let gnu = best_of(1, || {
+        let mut c = Command::new("sh");
+        c.args(["-c", &format!("curl -sf '{url}' | tar -t")]);
+        c
+    });
+    report("GNU curl | tar -t (baseline)", &gnu, &gnu);
+    report("layerslayer peek", &ours, &gnu);
+    drop(server);
+
+    // Part 2: a real filesystem layer in a real registry.
+    let registry = common::TestRegistry::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let blob_path = work.path().join("layer.tar.gz");
+    println!("\n== real layer: {tree} as a gzip layer in docker-registry ==");
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "tar -C / -cf - '{}' 2>/dev/null | gzip -6 > '{}'",
+                tree.trim_start_matches('/'),
+                blob_path.display()
+            ),
+        ])
+        .status()
+        .expect("tar | gzip");
+    assert!(
+        status.success() || blob_path.metadata().is_ok_and(|m| m.len() > 0),
+        "could not build the layer"
+    );
+    let blob = std::fs::read(&blob_path).expect("read layer");
+    let uncompressed = Command::new("sh")
+        .args(["-c", &format!("gzip -dc '{}' | wc -c", blob_path.display())])
+        .output()
+        .expect("wc");
+    println!(
+        "  layer: {} MiB gzip, {} MiB tar",
+        blob.len() >> 20,
+        String::from_utf8_lossy(&uncompressed.stdout)
+            .trim()
+            .parse::<u64>()
+            .unwrap_or(0)
+            >> 20
+    );
+    let repo = "bench/real";
+    let addr = registry.addr();
+    let digest = push_blob(&addr, &None, repo, &blob);
+    drop(blob);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "created": "2024-01-01T00:00:00Z", "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": []}, "history": [{"created_by": format!("ADD {tree}"), "created": "2024-01-01T00:00:00Z"}],
+    }))
+    .expect("config");
+    push_blob(&addr, &None, repo, &config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": blob_path.metadata().map(|m| m.len()).unwrap_or(0)}],
+    }))
+    .expect("manifest");
+    push_manifest(
+        &addr,
+        &None,
+        repo,
+        "v1",
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+    );
+    let reference = format!("{addr}/{repo}:v1");
+    let url = format!("http://{addr}/v2/{repo}/blobs/{digest}");
+
+    let gnu = best_of(runs, || {
+        let mut c = Command::new("sh");
+        c.args(["-c", &format!("curl -sf '{url}' | gzip -dc | tar -t")]);
+        c
+    });
+    let ours = best_of(runs, || {
+        let mut c = Command::new(&binary);
+        c.args(["peek", &reference, "--layers", "all", "--quiet"]);
+        c
+    });
+    report("GNU curl | gzip -dc | tar -t (baseline)", &gnu, &gnu);
+    report("layerslayer peek", &ours, &gnu);
+    if seed.exists() {
+        let seed_run = best_of(runs, || {
+            let mut c = Command::new("python3");
+            c.arg(&seed)
+                .args([&format!("http://{addr}"), repo, &digest]);
+            c
+        });
+        report("seed algorithm (seed_peek.py)", &seed_run, &gnu);
+    } else {
+        println!("  seed algorithm: {} not found, skipped", seed.display());
+    }
+    run_diving(&reference, work.path(), runs, &gnu);
+}
+
+/// diving-rs reads OCI archives from disk; skopeo makes one from the local registry.
+fn run_diving(reference: &str, work: &Path, runs: usize, baseline: &Measurement) {
+    let have = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !have("diving") || !have("skopeo") {
+        println!(
+            "  diving-rs: not installed (cargo install diving; apt-get install skopeo), skipped"
+        );
+        return;
+    }
+    let archive = work.join("image.oci.tar");
+    let copied = Command::new("skopeo")
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{reference}"),
+            &format!("oci-archive:{}", archive.display()),
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !copied {
+        println!("  diving-rs: skopeo could not export the image, skipped");
+        return;
+    }
+    let output = work.join("diving.json");
+    let diving = best_of(runs, || {
+        let mut c = Command::new("diving");
+        c.env("CI", "true")
+            .arg(format!("file://{}", archive.display()))
+            .arg("-o")
+            .arg(&output);
+        c
+    });
+    report(
+        "diving-rs 0.12 (from a local OCI archive)",
+        &diving,
+        baseline,
+    );
+}

@@ -1,0 +1,69 @@
+//! A multi-GiB layer, generated on the fly by the fault server, is listed in constant memory.
+//! (Alone in its own test binary so the process's peak RSS belongs to this test.)
+
+mod common;
+
+use std::sync::Arc;
+
+use common::FakeRegistry;
+use common::fault::{FakeBlob, synthetic_big_layer};
+use layerslayer::cancel::CancelToken;
+use layerslayer::image::resolve_image;
+use layerslayer::listing::LayerStatus;
+use layerslayer::peek::{PeekProgress, peek_layer};
+use layerslayer::reference::ImageReference;
+use layerslayer::registry::{ClientOptions, RegistryClient};
+
+/// Peak resident set size of this process so far, in KiB (`VmHWM`).
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM line")
+}
+
+#[test]
+fn a_two_gib_layer_streams_in_constant_memory() {
+    const FILES: usize = 8;
+    const FILE_SIZE: u64 = 256 * 1024 * 1024;
+    let blob = synthetic_big_layer(FILES, FILE_SIZE);
+    let FakeBlob::Generated(length, _, _) = &blob else {
+        unreachable!("generated blob")
+    };
+    let length = *length;
+    assert!(length > 2 * 1024 * 1024 * 1024);
+    let server =
+        FakeRegistry::new(vec![("application/vnd.oci.image.layer.v1.tar", blob)]).serve_plain();
+
+    let reference = ImageReference::parse(&FakeRegistry::reference(&server)).expect("reference");
+    let cancel = CancelToken::new();
+    let client =
+        RegistryClient::connect(&reference, ClientOptions::default(), &cancel).expect("connect");
+    let image =
+        resolve_image(&client, reference.manifest_reference(), None, &cancel).expect("resolve");
+    let before = peak_rss_kib();
+    let progress = Arc::new(PeekProgress::default());
+    let listing = peek_layer(&client, &image.layers[0], &cancel, &progress, &mut |_| {});
+    let growth_mib = (peak_rss_kib() - before) / 1024;
+    eprintln!(
+        "peak RSS before {} MiB, growth while streaming {length} bytes: {growth_mib} MiB",
+        before / 1024
+    );
+
+    assert_eq!(
+        listing.status,
+        LayerStatus::Complete {
+            digest_verified: true
+        }
+    );
+    assert_eq!(listing.entries.len(), FILES);
+    assert!(listing.entries.iter().all(|e| e.size == FILE_SIZE));
+    assert_eq!(listing.bytes_read, length);
+    assert!(
+        growth_mib < 16,
+        "memory grew by {growth_mib} MiB while streaming a {} MiB layer",
+        length >> 20
+    );
+}
