@@ -473,3 +473,42 @@ fn redirects_to_plain_http_on_a_remote_host_are_refused() {
         "{message}"
     );
 }
+
+#[test]
+fn a_foreign_layer_missing_from_the_registry_is_reported_not_fatal() {
+    let mut registry = FakeRegistry::new(vec![
+        (
+            "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+            FakeBlob::Bytes(gzip_layer(2)),
+        ),
+        (GZIP, FakeBlob::Bytes(gzip_layer(4))),
+    ]);
+    let foreign = registry.layer_digests[0].clone();
+    registry.blobs.remove(&foreign);
+    let server = registry.serve_plain();
+    let (client, image) = open(&server).expect("open");
+    assert!(image.layers[0].is_non_distributable());
+    let cancel = CancelToken::new();
+    let listings: Vec<LayerListing> = image
+        .layers
+        .iter()
+        .map(|layer| {
+            peek_layer(
+                &client,
+                layer,
+                &cancel,
+                &Arc::new(PeekProgress::default()),
+                &mut |_| {},
+            )
+        })
+        .collect();
+    match &listings[0].status {
+        LayerStatus::Skipped(reason) => assert!(reason.contains("non-distributable"), "{reason}"),
+        other => panic!("expected a skipped layer, got {other:?}"),
+    }
+    assert!(
+        listings[1].status.is_complete(),
+        "the other layers are still read"
+    );
+    assert_eq!(listings[1].entries.len(), 4);
+}

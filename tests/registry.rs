@@ -556,3 +556,48 @@ fn cli_layers_table_json_merged_and_exit_codes() {
         Some(exit_code::REGISTRY as i32)
     );
 }
+
+#[test]
+fn cli_prompts_for_layers_on_a_terminal() {
+    let registry = TestRegistry::start();
+    let sample = common::push_sample_image(&registry, "cli/prompt", "v1");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("chosen.csv");
+    // `script` runs the command on a pseudo-terminal, so stdin and stderr are terminals.
+    let command = format!(
+        "{} peek {} --csv {}",
+        common::layerslayer_binary().display(),
+        sample.reference,
+        out.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script(1)");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"7\n1\n")
+        .expect("answer the prompt");
+    let output = child.wait_with_output().expect("wait");
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{screen}");
+    assert!(
+        screen.contains("Layers to peek (comma-separated INDEX or ALL) [default: ALL]"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("layer 7 does not exist"),
+        "a bad answer is explained and asked again: {screen}"
+    );
+    let rows: Vec<String> = csv::Reader::from_path(&out)
+        .expect("csv")
+        .records()
+        .map(|r| r.expect("row")[2].to_owned())
+        .collect();
+    assert_eq!(rows, sample.layer_paths[1]);
+}
