@@ -250,11 +250,8 @@ fn read_full(body: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if filled > 0 => {
-                // Deliver what arrived; the error repeats on the next call.
-                let _ = e;
-                break;
-            }
+            // Deliver what arrived; the error repeats on the next call.
+            Err(_) if filled > 0 => break,
             Err(e) => return Err(e),
         }
     }
