@@ -18,6 +18,7 @@ use layerslayer::registry::{ClientOptions, RegistryClient, RegistryError};
 use layerslayer::source::SourceError;
 
 const GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const PLAIN_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
 fn many_files(count: usize) -> Vec<TarItem> {
     (0..count)
@@ -70,6 +71,17 @@ fn failure(listing: &LayerListing) -> String {
 
 fn is_blob(request: &common::fault::Request) -> bool {
     request.path.contains("/blobs/")
+}
+
+/// Serves a one-layer image whose layer requests get `reply()` instead of the real blob.
+fn with_layer_reply(
+    media_type: &str,
+    layer: Vec<u8>,
+    reply: impl Fn() -> Reply + Send + Sync + 'static,
+) -> FaultServer {
+    let registry = FakeRegistry::new(vec![(media_type, FakeBlob::Bytes(layer))]);
+    let digest = registry.layer_digests[0].clone();
+    registry.serve(move |request, _| request.path.ends_with(&digest).then(&reply))
 }
 
 #[test]
@@ -269,16 +281,9 @@ fn a_truncated_body_fails_naming_the_layer_and_keeps_what_was_read() {
     let layer = compress(&build_tar(&many_files(2000)).0, Compression::None);
     let half = layer[..layer.len() / 2].to_vec();
     let full_length = layer.len() as u64;
-    let registry = FakeRegistry::new(vec![(
-        "application/vnd.oci.image.layer.v1.tar",
-        FakeBlob::Bytes(layer),
-    )]);
-    let digest = registry.layer_digests[0].clone();
-    let server = registry.serve(move |request, _| {
-        request.path.ends_with(&digest).then(|| Reply {
-            content_length: Some(full_length),
-            ..Reply::bytes(200, half.clone())
-        })
+    let server = with_layer_reply(PLAIN_TAR, layer, move || Reply {
+        content_length: Some(full_length),
+        ..Reply::bytes(200, half.clone())
     });
     let listing = peek_first(&server);
     let message = failure(&listing);
@@ -298,18 +303,14 @@ fn a_truncated_body_fails_naming_the_layer_and_keeps_what_was_read() {
 fn a_body_that_ends_early_without_length_is_truncated() {
     let layer = gzip_layer(500);
     let short = layer[..layer.len() - 100].to_vec();
-    let registry = FakeRegistry::new(vec![(GZIP, FakeBlob::Bytes(layer))]);
-    let digest = registry.layer_digests[0].clone();
-    let server = registry.serve(move |request, _| {
-        request.path.ends_with(&digest).then(|| {
-            let body = short.clone();
-            Reply {
-                status: 200,
-                headers: Vec::new(),
-                body: common::fault::Body::Stream(Arc::new(move |out| out.write_all(&body))),
-                content_length: None,
-            }
-        })
+    let server = with_layer_reply(GZIP, layer, move || {
+        let body = short.clone();
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: common::fault::Body::Stream(Arc::new(move |out| out.write_all(&body))),
+            content_length: None,
+        }
     });
     let message = failure(&peek_first(&server));
     assert!(
@@ -338,18 +339,10 @@ fn corrupt_gzip_is_reported_with_entries_so_far() {
 #[test]
 fn a_wrong_digest_is_an_error() {
     let tar_of = |byte: u8| build_tar(&[TarItem::File("data".into(), vec![byte; 1000], 0o644)]).0;
-    let registry = FakeRegistry::new(vec![(
-        "application/vnd.oci.image.layer.v1.tar",
-        FakeBlob::Bytes(tar_of(b'a')),
-    )]);
-    let digest = registry.layer_digests[0].clone();
     // Same length, valid tar, different content: only the digest check can notice.
     let impostor = tar_of(b'b');
-    let server = registry.serve(move |request, _| {
-        request
-            .path
-            .ends_with(&digest)
-            .then(|| Reply::bytes(200, impostor.clone()))
+    let server = with_layer_reply(PLAIN_TAR, tar_of(b'a'), move || {
+        Reply::bytes(200, impostor.clone())
     });
     let listing = peek_first(&server);
     let message = failure(&listing);
@@ -363,13 +356,9 @@ fn a_wrong_digest_is_an_error() {
 
 #[test]
 fn a_huge_content_length_is_refused_before_reading() {
-    let registry = FakeRegistry::new(vec![(GZIP, FakeBlob::Bytes(gzip_layer(10)))]);
-    let digest = registry.layer_digests[0].clone();
-    let server = registry.serve(move |request, _| {
-        request.path.ends_with(&digest).then(|| Reply {
-            content_length: Some(1 << 40),
-            ..Reply::bytes(200, vec![0u8; 16])
-        })
+    let server = with_layer_reply(GZIP, gzip_layer(10), move || Reply {
+        content_length: Some(1 << 40),
+        ..Reply::bytes(200, vec![0u8; 16])
     });
     let message = failure(&peek_first(&server));
     assert!(
@@ -380,22 +369,18 @@ fn a_huge_content_length_is_refused_before_reading() {
 
 #[test]
 fn a_body_longer_than_the_manifest_says_is_refused() {
-    let registry = FakeRegistry::new(vec![(GZIP, FakeBlob::Bytes(gzip_layer(10)))]);
-    let digest = registry.layer_digests[0].clone();
-    let server = registry.serve(move |request, _| {
-        request.path.ends_with(&digest).then(|| {
-            let endless: common::fault::BodyWriter = Arc::new(|out| {
-                loop {
-                    out.write_all(&[0u8; 65536])?;
-                }
-            });
-            Reply {
-                status: 200,
-                headers: Vec::new(),
-                body: common::fault::Body::Stream(endless),
-                content_length: None,
+    let server = with_layer_reply(GZIP, gzip_layer(10), move || {
+        let endless: common::fault::BodyWriter = Arc::new(|out| {
+            loop {
+                out.write_all(&[0u8; 65536])?;
             }
-        })
+        });
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: common::fault::Body::Stream(endless),
+            content_length: None,
+        }
     });
     let message = failure(&peek_first(&server));
     assert!(message.contains("more than the"), "{message}");
@@ -459,13 +444,8 @@ fn entries_arrive_while_the_layer_is_still_downloading() {
 
 #[test]
 fn redirects_to_plain_http_on_a_remote_host_are_refused() {
-    let registry = FakeRegistry::new(vec![(GZIP, FakeBlob::Bytes(gzip_layer(3)))]);
-    let digest = registry.layer_digests[0].clone();
-    let server = registry.serve(move |request, _| {
-        request
-            .path
-            .ends_with(&digest)
-            .then(|| Reply::bytes(307, "").header("Location", "http://blobs.example.invalid/layer"))
+    let server = with_layer_reply(GZIP, gzip_layer(3), move || {
+        Reply::bytes(307, "").header("Location", "http://blobs.example.invalid/layer")
     });
     let message = failure(&peek_first(&server));
     assert!(
