@@ -601,3 +601,37 @@ fn cli_prompts_for_layers_on_a_terminal() {
         .collect();
     assert_eq!(rows, sample.layer_paths[1]);
 }
+
+#[test]
+fn non_loopback_names_need_insecure_for_plain_http() {
+    let registry = TestRegistry::start();
+    common::push_sample_image(&registry, "plain/app", "v1");
+    // 0.0.0.0 reaches this machine but is not a loopback name, so https is expected.
+    let port = registry.addr().rsplit(':').next().expect("port").to_owned();
+    let reference = format!("0.0.0.0:{port}/plain/app:v1");
+    let run = |extra: &[&str]| {
+        std::process::Command::new(common::layerslayer_binary())
+            .arg("layers")
+            .arg(&reference)
+            .args(extra)
+            .output()
+            .expect("run layerslayer")
+    };
+    let refused = run(&[]);
+    assert_eq!(
+        refused.status.code(),
+        Some(layerslayer::cli::exit_code::REGISTRY as i32)
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--insecure"),
+        "the error suggests --insecure: {stderr}"
+    );
+    let allowed = run(&["--insecure"]);
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&allowed.stdout).contains("RUN install tool"));
+}

@@ -160,13 +160,16 @@ pub struct RegistryClient {
 impl RegistryClient {
     /// Creates a client for the repository named by `reference` and pings the registry
     /// (`GET /v2/`) to learn how it wants to be authenticated.
+    ///
+    /// Loopback registries are spoken to over plain http. With `insecure`, other registries
+    /// are tried over https (any certificate) first and plain http if that fails.
     pub fn connect(
         reference: &ImageReference,
         options: ClientOptions,
         cancel: &CancelToken,
     ) -> Result<Self, RegistryError> {
         let registry_host = reference.api_host().to_owned();
-        let scheme = if reference.is_loopback() || options.insecure {
+        let scheme = if reference.is_loopback() {
             "http"
         } else {
             "https"
@@ -191,7 +194,7 @@ impl RegistryClient {
             .credential
             .clone()
             .or_else(|| Credential::from_config_files(reference.registry()));
-        let client = Self {
+        let mut client = Self {
             http,
             base,
             registry_host,
@@ -200,7 +203,21 @@ impl RegistryClient {
             options,
             auth: Mutex::new(AuthState::default()),
         };
-        client.ping(cancel)?;
+        match client.ping(cancel) {
+            Err(RegistryError::Connect { .. })
+                if client.options.insecure && client.base.scheme() == "https" =>
+            {
+                client
+                    .base
+                    .set_scheme("http")
+                    .map_err(|()| RegistryError::Protocol {
+                        url: client.base.to_string(),
+                        reason: "cannot switch to plain http".into(),
+                    })?;
+                client.ping(cancel)?;
+            }
+            other => other?,
+        }
         Ok(client)
     }
 
