@@ -10,7 +10,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::cancel::CancelToken;
 use crate::export::{self, Destination, ExportError};
 use crate::image::{ImageInfo, LayerInfo, resolve_image};
-use crate::listing::{LayerListing, LayerStatus, escape_control, human_size, merge_layers};
+use crate::listing::{
+    Entry, LayerListing, LayerStatus, MergedEntry, escape_control, human_size, merge_layers,
+};
 use crate::peek::{PeekProgress, peek_layer};
 use crate::reference::{ImageReference, ReferenceError};
 use crate::registry::manifest::Platform;
@@ -329,11 +331,62 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
         None if io::stdin().is_terminal() => prompt_for_layers(&image)?,
         None => (0..image.layers.len()).collect(),
     };
-    let show_progress = !args.quiet && io::stderr().is_terminal();
-    let listings: Vec<LayerListing> = chosen
-        .iter()
-        .map(|&index| peek_with_progress(&client, &image.layers[index], &cancel, show_progress))
-        .collect();
+    let exports_to_stdout = [&args.csv, &args.json]
+        .into_iter()
+        .any(|arg| arg.as_deref() == Some("-"));
+    // Per-layer listings print while they stream; the merged view needs every layer first.
+    let print_live = !exports_to_stdout && !args.merged;
+    // Lines scrolling on the terminal are progress enough; a bar would fight with them.
+    let show_progress =
+        !args.quiet && io::stderr().is_terminal() && !(print_live && io::stdout().is_terminal());
+    let stdout = io::stdout();
+    // A terminal gets each line at once (stdout is line-buffered); a pipe gets big writes.
+    let mut out: Box<dyn Write> = if stdout.is_terminal() {
+        Box::new(stdout.lock())
+    } else {
+        Box::new(io::BufWriter::new(stdout.lock()))
+    };
+    let mut write_error = None;
+    let mut listings = Vec::with_capacity(chosen.len());
+    for &index in &chosen {
+        let layer = &image.layers[index];
+        let mut print = |line: &dyn Fn(&mut dyn Write) -> io::Result<()>| {
+            if print_live
+                && write_error.is_none()
+                && let Err(error) = line(&mut out)
+            {
+                write_error = Some(error);
+                cancel.cancel();
+            }
+        };
+        print(&|out| {
+            writeln!(
+                out,
+                "layer {} {} ({})",
+                layer.index,
+                layer.digest(),
+                human_size(layer.size())
+            )
+        });
+        let listing = peek_with_progress(&client, layer, &cancel, show_progress, &mut |entry| {
+            print(&|out| write_entry(out, None, entry));
+        });
+        print(&|out| {
+            writeln!(
+                out,
+                "  ({} entries, {})",
+                listing.entries.len(),
+                listing.status.label()
+            )
+        });
+        listings.push(listing);
+    }
+    match write_error {
+        // The reader went away (`layerslayer peek … | head`): nothing left to tell it.
+        Some(error) if error.kind() == io::ErrorKind::BrokenPipe => return Ok(exit_code::OK),
+        Some(error) => return Err(stdout_failure(&error)),
+        None => {}
+    }
     for listing in &listings {
         if let LayerStatus::Failed(message) | LayerStatus::Skipped(message) = &listing.status {
             eprintln!(
@@ -344,31 +397,24 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
         }
     }
     let merged = args.merged.then(|| merge_layers(&listings));
-    let mut wrote_to_stdout = false;
     if let Some(csv) = &args.csv {
-        let destination = Destination::from_arg(csv);
-        wrote_to_stdout |= destination == Destination::Stdout;
         let rows = match &merged {
             Some(merged) => export::rows_of_merged(merged, &listings),
             None => export::rows_of_listings(&listings),
         };
-        export::write_to(&destination, |out| export::write_csv(&rows, out))?;
+        export::write_to(&Destination::from_arg(csv), |out| {
+            export::write_csv(&rows, out)
+        })?;
     }
     if let Some(json) = &args.json {
-        let destination = Destination::from_arg(json);
-        wrote_to_stdout |= destination == Destination::Stdout;
-        export::write_to(&destination, |out| {
+        export::write_to(&Destination::from_arg(json), |out| {
             export::write_json(&image, &listings, merged.as_deref(), out)
         })?;
     }
-    if !wrote_to_stdout {
-        print_listings(&listings, merged.as_deref()).map_err(|e| {
-            Failure::new(
-                exit_code::FAILURE,
-                format!("could not write to stdout: {e}"),
-            )
-        })?;
+    if let Some(merged) = merged.as_deref().filter(|_| !exports_to_stdout) {
+        print_merged(&mut out, listings.len(), merged).map_err(|e| stdout_failure(&e))?;
     }
+    out.flush().map_err(|e| stdout_failure(&e))?;
     let complete = listings.iter().all(|l| l.status.is_complete());
     Ok(if complete {
         exit_code::OK
@@ -377,15 +423,24 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
     })
 }
 
+fn stdout_failure(error: &io::Error) -> Failure {
+    Failure::new(
+        exit_code::FAILURE,
+        format!("could not write to stdout: {error}"),
+    )
+}
+
+/// Peeks one layer, with a progress bar on stderr when asked.
 fn peek_with_progress(
     client: &RegistryClient,
     layer: &LayerInfo,
     cancel: &CancelToken,
     show_progress: bool,
+    on_entry: &mut dyn FnMut(&Entry),
 ) -> LayerListing {
     let progress = Arc::new(PeekProgress::default());
     if !show_progress {
-        return peek_layer(client, layer, cancel, &progress, &mut |_| {});
+        return peek_layer(client, layer, cancel, &progress, on_entry);
     }
     let bar = indicatif::ProgressBar::new(layer.size());
     bar.set_style(
@@ -396,70 +451,43 @@ fn peek_with_progress(
     );
     bar.set_prefix(layer.index.to_string());
     bar.enable_steady_tick(Duration::from_millis(100));
-    let listing = peek_layer(client, layer, cancel, &progress, &mut |_| {
+    let listing = peek_layer(client, layer, cancel, &progress, &mut |entry| {
         bar.set_position(progress.bytes_read());
         bar.set_message(format!("{} entries", progress.entries()));
+        on_entry(entry);
     });
     bar.finish_and_clear();
     listing
 }
 
-fn print_listings(
-    listings: &[LayerListing],
-    merged: Option<&[crate::listing::MergedEntry]>,
-) -> io::Result<()> {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let line = |out: &mut dyn Write,
-                layer: Option<usize>,
-                entry: &crate::listing::Entry|
-     -> io::Result<()> {
-        let target = entry
-            .link_target
-            .as_deref()
-            .map(|t| format!(" -> {}", escape_control(t)))
-            .unwrap_or_default();
-        let origin = layer.map(|l| format!("[{l}] ")).unwrap_or_default();
-        writeln!(
-            out,
-            "  {origin}{:<13} {:04o} {:>10}  {}{target}",
-            entry.kind.as_str(),
-            entry.mode,
-            human_size(entry.size),
-            escape_control(&entry.path)
-        )
-    };
-    match merged {
-        Some(merged) => {
-            writeln!(
-                out,
-                "merged filesystem of {} layers: {} entries",
-                listings.len(),
-                merged.len()
-            )?;
-            for item in merged {
-                line(&mut out, Some(item.layer_index), &item.entry)?;
-            }
-        }
-        None => {
-            for listing in listings {
-                let layer = &listing.layer;
-                writeln!(
-                    out,
-                    "layer {} {} ({}, {} entries, {})",
-                    layer.index,
-                    layer.digest(),
-                    human_size(layer.size()),
-                    listing.entries.len(),
-                    listing.status.label()
-                )?;
-                for entry in &listing.entries {
-                    line(&mut out, None, entry)?;
-                }
-            }
-        }
+/// One listing line: kind, mode, size, path and link target (with a layer tag if given).
+fn write_entry(out: &mut dyn Write, layer: Option<usize>, entry: &Entry) -> io::Result<()> {
+    let target = entry
+        .link_target
+        .as_deref()
+        .map(|t| format!(" -> {}", escape_control(t)))
+        .unwrap_or_default();
+    let origin = layer.map(|l| format!("[{l}] ")).unwrap_or_default();
+    writeln!(
+        out,
+        "  {origin}{:<13} {:04o} {:>10}  {}{target}",
+        entry.kind.as_str(),
+        entry.mode,
+        human_size(entry.size),
+        escape_control(&entry.path)
+    )
+}
+
+fn print_merged(out: &mut dyn Write, layer_count: usize, merged: &[MergedEntry]) -> io::Result<()> {
+    writeln!(
+        out,
+        "merged filesystem of {layer_count} layers: {} entries",
+        merged.len()
+    )?;
+    for item in merged {
+        write_entry(out, Some(item.layer_index), &item.entry)?;
     }
-    out.flush()
+    Ok(())
 }
 
 #[cfg(test)]

@@ -492,3 +492,35 @@ fn a_foreign_layer_missing_from_the_registry_is_reported_not_fatal() {
     );
     assert_eq!(listings[1].entries.len(), 4);
 }
+
+#[test]
+fn the_cli_prints_entries_while_downloading_and_stops_when_the_reader_goes() {
+    use std::io::BufRead as _;
+    let slow = SlowBlobServer::start();
+    let started = Instant::now();
+    let mut child = std::process::Command::new(common::layerslayer_binary())
+        .args(["peek", &slow.reference(), "--layers", "all"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run layerslayer");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let header = lines.next().expect("a header line").expect("utf8");
+    assert!(header.starts_with("layer 0 sha256:"), "{header}");
+    let first = lines.next().expect("an entry line").expect("utf8");
+    assert!(first.contains("slow/file-00000"), "{first}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the first entry came before the ~60 s download finished"
+    );
+    drop(lines); // like `| head -2`
+    let status = child.wait().expect("wait");
+    assert!(
+        status.success(),
+        "a closed pipe ends the run quietly: {status:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "the download stopped with the reader"
+    );
+}
