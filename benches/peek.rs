@@ -46,8 +46,16 @@ fn measure(command: &Command) -> Measurement {
         .expect("run /usr/bin/time (apt-get install time)");
     let wall = started.elapsed();
     let text = std::fs::read_to_string(report.path()).unwrap_or_default();
-    let peak_rss_kib = text.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(-1);
-    Measurement { wall, peak_rss_kib, success: status.success() }
+    let peak_rss_kib = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(-1);
+    Measurement {
+        wall,
+        peak_rss_kib,
+        success: status.success(),
+    }
 }
 
 /// Best of `runs` (shortest wall time; peak RSS of the same run).

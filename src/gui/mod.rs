@@ -1,8 +1,61 @@
-//! The desktop app (eframe/egui), a thin shell over the core.
+//! The desktop app (eframe/egui), a thin shell over the core: [`app`] holds the window,
+//! [`jobs`] the background work, [`tree_view`] the virtualised file tree.
+
+pub mod app;
+pub mod jobs;
+pub mod tree_view;
 
 use std::process::ExitCode;
 
-/// Opens the desktop window; returns when it is closed.
-pub fn run_app(_initial_image: Option<String>) -> ExitCode {
-    ExitCode::SUCCESS
+pub use app::{FixedSavePath, LayerslayerApp, NativeSaveDialog, SavePathPicker, TreeChoice};
+pub use tree_view::TreeView;
+
+/// The window icon, converted to raw RGBA by `build.rs`.
+mod icon {
+    include!(concat!(env!("OUT_DIR"), "/icon.rs"));
+
+    /// The icon's pixels, `ICON_WIDTH * ICON_HEIGHT * 4` bytes.
+    pub const RGBA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/icon.rgba"));
+}
+
+/// The window icon for eframe.
+pub fn icon() -> egui::IconData {
+    egui::IconData {
+        rgba: icon::RGBA.to_vec(),
+        width: icon::ICON_WIDTH,
+        height: icon::ICON_HEIGHT,
+    }
+}
+
+/// Opens the desktop window; returns when it is closed. With `initial_image`, the reference is
+/// filled in and fetched right away.
+pub fn run_app(initial_image: Option<String>) -> ExitCode {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("layerslayer")
+            .with_app_id("layerslayer")
+            .with_inner_size([1200.0, 800.0])
+            .with_min_inner_size([640.0, 400.0])
+            .with_icon(icon()),
+        renderer: eframe::Renderer::Glow,
+        ..eframe::NativeOptions::default()
+    };
+    let result = eframe::run_native(
+        "layerslayer",
+        options,
+        Box::new(move |cc| {
+            let app = LayerslayerApp::new(cc);
+            Ok(Box::new(match initial_image {
+                Some(image) => app.with_initial_reference(image),
+                None => app,
+            }))
+        }),
+    );
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: could not open the window: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,348 @@
+//! The virtualised file tree widget: expansion state, a path filter and cached rows.
+//!
+//! The [`FileTree`] is replaced only when new entries arrive; the flattened rows are
+//! recomputed only when the tree, the expansion or the filter changes; each frame draws just
+//! the rows that are on screen.
+
+use std::collections::HashSet;
+
+use egui::{Align, Layout, RichText, Sense, Ui, UiBuilder, Vec2, WidgetInfo};
+
+use crate::export::format_mtime;
+use crate::listing::{EntryKind, FileTree, TreeNode, TreeRow, escape_control, human_size};
+
+/// Column widths in points.
+const KIND_WIDTH: f32 = 96.0;
+const SIZE_WIDTH: f32 = 76.0;
+const MODE_WIDTH: f32 = 44.0;
+const LAYER_WIDTH: f32 = 44.0;
+/// Indentation per directory level.
+const INDENT: f32 = 16.0;
+/// Size of the open/close triangle, relative to the row height.
+const TOGGLE_SCALE: f32 = 0.7;
+
+/// Whether `path` passes `filter`: the same case-insensitive substring test the tree uses.
+pub fn matches_filter(path: &str, filter: &str) -> bool {
+    let filter = filter.trim();
+    filter.is_empty() || path.to_lowercase().contains(&filter.to_lowercase())
+}
+
+/// A browsable tree: which directories are open, what the filter says, which rows show.
+pub struct TreeView {
+    tree: FileTree,
+    show_layer_column: bool,
+    /// Expanded directories by path, so that expansion survives rebuilding the tree.
+    expanded: HashSet<String>,
+    /// After "Expand all", directories that appear in later rebuilds open too.
+    expand_new_directories: bool,
+    filter: String,
+    rows: Vec<TreeRow>,
+    rows_stale: bool,
+}
+
+impl Default for TreeView {
+    fn default() -> Self {
+        Self {
+            tree: FileTree::build(std::iter::empty()),
+            show_layer_column: false,
+            expanded: HashSet::new(),
+            expand_new_directories: false,
+            filter: String::new(),
+            rows: Vec::new(),
+            rows_stale: false,
+        }
+    }
+}
+
+impl TreeView {
+    /// An empty view.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Shows `tree`, keeping the expansion and filter. `show_layer_column` adds the column
+    /// naming each entry's source layer (for the merged view).
+    pub fn set_tree(&mut self, tree: FileTree, show_layer_column: bool) {
+        self.tree = tree;
+        self.show_layer_column = show_layer_column;
+        if self.expand_new_directories {
+            self.expand_directories();
+        }
+        self.rows_stale = true;
+    }
+
+    /// The tree shown.
+    pub fn tree(&self) -> &FileTree {
+        &self.tree
+    }
+
+    /// The current path filter.
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    /// Narrows the rows to paths containing `filter` (case-insensitive) and their parents.
+    pub fn set_filter(&mut self, filter: impl Into<String>) {
+        self.filter = filter.into();
+        self.rows_stale = true;
+    }
+
+    /// Opens or closes the directory at `path`.
+    pub fn set_expanded(&mut self, path: &str, expanded: bool) {
+        let changed = if expanded {
+            self.expanded.insert(path.to_owned())
+        } else {
+            self.expand_new_directories = false;
+            self.expanded.remove(path)
+        };
+        self.rows_stale |= changed;
+    }
+
+    /// Opens every directory, including those that later rebuilds of the tree add.
+    pub fn expand_all(&mut self) {
+        self.expand_new_directories = true;
+        self.expand_directories();
+        self.rows_stale = true;
+    }
+
+    /// Closes every directory.
+    pub fn collapse_all(&mut self) {
+        self.expand_new_directories = false;
+        self.expanded.clear();
+        self.rows_stale = true;
+    }
+
+    fn expand_directories(&mut self) {
+        let tree = &self.tree;
+        self.expanded
+            .extend(tree.directory_ids().map(|id| tree.node(id).path.clone()));
+    }
+
+    /// The rows currently visible (recomputed only if something changed).
+    pub fn rows(&mut self) -> &[TreeRow] {
+        self.refresh_rows();
+        &self.rows
+    }
+
+    /// Paths of the visible rows, top to bottom.
+    pub fn visible_paths(&mut self) -> Vec<String> {
+        self.refresh_rows();
+        self.rows
+            .iter()
+            .map(|row| self.tree.node(row.node).path.clone())
+            .collect()
+    }
+
+    fn refresh_rows(&mut self) {
+        if !self.rows_stale {
+            return;
+        }
+        let (tree, expanded) = (&self.tree, &self.expanded);
+        self.rows = tree.visible_rows(|id| expanded.contains(&tree.node(id).path), &self.filter);
+        self.rows_stale = false;
+    }
+
+    /// The filter field and the expand / collapse buttons.
+    pub fn show_controls(&mut self, ui: &mut Ui) {
+        let label = ui.label("Filter paths");
+        let field = ui.add(
+            egui::TextEdit::singleline(&mut self.filter)
+                .hint_text("substring, e.g. bin/")
+                .desired_width(220.0),
+        );
+        let field = field.labelled_by(label.id);
+        if field.changed() {
+            self.rows_stale = true;
+        }
+        if ui
+            .add_enabled(
+                self.filter.trim().is_empty(),
+                egui::Button::new("Expand all"),
+            )
+            .clicked()
+        {
+            self.expand_all();
+        }
+        if ui
+            .add_enabled(
+                self.filter.trim().is_empty(),
+                egui::Button::new("Collapse all"),
+            )
+            .clicked()
+        {
+            self.collapse_all();
+        }
+    }
+
+    /// The column header and the rows, drawing only those in view.
+    pub fn show_rows(&mut self, ui: &mut Ui) {
+        self.refresh_rows();
+        let row_height = ui.spacing().interact_size.y;
+        let show_layer = self.show_layer_column;
+        ui.horizontal(|ui| {
+            let strong = |text: &str| RichText::new(text).strong();
+            cell(ui, KIND_WIDTH, row_height, Align::Min, strong("Kind"));
+            cell(ui, SIZE_WIDTH, row_height, Align::Max, strong("Size"));
+            cell(ui, MODE_WIDTH, row_height, Align::Min, strong("Mode"));
+            if show_layer {
+                cell(ui, LAYER_WIDTH, row_height, Align::Max, strong("Layer"));
+            }
+            ui.label(strong("Name"));
+        });
+        ui.separator();
+        let filtering = !self.filter.trim().is_empty();
+        let (tree, expanded, rows) = (&self.tree, &self.expanded, &self.rows);
+        let mut toggled = None;
+        egui::ScrollArea::vertical()
+            .id_salt("tree_rows")
+            .auto_shrink(false)
+            .show_rows(ui, row_height, rows.len(), |ui, range| {
+                for row in &rows[range] {
+                    let node = tree.node(row.node);
+                    let is_open = filtering || expanded.contains(&node.path);
+                    let style = RowStyle {
+                        height: row_height,
+                        show_layer,
+                        can_toggle: !filtering,
+                    };
+                    if show_row(ui, node, row.depth, is_open, &style) {
+                        toggled = Some((node.path.clone(), !is_open));
+                    }
+                }
+            });
+        if let Some((path, open)) = toggled {
+            self.set_expanded(&path, open);
+        }
+    }
+}
+
+/// How rows are drawn.
+struct RowStyle {
+    height: f32,
+    show_layer: bool,
+    can_toggle: bool,
+}
+
+/// Draws one row; returns true when the user asked to open or close the directory.
+fn show_row(ui: &mut Ui, node: &TreeNode, depth: usize, is_open: bool, style: &RowStyle) -> bool {
+    let height = style.height;
+    let entry = node.entry.as_ref();
+    let is_dir = node.is_dir();
+    let kind = entry.map_or(EntryKind::Dir, |e| e.kind);
+    let mut toggled = false;
+    ui.horizontal(|ui| {
+        let kind_color = match kind {
+            EntryKind::Dir => ui.visuals().hyperlink_color,
+            EntryKind::Symlink | EntryKind::Hardlink => ui.visuals().warn_fg_color,
+            EntryKind::Whiteout | EntryKind::OpaqueMarker => ui.visuals().error_fg_color,
+            _ => ui.visuals().text_color(),
+        };
+        cell(
+            ui,
+            KIND_WIDTH,
+            height,
+            Align::Min,
+            RichText::new(kind.as_str()).color(kind_color),
+        );
+        let size = if is_dir || kind == EntryKind::File {
+            human_size(node.total_size)
+        } else {
+            String::new()
+        };
+        cell(ui, SIZE_WIDTH, height, Align::Max, RichText::new(size));
+        let mode = entry.map_or_else(String::new, |e| format!("{:04o}", e.mode));
+        cell(
+            ui,
+            MODE_WIDTH,
+            height,
+            Align::Min,
+            RichText::new(mode).monospace(),
+        );
+        if style.show_layer {
+            let layer = node.layer_index.map_or_else(String::new, |l| l.to_string());
+            cell(ui, LAYER_WIDTH, height, Align::Max, RichText::new(layer));
+        }
+        ui.add_space(depth as f32 * INDENT);
+        let path = escape_control(&node.path);
+        if is_dir && style.can_toggle {
+            toggled |= toggle_button(ui, is_open, &path, height).clicked();
+        } else if is_dir {
+            let size = Vec2::splat(height * TOGGLE_SCALE);
+            let (_, response) = ui.allocate_exact_size(size, Sense::hover());
+            egui::collapsing_header::paint_default_icon(ui, 1.0, &response);
+        } else {
+            ui.add_space(height * TOGGLE_SCALE);
+        }
+        let mut name = egui::Label::new(escape_control(&node.name)).selectable(false);
+        if is_dir && style.can_toggle {
+            name = name.sense(Sense::click());
+        }
+        let response = ui.add(name);
+        toggled |= response.clicked();
+        response.on_hover_ui(|ui| entry_details(ui, node));
+        if let Some(target) = entry.and_then(|e| e.link_target.as_deref()) {
+            let arrow = if kind == EntryKind::Hardlink {
+                "hard link to"
+            } else {
+                "->"
+            };
+            ui.label(RichText::new(format!("{arrow} {}", escape_control(target))).weak());
+        }
+    });
+    toggled
+}
+
+/// A fixed-width cell with its text aligned left (`Align::Min`) or right (`Align::Max`).
+fn cell(ui: &mut Ui, width: f32, height: f32, align: Align, text: RichText) {
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(width, height), Sense::hover());
+    let layout = if align == Align::Max {
+        Layout::right_to_left(Align::Center)
+    } else {
+        Layout::left_to_right(Align::Center)
+    };
+    // A child that does not move the parent's cursor: the cell was allocated above.
+    let mut cell = ui.new_child(UiBuilder::new().max_rect(rect).layout(layout));
+    cell.add(egui::Label::new(text).selectable(false).truncate());
+}
+
+/// The open/close triangle of a directory, named "Expand PATH" / "Collapse PATH".
+fn toggle_button(ui: &mut Ui, is_open: bool, path: &str, size: f32) -> egui::Response {
+    let (_, response) = ui.allocate_exact_size(Vec2::splat(size * TOGGLE_SCALE), Sense::click());
+    let enabled = ui.is_enabled();
+    let action = if is_open { "Collapse" } else { "Expand" };
+    response.widget_info(|| {
+        WidgetInfo::labeled(egui::Role::Button, enabled, format!("{action} {path}"))
+    });
+    egui::collapsing_header::paint_default_icon(ui, if is_open { 1.0 } else { 0.0 }, &response);
+    response
+}
+
+/// The tooltip of a row: the full path and every field of the entry.
+fn entry_details(ui: &mut Ui, node: &TreeNode) {
+    ui.label(RichText::new(escape_control(&node.path)).monospace());
+    match &node.entry {
+        Some(entry) => {
+            ui.label(format!("kind: {}", entry.kind.as_str()));
+            ui.label(format!("size: {} bytes", entry.size));
+            ui.label(format!("mode: {:04o}", entry.mode));
+            ui.label(format!("owner: {}:{}", entry.uid, entry.gid));
+            ui.label(format!("modified: {}", format_mtime(entry.mtime)));
+            if let Some(target) = &entry.link_target {
+                ui.label(format!("target: {}", escape_control(target)));
+            }
+        }
+        None => {
+            ui.label("directory implied by its contents (no entry of its own)");
+        }
+    }
+    if node.is_dir() {
+        ui.label(format!(
+            "{} entries below, {} in total",
+            node.descendants,
+            human_size(node.total_size)
+        ));
+    }
+    if let Some(layer) = node.layer_index {
+        ui.label(format!("from layer {layer}"));
+    }
+}

@@ -1,0 +1,474 @@
+//! The desktop app driven headlessly with egui_kittest against a real local registry: typing a
+//! reference, picking layers, peeking, browsing and filtering the tree, exporting, cancelling.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::fault::synthetic_big_layer;
+use common::{
+    FakeRegistry, ImageFormat, SlowBlobServer, TestRegistry, push_index, push_sample_image,
+};
+use egui::accesskit::{Role, Toggled};
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use layerslayer::gui::{FixedSavePath, LayerslayerApp, TreeChoice};
+use layerslayer::listing::LayerStatus;
+
+/// Upper bound for any background step (fetch, peek of the sample image) to finish.
+const WORK_DEADLINE: Duration = Duration::from_secs(60);
+
+fn app_harness(save_to: &Path) -> Harness<'static, LayerslayerApp> {
+    let picker = FixedSavePath(save_to.to_owned());
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |_cc| LayerslayerApp::new_for_tests(None, Box::new(picker)))
+}
+
+/// Steps frames until `done` holds; panics (with the app's status) after [`WORK_DEADLINE`].
+fn step_until(
+    harness: &mut Harness<'_, LayerslayerApp>,
+    what: &str,
+    done: impl Fn(&LayerslayerApp) -> bool,
+) {
+    let deadline = Instant::now() + WORK_DEADLINE;
+    while !done(harness.state()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; status: {:?}, error: {:?}",
+            harness.state().status_message(),
+            harness.state().last_error()
+        );
+        harness.step();
+        std::thread::yield_now();
+    }
+}
+
+/// Types `reference` into the reference field and presses Enter.
+fn enter_reference(harness: &mut Harness<'_, LayerslayerApp>, reference: &str) {
+    harness
+        .get_by_role_and_label(Role::TextInput, "Image reference")
+        .focus();
+    harness.step();
+    harness
+        .get_by_role_and_label(Role::TextInput, "Image reference")
+        .type_text(reference);
+    harness.step();
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+}
+
+fn fetch(harness: &mut Harness<'_, LayerslayerApp>, reference: &str) {
+    enter_reference(harness, reference);
+    step_until(harness, "the image to resolve", |app| !app.is_busy());
+    assert_eq!(harness.state().last_error(), None);
+}
+
+/// Clicks the widget named `label`. Like egui after any input, runs one more frame so the
+/// window shows what the click changed.
+fn peeked_and_idle(app: &LayerslayerApp) -> bool {
+    app.peek_finished() && !app.is_busy()
+}
+
+fn click(harness: &mut Harness<'_, LayerslayerApp>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.step();
+    harness.step();
+}
+
+fn set_filter(harness: &mut Harness<'_, LayerslayerApp>, text: &str) {
+    let field = harness.get_by_role_and_label(Role::TextInput, "Filter paths");
+    field.focus();
+    harness.step();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.step();
+    harness.key_press(egui::Key::Backspace);
+    harness.step();
+    if !text.is_empty() {
+        harness
+            .get_by_role_and_label(Role::TextInput, "Filter paths")
+            .type_text(text);
+        harness.step();
+    }
+}
+
+/// The `path` column of an exported CSV, checking every row belongs to `layer`.
+fn exported_paths(csv_path: &Path, layer: usize) -> Vec<String> {
+    let mut reader = csv::Reader::from_path(csv_path).expect("exported CSV is readable");
+    let headers = reader.headers().expect("CSV header").clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("column {name} in {headers:?}"))
+    };
+    let (path_column, layer_column) = (column("path"), column("layer_index"));
+    reader
+        .records()
+        .map(|record| {
+            let record = record.expect("CSV record");
+            assert_eq!(&record[layer_column], layer.to_string(), "{record:?}");
+            record[path_column].to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn fetch_peek_browse_filter_and_export_one_layer() {
+    let registry = TestRegistry::start();
+    let sample = push_sample_image(&registry, "gui/sample", "v1");
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let csv_path = out_dir.path().join("layers.csv");
+    let mut harness = app_harness(&csv_path);
+    harness.step();
+
+    fetch(&mut harness, &sample.reference);
+    assert_eq!(harness.state().layer_count(), 3);
+    assert!(harness.query_by_label("Layer 0").is_some());
+
+    // Tick layer 1 only and peek it.
+    click(&mut harness, "Layer 1");
+    assert_eq!(
+        harness.get_by_label("Layer 1").accesskit_node().toggled(),
+        Some(Toggled::True)
+    );
+    click(&mut harness, "Peek");
+    assert!(harness.state().is_peeking() || harness.state().peek_finished());
+    step_until(&mut harness, "the peek and its tree", peeked_and_idle);
+    harness.step();
+    let listings = harness.state().peeked_listings();
+    assert_eq!(listings.len(), 1, "only the ticked layer is peeked");
+    assert_eq!(listings[0].layer.index, 1);
+    assert_eq!(
+        listings[0].status,
+        LayerStatus::Complete {
+            digest_verified: true
+        }
+    );
+    let streamed: Vec<String> = listings[0].entries.iter().map(|e| e.path.clone()).collect();
+    assert_eq!(streamed, sample.layer_paths[1]);
+    assert_eq!(harness.state().tree_choice(), TreeChoice::Layer(0));
+
+    // The tree starts collapsed; open usr, then usr/bin, with their toggles.
+    assert_eq!(harness.state_mut().visible_tree_paths(), ["usr"]);
+    click(&mut harness, "Expand usr");
+    assert_eq!(harness.state_mut().visible_tree_paths(), ["usr", "usr/bin"]);
+    click(&mut harness, "Expand usr/bin");
+    assert_eq!(
+        harness.state_mut().visible_tree_paths(),
+        ["usr", "usr/bin", "usr/bin/alias", "usr/bin/tool"]
+    );
+    assert!(
+        harness.query_by_label("-> tool").is_some(),
+        "the symlink target is shown"
+    );
+
+    // Filter, then export through the seam: only matching entries of layer 1 are written.
+    set_filter(&mut harness, "alias");
+    assert_eq!(
+        harness.state_mut().visible_tree_paths(),
+        ["usr", "usr/bin", "usr/bin/alias"]
+    );
+    click(&mut harness, "Export CSV…");
+    assert_eq!(harness.state().last_error(), None);
+    let expected: Vec<String> = sample.layer_paths[1]
+        .iter()
+        .filter(|p| p.contains("alias"))
+        .cloned()
+        .collect();
+    assert_eq!(expected, ["usr/bin/alias"]);
+    assert_eq!(exported_paths(&csv_path, 1), expected);
+    let status = harness.state().status_message().to_owned();
+    assert!(
+        status.starts_with("Exported 1 rows to ") && status.contains("layers.csv"),
+        "{status}"
+    );
+    assert!(harness.query_by_label_contains("Exported 1 rows").is_some());
+
+    // Without a filter, Ctrl+S exports the whole layer.
+    set_filter(&mut harness, "");
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    harness.step();
+    assert_eq!(harness.state().last_error(), None);
+    assert_eq!(exported_paths(&csv_path, 1), sample.layer_paths[1]);
+
+    // Idle again: no repaint loop, and every input widget has an accessible name.
+    harness.run();
+}
+
+#[test]
+fn merged_view_applies_whiteouts() {
+    let registry = TestRegistry::start();
+    let sample = push_sample_image(&registry, "gui/merged", "v1");
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = app_harness(&out_dir.path().join("merged.csv"));
+    harness.step();
+    fetch(&mut harness, &sample.reference);
+
+    // Nothing ticked: all layers are peeked.
+    click(&mut harness, "Peek");
+    step_until(&mut harness, "the peek and its tree", peeked_and_idle);
+    assert_eq!(harness.state().peeked_listings().len(), 3);
+
+    click(&mut harness, "Tree");
+    click(&mut harness, "Merged: final filesystem");
+    assert_eq!(harness.state().tree_choice(), TreeChoice::Merged);
+    step_until(&mut harness, "the merged tree", |app| !app.is_busy());
+    click(&mut harness, "Expand all");
+    assert_eq!(
+        harness.state_mut().visible_tree_paths(),
+        ["etc", "usr", "usr/bin", "usr/bin/alias", "usr/bin/tool"],
+        "layer 2 deletes etc/hello.txt"
+    );
+    click(&mut harness, "Export CSV…");
+    assert_eq!(harness.state().last_error(), None);
+    let mut reader = csv::Reader::from_path(out_dir.path().join("merged.csv")).expect("merged CSV");
+    let paths: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("record")[2].to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        ["etc", "usr", "usr/bin", "usr/bin/alias", "usr/bin/tool"]
+    );
+}
+
+#[test]
+fn bad_reference_shows_a_readable_error() {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = app_harness(&out_dir.path().join("unused.csv"));
+    harness.step();
+    enter_reference(&mut harness, "Not A Valid::Ref");
+    step_until(&mut harness, "the fetch to fail", |app| !app.is_busy());
+    harness.step();
+    let error = harness
+        .state()
+        .last_error()
+        .expect("an error is shown")
+        .to_owned();
+    assert!(error.contains("invalid image reference"), "{error}");
+    assert!(
+        harness
+            .query_by_label_contains("invalid image reference")
+            .is_some(),
+        "the error is visible in the window"
+    );
+    assert_eq!(harness.state().layer_count(), 0);
+    harness.run();
+}
+
+#[test]
+fn unknown_image_shows_not_found() {
+    let registry = TestRegistry::start();
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = app_harness(&out_dir.path().join("unused.csv"));
+    harness.step();
+    enter_reference(&mut harness, &format!("{}/no/such:image", registry.addr()));
+    step_until(&mut harness, "the fetch to fail", |app| !app.is_busy());
+    harness.step();
+    let error = harness.state().last_error().expect("an error").to_owned();
+    assert!(error.contains("not found"), "{error}");
+    assert!(harness.query_by_label_contains("not found").is_some());
+}
+
+#[test]
+fn platform_picker_refetches_the_chosen_variant() {
+    let registry = TestRegistry::start();
+    let layers = common::images::sample_layers();
+    let amd64 = common::images::push_image_for(
+        &registry,
+        "gui/multi",
+        "amd64",
+        ImageFormat::Oci,
+        &layers,
+        "amd64",
+        None,
+    );
+    let arm64 = common::images::push_image_for(
+        &registry,
+        "gui/multi",
+        "arm64",
+        ImageFormat::Oci,
+        &layers[..1],
+        "arm64",
+        None,
+    );
+    let index = push_index(
+        &registry,
+        "gui/multi",
+        "v1",
+        &[
+            (&amd64, "linux", "amd64", None),
+            (&arm64, "linux", "arm64", None),
+        ],
+    );
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = app_harness(&out_dir.path().join("unused.csv"));
+    harness.step();
+    fetch(&mut harness, &index.reference);
+    let platform = |app: &LayerslayerApp| {
+        app.image()
+            .and_then(|i| i.platform.as_ref())
+            .map(ToString::to_string)
+    };
+    assert_eq!(platform(harness.state()).as_deref(), Some("linux/amd64"));
+    assert_eq!(harness.state().layer_count(), 3);
+
+    click(&mut harness, "Platform");
+    click(&mut harness, "linux/arm64");
+    step_until(&mut harness, "the re-fetch", |app| !app.is_busy());
+    assert_eq!(harness.state().last_error(), None);
+    assert_eq!(platform(harness.state()).as_deref(), Some("linux/arm64"));
+    assert_eq!(harness.state().layer_count(), 1);
+}
+
+/// Starts peeking the slow server's single layer and waits until entries stream in.
+fn start_slow_peek(harness: &mut Harness<'_, LayerslayerApp>, server: &SlowBlobServer) {
+    fetch(harness, &server.reference());
+    assert_eq!(harness.state().layer_count(), 1);
+    click(harness, "Peek");
+    step_until(harness, "the first entries", |app| {
+        app.peeked_entry_count(0) > 0
+    });
+}
+
+#[test]
+fn cancel_stops_a_slow_peek_and_the_app_stays_usable() {
+    let server = SlowBlobServer::start();
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = app_harness(&out_dir.path().join("partial.csv"));
+    harness.step();
+    start_slow_peek(&mut harness, &server);
+
+    // Entries are browsable while the layer is still downloading.
+    let deadline = Instant::now() + WORK_DEADLINE;
+    while harness.state_mut().visible_tree_paths().is_empty() {
+        assert!(Instant::now() < deadline, "the tree never showed entries");
+        harness.step();
+        std::thread::yield_now();
+    }
+    assert_eq!(harness.state_mut().visible_tree_paths(), ["slow"]);
+    assert!(
+        harness.state().is_peeking(),
+        "the slow layer is still going"
+    );
+
+    let clicked = Instant::now();
+    click(&mut harness, "Cancel");
+    let mut frames = 1;
+    while harness.state().is_peeking() {
+        assert!(frames < 10, "the peek kept running after Cancel");
+        harness.step();
+        frames += 1;
+    }
+    assert!(clicked.elapsed() < Duration::from_secs(2));
+    let listing = harness.state().peeked_listings().remove(0);
+    assert_eq!(listing.status, LayerStatus::Cancelled);
+    let kept = listing.entries.len();
+    assert!(
+        kept > 0 && kept < SlowBlobServer::FILES,
+        "kept {kept} entries"
+    );
+    assert!(harness.query_by_label_contains("Cancelled after").is_some());
+
+    // Nothing more arrives, and the partial listing can be exported.
+    harness.run_steps(5);
+    assert_eq!(harness.state().peeked_entry_count(0), kept);
+    click(&mut harness, "Export CSV…");
+    assert_eq!(harness.state().last_error(), None);
+    assert_eq!(
+        exported_paths(&out_dir.path().join("partial.csv"), 0).len(),
+        kept
+    );
+
+    // The app is usable: fetching again works.
+    click(&mut harness, "Fetch");
+    assert!(harness.state().is_fetching());
+    step_until(&mut harness, "the second fetch", |app| !app.is_busy());
+    assert_eq!(harness.state().last_error(), None);
+    assert_eq!(harness.state().layer_count(), 1);
+    assert!(
+        harness.state().peeked_listings().is_empty(),
+        "a new fetch starts over"
+    );
+}
+
+#[test]
+fn frames_stay_fast_while_a_slow_layer_streams() {
+    let server = SlowBlobServer::start();
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = app_harness(&out_dir.path().join("unused.csv"));
+    harness.step();
+    start_slow_peek(&mut harness, &server);
+
+    let entries = |harness: &Harness<'_, LayerslayerApp>| harness.state().peeked_entry_count(0);
+    let before = entries(&harness);
+    let window = Instant::now();
+    let mut longest = Duration::ZERO;
+    let mut frames = 0u32;
+    while window.elapsed() < Duration::from_secs(3) {
+        let started = Instant::now();
+        harness.step();
+        longest = longest.max(started.elapsed());
+        frames += 1;
+        std::thread::yield_now();
+    }
+    assert!(harness.state().is_peeking(), "the layer is still streaming");
+    assert!(
+        entries(&harness) > before,
+        "entries kept arriving during the measurement"
+    );
+    eprintln!("slow layer streaming: {frames} frames in 3 s; slowest frame {longest:?}");
+    assert!(
+        longest < Duration::from_millis(200),
+        "the slowest of {frames} frames took {longest:?}"
+    );
+    click(&mut harness, "Cancel");
+    assert!(!harness.state().is_peeking());
+}
+
+#[test]
+fn a_layer_of_120k_entries_streams_without_long_frames() {
+    const FILES: usize = 120_000;
+    let server = FakeRegistry::new(vec![(
+        "application/vnd.oci.image.layer.v1.tar",
+        synthetic_big_layer(FILES, 0),
+    )])
+    .serve_plain();
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = app_harness(&out_dir.path().join("unused.csv"));
+    harness.step();
+    fetch(&mut harness, &FakeRegistry::reference(&server));
+    click(&mut harness, "Peek");
+
+    let deadline = Instant::now() + WORK_DEADLINE;
+    let started = Instant::now();
+    let mut longest = Duration::ZERO;
+    let mut frames = 0u32;
+    while !peeked_and_idle(harness.state()) {
+        assert!(Instant::now() < deadline, "the peek did not finish");
+        let frame = Instant::now();
+        harness.step();
+        longest = longest.max(frame.elapsed());
+        frames += 1;
+        std::thread::yield_now();
+    }
+    eprintln!(
+        "{FILES} entries streamed in {:?} over {frames} frames; slowest frame {longest:?}",
+        started.elapsed()
+    );
+    assert_eq!(harness.state().peeked_entry_count(0), FILES);
+    assert!(
+        longest < Duration::from_millis(200),
+        "the slowest of {frames} frames took {longest:?}"
+    );
+
+    // Flattening every row at once happens on the UI thread, once.
+    let expanding = Instant::now();
+    click(&mut harness, "Expand all");
+    let expand_time = expanding.elapsed();
+    eprintln!("expand all ({} rows): {expand_time:?}", FILES + 1);
+    assert_eq!(harness.state_mut().visible_tree_paths().len(), FILES + 1);
+    assert!(expand_time < Duration::from_secs(2), "{expand_time:?}");
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Opens the desktop app on a virtual X display with an image reference, waits until the image
+# is listed, takes a screenshot and fails unless the window really shows something.
+#
+# Usage: tests/gui_screenshot.sh [BINARY] [IMAGE] [SCREENSHOT]
+#   BINARY      the layerslayer binary (or env LAYERSLAYER_BINARY; default target/debug/layerslayer)
+#   IMAGE       an image reference the app can reach (or env LAYERSLAYER_IMAGE)
+#   SCREENSHOT  where to write the PNG (or env LAYERSLAYER_SCREENSHOT; default gui-screenshot.png)
+# Needs Xvfb, xdotool and ImageMagick (import, convert).
+set -euo pipefail
+
+binary=${1:-${LAYERSLAYER_BINARY:-target/debug/layerslayer}}
+image=${2:-${LAYERSLAYER_IMAGE:-}}
+screenshot=${3:-${LAYERSLAYER_SCREENSHOT:-gui-screenshot.png}}
+# How long the window and the fetch may take, in tenths of a second.
+window_timeout=${LAYERSLAYER_WINDOW_TIMEOUT:-600}
+# A blank screen has a standard deviation of 0; the app's UI is well above this.
+min_deviation=0.02
+
+fail() {
+  echo "gui_screenshot: $*" >&2
+  exit 1
+}
+
+[ -x "$binary" ] || fail "no executable layerslayer binary at '$binary'"
+[ -n "$image" ] || fail "give an image reference as the second argument or in LAYERSLAYER_IMAGE"
+for tool in Xvfb xdotool import convert; do
+  command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install xvfb xdotool imagemagick)"
+done
+
+work=$(mktemp -d)
+xvfb_pid=""
+app_pid=""
+cleanup() {
+  local status=$?
+  if [ -n "$app_pid" ]; then kill "$app_pid" 2>/dev/null || true; wait "$app_pid" 2>/dev/null || true; fi
+  if [ -n "$xvfb_pid" ]; then kill "$xvfb_pid" 2>/dev/null || true; wait "$xvfb_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+
+# Xvfb picks a free display itself and writes its number to the given descriptor.
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$work/display" 2>"$work/xvfb.log" &
+xvfb_pid=$!
+for _ in $(seq 100); do
+  [ -s "$work/display" ] && break
+  kill -0 "$xvfb_pid" 2>/dev/null || fail "Xvfb did not start: $(cat "$work/xvfb.log")"
+  sleep 0.1
+done
+[ -s "$work/display" ] || fail "Xvfb did not report a display"
+export DISPLAY=":$(head -n1 "$work/display")"
+
+# A private home so the run neither reads nor writes the user's saved state; X11 only.
+mkdir -p "$work/home"
+HOME="$work/home" XDG_DATA_HOME="$work/home/data" XDG_CONFIG_HOME="$work/home/config" \
+  WAYLAND_DISPLAY="" LIBGL_ALWAYS_SOFTWARE=1 \
+  "$binary" gui "$image" >"$work/app.log" 2>&1 &
+app_pid=$!
+
+# The title becomes "layerslayer - IMAGE" once the image is resolved and listed.
+listed=""
+for _ in $(seq "$window_timeout"); do
+  kill -0 "$app_pid" 2>/dev/null || fail "the app exited early: $(cat "$work/app.log")"
+  if grep -q '^error: ' "$work/app.log"; then
+    import -window root "$screenshot" 2>/dev/null || true
+    fail "the app could not open $image: $(grep '^error: ' "$work/app.log") (screenshot: $screenshot)"
+  fi
+  if xdotool search --name '^layerslayer - ' >/dev/null 2>&1; then
+    listed=yes
+    break
+  fi
+  sleep 0.1
+done
+if [ -z "$listed" ]; then
+  import -window root "$screenshot" 2>/dev/null || true
+  fail "the window never listed $image (screenshot of the failure: $screenshot); app log: $(cat "$work/app.log")"
+fi
+
+# Give the frame after the title change time to reach the screen, then check the pixels.
+deviation=0
+for _ in $(seq 50); do
+  sleep 0.2
+  import -window root "$screenshot"
+  deviation=$(convert "$screenshot" -format '%[fx:standard_deviation]' info:)
+  awk -v d="$deviation" -v min="$min_deviation" 'BEGIN { exit !(d > min) }' && break
+done
+awk -v d="$deviation" -v min="$min_deviation" 'BEGIN { exit !(d > min) }' ||
+  fail "the screenshot is blank (standard deviation $deviation)"
+
+# Both panels must show something: the layer list on the left, the tree area on the right.
+for region in 440x600+0+100 800x600+460+100; do
+  part=$(convert "$screenshot" -crop "$region" +repage -format '%[fx:standard_deviation]' info:)
+  awk -v d="$part" -v min="$min_deviation" 'BEGIN { exit !(d > min) }' ||
+    fail "region $region of the screenshot is empty (standard deviation $part)"
+done
+
+title=$(xdotool search --name '^layerslayer - ' getwindowname | head -n1)
+echo "gui_screenshot: '$title' rendered; screenshot $screenshot (standard deviation $deviation)"
