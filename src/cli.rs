@@ -13,7 +13,7 @@ use crate::image::{ImageInfo, LayerInfo, resolve_image};
 use crate::listing::{
     Entry, LayerListing, LayerStatus, MergedEntry, escape_control, human_size, merge_layers,
 };
-use crate::peek::{PeekProgress, peek_layer};
+use crate::peek::{LayerOutcome, PeekProgress, stream_layer};
 use crate::reference::{ImageReference, ReferenceError};
 use crate::registry::manifest::Platform;
 use crate::registry::{ClientOptions, RegistryClient, RegistryError};
@@ -336,6 +336,7 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
         .any(|arg| arg.as_deref() == Some("-"));
     // Per-layer listings print while they stream; the merged view needs every layer first.
     let print_live = !exports_to_stdout && !args.merged;
+    let keep_entries = args.csv.is_some() || args.json.is_some() || args.merged;
     // Lines scrolling on the terminal are progress enough; a bar would fight with them.
     let show_progress =
         !args.quiet && io::stderr().is_terminal() && !(print_live && io::stdout().is_terminal());
@@ -368,33 +369,35 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
                 human_size(layer.size())
             )
         });
-        let listing = peek_with_progress(&client, layer, &cancel, show_progress, &mut |entry| {
-            print(&|out| write_entry(out, None, entry));
+        // Entries are kept only when an export or the merged view needs them all.
+        let mut entries = Vec::new();
+        let mut count = 0usize;
+        let outcome = peek_with_progress(&client, layer, &cancel, show_progress, &mut |entry| {
+            print(&|out| write_entry(out, None, &entry));
+            count += 1;
+            if keep_entries {
+                entries.push(entry);
+            }
         });
-        print(&|out| {
-            writeln!(
-                out,
-                "  ({} entries, {})",
-                listing.entries.len(),
-                listing.status.label()
-            )
+        print(&|out| writeln!(out, "  ({count} entries, {})", outcome.status.label()));
+        if let LayerStatus::Failed(message) | LayerStatus::Skipped(message) = &outcome.status {
+            eprintln!(
+                "warning: {} (kept {count} entries read before it)",
+                escape_control(message)
+            );
+        }
+        listings.push(LayerListing {
+            layer: layer.clone(),
+            entries,
+            status: outcome.status,
+            bytes_read: outcome.bytes_read,
         });
-        listings.push(listing);
     }
     match write_error {
         // The reader went away (`layerslayer peek … | head`): nothing left to tell it.
         Some(error) if error.kind() == io::ErrorKind::BrokenPipe => return Ok(exit_code::OK),
         Some(error) => return Err(stdout_failure(&error)),
         None => {}
-    }
-    for listing in &listings {
-        if let LayerStatus::Failed(message) | LayerStatus::Skipped(message) = &listing.status {
-            eprintln!(
-                "warning: {} (kept {} entries read before it)",
-                escape_control(message),
-                listing.entries.len()
-            );
-        }
     }
     let merged = args.merged.then(|| merge_layers(&listings));
     if let Some(csv) = &args.csv {
@@ -436,11 +439,11 @@ fn peek_with_progress(
     layer: &LayerInfo,
     cancel: &CancelToken,
     show_progress: bool,
-    on_entry: &mut dyn FnMut(&Entry),
-) -> LayerListing {
+    on_entry: &mut dyn FnMut(Entry),
+) -> LayerOutcome {
     let progress = Arc::new(PeekProgress::default());
     if !show_progress {
-        return peek_layer(client, layer, cancel, &progress, on_entry);
+        return stream_layer(client, layer, cancel, &progress, on_entry);
     }
     let bar = indicatif::ProgressBar::new(layer.size());
     bar.set_style(
@@ -451,13 +454,13 @@ fn peek_with_progress(
     );
     bar.set_prefix(layer.index.to_string());
     bar.enable_steady_tick(Duration::from_millis(100));
-    let listing = peek_layer(client, layer, cancel, &progress, &mut |entry| {
+    let outcome = stream_layer(client, layer, cancel, &progress, &mut |entry| {
         bar.set_position(progress.bytes_read());
         bar.set_message(format!("{} entries", progress.entries()));
         on_entry(entry);
     });
     bar.finish_and_clear();
-    listing
+    outcome
 }
 
 /// One listing line: kind, mode, size, path and link target (with a layer tag if given).

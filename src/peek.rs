@@ -293,47 +293,45 @@ impl<R: BufRead> Read for Decoder<R> {
     }
 }
 
-/// Reads one layer to the end, calling `on_entry` for each tar entry as it is decoded.
-///
-/// Never fails as a whole: the returned listing keeps every entry read and says in its
-/// `status` whether the layer was complete, failed (with a message naming the layer),
-/// cancelled or skipped.
-pub fn peek_layer(
+/// How streaming one layer ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerOutcome {
+    /// Complete, failed (with a message naming the layer), cancelled or skipped.
+    pub status: LayerStatus,
+    /// Compressed bytes received.
+    pub bytes_read: u64,
+}
+
+/// Streams one layer, handing each tar entry to `on_entry` as soon as it is decoded and
+/// keeping none of them: memory stays flat however many entries the layer has.
+pub fn stream_layer(
     source: &dyn ImageSource,
     layer: &LayerInfo,
     cancel: &CancelToken,
     progress: &Arc<PeekProgress>,
-    on_entry: &mut dyn FnMut(&Entry),
-) -> LayerListing {
-    let mut listing = LayerListing {
-        layer: layer.clone(),
-        entries: Vec::new(),
-        status: LayerStatus::Cancelled,
-        bytes_read: 0,
+    on_entry: &mut dyn FnMut(Entry),
+) -> LayerOutcome {
+    let ended = |status: LayerStatus| LayerOutcome {
+        status,
+        bytes_read: progress.bytes_read(),
     };
     if cancel.is_cancelled() {
-        return listing;
+        return ended(LayerStatus::Cancelled);
     }
     let body = match source.open_blob(&layer.descriptor, cancel) {
         Ok(body) => body,
+        Err(_) if cancel.is_cancelled() => return ended(LayerStatus::Cancelled),
         Err(error) if layer.is_non_distributable() => {
             let urls = if layer.descriptor.urls.is_empty() {
                 "elsewhere".to_owned()
             } else {
                 layer.descriptor.urls.join(", ")
             };
-            listing.status = LayerStatus::Skipped(format!(
+            return ended(LayerStatus::Skipped(format!(
                 "non-distributable layer: its blob is hosted at {urls}, not in this registry ({error})"
-            ));
-            return listing;
+            )));
         }
-        Err(error) => {
-            listing.status = failed(layer, &PeekError::Open(error.to_string()));
-            if cancel.is_cancelled() {
-                listing.status = LayerStatus::Cancelled;
-            }
-            return listing;
-        }
+        Err(error) => return ended(failed(layer, &PeekError::Open(error.to_string()))),
     };
     let expected_size = layer.size();
     let (sender, receiver) = bounded(CHUNKS_IN_FLIGHT);
@@ -361,19 +359,42 @@ pub fn peek_layer(
                 cancel: cancel.clone(),
                 end: DownloadEnd::default(),
             };
-            decode(reader, &mut listing.entries, progress, on_entry)
+            decode(reader, progress, on_entry)
         }
         Err(error) => Err(PeekError::Open(format!(
             "could not start a download thread: {error}"
         ))),
     };
-    listing.bytes_read = progress.bytes_read();
-    listing.status = match result {
+    ended(match result {
         Ok(digest) => verify_digest(layer, &digest),
         Err(_) if cancel.is_cancelled() => LayerStatus::Cancelled,
         Err(error) => failed(layer, &error),
-    };
-    listing
+    })
+}
+
+/// Reads one layer to the end like [`stream_layer`], and also keeps its entries.
+///
+/// Never fails as a whole: the returned listing keeps every entry read and says in its
+/// `status` whether the layer was complete, failed (with a message naming the layer),
+/// cancelled or skipped.
+pub fn peek_layer(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    cancel: &CancelToken,
+    progress: &Arc<PeekProgress>,
+    on_entry: &mut dyn FnMut(&Entry),
+) -> LayerListing {
+    let mut entries = Vec::new();
+    let outcome = stream_layer(source, layer, cancel, progress, &mut |entry| {
+        on_entry(&entry);
+        entries.push(entry);
+    });
+    LayerListing {
+        layer: layer.clone(),
+        entries,
+        status: outcome.status,
+        bytes_read: outcome.bytes_read,
+    }
 }
 
 fn failed(layer: &LayerInfo, error: &PeekError) -> LayerStatus {
@@ -409,9 +430,8 @@ fn verify_digest(layer: &LayerInfo, actual: &str) -> LayerStatus {
 /// Sniffs, decompresses and parses the tar stream; returns the blob digest at the end.
 fn decode(
     reader: ChunkReader,
-    entries: &mut Vec<Entry>,
     progress: &PeekProgress,
-    on_entry: &mut dyn FnMut(&Entry),
+    on_entry: &mut dyn FnMut(Entry),
 ) -> Result<String, PeekError> {
     let mut buffered = BufReader::with_capacity(STRIDE, reader);
     let compression = match buffered.fill_buf() {
@@ -424,7 +444,7 @@ fn decode(
     let decoder =
         Decoder::new(compression, buffered).map_err(|e| corrupt(compression, &e.to_string()))?;
     let mut archive = tar::Archive::new(BufReader::with_capacity(STRIDE, decoder));
-    let parse_result = read_entries(&mut archive, entries, progress, on_entry);
+    let parse_result = read_entries(&mut archive, progress, on_entry);
     let mut decoded = archive.into_inner();
     let drain_result =
         parse_result.and_then(|()| io::copy(&mut decoded, &mut io::sink()).map(drop));
@@ -459,16 +479,14 @@ fn download_error(reader: &ChunkReader) -> Option<PeekError> {
 
 fn read_entries<R: Read>(
     archive: &mut tar::Archive<R>,
-    entries: &mut Vec<Entry>,
     progress: &PeekProgress,
-    on_entry: &mut dyn FnMut(&Entry),
+    on_entry: &mut dyn FnMut(Entry),
 ) -> io::Result<()> {
     for item in archive.entries()? {
         let mut raw = item?;
         let entry = convert_entry(&mut raw)?;
-        on_entry(&entry);
-        entries.push(entry);
         progress.entries.fetch_add(1, Ordering::Relaxed);
+        on_entry(entry);
     }
     Ok(())
 }
@@ -533,35 +551,6 @@ fn convert_entry<R: Read>(raw: &mut tar::Entry<'_, R>) -> io::Result<Entry> {
         }
     }
     Ok(entry)
-}
-
-/// Shared counters for a set of layers, indexed like the layers passed to [`peek_layers`].
-pub fn progress_for(layers: &[LayerInfo]) -> Vec<Arc<PeekProgress>> {
-    layers
-        .iter()
-        .map(|_| Arc::new(PeekProgress::default()))
-        .collect()
-}
-
-/// Peeks several layers one after another; `on_entry` receives the layer's position in
-/// `layers` with each entry. Stops starting new layers once cancelled.
-pub fn peek_layers(
-    source: &dyn ImageSource,
-    layers: &[LayerInfo],
-    cancel: &CancelToken,
-    progress: &[Arc<PeekProgress>],
-    on_entry: &mut dyn FnMut(usize, &Entry),
-) -> Vec<LayerListing> {
-    layers
-        .iter()
-        .zip(progress)
-        .enumerate()
-        .map(|(position, (layer, counters))| {
-            peek_layer(source, layer, cancel, counters, &mut |entry| {
-                on_entry(position, entry)
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

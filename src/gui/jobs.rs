@@ -12,7 +12,7 @@ use poll_promise::Promise;
 use crate::cancel::CancelToken;
 use crate::image::{ImageInfo, LayerInfo, resolve_image};
 use crate::listing::{Entry, FileTree, LayerListing, LayerStatus, merge_layers};
-use crate::peek::{PeekProgress, peek_layer};
+use crate::peek::{PeekProgress, stream_layer};
 use crate::reference::ImageReference;
 use crate::registry::manifest::Platform;
 use crate::registry::{ClientOptions, RegistryClient};
@@ -239,11 +239,11 @@ fn peek_all(
     events: &Sender<RawEvent>,
 ) {
     for (position, (layer, counters)) in layers.iter().zip(progress).enumerate() {
-        let listing = peek_layer(source, layer, cancel, counters, &mut |entry| {
+        let outcome = stream_layer(source, layer, cancel, counters, &mut |entry| {
             // A failed send means the UI is gone; the cancel token stops the work.
-            let _ = events.send(RawEvent::Entry(position, entry.clone()));
+            let _ = events.send(RawEvent::Entry(position, entry));
         });
-        let done = RawEvent::Done(position, listing.status, listing.bytes_read);
+        let done = RawEvent::Done(position, outcome.status, outcome.bytes_read);
         if events.send(done).is_err() {
             return;
         }

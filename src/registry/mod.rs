@@ -511,11 +511,6 @@ impl RegistryClient {
             reason: "the token response has no token".into(),
         })
     }
-
-    /// The repository this client reads.
-    pub fn repository(&self) -> &str {
-        &self.repository
-    }
 }
 
 impl ImageSource for RegistryClient {
