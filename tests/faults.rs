@@ -44,7 +44,11 @@ fn fast_options() -> ClientOptions {
 }
 
 fn open(server: &FaultServer) -> Result<(RegistryClient, ImageInfo), SourceError> {
-    let reference = ImageReference::parse(&FakeRegistry::reference(server)).expect("reference");
+    open_reference(&FakeRegistry::reference(server))
+}
+
+fn open_reference(reference: &str) -> Result<(RegistryClient, ImageInfo), SourceError> {
+    let reference = ImageReference::parse(reference).expect("reference");
     let cancel = CancelToken::new();
     let client = RegistryClient::connect(&reference, fast_options(), &cancel)?;
     let image = resolve_image(&client, reference.manifest_reference(), None, &cancel)?;
@@ -389,12 +393,8 @@ fn a_body_longer_than_the_manifest_says_is_refused() {
 #[test]
 fn cancelling_stops_a_slow_download_promptly() {
     let slow = SlowBlobServer::start();
-    let reference = ImageReference::parse(&slow.reference()).expect("reference");
+    let (client, image) = open_reference(&slow.reference()).expect("open the slow image");
     let cancel = CancelToken::new();
-    let client =
-        RegistryClient::connect(&reference, ClientOptions::default(), &cancel).expect("connect");
-    let image =
-        resolve_image(&client, reference.manifest_reference(), None, &cancel).expect("resolve");
     let seen = Arc::new(Mutex::new(None::<Instant>));
     let progress = Arc::new(PeekProgress::default());
     let canceller = cancel.clone();
@@ -421,12 +421,8 @@ fn cancelling_stops_a_slow_download_promptly() {
 #[test]
 fn entries_arrive_while_the_layer_is_still_downloading() {
     let slow = SlowBlobServer::start();
-    let reference = ImageReference::parse(&slow.reference()).expect("reference");
+    let (client, image) = open_reference(&slow.reference()).expect("open the slow image");
     let cancel = CancelToken::new();
-    let client =
-        RegistryClient::connect(&reference, ClientOptions::default(), &cancel).expect("connect");
-    let image =
-        resolve_image(&client, reference.manifest_reference(), None, &cancel).expect("resolve");
     let total = image.layers[0].size();
     let progress = Arc::new(PeekProgress::default());
     let mut bytes_at_first_entry = None;
