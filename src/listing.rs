@@ -234,6 +234,31 @@ fn remove_below(merged: &mut BTreeMap<String, MergedEntry>, dir: &str, current_l
     }
 }
 
+/// A case-insensitive path substring filter, as the tree view and exports apply it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathFilter {
+    needle: String,
+}
+
+impl PathFilter {
+    /// A filter for `text` (surrounding spaces ignored; empty matches everything).
+    pub fn new(text: &str) -> Self {
+        Self {
+            needle: text.trim().to_lowercase(),
+        }
+    }
+
+    /// True when the filter lets everything through.
+    pub fn is_empty(&self) -> bool {
+        self.needle.is_empty()
+    }
+
+    /// Whether `path` contains the filter text, ignoring case.
+    pub fn matches(&self, path: &str) -> bool {
+        self.needle.is_empty() || path.to_lowercase().contains(&self.needle)
+    }
+}
+
 /// Index of a node in a [`FileTree`].
 pub type NodeId = usize;
 
@@ -359,7 +384,7 @@ impl FileTree {
     /// With a non-empty `filter`, only nodes whose path contains it (case-insensitively) and
     /// their ancestors are shown, all expanded.
     pub fn visible_rows(&self, is_expanded: impl Fn(NodeId) -> bool, filter: &str) -> Vec<TreeRow> {
-        let filter = filter.trim().to_lowercase();
+        let filter = PathFilter::new(filter);
         let keep = if filter.is_empty() {
             None
         } else {
@@ -391,7 +416,7 @@ impl FileTree {
     }
 
     /// Marks nodes whose path matches `filter` and all their ancestors.
-    fn matching(&self, filter: &str) -> Vec<bool> {
+    fn matching(&self, filter: &PathFilter) -> Vec<bool> {
         let mut keep = vec![false; self.nodes.len()];
         let mut parent = vec![Self::ROOT; self.nodes.len()];
         for (id, node) in self.nodes.iter().enumerate() {
@@ -400,7 +425,7 @@ impl FileTree {
             }
         }
         for id in 1..self.nodes.len() {
-            if self.nodes[id].path.to_lowercase().contains(filter) {
+            if filter.matches(&self.nodes[id].path) {
                 let mut at = id;
                 while at != Self::ROOT && !keep[at] {
                     keep[at] = true;

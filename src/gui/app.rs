@@ -11,12 +11,12 @@ use super::jobs::{
     EntryBatches, FetchJob, FetchRequest, FetchedImage, PeekJob, PeekMessage, TreeBuildJob,
     TreeInput,
 };
-use super::tree_view::{TreeView, matches_filter};
+use super::tree_view::TreeView;
 use crate::build_info::{GIT_COMMIT, VERSION};
 use crate::export::{self, Destination};
 use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{
-    FileTree, LayerListing, LayerStatus, escape_control, human_size, merge_layers,
+    FileTree, LayerListing, LayerStatus, PathFilter, escape_control, human_size, merge_layers,
 };
 use crate::peek::PeekProgress;
 use crate::registry::RegistryClient;
@@ -433,8 +433,8 @@ impl LayerslayerApp {
             }
             TreeChoice::Layer(_) => export::rows_of_listings(&listings),
         };
-        let filter = self.tree.filter();
-        rows.retain(|row| matches_filter(&row.entry.path, filter));
+        let filter = PathFilter::new(self.tree.filter());
+        rows.retain(|row| filter.matches(&row.entry.path));
         let destination = Destination::File(path.clone());
         match export::write_to(&destination, |out| export::write_csv(&rows, out)) {
             Ok(()) => {

@@ -21,12 +21,6 @@ const INDENT: f32 = 16.0;
 /// Size of the open/close triangle, relative to the row height.
 const TOGGLE_SCALE: f32 = 0.7;
 
-/// Whether `path` passes `filter`: the same case-insensitive substring test the tree uses.
-pub fn matches_filter(path: &str, filter: &str) -> bool {
-    let filter = filter.trim();
-    filter.is_empty() || path.to_lowercase().contains(&filter.to_lowercase())
-}
-
 /// A browsable tree: which directories are open, what the filter says, which rows show.
 pub struct TreeView {
     tree: FileTree,
