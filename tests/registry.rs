@@ -635,3 +635,51 @@ fn non_loopback_names_need_insecure_for_plain_http() {
     );
     assert!(String::from_utf8_lossy(&allowed.stdout).contains("RUN install tool"));
 }
+
+#[test]
+fn control_characters_in_names_never_reach_the_terminal_raw() {
+    let registry = TestRegistry::start();
+    let evil = "evil\u{1b}]0;pwned\u{7}\u{1b}[31mred\nname".to_owned();
+    let layer = TestLayer::new(
+        &[
+            TarItem::File(evil.clone(), b"x".to_vec(), 0o644),
+            TarItem::Symlink("link".into(), evil.clone()),
+        ],
+        Compression::Gzip,
+        "RUN printf '\\033[2J'",
+    );
+    let pushed = push_image(&registry, "evil/names", "v1", ImageFormat::Oci, &[layer]);
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::layerslayer_binary())
+            .args(args)
+            .output()
+            .expect("run layerslayer")
+    };
+    for output in [
+        run(&["peek", &pushed.reference, "--layers", "all"]),
+        run(&["peek", &pushed.reference, "--merged"]),
+        run(&["layers", &pushed.reference]),
+    ] {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "raw control characters in {text:?}"
+        );
+    }
+    let listing =
+        String::from_utf8_lossy(&run(&["peek", &pushed.reference, "--layers", "0"]).stdout)
+            .into_owned();
+    assert!(
+        listing.contains("evil\\u{1b}]0;pwned\\u{7}\\u{1b}[31mred\\nname"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("-> evil\\u{1b}"),
+        "link targets are escaped too: {listing}"
+    );
+}
