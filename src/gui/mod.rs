@@ -54,7 +54,10 @@ pub fn run_app(initial_image: Option<String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: could not open the window: {error}");
+            eprintln!(
+                "error: could not open the window: {error}\n\
+                 (without a display, use the command line: layerslayer --help)"
+            );
             ExitCode::FAILURE
         }
     }
