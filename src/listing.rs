@@ -182,12 +182,25 @@ pub struct MergedEntry {
 /// Applies layers in order (whiteouts delete, opaque markers hide lower contents, later
 /// entries replace earlier ones) and returns the final filesystem, sorted by path.
 pub fn merge_layers<'a>(layers: impl IntoIterator<Item = &'a LayerListing>) -> Vec<MergedEntry> {
+    merge_entries(
+        layers
+            .into_iter()
+            .map(|listing| (listing.layer.index, &listing.entries)),
+    )
+}
+
+/// [`merge_layers`] over `(layer index, entries)` pairs, for callers that hold entries in
+/// another shape than a [`LayerListing`] (each layer's entries are walked twice).
+pub fn merge_entries<'a, E>(layers: impl IntoIterator<Item = (usize, E)>) -> Vec<MergedEntry>
+where
+    E: IntoIterator<Item = &'a Entry> + Clone,
+{
     let mut merged: BTreeMap<String, MergedEntry> = BTreeMap::new();
-    for listing in layers {
-        for entry in &listing.entries {
+    for (layer_index, entries) in layers {
+        for entry in entries.clone() {
             match (entry.kind, entry.whiteout_target()) {
                 (EntryKind::OpaqueMarker, Some(dir)) => {
-                    remove_below(&mut merged, &dir, listing.layer.index)
+                    remove_below(&mut merged, &dir, layer_index)
                 }
                 (EntryKind::Whiteout, Some(target)) => {
                     merged.remove(&target);
@@ -196,18 +209,18 @@ pub fn merge_layers<'a>(layers: impl IntoIterator<Item = &'a LayerListing>) -> V
                 _ => {}
             }
         }
-        for entry in &listing.entries {
+        for entry in entries {
             if matches!(entry.kind, EntryKind::Whiteout | EntryKind::OpaqueMarker) {
                 continue;
             }
             if entry.kind != EntryKind::Dir {
                 // A non-directory replacing a directory also replaces what was under it.
-                remove_below(&mut merged, &entry.path, listing.layer.index);
+                remove_below(&mut merged, &entry.path, layer_index);
             }
             merged.insert(
                 entry.path.clone(),
                 MergedEntry {
-                    layer_index: listing.layer.index,
+                    layer_index,
                     entry: entry.clone(),
                 },
             );

@@ -11,7 +11,7 @@ use poll_promise::Promise;
 
 use crate::cancel::CancelToken;
 use crate::image::{ImageInfo, LayerInfo, resolve_image};
-use crate::listing::{Entry, FileTree, LayerListing, LayerStatus, merge_layers};
+use crate::listing::{Entry, FileTree, LayerStatus, merge_entries};
 use crate::peek::{PeekProgress, stream_layer};
 use crate::reference::ImageReference;
 use crate::registry::manifest::Platform;
@@ -73,13 +73,7 @@ impl FetchJob {
 
     /// The result once the worker is done (only once); `None` while it is still running.
     pub fn take_result(&mut self) -> Option<Result<FetchedImage, String>> {
-        match self.promise.take()?.try_take() {
-            Ok(result) => Some(result),
-            Err(promise) => {
-                self.promise = Some(promise);
-                None
-            }
-        }
+        take_if_ready(&mut self.promise)
     }
 }
 
@@ -348,19 +342,9 @@ impl TreeInput {
                     .map(|entry| (layer_index, entry)),
             ),
             Self::Merged(layers) => {
-                let listings: Vec<LayerListing> = layers
-                    .into_iter()
-                    .map(|(layer, batches)| LayerListing {
-                        layer,
-                        entries: batches.iter().flat_map(|b| b.iter().cloned()).collect(),
-                        // Merging looks at entries only.
-                        status: LayerStatus::Complete {
-                            digest_verified: false,
-                        },
-                        bytes_read: 0,
-                    })
-                    .collect();
-                let merged = merge_layers(&listings);
+                let merged = merge_entries(layers.iter().map(|(layer, batches)| {
+                    (layer.index, batches.iter().flat_map(|batch| batch.iter()))
+                }));
                 FileTree::build(merged.iter().map(|m| (m.layer_index, &m.entry)))
             }
         }
@@ -391,12 +375,17 @@ impl TreeBuildJob {
 
     /// The tree once built (only once); `None` while the build runs.
     pub fn take_result(&mut self) -> Option<FileTree> {
-        match self.promise.take()?.try_take() {
-            Ok(tree) => Some(tree),
-            Err(promise) => {
-                self.promise = Some(promise);
-                None
-            }
+        take_if_ready(&mut self.promise)
+    }
+}
+
+/// Takes a promise's value once it is ready, leaving `None` behind; keeps a pending promise.
+fn take_if_ready<T: Send>(slot: &mut Option<Promise<T>>) -> Option<T> {
+    match slot.take()?.try_take() {
+        Ok(value) => Some(value),
+        Err(pending) => {
+            *slot = Some(pending);
+            None
         }
     }
 }
