@@ -9,15 +9,15 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cancel::CancelToken;
 use crate::export::{self, Destination, ExportError};
-use crate::image::{ImageInfo, LayerInfo, resolve_image};
+use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{
     Entry, LayerListing, LayerStatus, MergedEntry, escape_control, human_size, merge_layers,
 };
+use crate::manifest::Platform;
+use crate::open::{Location, OpenOptions, OpenedImage, open_location};
 use crate::peek::{LayerOutcome, PeekProgress, stream_layer};
-use crate::reference::{ImageReference, ReferenceError};
-use crate::registry::manifest::Platform;
-use crate::registry::{ClientOptions, RegistryClient, RegistryError};
-use crate::source::SourceError;
+use crate::registry::ClientOptions;
+use crate::source::{ErrorKind, ImageSource, SourceError};
 
 /// Exit codes scripts can rely on.
 pub mod exit_code {
@@ -27,9 +27,10 @@ pub mod exit_code {
     pub const FAILURE: u8 = 1;
     /// Bad command line (clap's own code).
     pub const USAGE: u8 = 2;
-    /// The image reference, platform or layer selection is malformed.
+    /// The image reference, platform or layer selection is malformed, or a file is not an
+    /// image (not an archive or layout, unreadable, invalid, truncated metadata).
     pub const BAD_INPUT: u8 = 3;
-    /// The image, tag or platform does not exist.
+    /// The image, tag, platform, file or blob does not exist.
     pub const NOT_FOUND: u8 = 4;
     /// Authentication failed or was refused.
     pub const AUTH: u8 = 5;
@@ -39,7 +40,8 @@ pub mod exit_code {
     pub const INCOMPLETE: u8 = 7;
 }
 
-/// See what is inside every layer of a container image, straight from the registry.
+/// See what is inside every layer of a container image, straight from the registry or from
+/// image files, without pulling or unpacking anything.
 #[derive(Debug, Parser)]
 #[command(name = "layerslayer", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LAYERSLAYER_GIT_COMMIT"), ")"))]
 pub struct Cli {
@@ -60,7 +62,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the files inside layers, streaming each layer from the registry.
+    /// List the files inside layers, streaming each layer from where the image is.
     Peek(PeekArgs),
     /// Open the desktop app (optionally with an image reference filled in).
     Gui {
@@ -72,7 +74,9 @@ pub enum Command {
 /// Arguments naming an image.
 #[derive(Debug, Args)]
 pub struct ImageArgs {
-    /// Image reference, e.g. alpine:3.20, ghcr.io/o/r@sha256:…, localhost:5000/x:y.
+    /// The image: a reference (alpine:3.20, ghcr.io/o/r@sha256:…, localhost:5000/x:y),
+    /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG], a path to an
+    /// image archive or layout, or `demo` (built in, works offline).
     pub image: String,
     /// Platform to pick from a multi-arch image: os/arch[/variant]. Default: this machine's.
     #[arg(long)]
@@ -123,43 +127,26 @@ impl Failure {
     }
 }
 
-impl From<ReferenceError> for Failure {
-    fn from(error: ReferenceError) -> Self {
-        Self::new(exit_code::BAD_INPUT, error.to_string())
-    }
-}
-
-impl From<SourceError> for Failure {
-    fn from(error: SourceError) -> Self {
-        let code = match &error {
-            SourceError::Registry(registry) => registry_code(registry),
-            SourceError::Manifest(crate::registry::manifest::ManifestError::PlatformNotFound {
-                ..
-            }) => exit_code::NOT_FOUND,
-            SourceError::Manifest(_) | SourceError::Config { .. } => exit_code::REGISTRY,
+impl Failure {
+    /// The failure for an image that could not be opened; a local file with invalid content
+    /// is bad input (3), a registry serving it is misbehaving (6).
+    fn opening(error: &SourceError, location: Option<&Location>) -> Self {
+        let code = match error.kind() {
+            ErrorKind::BadInput => exit_code::BAD_INPUT,
+            ErrorKind::NotFound => exit_code::NOT_FOUND,
+            ErrorKind::Unauthorized => exit_code::AUTH,
+            ErrorKind::Unreachable => exit_code::REGISTRY,
+            ErrorKind::Invalid if location.is_some_and(Location::is_local) => exit_code::BAD_INPUT,
+            ErrorKind::Invalid => exit_code::REGISTRY,
+            ErrorKind::Cancelled => exit_code::FAILURE,
         };
         Self::new(code, error.to_string())
-    }
-}
-
-impl From<RegistryError> for Failure {
-    fn from(error: RegistryError) -> Self {
-        Self::new(registry_code(&error), error.to_string())
     }
 }
 
 impl From<ExportError> for Failure {
     fn from(error: ExportError) -> Self {
         Self::new(exit_code::FAILURE, error.to_string())
-    }
-}
-
-fn registry_code(error: &RegistryError) -> u8 {
-    match error {
-        RegistryError::NotFound { .. } => exit_code::NOT_FOUND,
-        RegistryError::Unauthorized { .. } | RegistryError::RealmRefused { .. } => exit_code::AUTH,
-        RegistryError::InsecureRefused { .. } => exit_code::BAD_INPUT,
-        _ => exit_code::REGISTRY,
     }
 }
 
@@ -182,35 +169,28 @@ pub fn run(command: Command) -> ExitCode {
     }
 }
 
-/// Parses the reference, connects and resolves the image.
-fn open_image(
-    args: &ImageArgs,
-    cancel: &CancelToken,
-) -> Result<(RegistryClient, ImageInfo), Failure> {
-    let reference = ImageReference::parse(&args.image)?;
+/// Opens what the user named and resolves the image.
+fn open(args: &ImageArgs, cancel: &CancelToken) -> Result<OpenedImage, Failure> {
+    let location = Location::parse(&args.image).map_err(|e| Failure::opening(&e, None))?;
     let platform = args
         .platform
         .as_deref()
         .map(str::parse::<Platform>)
         .transpose()
         .map_err(|e| Failure::new(exit_code::BAD_INPUT, e.to_string()))?;
-    let options = ClientOptions {
-        insecure: args.insecure,
-        ..ClientOptions::default()
+    let options = OpenOptions {
+        platform,
+        registry: ClientOptions {
+            insecure: args.insecure,
+            ..ClientOptions::default()
+        },
     };
-    let client = RegistryClient::connect(&reference, options, cancel)?;
-    let image = resolve_image(
-        &client,
-        reference.manifest_reference(),
-        platform.as_ref(),
-        cancel,
-    )?;
-    Ok((client, image))
+    open_location(&location, &options, cancel).map_err(|e| Failure::opening(&e, Some(&location)))
 }
 
 fn run_layers(args: &ImageArgs, json: bool) -> Result<u8, Failure> {
     let cancel = CancelToken::new();
-    let (_, image) = open_image(args, &cancel)?;
+    let image = open(args, &cancel)?.info;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let write_failed = |e: io::Error| {
@@ -324,7 +304,10 @@ fn prompt_for_layers(image: &ImageInfo) -> Result<Vec<usize>, Failure> {
 
 fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
     let cancel = CancelToken::new();
-    let (client, image) = open_image(&args.image, &cancel)?;
+    let OpenedImage {
+        source,
+        info: image,
+    } = open(&args.image, &cancel)?;
     let chosen = match &args.layers {
         Some(text) => parse_layer_selection(text, image.layers.len())
             .map_err(|e| Failure::new(exit_code::BAD_INPUT, e))?,
@@ -372,15 +355,24 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
         // Entries are kept only when an export or the merged view needs them all.
         let mut entries = Vec::new();
         let mut count = 0usize;
-        let outcome = peek_with_progress(&client, layer, &cancel, show_progress, &mut |entry| {
-            print(&|out| write_entry(out, None, &entry));
-            count += 1;
-            if keep_entries {
-                entries.push(entry);
-            }
-        });
+        let outcome = peek_with_progress(
+            source.as_ref(),
+            layer,
+            &cancel,
+            show_progress,
+            &mut |entry| {
+                print(&|out| write_entry(out, None, &entry));
+                count += 1;
+                if keep_entries {
+                    entries.push(entry);
+                }
+            },
+        );
         print(&|out| writeln!(out, "  ({count} entries, {})", outcome.status.label()));
-        if let LayerStatus::Failed(message) | LayerStatus::Skipped(message) = &outcome.status {
+        if let LayerStatus::Failed(message)
+        | LayerStatus::Skipped(message)
+        | LayerStatus::Missing(message) = &outcome.status
+        {
             eprintln!(
                 "warning: {} (kept {count} entries read before it)",
                 escape_control(message)
@@ -418,8 +410,13 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
         print_merged(&mut out, listings.len(), merged).map_err(|e| stdout_failure(&e))?;
     }
     out.flush().map_err(|e| stdout_failure(&e))?;
+    let missing = listings
+        .iter()
+        .any(|l| matches!(l.status, LayerStatus::Missing(_)));
     let complete = listings.iter().all(|l| l.status.is_complete());
-    Ok(if complete {
+    Ok(if missing {
+        exit_code::NOT_FOUND
+    } else if complete {
         exit_code::OK
     } else {
         exit_code::INCOMPLETE
@@ -435,7 +432,7 @@ fn stdout_failure(error: &io::Error) -> Failure {
 
 /// Peeks one layer, with a progress bar on stderr when asked.
 fn peek_with_progress(
-    client: &RegistryClient,
+    source: &dyn ImageSource,
     layer: &LayerInfo,
     cancel: &CancelToken,
     show_progress: bool,
@@ -443,7 +440,7 @@ fn peek_with_progress(
 ) -> LayerOutcome {
     let progress = Arc::new(PeekProgress::default());
     if !show_progress {
-        return stream_layer(client, layer, cancel, &progress, on_entry);
+        return stream_layer(source, layer, cancel, &progress, on_entry);
     }
     let bar = indicatif::ProgressBar::new(layer.size());
     bar.set_style(
@@ -454,7 +451,7 @@ fn peek_with_progress(
     );
     bar.set_prefix(layer.index.to_string());
     bar.enable_steady_tick(Duration::from_millis(100));
-    let outcome = stream_layer(client, layer, cancel, &progress, &mut |entry| {
+    let outcome = stream_layer(source, layer, cancel, &progress, &mut |entry| {
         bar.set_position(progress.bytes_read());
         bar.set_message(format!("{} entries", progress.entries()));
         on_entry(entry);

@@ -1,12 +1,13 @@
 //! Resolving a reference to one image: index → platform manifest → config → layers.
 
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::cancel::CancelToken;
-use crate::registry::manifest::{
+use crate::manifest::{
     Descriptor, ImageConfig, ManifestDocument, ManifestError, Platform, is_non_distributable,
 };
-use crate::source::{ImageSource, SourceError};
+use crate::source::{ErrorKind, ImageSource, SourceError};
 
 /// Config blobs larger than this are refused.
 const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
@@ -120,15 +121,30 @@ pub fn resolve_image(
     })
 }
 
+impl From<ManifestError> for SourceError {
+    fn from(error: ManifestError) -> Self {
+        let kind = match error {
+            ManifestError::PlatformNotFound { .. } => ErrorKind::NotFound,
+            _ => ErrorKind::Invalid,
+        };
+        Self::new(kind, error)
+    }
+}
+
 fn read_config(
     source: &dyn ImageSource,
     descriptor: &Descriptor,
     cancel: &CancelToken,
 ) -> Result<ImageConfig, SourceError> {
     use std::io::Read as _;
-    let invalid = |reason: String| SourceError::Config {
-        digest: descriptor.digest.clone(),
-        reason,
+    let invalid = |reason: String| {
+        SourceError::new(
+            ErrorKind::Invalid,
+            format!(
+                "the image config {} is not valid: {reason}",
+                descriptor.digest
+            ),
+        )
     };
     if descriptor.size > MAX_CONFIG_BYTES {
         return Err(invalid(format!(
@@ -142,5 +158,13 @@ fn read_config(
         .take(MAX_CONFIG_BYTES + 1)
         .read_to_end(&mut body)
         .map_err(|e| invalid(format!("reading it failed: {e}")))?;
+    if let Some(expected) = descriptor.digest.strip_prefix("sha256:") {
+        let actual = format!("{:x}", Sha256::digest(&body));
+        if actual != expected {
+            return Err(invalid(format!(
+                "its bytes hash to sha256:{actual}; the blob is damaged or was replaced"
+            )));
+        }
+    }
     serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))
 }

@@ -8,10 +8,13 @@
 
 pub mod cancel;
 pub mod cli;
+pub mod compression;
 pub mod export;
 pub mod gui;
 pub mod image;
 pub mod listing;
+pub mod manifest;
+pub mod open;
 pub mod peek;
 pub mod reference;
 pub mod registry;

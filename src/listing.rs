@@ -138,6 +138,9 @@ pub enum LayerStatus {
     Cancelled,
     /// The layer was not read (e.g. a non-distributable layer missing from the registry).
     Skipped(String),
+    /// The layer's blob is not where the image says it is (a registry 404, a blob missing
+    /// from an image file).
+    Missing(String),
 }
 
 impl LayerStatus {
@@ -153,6 +156,7 @@ impl LayerStatus {
             Self::Failed(_) => "failed",
             Self::Cancelled => "cancelled",
             Self::Skipped(_) => "skipped",
+            Self::Missing(_) => "missing",
         }
     }
 }
@@ -483,7 +487,7 @@ fn node_for_path(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::manifest::Descriptor;
+    use crate::manifest::Descriptor;
 
     fn entry(path: &str, kind: EntryKind, size: u64) -> Entry {
         Entry {

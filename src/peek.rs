@@ -12,11 +12,12 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use sha2::{Digest as _, Sha256};
 
 use crate::cancel::CancelToken;
+pub use crate::compression::Compression;
 use crate::image::LayerInfo;
 use crate::listing::{
     Entry, EntryKind, LayerListing, LayerStatus, OPAQUE_MARKER, WHITEOUT_PREFIX, normalize_path,
 };
-use crate::source::ImageSource;
+use crate::source::{ErrorKind, ImageSource};
 
 /// Bytes per read from the network, and per buffer in front of the decoders.
 const STRIDE: usize = 256 * 1024;
@@ -44,38 +45,6 @@ impl PeekProgress {
     }
 }
 
-/// The compression of a layer blob, told by its magic bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// `1f 8b`, possibly several members.
-    Gzip,
-    /// `28 b5 2f fd`.
-    Zstd,
-    /// Anything else is read as an uncompressed tar.
-    None,
-}
-
-impl Compression {
-    /// Sniffs the first bytes of a blob.
-    pub fn sniff(magic: &[u8]) -> Self {
-        if magic.starts_with(&[0x1f, 0x8b]) {
-            Self::Gzip
-        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Self::Zstd
-        } else {
-            Self::None
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Gzip => "gzip",
-            Self::Zstd => "zstd",
-            Self::None => "tar",
-        }
-    }
-}
-
 /// Why a layer could not be read to the end.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PeekError {
@@ -93,7 +62,7 @@ pub enum PeekError {
         reason: String,
     },
     /// The body ended before the size the manifest gives.
-    #[error("the layer is truncated: the registry sent {received} of {expected} bytes")]
+    #[error("the layer is truncated: only {received} of its {expected} bytes arrived")]
     Truncated {
         /// Bytes received.
         received: u64,
@@ -101,7 +70,7 @@ pub enum PeekError {
         expected: u64,
     },
     /// The body is longer than the manifest says.
-    #[error("the registry sent more than the {expected} bytes the manifest gives for this layer")]
+    #[error("the source sent more than the {expected} bytes the manifest gives for this layer")]
     TooLong {
         /// Bytes announced by the manifest.
         expected: u64,
@@ -331,6 +300,13 @@ pub fn stream_layer(
                 "non-distributable layer: its blob is hosted at {urls}, not in this registry ({error})"
             )));
         }
+        Err(error) if error.kind() == ErrorKind::NotFound => {
+            return ended(LayerStatus::Missing(format!(
+                "layer {} ({}): {error}",
+                layer.index,
+                layer.short_digest()
+            )));
+        }
         Err(error) => return ended(failed(layer, &PeekError::Open(error.to_string()))),
     };
     let expected_size = layer.size();
@@ -551,20 +527,4 @@ fn convert_entry<R: Read>(raw: &mut tar::Entry<'_, R>) -> io::Result<Entry> {
         }
     }
     Ok(entry)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn magic_bytes_choose_the_decoder() {
-        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
-        assert_eq!(
-            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
-            Compression::Zstd
-        );
-        assert_eq!(Compression::sniff(b"etc/passwd\0"), Compression::None);
-        assert_eq!(Compression::sniff(&[]), Compression::None);
-    }
 }

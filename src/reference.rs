@@ -4,6 +4,7 @@
 //! what a client needs on top: the host to connect to and the reference to ask the registry for.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use oci_spec::distribution::Reference;
@@ -95,7 +96,7 @@ impl ImageReference {
 
     /// True when the registry lives on this machine (`localhost`, `127.0.0.0/8`, `::1`).
     pub fn is_loopback(&self) -> bool {
-        crate::registry::is_loopback_host(host_without_port(self.api_host()))
+        is_loopback_host(host_without_port(self.api_host()))
     }
 }
 
@@ -110,6 +111,16 @@ impl FromStr for ImageReference {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
     }
+}
+
+/// True for `localhost` and loopback IP literals.
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Strips a `:port` suffix (and IPv6 brackets) from `host[:port]`.

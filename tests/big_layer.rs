@@ -8,11 +8,9 @@ use std::sync::Arc;
 use common::FakeRegistry;
 use common::fault::{FakeBlob, synthetic_big_layer};
 use layerslayer::cancel::CancelToken;
-use layerslayer::image::resolve_image;
 use layerslayer::listing::LayerStatus;
 use layerslayer::peek::{PeekProgress, peek_layer};
-use layerslayer::reference::ImageReference;
-use layerslayer::registry::{ClientOptions, RegistryClient};
+use layerslayer::registry::ClientOptions;
 
 /// Peak resident set size of this process so far, in KiB (`VmHWM`).
 fn peak_rss_kib() -> u64 {
@@ -37,15 +35,22 @@ fn a_two_gib_layer_streams_in_constant_memory() {
     let server =
         FakeRegistry::new(vec![("application/vnd.oci.image.layer.v1.tar", blob)]).serve_plain();
 
-    let reference = ImageReference::parse(&FakeRegistry::reference(&server)).expect("reference");
     let cancel = CancelToken::new();
-    let client =
-        RegistryClient::connect(&reference, ClientOptions::default(), &cancel).expect("connect");
-    let image =
-        resolve_image(&client, reference.manifest_reference(), None, &cancel).expect("resolve");
+    let (client, image) = common::open_with(
+        &FakeRegistry::reference(&server),
+        ClientOptions::default(),
+        None,
+    )
+    .expect("open");
     let before = peak_rss_kib();
     let progress = Arc::new(PeekProgress::default());
-    let listing = peek_layer(&client, &image.layers[0], &cancel, &progress, &mut |_| {});
+    let listing = peek_layer(
+        client.as_ref(),
+        &image.layers[0],
+        &cancel,
+        &progress,
+        &mut |_| {},
+    );
     let growth_mib = (peak_rss_kib() - before) / 1024;
     eprintln!(
         "peak RSS before {} MiB, growth while streaming {length} bytes: {growth_mib} MiB",

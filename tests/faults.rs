@@ -10,12 +10,12 @@ use common::fault::{FakeBlob, FakeRegistry, Reply};
 use common::images::{build_tar, compress};
 use common::{Compression, FaultServer, SlowBlobServer, TarItem};
 use layerslayer::cancel::CancelToken;
-use layerslayer::image::{ImageInfo, resolve_image};
+use layerslayer::image::ImageInfo;
 use layerslayer::listing::{LayerListing, LayerStatus};
 use layerslayer::peek::{PeekProgress, peek_layer};
 use layerslayer::reference::ImageReference;
 use layerslayer::registry::{ClientOptions, RegistryClient, RegistryError};
-use layerslayer::source::SourceError;
+use layerslayer::source::{ImageSource, SourceError};
 
 const GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 const PLAIN_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -43,22 +43,18 @@ fn fast_options() -> ClientOptions {
     }
 }
 
-fn open(server: &FaultServer) -> Result<(RegistryClient, ImageInfo), SourceError> {
+fn open(server: &FaultServer) -> Result<(Arc<dyn ImageSource>, ImageInfo), SourceError> {
     open_reference(&FakeRegistry::reference(server))
 }
 
-fn open_reference(reference: &str) -> Result<(RegistryClient, ImageInfo), SourceError> {
-    let reference = ImageReference::parse(reference).expect("reference");
-    let cancel = CancelToken::new();
-    let client = RegistryClient::connect(&reference, fast_options(), &cancel)?;
-    let image = resolve_image(&client, reference.manifest_reference(), None, &cancel)?;
-    Ok((client, image))
+fn open_reference(reference: &str) -> Result<(Arc<dyn ImageSource>, ImageInfo), SourceError> {
+    common::open_with(reference, fast_options(), None)
 }
 
 fn peek_first(server: &FaultServer) -> LayerListing {
     let (client, image) = open(server).expect("open image");
     peek_layer(
-        &client,
+        client.as_ref(),
         &image.layers[0],
         &CancelToken::new(),
         &Arc::new(PeekProgress::default()),
@@ -131,7 +127,7 @@ fn an_expired_token_is_refreshed_mid_run() {
     let cancel = CancelToken::new();
     for layer in &image.layers {
         let listing = peek_layer(
-            &client,
+            client.as_ref(),
             layer,
             &cancel,
             &Arc::new(PeekProgress::default()),
@@ -207,8 +203,8 @@ fn server_errors_are_retried_then_reported() {
     let error = open(&always).expect_err("never recovers");
     assert!(
         matches!(
-            error,
-            SourceError::Registry(RegistryError::RetriesExhausted {
+            error.cause(),
+            Some(RegistryError::RetriesExhausted {
                 status: 503,
                 attempts: 4,
                 ..
@@ -399,12 +395,18 @@ fn cancelling_stops_a_slow_download_promptly() {
     let progress = Arc::new(PeekProgress::default());
     let canceller = cancel.clone();
     let cancelled_at = Arc::clone(&seen);
-    let listing = peek_layer(&client, &image.layers[0], &cancel, &progress, &mut |_| {
-        if progress.entries() == 200 {
-            *cancelled_at.lock().expect("lock") = Some(Instant::now());
-            canceller.cancel();
-        }
-    });
+    let listing = peek_layer(
+        client.as_ref(),
+        &image.layers[0],
+        &cancel,
+        &progress,
+        &mut |_| {
+            if progress.entries() == 200 {
+                *cancelled_at.lock().expect("lock") = Some(Instant::now());
+                canceller.cancel();
+            }
+        },
+    );
     let cancelled_at = seen
         .lock()
         .expect("lock")
@@ -427,10 +429,16 @@ fn entries_arrive_while_the_layer_is_still_downloading() {
     let progress = Arc::new(PeekProgress::default());
     let mut bytes_at_first_entry = None;
     let canceller = cancel.clone();
-    peek_layer(&client, &image.layers[0], &cancel, &progress, &mut |_| {
-        bytes_at_first_entry.get_or_insert(progress.bytes_read());
-        canceller.cancel();
-    });
+    peek_layer(
+        client.as_ref(),
+        &image.layers[0],
+        &cancel,
+        &progress,
+        &mut |_| {
+            bytes_at_first_entry.get_or_insert(progress.bytes_read());
+            canceller.cancel();
+        },
+    );
     let bytes = bytes_at_first_entry.expect("an entry arrived");
     assert!(
         bytes < total / 10,
@@ -470,7 +478,7 @@ fn a_foreign_layer_missing_from_the_registry_is_reported_not_fatal() {
         .iter()
         .map(|layer| {
             peek_layer(
-                &client,
+                client.as_ref(),
                 layer,
                 &cancel,
                 &Arc::new(PeekProgress::default()),

@@ -9,36 +9,24 @@ use common::fault::Reply;
 use common::images::{ExpectedEntry, push_image_for};
 use common::{
     Compression, FaultServer, ImageFormat, RegistryAuth, TarItem, TestLayer, TestRegistry,
-    push_image, push_index,
+    open_with, push_image, push_index,
 };
 use layerslayer::cancel::CancelToken;
-use layerslayer::image::{ImageInfo, resolve_image};
+use layerslayer::image::ImageInfo;
 use layerslayer::listing::{LayerListing, LayerStatus, merge_layers};
 use layerslayer::peek::{PeekProgress, peek_layer};
-use layerslayer::reference::ImageReference;
-use layerslayer::registry::manifest::Platform;
-use layerslayer::registry::{ClientOptions, Credential, RegistryClient, RegistryError};
-use layerslayer::source::SourceError;
+use layerslayer::registry::{ClientOptions, Credential, RegistryError};
+use layerslayer::source::{ImageSource, SourceError};
 
 fn open(
     reference: &str,
     options: ClientOptions,
     platform: Option<&str>,
-) -> Result<(RegistryClient, ImageInfo), SourceError> {
-    let reference = ImageReference::parse(reference).expect("valid reference");
-    let cancel = CancelToken::new();
-    let client = RegistryClient::connect(&reference, options, &cancel)?;
-    let platform = platform.map(|p| p.parse::<Platform>().expect("platform"));
-    let image = resolve_image(
-        &client,
-        reference.manifest_reference(),
-        platform.as_ref(),
-        &cancel,
-    )?;
-    Ok((client, image))
+) -> Result<(Arc<dyn ImageSource>, ImageInfo), SourceError> {
+    open_with(reference, options, platform)
 }
 
-fn peek_all(client: &RegistryClient, image: &ImageInfo) -> Vec<LayerListing> {
+fn peek_all(client: &dyn ImageSource, image: &ImageInfo) -> Vec<LayerListing> {
     let cancel = CancelToken::new();
     image
         .layers
@@ -156,7 +144,7 @@ fn every_compression_and_media_type_lists_exactly_what_was_built() {
             open(&pushed.reference, ClientOptions::default(), None).expect("open image");
         assert_eq!(image.manifest_digest, pushed.manifest_digest);
         assert_eq!(image.layers.len(), layers.len());
-        let listings = peek_all(&client, &image);
+        let listings = peek_all(client.as_ref(), &image);
         for ((listing, layer), info) in listings.iter().zip(&layers).zip(&image.layers) {
             assert_eq!(
                 listing.status,
@@ -187,7 +175,7 @@ fn merged_view_applies_whiteouts_across_real_layers() {
     let registry = TestRegistry::start();
     let sample = common::push_sample_image(&registry, "sample/app", "v1");
     let (client, image) = open(&sample.reference, ClientOptions::default(), None).expect("open");
-    let listings = peek_all(&client, &image);
+    let listings = peek_all(client.as_ref(), &image);
     let merged: Vec<String> = merge_layers(&listings)
         .into_iter()
         .map(|m| m.entry.path)
@@ -318,7 +306,7 @@ fn missing_images_and_tags_say_not_found() {
         )
         .expect_err(missing);
         assert!(
-            matches!(error, SourceError::Registry(RegistryError::NotFound { .. })),
+            matches!(error.cause(), Some(RegistryError::NotFound { .. })),
             "{missing}: {error:?}"
         );
         assert!(error.to_string().contains("not found"), "{error}");
@@ -343,7 +331,7 @@ fn silly_token_auth_fetches_a_scoped_token() {
     let sample = common::push_sample_image(&registry, "secure/app", "v1");
     let (client, image) =
         open(&sample.reference, ClientOptions::default(), None).expect("open with token auth");
-    let listings = peek_all(&client, &image);
+    let listings = peek_all(client.as_ref(), &image);
     assert!(listings.iter().all(|l| l.status.is_complete()));
     assert_eq!(
         issued.load(Ordering::SeqCst),
@@ -381,7 +369,7 @@ fn htpasswd_basic_auth_needs_the_right_credentials() {
     };
     let (client, image) = open(&sample.reference, good, None).expect("right password");
     assert!(
-        peek_all(&client, &image)
+        peek_all(client.as_ref(), &image)
             .iter()
             .all(|l| l.status.is_complete())
     );
@@ -395,10 +383,7 @@ fn htpasswd_basic_auth_needs_the_right_credentials() {
     };
     let error = open(&sample.reference, bad, None).expect_err("wrong password");
     assert!(
-        matches!(
-            error,
-            SourceError::Registry(RegistryError::Unauthorized { .. })
-        ),
+        matches!(error.cause(), Some(RegistryError::Unauthorized { .. })),
         "{error:?}"
     );
     assert!(error.to_string().contains("docker login"), "{error}");

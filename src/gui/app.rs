@@ -18,10 +18,10 @@ use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{
     FileTree, LayerListing, LayerStatus, PathFilter, escape_control, human_size, merge_layers,
 };
+use crate::manifest::Platform;
 use crate::peek::PeekProgress;
-use crate::registry::RegistryClient;
-use crate::registry::manifest::Platform;
 use crate::source::ImageSource;
+use crate::source::demo::DEMO_NAME;
 
 /// Storage key of the recently fetched references.
 const RECENT_KEY: &str = "recent_references";
@@ -38,32 +38,60 @@ const SUGGESTED_FILE_NAME: &str = "layers.csv";
 /// Ctrl+S (Cmd+S on macOS): export CSV.
 const EXPORT_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
 
-/// Asks where to save an export. The app uses the native dialog; tests supply a fixed path.
-pub trait SavePathPicker: Send {
-    /// A path to write to, or `None` when the user cancelled.
+/// The app's file dialogs. The app uses the native ones; tests supply fixed answers.
+pub trait FileDialogs: Send {
+    /// A path to save an export to, or `None` when the user cancelled.
     fn pick_save_path(&mut self, suggested: &str) -> Option<PathBuf>;
+
+    /// An image archive to open (`docker save`, `oci-archive`), or `None`.
+    fn pick_image_file(&mut self) -> Option<PathBuf>;
+
+    /// An image layout directory to open, or `None`.
+    fn pick_image_folder(&mut self) -> Option<PathBuf>;
 }
 
-/// The platform's native save dialog (xdg portal / zenity on Linux).
+/// The platform's native dialogs (xdg portal / zenity on Linux).
 #[derive(Debug, Default)]
-pub struct NativeSaveDialog;
+pub struct NativeFileDialogs;
 
-impl SavePathPicker for NativeSaveDialog {
+impl FileDialogs for NativeFileDialogs {
     fn pick_save_path(&mut self, suggested: &str) -> Option<PathBuf> {
         rfd::FileDialog::new()
             .set_file_name(suggested)
             .add_filter("CSV", &["csv"])
             .save_file()
     }
+
+    fn pick_image_file(&mut self) -> Option<PathBuf> {
+        rfd::FileDialog::new()
+            .set_title("Open an image archive (docker save, oci-archive)")
+            .add_filter("Image archives", &["tar", "gz", "tgz", "zst"])
+            .add_filter("All files", &["*"])
+            .pick_file()
+    }
+
+    fn pick_image_folder(&mut self) -> Option<PathBuf> {
+        rfd::FileDialog::new()
+            .set_title("Open an OCI image layout folder")
+            .pick_folder()
+    }
 }
 
-/// Always answers the same path, without asking (for tests and automation).
+/// Saves to the same path without asking and opens nothing (for tests and automation).
 #[derive(Debug, Clone)]
 pub struct FixedSavePath(pub PathBuf);
 
-impl SavePathPicker for FixedSavePath {
+impl FileDialogs for FixedSavePath {
     fn pick_save_path(&mut self, _suggested: &str) -> Option<PathBuf> {
         Some(self.0.clone())
+    }
+
+    fn pick_image_file(&mut self) -> Option<PathBuf> {
+        None
+    }
+
+    fn pick_image_folder(&mut self) -> Option<PathBuf> {
+        None
     }
 }
 
@@ -79,7 +107,7 @@ pub enum TreeChoice {
 /// The resolved image on screen.
 struct LoadedImage {
     request: FetchRequest,
-    client: Arc<RegistryClient>,
+    source: Arc<dyn ImageSource>,
     info: ImageInfo,
 }
 
@@ -142,7 +170,7 @@ pub struct LayerslayerApp {
     status: String,
     error: Option<String>,
     show_about: bool,
-    save_picker: Box<dyn SavePathPicker>,
+    dialogs: Box<dyn FileDialogs>,
 }
 
 impl LayerslayerApp {
@@ -152,26 +180,35 @@ impl LayerslayerApp {
             .storage
             .and_then(|storage| eframe::get_value(storage, RECENT_KEY))
             .unwrap_or_default();
-        Self {
+        Self::with_recent(recent, Box::new(NativeFileDialogs))
+    }
+
+    /// The app remembering `recent` references. On a first launch (nothing remembered) it
+    /// opens the built-in demo image, so there is something to explore without a network.
+    pub fn with_recent(recent: Vec<String>, dialogs: Box<dyn FileDialogs>) -> Self {
+        let first_launch = recent.is_empty();
+        let app = Self {
             recent,
-            ..Self::blank(Box::new(NativeSaveDialog))
+            ..Self::blank(dialogs)
+        };
+        if first_launch {
+            app.with_initial_reference(DEMO_NAME)
+        } else {
+            app
         }
     }
 
     /// An app without persisted state, for headless tests: `initial_reference` is typed into
     /// the field (not fetched) and `picker` answers the export's save dialog.
-    pub fn new_for_tests(
-        initial_reference: Option<String>,
-        picker: Box<dyn SavePathPicker>,
-    ) -> Self {
+    pub fn new_for_tests(initial_reference: Option<String>, dialogs: Box<dyn FileDialogs>) -> Self {
         Self {
             reference_input: initial_reference.unwrap_or_default(),
-            ..Self::blank(picker)
+            ..Self::blank(dialogs)
         }
     }
 
     /// Nothing fetched, nothing remembered.
-    fn blank(picker: Box<dyn SavePathPicker>) -> Self {
+    fn blank(dialogs: Box<dyn FileDialogs>) -> Self {
         Self {
             reference_input: String::new(),
             insecure: false,
@@ -187,10 +224,11 @@ impl LayerslayerApp {
             tree_stale: false,
             tree_build: None,
             tree_build_started: None,
-            status: "Type an image reference and press Enter.".into(),
+            status: "Type an image reference, open an image file or folder, or drop one here."
+                .into(),
             error: None,
             show_about: false,
-            save_picker: picker,
+            dialogs,
         }
     }
 
@@ -198,12 +236,6 @@ impl LayerslayerApp {
     pub fn with_initial_reference(mut self, reference: impl Into<String>) -> Self {
         self.reference_input = reference.into();
         self.fetch_on_first_frame = true;
-        self
-    }
-
-    /// Replaces the save dialog used by "Export CSV…".
-    pub fn with_save_picker(mut self, picker: Box<dyn SavePathPicker>) -> Self {
-        self.save_picker = picker;
         self
     }
 
@@ -290,6 +322,77 @@ impl LayerslayerApp {
         self.start_fetch(request, ctx);
     }
 
+    /// Shows `text` (a reference, a path, `demo`) in the field and opens it.
+    fn open_text(&mut self, text: String, ctx: &egui::Context) {
+        self.reference_input = text;
+        self.fetch_from_input(ctx);
+    }
+
+    /// Opens a path picked in a dialog or dropped on the window.
+    fn open_path(&mut self, path: &std::path::Path, ctx: &egui::Context) {
+        self.open_text(path.to_string_lossy().into_owned(), ctx);
+    }
+
+    /// The "Open file…" / "Open folder…" / "Open demo image" buttons.
+    fn open_buttons_ui(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        if ui
+            .button("Open file…")
+            .on_hover_text("Open an image archive: docker save, oci-archive (also gzip-compressed)")
+            .clicked()
+            && let Some(path) = self.dialogs.pick_image_file()
+        {
+            self.open_path(&path, &ctx);
+        }
+        if ui
+            .button("Open folder…")
+            .on_hover_text("Open an OCI image layout directory (skopeo copy … oci:DIR)")
+            .clicked()
+            && let Some(path) = self.dialogs.pick_image_folder()
+        {
+            self.open_path(&path, &ctx);
+        }
+        if ui
+            .button("Open demo image")
+            .on_hover_text("A small two-platform image built into layerslayer; works offline")
+            .clicked()
+        {
+            self.open_text(DEMO_NAME.to_owned(), &ctx);
+        }
+    }
+
+    /// Opens the first file or folder dropped on the window, and hints while one hovers.
+    fn dropped_files_ui(&mut self, ctx: &egui::Context) {
+        let (hovering, dropped) = ctx.input(|input| {
+            (
+                !input.raw.hovered_files.is_empty(),
+                input
+                    .raw
+                    .dropped_files
+                    .first()
+                    .map(|file| file.path().to_owned()),
+            )
+        });
+        if let Some(path) = dropped {
+            self.open_path(&path, ctx);
+        }
+        if hovering {
+            let painter = ctx.layer_painter(egui::LayerId::new(
+                egui::Order::Foreground,
+                egui::Id::unique("drop_hint"),
+            ));
+            let screen = ctx.content_rect();
+            painter.rect_filled(screen, 0.0, egui::Color32::from_black_alpha(160));
+            painter.text(
+                screen.center(),
+                egui::Align2::CENTER_CENTER,
+                "Drop an image archive or layout folder to open it",
+                egui::TextStyle::Heading.resolve(&ctx.global_style()),
+                egui::Color32::WHITE,
+            );
+        }
+    }
+
     fn start_fetch(&mut self, request: FetchRequest, ctx: &egui::Context) {
         self.fetch = None;
         self.error = None;
@@ -306,7 +409,7 @@ impl LayerslayerApp {
     fn load_image(&mut self, fetched: FetchedImage) {
         let FetchedImage {
             request,
-            client,
+            source,
             info,
         } = fetched;
         self.remember(&request.reference);
@@ -331,7 +434,7 @@ impl LayerslayerApp {
         );
         self.image = Some(LoadedImage {
             request,
-            client,
+            source,
             info,
         });
     }
@@ -359,7 +462,7 @@ impl LayerslayerApp {
             self.error = Some("This image has no layers to peek.".into());
             return;
         }
-        let source: Arc<dyn ImageSource> = image.client.clone();
+        let source = Arc::clone(&image.source);
         self.peek = None;
         match PeekJob::start(source, layers.clone(), ctx.clone()) {
             Ok(job) => {
@@ -420,7 +523,7 @@ impl LayerslayerApp {
             self.error = Some("Nothing to export yet: peek some layers first.".into());
             return;
         }
-        let Some(path) = self.save_picker.pick_save_path(SUGGESTED_FILE_NAME) else {
+        let Some(path) = self.dialogs.pick_save_path(SUGGESTED_FILE_NAME) else {
             self.status = "Export cancelled.".into();
             return;
         };
@@ -599,7 +702,7 @@ impl LayerslayerApp {
             let field = ui
                 .add(
                     egui::TextEdit::singleline(&mut self.reference_input)
-                        .hint_text("e.g. alpine:3.20 or localhost:5000/app:1.0")
+                        .hint_text("alpine:3.20, localhost:5000/app:1, ./image.tar, oci:DIR, demo")
                         .desired_width(360.0),
                 )
                 .labelled_by(label.id);
@@ -611,6 +714,7 @@ impl LayerslayerApp {
             if entered || clicked {
                 self.fetch_from_input(&ctx);
             }
+            self.open_buttons_ui(ui);
             let mut picked = None;
             ui.add_enabled_ui(!self.recent.is_empty(), |ui| {
                 ui.menu_button("Recent", |ui| {
@@ -744,13 +848,25 @@ impl LayerslayerApp {
     }
 
     fn tree_panel(&mut self, ui: &mut Ui) {
+        if self.image.is_none() {
+            ui.vertical_centered(|ui| {
+                ui.add_space(ui.available_height() / 3.0);
+                ui.label(
+                    "Type an image reference above and press Enter, open an image file or \
+                     folder, or drop one on this window.",
+                );
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    // Centre the row of buttons under the text.
+                    ui.add_space((ui.available_width() - 330.0).max(0.0) / 2.0);
+                    self.open_buttons_ui(ui);
+                });
+            });
+            return;
+        }
         if self.peeked.is_empty() {
             ui.centered_and_justified(|ui| {
-                ui.label(if self.image.is_some() {
-                    "Tick the layers to look into and press Peek."
-                } else {
-                    "Type an image reference above and press Enter."
-                });
+                ui.label("Tick the layers to look into and press Peek.");
             });
             return;
         }
@@ -891,6 +1007,10 @@ fn layer_row(ui: &mut Ui, layer: &LayerInfo, checked: &mut bool, peek: Option<&P
             format!("Skipped: {}", escape_control(reason)),
             visuals.warn_fg_color,
         ),
+        LayerStatus::Missing(reason) => (
+            format!("Missing: {}", escape_control(reason)),
+            visuals.error_fg_color,
+        ),
         LayerStatus::Failed(reason) => (
             format!("Failed after {entries} entries: {}", escape_control(reason)),
             visuals.error_fg_color,
@@ -926,6 +1046,7 @@ impl eframe::App for LayerslayerApp {
             .show(ui, |ui| self.layer_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.tree_panel(ui));
         self.about_window(&ctx);
+        self.dropped_files_ui(&ctx);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

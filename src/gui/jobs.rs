@@ -10,12 +10,12 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unboun
 use poll_promise::Promise;
 
 use crate::cancel::CancelToken;
-use crate::image::{ImageInfo, LayerInfo, resolve_image};
+use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{Entry, FileTree, LayerStatus, merge_entries};
+use crate::manifest::Platform;
+use crate::open::{OpenOptions, OpenedImage, open_image};
 use crate::peek::{PeekProgress, stream_layer};
-use crate::reference::ImageReference;
-use crate::registry::manifest::Platform;
-use crate::registry::{ClientOptions, RegistryClient};
+use crate::registry::ClientOptions;
 use crate::source::ImageSource;
 
 /// A batch is sent once it holds this many entries…
@@ -26,7 +26,7 @@ const BATCH_WAIT: Duration = Duration::from_millis(50);
 /// What to resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchRequest {
-    /// The image reference as typed.
+    /// What the user typed or picked: a reference, `oci:…`, a path, `demo`.
     pub reference: String,
     /// The platform to pick from a multi-arch index (`None`: the host's).
     pub platform: Option<Platform>,
@@ -34,13 +34,12 @@ pub struct FetchRequest {
     pub insecure: bool,
 }
 
-/// A resolved image and the client that can stream its layers.
-#[derive(Debug)]
+/// A resolved image and the source that can stream its layers.
 pub struct FetchedImage {
     /// The request that produced it.
     pub request: FetchRequest,
-    /// Connected client for the image's repository.
-    pub client: Arc<RegistryClient>,
+    /// Where the image's blobs come from (a registry, a file, the demo).
+    pub source: Arc<dyn ImageSource>,
     /// Layers, platform and manifest digest.
     pub info: ImageInfo,
 }
@@ -84,22 +83,18 @@ impl Drop for FetchJob {
 }
 
 fn resolve(request: FetchRequest, cancel: &CancelToken) -> Result<FetchedImage, String> {
-    let reference = ImageReference::parse(&request.reference).map_err(|e| e.to_string())?;
-    let options = ClientOptions {
-        insecure: request.insecure,
-        ..ClientOptions::default()
+    let options = OpenOptions {
+        platform: request.platform.clone(),
+        registry: ClientOptions {
+            insecure: request.insecure,
+            ..ClientOptions::default()
+        },
     };
-    let client = RegistryClient::connect(&reference, options, cancel).map_err(|e| e.to_string())?;
-    let info = resolve_image(
-        &client,
-        reference.manifest_reference(),
-        request.platform.as_ref(),
-        cancel,
-    )
-    .map_err(|e| e.to_string())?;
+    let OpenedImage { source, info } =
+        open_image(&request.reference, &options, cancel).map_err(|e| e.to_string())?;
     Ok(FetchedImage {
         request,
-        client: Arc::new(client),
+        source,
         info,
     })
 }

@@ -7,7 +7,7 @@ pub mod tree_view;
 
 use std::process::ExitCode;
 
-pub use app::{FixedSavePath, LayerslayerApp, NativeSaveDialog, SavePathPicker, TreeChoice};
+pub use app::{FileDialogs, FixedSavePath, LayerslayerApp, NativeFileDialogs, TreeChoice};
 pub use tree_view::TreeView;
 
 /// The window icon, converted to raw RGBA by `build.rs`.

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+
+use crate::reference::is_loopback_host;
 use serde::Deserialize;
 
 /// An authentication challenge from a `WWW-Authenticate` header.
@@ -189,16 +191,6 @@ pub(crate) fn parse_token_response(body: &[u8]) -> Option<BearerToken> {
         value,
         expires_at: Instant::now() + lifetime.saturating_sub(TOKEN_EXPIRY_MARGIN),
     })
-}
-
-/// True for `localhost` and loopback IP literals.
-pub fn is_loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// True for loopback, private, link-local and unique-local addresses (by literal or `localhost`).

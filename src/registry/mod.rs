@@ -4,7 +4,6 @@
 //! one request per thread and streams the body straight into a decoder.
 
 pub mod auth;
-pub mod manifest;
 
 use std::io::Read;
 use std::sync::Mutex;
@@ -19,13 +18,13 @@ use reqwest::header::{
 };
 use sha2::{Digest as _, Sha256};
 
-pub use auth::{Credential, is_loopback_host};
+pub use auth::Credential;
 
 use crate::cancel::CancelToken;
-use crate::reference::{ImageReference, host_without_port};
-use crate::source::{BlobReader, FetchedManifest, ImageSource, SourceError};
+use crate::manifest::{Descriptor, media_type};
+use crate::reference::{ImageReference, host_without_port, is_loopback_host};
+use crate::source::{BlobReader, ErrorKind, FetchedManifest, ImageSource, SourceError};
 use auth::{BearerToken, Challenge};
-use manifest::{Descriptor, media_type};
 
 /// Manifests larger than this are refused (the distribution spec's recommended limit).
 const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -110,6 +109,24 @@ pub enum RegistryError {
     /// The caller cancelled the work.
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<RegistryError> for SourceError {
+    fn from(error: RegistryError) -> Self {
+        let kind = match &error {
+            RegistryError::NotFound { .. } => ErrorKind::NotFound,
+            RegistryError::Unauthorized { .. } | RegistryError::RealmRefused { .. } => {
+                ErrorKind::Unauthorized
+            }
+            RegistryError::InsecureRefused { .. } => ErrorKind::BadInput,
+            RegistryError::Cancelled => ErrorKind::Cancelled,
+            RegistryError::Connect { .. }
+            | RegistryError::RetriesExhausted { .. }
+            | RegistryError::Status { .. }
+            | RegistryError::Protocol { .. } => ErrorKind::Unreachable,
+        };
+        Self::new(kind, error)
+    }
 }
 
 /// Settings for a [`RegistryClient`].

@@ -155,6 +155,28 @@ impl Drop for TestRegistry {
     }
 }
 
+/// Opens `text` (a reference, a local image or `demo`) through the core opener, with
+/// `options` for registries and an optional `os/arch[/variant]`.
+pub fn open_with(
+    text: &str,
+    options: layerslayer::registry::ClientOptions,
+    platform: Option<&str>,
+) -> Result<
+    (
+        std::sync::Arc<dyn layerslayer::source::ImageSource>,
+        layerslayer::image::ImageInfo,
+    ),
+    layerslayer::source::SourceError,
+> {
+    let options = layerslayer::open::OpenOptions {
+        platform: platform.map(|p| p.parse().expect("platform")),
+        registry: options,
+    };
+    let opened =
+        layerslayer::open::open_image(text, &options, &layerslayer::cancel::CancelToken::new())?;
+    Ok((opened.source, opened.info))
+}
+
 /// Path of the `layerslayer` binary built for these integration tests.
 pub fn layerslayer_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_layerslayer"))

@@ -291,6 +291,17 @@ pub struct ImageConfig {
     /// CPU architecture of the image.
     #[serde(default)]
     pub architecture: Option<String>,
+    /// The uncompressed layers' digests.
+    #[serde(default)]
+    pub rootfs: RootFs,
+}
+
+/// The `rootfs` of an image config.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RootFs {
+    /// `sha256` of each layer's uncompressed tar, base first.
+    #[serde(default)]
+    pub diff_ids: Vec<String>,
 }
 
 /// One build step of the image history.

@@ -1,0 +1,263 @@
+//! One opener for what a user typed, shared by the CLI, the app and the tests: a registry
+//! reference, an image file or directory, or the built-in demo, turned into an
+//! [`ImageSource`] and the resolved image.
+//!
+//! Accepted forms (the same as `skopeo`'s transports where they overlap):
+//! - `alpine:3.20`, `ghcr.io/o/r@sha256:…`, `localhost:5000/x:y`: a registry;
+//! - `oci:DIR[:REF]`: an OCI image layout directory (`oci:` on a tar file works too);
+//! - `oci-archive:FILE[:REF]`: an OCI image layout packed in a tar;
+//! - `docker-archive:FILE[:REPO:TAG]`: a `docker save` archive (legacy or OCI-style);
+//! - a path to any of these (starting with `/`, `./`, `../` or `~/`, ending in `.tar`, or
+//!   simply existing): told by content, not by name;
+//! - `demo`: the image built into the binary.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cancel::CancelToken;
+use crate::image::{ImageInfo, resolve_image};
+use crate::manifest::Platform;
+use crate::reference::ImageReference;
+use crate::registry::{ClientOptions, RegistryClient};
+use crate::source::archive::ArchiveBytes;
+use crate::source::demo::{DEMO_NAME, open_demo};
+use crate::source::local::{LocalFormat, LocalSource};
+use crate::source::{ErrorKind, ImageSource, SourceError};
+
+/// Prefixes naming a local image format, as skopeo writes them.
+const PREFIXES: [(&str, LocalFormat); 3] = [
+    ("oci:", LocalFormat::Oci),
+    ("oci-archive:", LocalFormat::Oci),
+    ("docker-archive:", LocalFormat::DockerArchive),
+];
+
+/// Where an image is, as parsed from what the user typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An image in a registry.
+    Registry(ImageReference),
+    /// An image layout directory or an image archive on disk.
+    Local {
+        /// What to show in messages, e.g. `oci-archive:app.tar`.
+        name: String,
+        /// The directory or file.
+        path: PathBuf,
+        /// Which image of several the user named, if any.
+        image: Option<String>,
+        /// The format the user named, or `Detect` for a plain path.
+        format: LocalFormat,
+    },
+    /// The demo image built into the binary.
+    Demo,
+}
+
+impl Location {
+    /// Parses a registry reference, `oci:…`, `oci-archive:…`, `docker-archive:…`, a path or
+    /// `demo`.
+    pub fn parse(text: &str) -> Result<Self, SourceError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(SourceError::new(
+                ErrorKind::BadInput,
+                "nothing to open: type an image reference (alpine:3.20), a path to an image \
+                 archive or layout, or demo",
+            ));
+        }
+        if text == DEMO_NAME {
+            return Ok(Self::Demo);
+        }
+        for (prefix, format) in PREFIXES {
+            if let Some(rest) = text.strip_prefix(prefix) {
+                let (path, image) = split_path_and_image(rest);
+                if path.is_empty() {
+                    return Err(SourceError::new(
+                        ErrorKind::BadInput,
+                        format!("{text:?} names no file: write {prefix}PATH"),
+                    ));
+                }
+                return Ok(Self::Local {
+                    name: format!("{prefix}{path}"),
+                    path: expand_home(path),
+                    image: image.map(str::to_owned),
+                    format,
+                });
+            }
+        }
+        if looks_like_path(text) || Path::new(text).exists() {
+            return Ok(Self::Local {
+                name: text.to_owned(),
+                path: expand_home(text),
+                image: None,
+                format: LocalFormat::Detect,
+            });
+        }
+        ImageReference::parse(text)
+            .map(Self::Registry)
+            .map_err(|e| SourceError::new(ErrorKind::BadInput, e))
+    }
+
+    /// Whether the image is read from this machine (a file, a directory or the demo).
+    pub fn is_local(&self) -> bool {
+        !matches!(self, Self::Registry(_))
+    }
+}
+
+/// How to open an image.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The platform to pick from a multi-platform index (`None`: the host's, then linux/amd64).
+    pub platform: Option<Platform>,
+    /// How to talk to a registry (insecure, credentials, retries); unused for local images.
+    pub registry: ClientOptions,
+}
+
+/// An opened source and the image resolved in it.
+pub struct OpenedImage {
+    /// Where the image's blobs come from.
+    pub source: Arc<dyn ImageSource>,
+    /// Its layers, platform and manifest digest.
+    pub info: ImageInfo,
+}
+
+/// Parses `text` and opens the image it names.
+pub fn open_image(
+    text: &str,
+    options: &OpenOptions,
+    cancel: &CancelToken,
+) -> Result<OpenedImage, SourceError> {
+    open_location(&Location::parse(text)?, options, cancel)
+}
+
+/// Opens the source at `location` and resolves its image (index → platform → manifest →
+/// config).
+pub fn open_location(
+    location: &Location,
+    options: &OpenOptions,
+    cancel: &CancelToken,
+) -> Result<OpenedImage, SourceError> {
+    let (source, reference): (Arc<dyn ImageSource>, String) = match location {
+        Location::Registry(reference) => {
+            let client = RegistryClient::connect(reference, options.registry.clone(), cancel)?;
+            (Arc::new(client), reference.manifest_reference().to_owned())
+        }
+        Location::Local {
+            name,
+            path,
+            image,
+            format,
+        } => {
+            let metadata = std::fs::metadata(path).map_err(|error| {
+                let kind = if error.kind() == std::io::ErrorKind::NotFound {
+                    ErrorKind::NotFound
+                } else {
+                    ErrorKind::BadInput
+                };
+                SourceError::new(kind, format!("cannot open {}: {error}", path.display()))
+            })?;
+            let (source, reference) = if metadata.is_dir() {
+                LocalSource::open_directory(path, name.clone(), *format, image.as_deref())?
+            } else {
+                LocalSource::open_archive(
+                    ArchiveBytes::File(path.clone()),
+                    name.clone(),
+                    *format,
+                    image.as_deref(),
+                )?
+            };
+            (Arc::new(source), reference)
+        }
+        Location::Demo => {
+            let (source, reference) = open_demo()?;
+            (Arc::new(source), reference)
+        }
+    };
+    let info = resolve_image(
+        source.as_ref(),
+        &reference,
+        options.platform.as_ref(),
+        cancel,
+    )?;
+    Ok(OpenedImage { source, info })
+}
+
+/// Splits `PATH[:IMAGE]`: the whole text when it exists as a path, else at the first `:`.
+fn split_path_and_image(text: &str) -> (&str, Option<&str>) {
+    if expand_home(text).exists() {
+        return (text, None);
+    }
+    match text.split_once(':') {
+        Some((path, image)) if !image.is_empty() => (path, Some(image)),
+        Some((path, _)) => (path, None),
+        None => (text, None),
+    }
+}
+
+fn looks_like_path(text: &str) -> bool {
+    ["/", "./", "../", "~/"]
+        .iter()
+        .any(|prefix| text.starts_with(prefix))
+        || text == "."
+        || [".tar", ".tar.gz", ".tgz", ".tar.zst"]
+            .iter()
+            .any(|suffix| text.ends_with(suffix))
+}
+
+/// `~/x` → `$HOME/x`.
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(text: &str) -> (String, PathBuf, Option<String>, LocalFormat) {
+        match Location::parse(text).expect("parses") {
+            Location::Local {
+                name,
+                path,
+                image,
+                format,
+            } => (name, path, image, format),
+            other => panic!("{text}: expected a local location, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn prefixes_name_local_formats_and_images() {
+        let (name, path, image, format) = local("oci:/no/such/dir:v1");
+        assert_eq!(name, "oci:/no/such/dir");
+        assert_eq!(path, PathBuf::from("/no/such/dir"));
+        assert_eq!(image.as_deref(), Some("v1"));
+        assert_eq!(format, LocalFormat::Oci);
+
+        let (_, path, image, format) = local("docker-archive:/tmp/none.tar:alpine:3.20");
+        assert_eq!(path, PathBuf::from("/tmp/none.tar"));
+        assert_eq!(image.as_deref(), Some("alpine:3.20"));
+        assert_eq!(format, LocalFormat::DockerArchive);
+
+        let (_, _, image, format) = local("oci-archive:/tmp/none.tar");
+        assert_eq!((image, format), (None, LocalFormat::Oci));
+    }
+
+    #[test]
+    fn paths_references_and_the_demo_are_told_apart() {
+        assert_eq!(local("./app.tar").3, LocalFormat::Detect);
+        assert_eq!(local("/abs/dir").3, LocalFormat::Detect);
+        assert_eq!(local("image.tar.gz").3, LocalFormat::Detect);
+        assert_eq!(Location::parse("demo").expect("demo"), Location::Demo);
+        assert!(matches!(
+            Location::parse("alpine:3.20"),
+            Ok(Location::Registry(_))
+        ));
+        assert!(!Location::parse("alpine").expect("ref").is_local());
+        assert!(Location::parse("demo").expect("demo").is_local());
+        for bad in ["", "oci:", "Alpine"] {
+            let error = Location::parse(bad).expect_err(bad);
+            assert_eq!(error.kind(), ErrorKind::BadInput, "{bad}: {error}");
+        }
+    }
+}

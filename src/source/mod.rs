@@ -1,0 +1,119 @@
+//! Where manifests and blobs come from: the bottom of the stack.
+//!
+//! [`ImageSource`] is the one interface through which anything above (image resolution,
+//! peeking, listings, exports) reads an image. The registry client implements it over HTTP;
+//! [`local::LocalSource`] implements it over OCI image layouts and `docker save` archives, read
+//! in place; [`demo`] serves the image built into the binary. [`crate::open`] turns what a user
+//! typed into one of them.
+
+pub mod archive;
+pub mod demo;
+pub mod local;
+
+use std::error::Error;
+use std::fmt;
+use std::io::Read;
+
+use crate::cancel::CancelToken;
+use crate::manifest::Descriptor;
+
+/// A manifest document fetched from a source.
+#[derive(Debug, Clone)]
+pub struct FetchedManifest {
+    /// The `Content-Type` the source declared, if any.
+    pub content_type: Option<String>,
+    /// The digest of `body` (`sha256:…`).
+    pub digest: String,
+    /// The raw JSON.
+    pub body: Vec<u8>,
+}
+
+/// A streaming blob body.
+pub type BlobReader = Box<dyn Read + Send>;
+
+/// What kind of failure a [`SourceError`] is, whatever the source: front ends choose exit
+/// codes and reactions by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// What the user gave is not usable: a malformed reference or platform, a file that is not
+    /// an image, an unreadable file, plain http refused.
+    BadInput,
+    /// The image, tag, platform, file or blob does not exist.
+    NotFound,
+    /// Credentials are missing or were refused.
+    Unauthorized,
+    /// The registry could not be reached or misbehaved.
+    Unreachable,
+    /// A manifest, index or config is not valid.
+    Invalid,
+    /// The caller cancelled the work.
+    Cancelled,
+}
+
+/// Why a source could not deliver a manifest or blob: a [`ErrorKind`] and the backend's own
+/// error, whose message names what failed and what to do.
+#[derive(Debug)]
+pub struct SourceError {
+    kind: ErrorKind,
+    cause: Box<dyn Error + Send + Sync>,
+}
+
+impl SourceError {
+    /// An error of `kind` caused by `cause` (an error value or a message).
+    pub fn new(kind: ErrorKind, cause: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self {
+            kind,
+            cause: cause.into(),
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The backend's error, when it is of type `E` (e.g. a `RegistryError`).
+    pub fn cause<E: Error + 'static>(&self) -> Option<&E> {
+        self.cause.downcast_ref()
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.cause.fmt(f)
+    }
+}
+
+impl Error for SourceError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.cause.source()
+    }
+}
+
+/// A store of manifests and blobs, addressed by tag or digest.
+pub trait ImageSource: Send + Sync {
+    /// A short name for messages, e.g. `localhost:5000/app` or `oci-archive:app.tar`.
+    fn describe(&self) -> String;
+
+    /// Fetches the manifest or index for a tag or digest.
+    fn fetch_manifest(
+        &self,
+        reference: &str,
+        cancel: &CancelToken,
+    ) -> Result<FetchedManifest, SourceError>;
+
+    /// Opens a blob as a stream. The caller verifies size and digest while reading.
+    fn open_blob(
+        &self,
+        descriptor: &Descriptor,
+        cancel: &CancelToken,
+    ) -> Result<BlobReader, SourceError>;
+}
+
+impl fmt::Debug for dyn ImageSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ImageSource")
+            .field(&self.describe())
+            .finish()
+    }
+}
