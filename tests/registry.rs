@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::fault::Reply;
-use common::images::{ExpectedEntry, push_image_for};
+use common::images::{expected_entries, push_image_for, tricky_items};
 use common::{
     Compression, FaultServer, ImageFormat, RegistryAuth, TarItem, TestLayer, TestRegistry,
     open_with, push_image, push_index,
@@ -45,44 +45,6 @@ fn peek_all(client: &dyn ImageSource, image: &ImageInfo) -> Vec<LayerListing> {
             listing
         })
         .collect()
-}
-
-fn as_expected(listing: &LayerListing) -> Vec<ExpectedEntry> {
-    listing
-        .entries
-        .iter()
-        .map(|e| ExpectedEntry {
-            path: e.path.clone(),
-            kind: e.kind.as_str(),
-            size: e.size,
-            link_target: e.link_target.clone(),
-        })
-        .collect()
-}
-
-/// Items covering every entry kind and awkward name the peek must get right.
-fn tricky_items() -> Vec<TarItem> {
-    let long_name = format!("deep/{}/file-with-a-long-name.txt", "d".repeat(150));
-    vec![
-        TarItem::Dir("etc"),
-        TarItem::File("etc/os-release".into(), b"ID=test\n".to_vec(), 0o644),
-        TarItem::File(long_name, vec![1; 300], 0o600),
-        TarItem::PaxFile(
-            format!("pax/{}/ünïcødé-名前.bin", "p".repeat(120)),
-            vec![2; 1000],
-        ),
-        TarItem::File(
-            "unicode/日本語.txt".into(),
-            "こんにちは".as_bytes().to_vec(),
-            0o644,
-        ),
-        TarItem::Symlink("etc/localtime".into(), "/usr/share/zoneinfo/UTC".into()),
-        TarItem::Hardlink("etc/os-release-link".into(), "etc/os-release".into()),
-        TarItem::Fifo("run/pipe"),
-        TarItem::File("var/cache/.wh..wh..opq".into(), Vec::new(), 0o644),
-        TarItem::File("etc/.wh.motd".into(), Vec::new(), 0o644),
-        TarItem::File("formula/=cmd|calc".into(), b"x".to_vec(), 0o644),
-    ]
 }
 
 #[test]
@@ -155,7 +117,7 @@ fn every_compression_and_media_type_lists_exactly_what_was_built() {
                 info.index
             );
             assert_eq!(
-                as_expected(listing),
+                expected_entries(listing),
                 layer.expected,
                 "{repo} layer {}",
                 info.index

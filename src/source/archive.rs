@@ -54,9 +54,15 @@ struct Index {
     damage: Option<String>,
     /// Where the last member's data (padded to a block) ends.
     end: u64,
+    /// Headers read, of any entry type.
+    headers: usize,
 }
 
 impl Index {
+    fn is_tar(&self) -> bool {
+        self.headers > 0 || self.damage.is_none()
+    }
+
     /// Records damage when a member's data runs past the end of the file (`len` bytes): a
     /// seeking reader finds no error there, the next header read just meets the end.
     fn note_truncation(&mut self, len: u64) {
@@ -95,6 +101,8 @@ pub struct TarArchive {
     storage: Storage,
     members: HashMap<String, Member>,
     damage: Option<String>,
+    /// Whether any tar header could be read (or the archive is a valid empty one).
+    is_tar: bool,
 }
 
 impl TarArchive {
@@ -111,6 +119,7 @@ impl TarArchive {
                         len: data.len() as u64,
                         bytes: ArchiveBytes::Static(data),
                     },
+                    is_tar: index.is_tar(),
                     members: index.members,
                     damage: index.damage,
                 })
@@ -130,18 +139,21 @@ impl TarArchive {
                                 bytes: ArchiveBytes::File(path),
                                 len,
                             },
+                            is_tar: index.is_tar(),
                             members: index.members,
                             damage: index.damage,
                         })
                     }
                     compression => {
                         let index = index_sequential(decompress(compression, file)?);
+                        let is_tar = index.is_tar();
                         Ok(Self {
                             storage: Storage::Compressed {
                                 path,
                                 compression,
                                 small: index.small,
                             },
+                            is_tar,
                             members: index.members,
                             damage: index.damage,
                         })
@@ -151,9 +163,10 @@ impl TarArchive {
         }
     }
 
-    /// Whether the archive has any members (an empty or non-tar file has none).
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+    /// Whether the bytes are a tar archive at all: some header could be read, or the
+    /// archive is a valid empty one.
+    pub fn is_tar(&self) -> bool {
+        self.is_tar
     }
 
     /// What went wrong while indexing, when the archive is damaged or truncated.
@@ -306,6 +319,7 @@ fn index_entries<R: Read>(
             Ok(path) => archive_path(&path.to_string_lossy()),
             Err(error) => return Err(error.to_string()),
         };
+        index.headers += 1;
         let padded_size = entry.size().div_ceil(512) * 512;
         index.end = index.end.max(entry.raw_file_position() + padded_size);
         let link = entry
@@ -458,6 +472,6 @@ mod tests {
     fn a_file_that_is_not_a_tar_has_no_members() {
         let archive =
             TarArchive::open(ArchiveBytes::Static(b"\x89PNG not a tar at all")).expect("opens");
-        assert!(archive.is_empty());
+        assert!(!archive.is_tar());
     }
 }

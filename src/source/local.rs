@@ -163,7 +163,7 @@ impl LocalSource {
             };
             SourceError::new(kind, format!("cannot read {name}: {error}"))
         })?;
-        if archive.is_empty() {
+        if !archive.is_tar() {
             return Err(SourceError::new(
                 ErrorKind::BadInput,
                 format!("{name} is not a container image: it is not a tar archive"),

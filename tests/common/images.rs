@@ -76,6 +76,20 @@ pub struct TestLayer {
     pub created_by: String,
 }
 
+/// A listing's entries in the shape of [`ExpectedEntry`], for comparing with a built layer.
+pub fn expected_entries(listing: &layerslayer::listing::LayerListing) -> Vec<ExpectedEntry> {
+    listing
+        .entries
+        .iter()
+        .map(|e| ExpectedEntry {
+            path: e.path.clone(),
+            kind: e.kind.as_str(),
+            size: e.size,
+            link_target: e.link_target.clone(),
+        })
+        .collect()
+}
+
 pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(bytes))
 }
@@ -455,6 +469,31 @@ pub fn push_index(
         manifest_digest: digest,
         manifest: index,
     }
+}
+
+/// Items covering every entry kind and awkward name the peek must get right.
+pub fn tricky_items() -> Vec<TarItem> {
+    let long_name = format!("deep/{}/file-with-a-long-name.txt", "d".repeat(150));
+    vec![
+        TarItem::Dir("etc"),
+        TarItem::File("etc/os-release".into(), b"ID=test\n".to_vec(), 0o644),
+        TarItem::File(long_name, vec![1; 300], 0o600),
+        TarItem::PaxFile(
+            format!("pax/{}/ünïcødé-名前.bin", "p".repeat(120)),
+            vec![2; 1000],
+        ),
+        TarItem::File(
+            "unicode/日本語.txt".into(),
+            "こんにちは".as_bytes().to_vec(),
+            0o644,
+        ),
+        TarItem::Symlink("etc/localtime".into(), "/usr/share/zoneinfo/UTC".into()),
+        TarItem::Hardlink("etc/os-release-link".into(), "etc/os-release".into()),
+        TarItem::Fifo("run/pipe"),
+        TarItem::File("var/cache/.wh..wh..opq".into(), Vec::new(), 0o644),
+        TarItem::File("etc/.wh.motd".into(), Vec::new(), 0o644),
+        TarItem::File("formula/=cmd|calc".into(), b"x".to_vec(), 0o644),
+    ]
 }
 
 /// The three-layer image the GUI tests browse.

@@ -97,11 +97,26 @@ fn index_json(manifests: &[serde_json::Value]) -> Vec<u8> {
 }
 
 /// Packs the files under `dir` into a tar at `file` (members relative to `dir`, `./`-prefixed
-/// as GNU tar writes them), gzip-compressed when `gzip` is set.
+/// as GNU tar writes them, sorted), gzip-compressed when `gzip` is set.
 pub fn pack_dir(dir: &Path, file: &Path, gzip: bool) {
+    pack_dir_ending_with(dir, file, gzip, None);
+}
+
+/// Like [`pack_dir`], with the member `last` (relative to `dir`) moved to the end.
+pub fn pack_dir_ending_with(dir: &Path, file: &Path, gzip: bool, last: Option<&str>) {
+    let mut paths = Vec::new();
+    collect_files(dir, dir, &mut paths);
+    paths.sort();
+    if let Some(last) = last {
+        paths.retain(|p| p != last);
+        paths.push(last.to_owned());
+    }
     let mut builder = tar::Builder::new(Vec::new());
-    builder.follow_symlinks(false);
-    builder.append_dir_all(".", dir).expect("pack layout");
+    for path in &paths {
+        builder
+            .append_path_with_name(dir.join(path), format!("./{path}"))
+            .expect("pack file");
+    }
     let tar = builder.into_inner().expect("finish tar");
     let bytes = if gzip {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -111,6 +126,19 @@ pub fn pack_dir(dir: &Path, file: &Path, gzip: bool) {
         tar
     };
     std::fs::write(file, bytes).expect("write archive");
+}
+
+/// Paths of the regular files under `dir`, relative to `root`, with `/` separators.
+fn collect_files(root: &Path, dir: &Path, paths: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            collect_files(root, &path, paths);
+        } else {
+            let relative = path.strip_prefix(root).expect("under root");
+            paths.push(relative.to_string_lossy().replace('\\', "/"));
+        }
+    }
 }
 
 /// The uncompressed tar of a layer (what `docker save` stores).

@@ -4,6 +4,7 @@
 
 pub mod fault;
 pub mod images;
+pub mod layouts;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
