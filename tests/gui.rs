@@ -472,3 +472,237 @@ fn a_layer_of_120k_entries_streams_without_long_frames() {
     assert_eq!(harness.state_mut().visible_tree_paths().len(), FILES + 1);
     assert!(expand_time < Duration::from_secs(2), "{expand_time:?}");
 }
+
+/// The app as a first launch builds it: nothing remembered, so it opens the built-in demo.
+fn first_launch_harness(save_to: &Path) -> Harness<'static, LayerslayerApp> {
+    let picker = FixedSavePath(save_to.to_owned());
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |_cc| LayerslayerApp::with_recent(Vec::new(), Box::new(picker)))
+}
+
+/// The platform the image on screen was resolved for, as `os/arch[/variant]`.
+fn platform_of(app: &LayerslayerApp) -> Option<String> {
+    app.image()
+        .and_then(|image| image.platform.as_ref())
+        .map(ToString::to_string)
+}
+
+#[test]
+fn first_launch_opens_the_demo_image() {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = first_launch_harness(&out_dir.path().join("unused.csv"));
+    // No input at all: the first frame starts opening the demo (quick enough that it may
+    // already be done when the harness hands the app over).
+    step_until(&mut harness, "the demo image to open", |app| {
+        !app.is_busy() && (app.image().is_some() || app.last_error().is_some())
+    });
+    harness.step();
+    assert_eq!(harness.state().last_error(), None);
+    let image = harness
+        .state()
+        .image()
+        .expect("the demo image is on screen");
+    assert_eq!(image.source, "demo");
+    assert_eq!(image.layers.len(), 3);
+    assert_eq!(image.available_platforms.len(), 2);
+    assert_eq!(platform_of(harness.state()).as_deref(), Some("linux/amd64"));
+    for label in ["Layer 0", "Layer 1", "Layer 2"] {
+        assert!(
+            harness.query_by_label(label).is_some(),
+            "the layer list shows {label}"
+        );
+    }
+
+    // Peek all three (nothing ticked): each listing is complete and its digest checks out.
+    click(&mut harness, "Peek");
+    step_until(&mut harness, "the demo peek", peeked_and_idle);
+    let listings = harness.state().peeked_listings();
+    assert_eq!(
+        listings.iter().map(|l| l.layer.index).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    for listing in &listings {
+        assert_eq!(
+            listing.status,
+            LayerStatus::Complete {
+                digest_verified: true
+            },
+            "layer {}",
+            listing.layer.index
+        );
+        assert!(!listing.entries.is_empty(), "layer {}", listing.layer.index);
+    }
+    let upgrade: Vec<&str> = listings[1]
+        .entries
+        .iter()
+        .map(|e| e.path.as_str())
+        .collect();
+    for marker in [
+        "var/cache/apk/.wh.index-old.tar.gz",
+        "opt/app/plugins/.wh..wh..opq",
+    ] {
+        assert!(
+            upgrade.contains(&marker),
+            "layer 1 has {marker}: {upgrade:?}"
+        );
+    }
+    harness.step();
+    let shown: Vec<String> = harness
+        .query_all_by_label_contains("Complete: ")
+        .filter_map(|node| node.accesskit_node().value())
+        .collect();
+    assert_eq!(shown.len(), 3, "each layer row shows its result: {shown:?}");
+    assert!(
+        shown.iter().all(|text| text.ends_with(", digest verified")),
+        "{shown:?}"
+    );
+}
+
+#[test]
+fn a_remembered_reference_means_no_demo() {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let picker = FixedSavePath(out_dir.path().join("unused.csv"));
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |_cc| {
+            LayerslayerApp::with_recent(vec!["localhost:1/x:y".into()], Box::new(picker))
+        });
+    for _ in 0..5 {
+        harness.step();
+        assert!(!harness.state().is_fetching(), "nothing is fetched");
+    }
+    assert!(harness.state().image().is_none());
+    assert_eq!(harness.state().last_error(), None);
+    assert!(
+        harness
+            .query_by_label("Fetch an image to list its layers.")
+            .is_some(),
+        "the window shows the empty screen"
+    );
+}
+
+/// Clicks the first widget named `label` (the empty screen repeats the toolbar's open buttons).
+fn click_first(harness: &mut Harness<'_, LayerslayerApp>, label: &str) {
+    harness
+        .query_all_by_label(label)
+        .next()
+        .unwrap_or_else(|| panic!("no widget named {label}"))
+        .click();
+    harness.step();
+    harness.step();
+}
+
+#[test]
+fn open_demo_image_button_on_the_empty_screen() {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = app_harness(&out_dir.path().join("unused.csv"));
+    harness.step();
+    assert!(
+        harness.state().image().is_none(),
+        "a blank app opens nothing"
+    );
+    assert_eq!(
+        harness.query_all_by_label("Open demo image").count(),
+        2,
+        "toolbar and empty screen both offer the demo"
+    );
+    click_first(&mut harness, "Open demo image");
+    step_until(&mut harness, "the demo image to open", |app| !app.is_busy());
+    assert_eq!(harness.state().last_error(), None);
+    assert_eq!(harness.state().layer_count(), 3);
+    assert_eq!(platform_of(harness.state()).as_deref(), Some("linux/amd64"));
+    harness.step();
+    assert!(harness.query_by_label("Layer 2").is_some());
+    assert_eq!(
+        harness.query_all_by_label("Open demo image").count(),
+        1,
+        "with an image open only the toolbar button is left"
+    );
+}
+
+/// A file dropped on the window, as an integration hands it to egui.
+#[derive(Debug)]
+struct DroppedPath(std::path::PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|error| error.to_string())
+    }
+}
+
+/// Drops `path` on the window for the next frame and runs that frame.
+fn drop_on_window(harness: &mut Harness<'_, LayerslayerApp>, path: &Path) {
+    harness
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(DroppedPath(path.to_owned())));
+    harness.step();
+}
+
+#[test]
+fn a_dropped_archive_opens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = dir.path().join("dropped image.tar");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.tar"),
+        &archive,
+    )
+    .expect("copy the demo archive");
+    let mut harness = app_harness(&dir.path().join("unused.csv"));
+    harness.step();
+    drop_on_window(&mut harness, &archive);
+    assert!(
+        harness.state().is_fetching(),
+        "the drop starts opening the archive"
+    );
+    step_until(&mut harness, "the dropped archive to open", |app| {
+        !app.is_busy()
+    });
+    assert_eq!(harness.state().last_error(), None);
+    let image = harness
+        .state()
+        .image()
+        .expect("the dropped image is on screen");
+    let dropped = archive.to_str().expect("a UTF-8 temp path");
+    assert!(
+        image.source.contains(dropped),
+        "source {:?} names {dropped:?}",
+        image.source
+    );
+    assert_eq!(image.layers.len(), 3);
+    assert_eq!(platform_of(harness.state()).as_deref(), Some("linux/amd64"));
+    harness.step();
+    assert!(harness.query_by_label("Layer 0").is_some());
+
+    // A directory that is not an image: a readable error naming it, nothing opened.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let mut harness = app_harness(&dir.path().join("unused.csv"));
+    harness.step();
+    drop_on_window(&mut harness, empty.path());
+    step_until(&mut harness, "the dropped folder to fail", |app| {
+        !app.is_busy()
+    });
+    harness.step();
+    let error = harness
+        .state()
+        .last_error()
+        .expect("dropping a plain folder is an error")
+        .to_owned();
+    let folder = empty.path().to_str().expect("a UTF-8 temp path");
+    assert!(
+        error.contains(folder) && error.contains("not a container image"),
+        "{error}"
+    );
+    assert!(harness.state().image().is_none());
+    assert!(
+        harness
+            .query_by_label_contains("not a container image")
+            .is_some(),
+        "the error is visible in the window"
+    );
+}

@@ -4,9 +4,14 @@
 #
 # Usage: tests/gui_screenshot.sh [BINARY] [IMAGE] [SCREENSHOT]
 #   BINARY      the layerslayer binary (or env LAYERSLAYER_BINARY; default target/debug/layerslayer)
-#   IMAGE       an image reference the app can reach (or env LAYERSLAYER_IMAGE)
+#   IMAGE       an image reference the app can reach (or env LAYERSLAYER_IMAGE), or a single
+#               `-` for a first launch: the app starts with no arguments and no saved state
+#               (so it opens its built-in demo image) and WITHOUT network, in its own empty
+#               network namespace (`unshare --net`); the script then waits for the title
+#               `layerslayer - demo`, and fails if no network namespace can be made.
 #   SCREENSHOT  where to write the PNG (or env LAYERSLAYER_SCREENSHOT; default gui-screenshot.png)
-# Needs Xvfb, xdotool and ImageMagick (import, convert).
+# Needs Xvfb, xdotool and ImageMagick (import, convert); `-` also needs util-linux's unshare and
+# either root or unprivileged user namespaces.
 set -euo pipefail
 
 binary=${1:-${LAYERSLAYER_BINARY:-target/debug/layerslayer}}
@@ -23,10 +28,32 @@ fail() {
 }
 
 [ -x "$binary" ] || fail "no executable layerslayer binary at '$binary'"
-[ -n "$image" ] || fail "give an image reference as the second argument or in LAYERSLAYER_IMAGE"
+[ -n "$image" ] ||
+  fail "give an image reference (or - for an offline first launch) as the second argument or in LAYERSLAYER_IMAGE"
 for tool in Xvfb xdotool import convert; do
   command -v "$tool" >/dev/null || fail "$tool is missing (apt-get install xvfb xdotool imagemagick)"
 done
+
+# What the app is started with, what runs it, and the window title that means "listed".
+if [ "$image" = "-" ]; then
+  what="the demo image (first launch, no network)"
+  app_args=()
+  title_pattern='^layerslayer - demo$'
+  # An empty network namespace: as root directly, otherwise inside a user namespace. Never fall
+  # back to running with the network, which would make an "offline" pass meaningless.
+  if unshare --net true 2>/dev/null; then
+    runner=(unshare --net --)
+  elif unshare --user --map-root-user --net true 2>/dev/null; then
+    runner=(unshare --user --map-root-user --net --)
+  else
+    fail "cannot run the app without network: 'unshare --net' failed ($(unshare --net true 2>&1 || true)); run as root or enable unprivileged user namespaces"
+  fi
+else
+  what=$image
+  app_args=(gui "$image")
+  title_pattern='^layerslayer - '
+  runner=()
+fi
 
 work=$(mktemp -d)
 xvfb_pid=""
@@ -55,18 +82,22 @@ export DISPLAY=":$(head -n1 "$work/display")"
 mkdir -p "$work/home"
 HOME="$work/home" XDG_DATA_HOME="$work/home/data" XDG_CONFIG_HOME="$work/home/config" \
   WAYLAND_DISPLAY="" LIBGL_ALWAYS_SOFTWARE=1 \
-  "$binary" gui "$image" >"$work/app.log" 2>&1 &
+  "${runner[@]}" "$binary" "${app_args[@]}" >"$work/app.log" 2>&1 &
 app_pid=$!
+if [ "${#runner[@]}" -gt 0 ]; then
+  echo "gui_screenshot: first launch without network: ${runner[*]} $binary"
+fi
 
-# The title becomes "layerslayer - IMAGE" once the image is resolved and listed.
+# The title becomes "layerslayer - IMAGE" once the image is resolved and listed (unshare execs
+# the app, so $app_pid is the app either way).
 listed=""
 for _ in $(seq "$window_timeout"); do
   kill -0 "$app_pid" 2>/dev/null || fail "the app exited early: $(cat "$work/app.log")"
   if grep -q '^error: ' "$work/app.log"; then
     import -window root "$screenshot" 2>/dev/null || true
-    fail "the app could not open $image: $(grep '^error: ' "$work/app.log") (screenshot: $screenshot)"
+    fail "the app could not open $what: $(grep '^error: ' "$work/app.log") (screenshot: $screenshot)"
   fi
-  if xdotool search --name '^layerslayer - ' >/dev/null 2>&1; then
+  if xdotool search --name "$title_pattern" >/dev/null 2>&1; then
     listed=yes
     break
   fi
@@ -74,7 +105,7 @@ for _ in $(seq "$window_timeout"); do
 done
 if [ -z "$listed" ]; then
   import -window root "$screenshot" 2>/dev/null || true
-  fail "the window never listed $image (screenshot of the failure: $screenshot); app log: $(cat "$work/app.log")"
+  fail "the window never listed $what (screenshot of the failure: $screenshot); app log: $(cat "$work/app.log")"
 fi
 
 # Give the frame after the title change time to reach the screen, then check the pixels.
@@ -95,5 +126,5 @@ for region in 440x600+0+100 800x600+460+100; do
     fail "region $region of the screenshot is empty (standard deviation $part)"
 done
 
-title=$(xdotool search --name '^layerslayer - ' getwindowname | head -n1)
+title=$(xdotool search --name "$title_pattern" getwindowname | head -n1)
 echo "gui_screenshot: '$title' rendered; screenshot $screenshot (standard deviation $deviation)"
