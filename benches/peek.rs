@@ -212,17 +212,112 @@ fn main() {
         println!("  seed algorithm: {} not found, skipped", seed.display());
     }
     run_diving(&reference, work.path(), runs, &gnu);
+    run_local_archives(&binary, &reference, &digest, work.path(), runs);
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `skopeo copy` from the local registry to `destination`; false when it fails.
+fn skopeo_export(reference: &str, destination: &str) -> bool {
+    Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{reference}"),
+            destination,
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Part 3: the same layer read from image files on disk, against GNU tar pulling the blob out
+/// of the archive into `gzip -dc | tar -t`.
+fn run_local_archives(binary: &Path, reference: &str, digest: &str, work: &Path, runs: usize) {
+    println!("\n== the same layer from image files (skopeo oci-archive, docker save | gzip) ==");
+    if !have("skopeo") {
+        println!("  skopeo not installed (apt-get install skopeo), skipped");
+        return;
+    }
+    let archive = work.join("local.oci.tar");
+    if !skopeo_export(reference, &format!("oci-archive:{}", archive.display())) {
+        println!("  skopeo could not export the image, skipped");
+        return;
+    }
+    let member = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    let gnu = best_of(runs, || {
+        let mut c = Command::new("sh");
+        c.args([
+            "-c",
+            &format!(
+                "tar -xOf '{}' '{member}' | gzip -dc | tar -t",
+                archive.display()
+            ),
+        ]);
+        c
+    });
+    let ours = best_of(runs, || {
+        let mut c = Command::new(binary);
+        c.args([
+            "peek",
+            &format!("oci-archive:{}", archive.display()),
+            "--quiet",
+        ]);
+        c
+    });
+    report("GNU tar -xOf | gzip -dc | tar -t (baseline)", &gnu, &gnu);
+    report("layerslayer peek oci-archive:", &ours, &gnu);
+
+    let docker = work.join("local.docker.tar");
+    if !skopeo_export(
+        reference,
+        &format!("docker-archive:{}:bench/real:v1", docker.display()),
+    ) {
+        println!("  skopeo could not write a docker archive, skipped");
+        return;
+    }
+    let gzipped = work.join("local.docker.tar.gz");
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            &format!("gzip -1c '{}' > '{}'", docker.display(), gzipped.display()),
+        ])
+        .status()
+        .expect("gzip");
+    assert!(status.success(), "gzip the docker archive");
+    let gnu = best_of(runs, || {
+        let mut c = Command::new("sh");
+        c.args([
+            "-c",
+            &format!(
+                "tar -xzOf '{}' --wildcards '*.tar' | tar -t",
+                gzipped.display()
+            ),
+        ]);
+        c
+    });
+    let ours = best_of(runs, || {
+        let mut c = Command::new(binary);
+        c.args(["peek", &gzipped.display().to_string(), "--quiet"]);
+        c
+    });
+    report(
+        "GNU tar -xzOf | tar -t on docker save | gzip (baseline)",
+        &gnu,
+        &gnu,
+    );
+    report("layerslayer peek (sequential gzip archive)", &ours, &gnu);
 }
 
 /// diving-rs reads OCI archives from disk; skopeo makes one from the local registry.
 fn run_diving(reference: &str, work: &Path, runs: usize, baseline: &Measurement) {
-    let have = |tool: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
     if !have("diving") || !have("skopeo") {
         println!(
             "  diving-rs: not installed (cargo install diving; apt-get install skopeo), skipped"
@@ -230,17 +325,7 @@ fn run_diving(reference: &str, work: &Path, runs: usize, baseline: &Measurement)
         return;
     }
     let archive = work.join("image.oci.tar");
-    let copied = Command::new("skopeo")
-        .args([
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{reference}"),
-            &format!("oci-archive:{}", archive.display()),
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !copied {
+    if !skopeo_export(reference, &format!("oci-archive:{}", archive.display())) {
         println!("  diving-rs: skopeo could not export the image, skipped");
         return;
     }

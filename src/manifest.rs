@@ -18,6 +18,8 @@ pub mod media_type {
     pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
     /// OCI image index (multi-platform).
     pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    /// OCI zstd-compressed layer.
+    pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
     /// Docker schema1 manifests, which this client refuses with a clear message.
     pub const DOCKER_SCHEMA1_PREFIX: &str = "application/vnd.docker.distribution.manifest.v1";
     /// Every manifest type offered in `Accept`.

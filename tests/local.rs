@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use common::images::{expected_entries, push_image_for, sample_layers, tricky_items};
 use common::layouts::{
-    IndexEntry, LayoutImage, pack_dir, pack_dir_ending_with, write_docker_save_legacy,
-    write_docker_save_oci, write_oci_layout,
+    IndexEntry, LayoutImage, pack_dir, pack_dir_ending_with, plain_tar, write_crane_tarball,
+    write_docker_save_legacy, write_docker_save_oci, write_oci_layout,
 };
 use common::{
     Compression, ImageFormat, TarItem, TestLayer, TestRegistry, open_with, push_image, push_index,
@@ -215,6 +215,30 @@ fn docker_save_archives_in_both_layouts_are_read_and_verified() {
     pack_dir(&single, &single_tgz, true);
     assert_lists(&single_tgz.display().to_string(), None, &sample);
     assert_lists(&single.display().to_string(), None, &sample);
+
+    // go-containerregistry's tarball (crane pull): gzip layers named by their blob digest.
+    let gzip_layers: Vec<TestLayer> = sample
+        .iter()
+        .map(|l| TestLayer {
+            blob: common::images::compress(&plain_tar(l), Compression::Gzip),
+            ..l.clone()
+        })
+        .map(|l| TestLayer {
+            digest: common::images::sha256(&l.blob),
+            compression: Compression::Gzip,
+            ..l
+        })
+        .collect();
+    let crane = work.path().join("crane");
+    std::fs::create_dir_all(&crane).expect("dir");
+    write_crane_tarball(&crane, "app:1", &gzip_layers);
+    let crane_tar = work.path().join("crane.tar");
+    pack_dir(&crane, &crane_tar, false);
+    let image = assert_lists(&crane_tar.display().to_string(), None, &gzip_layers);
+    let digests: Vec<&str> = image.layers.iter().map(|l| l.digest()).collect();
+    let built: Vec<&str> = gzip_layers.iter().map(|l| l.digest.as_str()).collect();
+    assert_eq!(digests, built);
+    assert!(image.layers[0].media_type().ends_with("tar.gzip"));
 
     // Docker 25+: an OCI layout plus manifest.json over the same blobs.
     let modern = work.path().join("modern");

@@ -199,7 +199,7 @@ impl LayerslayerApp {
     }
 
     /// An app without persisted state, for headless tests: `initial_reference` is typed into
-    /// the field (not fetched) and `picker` answers the export's save dialog.
+    /// the field (not fetched) and `dialogs` answer the file dialogs.
     pub fn new_for_tests(initial_reference: Option<String>, dialogs: Box<dyn FileDialogs>) -> Self {
         Self {
             reference_input: initial_reference.unwrap_or_default(),

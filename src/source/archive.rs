@@ -127,10 +127,10 @@ impl TarArchive {
             ArchiveBytes::File(path) => {
                 let mut file = File::open(&path)?;
                 let len = file.metadata()?.len();
-                let mut magic = [0u8; 4];
-                let magic_len = read_up_to(&mut file, &mut magic)?;
+                let mut magic = Vec::with_capacity(4);
+                (&mut file).take(4).read_to_end(&mut magic)?;
                 file.seek(SeekFrom::Start(0))?;
-                match Compression::sniff(&magic[..magic_len]) {
+                match Compression::sniff(&magic) {
                     Compression::None => {
                         let mut index = index_seekable(BufReader::new(file));
                         index.note_truncation(len);
@@ -237,20 +237,6 @@ impl TarArchive {
         }
         None
     }
-}
-
-/// Reads as many bytes as are available into `buffer` (fewer only at end of file).
-fn read_up_to(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match reader.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 fn decompress(compression: Compression, file: File) -> io::Result<Box<dyn Read + Send>> {

@@ -389,7 +389,7 @@ impl LocalSource {
             let descriptor = match entry.layer_sources.get(&digest) {
                 Some(source) => source.clone(),
                 None => Descriptor {
-                    media_type: DOCKER_LAYER_TAR.to_owned(),
+                    media_type: docker_layer_media_type(&path).to_owned(),
                     size: self.files.size(&path).unwrap_or(0),
                     digest: digest.clone(),
                     urls: Vec::new(),
@@ -553,15 +553,34 @@ fn blob_path(digest: &str) -> Option<String> {
     well_formed.then(|| format!("blobs/{algorithm}/{hex}"))
 }
 
-/// The digest a `blobs/<alg>/<hex>` path stands for.
+/// The digest a layer file's path names, if it names one: `blobs/<alg>/<hex>`, or a file
+/// named by its sha256 (`<hex>.tar` as skopeo and podman write, `<hex>.tar.gz` as crane
+/// writes). A file named by a digest holds the bytes of that digest; legacy `<id>/layer.tar`
+/// files name none.
 fn digest_of_blob_path(path: &str) -> Option<String> {
     let mut parts = path.split('/');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("blobs"), Some(algorithm), Some(hex), None) => {
-            let digest = format!("{algorithm}:{hex}");
-            blob_path(&digest).map(|_| digest)
-        }
-        _ => None,
+    if let (Some("blobs"), Some(algorithm), Some(hex), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    {
+        let digest = format!("{algorithm}:{hex}");
+        return blob_path(&digest).map(|_| digest);
+    }
+    let file_name = path.rsplit('/').next().unwrap_or(path);
+    let stem = file_name.split('.').next().unwrap_or(file_name);
+    let stem = stem.strip_prefix("sha256:").unwrap_or(stem);
+    let digest = format!("sha256:{stem}");
+    blob_path(&digest).map(|_| digest)
+}
+
+/// The media type of a `docker save` layer file, by its name (the decoder sniffs the bytes
+/// anyway; this is what the layer list shows).
+fn docker_layer_media_type(path: &str) -> &'static str {
+    if path.ends_with(".gz") || path.ends_with(".tgz") {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    } else if path.ends_with(".zst") {
+        media_type::OCI_LAYER_ZSTD
+    } else {
+        DOCKER_LAYER_TAR
     }
 }
 
@@ -623,6 +642,17 @@ mod tests {
             Some(format!("sha256:{HEX}"))
         );
         assert_eq!(digest_of_blob_path("abc/layer.tar"), None);
+        for named in [
+            format!("{HEX}.tar"),
+            format!("{HEX}.tar.gz"),
+            format!("sha256:{HEX}"),
+        ] {
+            assert_eq!(
+                digest_of_blob_path(&named),
+                Some(format!("sha256:{HEX}")),
+                "{named}"
+            );
+        }
     }
 
     #[test]

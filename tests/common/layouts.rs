@@ -142,7 +142,7 @@ fn collect_files(root: &Path, dir: &Path, paths: &mut Vec<String>) {
 }
 
 /// The uncompressed tar of a layer (what `docker save` stores).
-fn plain_tar(layer: &TestLayer) -> Vec<u8> {
+pub fn plain_tar(layer: &TestLayer) -> Vec<u8> {
     match layer.compression {
         super::Compression::None => layer.blob.clone(),
         super::Compression::Zstd => zstd::decode_all(layer.blob.as_slice()).expect("unzstd"),
@@ -209,6 +209,26 @@ pub fn write_docker_save_oci(dir: &Path, tag: &str, layers: &[TestLayer]) {
         "RepoTags": [tag],
         "Layers": layers.iter().map(|l| blob_path(&l.digest)).collect::<Vec<_>>(),
     }]);
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&manifest).expect("manifest.json"),
+    )
+    .expect("manifest.json");
+}
+
+/// Writes the `docker save`-compatible tarball layout of go-containerregistry (`crane pull`):
+/// the config named `sha256:<hex>` and each layer stored compressed as `<blob hex>.tar.gz`.
+pub fn write_crane_tarball(dir: &Path, tag: &str, layers: &[TestLayer]) {
+    let config = config_json(layers, "amd64", None);
+    let config_name = sha256(&config);
+    std::fs::write(dir.join(&config_name), &config).expect("config");
+    let mut paths = Vec::new();
+    for layer in layers {
+        let name = format!("{}.tar.gz", layer.digest.trim_start_matches("sha256:"));
+        std::fs::write(dir.join(&name), &layer.blob).expect("layer");
+        paths.push(name);
+    }
+    let manifest = json!([{"Config": config_name, "RepoTags": [tag], "Layers": paths}]);
     std::fs::write(
         dir.join("manifest.json"),
         serde_json::to_vec(&manifest).expect("manifest.json"),
