@@ -78,7 +78,8 @@ pub struct ImageArgs {
     /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG], a path to an
     /// image archive or layout, or `demo` (built in, works offline).
     pub image: String,
-    /// Platform to pick from a multi-arch image: os/arch[/variant]. Default: this machine's.
+    /// Platform to pick from a multi-arch image: os/arch[/variant]. Default: this machine's, then
+    /// linux/amd64, then the first the index offers.
     #[arg(long)]
     pub platform: Option<String>,
     /// Allow plain http and unverified TLS for registries that are not on loopback.

@@ -70,7 +70,7 @@ pub struct ImageInfo {
 }
 
 /// Fetches the manifest for `reference`; for an index, picks `platform` (default: the host's,
-/// then linux/amd64); then reads the config to attach build steps to layers.
+/// then linux/amd64, then the first offered); then reads the config to attach build steps to layers.
 pub fn resolve_image(
     source: &dyn ImageSource,
     reference: &str,

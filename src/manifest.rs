@@ -255,8 +255,9 @@ impl ImageIndex {
             .collect()
     }
 
-    /// Picks the child manifest for `wanted`, or for the host platform (falling back to
-    /// `linux/amd64`) when `wanted` is `None`.
+    /// Picks the child manifest for `wanted`, or when `wanted` is `None` for the host
+    /// platform, then `linux/amd64`, then the first platform offered: an inspector can show
+    /// any platform, so an index without the host's (e.g. an arm64-only image) still opens.
     pub fn select(&self, wanted: Option<&Platform>) -> Result<&Descriptor, ManifestError> {
         let find = |want: &Platform| {
             self.manifests.iter().find(|m| {
@@ -267,7 +268,13 @@ impl ImageIndex {
         };
         let found = match wanted {
             Some(want) => find(want),
-            None => find(&Platform::host()).or_else(|| find(&Platform::linux_amd64())),
+            None => find(&Platform::host())
+                .or_else(|| find(&Platform::linux_amd64()))
+                .or_else(|| {
+                    self.manifests
+                        .iter()
+                        .find(|m| m.platform.as_ref().is_some_and(|p| !p.is_unknown()))
+                }),
         };
         found.ok_or_else(|| ManifestError::PlatformNotFound {
             wanted: wanted.map_or_else(|| Platform::host().to_string(), ToString::to_string),
@@ -393,6 +400,19 @@ mod tests {
             "{err}"
         );
         assert!(!index.platforms().iter().any(Platform::is_unknown));
+        let arm_only = ImageIndex {
+            manifests: index
+                .manifests
+                .iter()
+                .filter(|m| m.platform.as_ref().is_some_and(|p| p.architecture == "arm"))
+                .cloned()
+                .collect(),
+        };
+        assert_eq!(
+            arm_only.select(None).map(|d| d.digest.as_str()),
+            Ok("sha256:aa"),
+            "without the host's platform, the first offered"
+        );
         let default = index.select(None).expect("host or amd64 fallback");
         assert!(["sha256:ee", "sha256:cc"].contains(&default.digest.as_str()));
     }

@@ -105,7 +105,8 @@ impl Location {
 /// How to open an image.
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
-    /// The platform to pick from a multi-platform index (`None`: the host's, then linux/amd64).
+    /// The platform to pick from a multi-platform index (`None`: the host's, then linux/amd64,
+    /// then the first offered).
     pub platform: Option<Platform>,
     /// How to talk to a registry (insecure, credentials, retries); unused for local images.
     pub registry: ClientOptions,

@@ -160,6 +160,25 @@ fn oci_layouts_list_their_images_as_directory_tar_and_gzip_tar() {
         assert!(unknown.to_string().contains("multi, single"), "{unknown}");
     }
 
+    // A layout saved for one platform of an index (docker save with the containerd store)
+    // offers the platforms it holds.
+    let amd_manifest = open(&format!("oci:{}:multi", dir.display()), Some("linux/amd64"))
+        .expect("amd64")
+        .1
+        .manifest_digest;
+    std::fs::remove_file(
+        dir.join("blobs/sha256")
+            .join(amd_manifest.trim_start_matches("sha256:")),
+    )
+    .expect("remove the amd64 manifest");
+    let image = assert_lists(&format!("oci:{}:multi", dir.display()), None, &arm);
+    let platforms: Vec<String> = image
+        .available_platforms
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(platforms, ["linux/arm64"]);
+
     // A layout with one image needs no name, and a plain path is told by its content.
     let one = work.path().join("one");
     write_oci_layout(

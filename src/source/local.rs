@@ -280,7 +280,7 @@ impl LocalSource {
             ([only], _) => Ok(only.digest.clone()),
             (several, _) if several.iter().all(|d| d.platform.is_some()) => {
                 let body = if everything {
-                    body
+                    self.present_platforms_only(body)
                 } else {
                     serde_json::to_vec(&serde_json::json!({
                         "schemaVersion": 2,
@@ -416,6 +416,39 @@ impl LocalSource {
         Ok(self.remember_document(media_type::DOCKER_MANIFEST, body))
     }
 
+    /// An index as served: entries whose manifests are not in the files are left out, so an
+    /// image saved for one platform of several (`docker save` with the containerd image store
+    /// keeps the whole index) offers the platforms it holds. The digest stays the index's own.
+    /// Anything else, or an index with all or none of its entries present, is unchanged.
+    fn present_platforms_only(&self, body: Vec<u8>) -> Vec<u8> {
+        let Ok(mut document) = serde_json::from_slice::<serde_json::Value>(&body) else {
+            return body;
+        };
+        let Some(manifests) = document
+            .get_mut("manifests")
+            .and_then(serde_json::Value::as_array_mut)
+        else {
+            return body;
+        };
+        let listed = manifests.len();
+        manifests.retain(|entry| {
+            entry
+                .get("digest")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|digest| self.has_document(digest))
+        });
+        if manifests.is_empty() || manifests.len() == listed {
+            return body;
+        }
+        serde_json::to_vec(&document).unwrap_or(body)
+    }
+
+    /// Whether the manifest or index `digest` is here.
+    fn has_document(&self, digest: &str) -> bool {
+        self.made_up.contains_key(digest)
+            || blob_path(digest).is_some_and(|path| self.files.size(&path).is_some())
+    }
+
     /// Keeps a document that is not a blob of its own; returns its digest.
     fn remember_document(&mut self, content_type: &str, body: Vec<u8>) -> String {
         let digest = format!("sha256:{:x}", Sha256::digest(&body));
@@ -509,7 +542,7 @@ impl ImageSource for LocalSource {
         Ok(FetchedManifest {
             content_type: None,
             digest: actual,
-            body,
+            body: self.present_platforms_only(body),
         })
     }
 
