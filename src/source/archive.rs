@@ -212,15 +212,11 @@ impl TarArchive {
                 small,
             } => match small.get(resolved) {
                 Some(data) => Box::new(io::Cursor::new(Arc::clone(data))),
-                None => {
-                    let mut decoded = decompress(*compression, File::open(path)?)?;
-                    let skipped = io::copy(&mut (&mut decoded).take(offset), &mut io::sink())?;
-                    if skipped < offset {
-                        Box::new(io::empty())
-                    } else {
-                        Box::new(decoded.take(size))
-                    }
-                }
+                None => Box::new(SkipThenTake {
+                    inner: decompress(*compression, File::open(path)?)?,
+                    skip: offset,
+                    remaining: size,
+                }),
             },
         };
         Ok(Some((reader, size)))
@@ -236,6 +232,32 @@ impl TarArchive {
             }
         }
         None
+    }
+}
+
+/// A decompressed archive read from its start: skips to a member on the first read (on the
+/// reading thread, where a long skip can be abandoned), then yields the member's data.
+struct SkipThenTake {
+    inner: Box<dyn Read + Send>,
+    skip: u64,
+    remaining: u64,
+}
+
+impl Read for SkipThenTake {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.skip > 0 {
+            let skipped = io::copy(&mut (&mut self.inner).take(self.skip), &mut io::sink())?;
+            if skipped < self.skip {
+                self.remaining = 0; // the archive ends before the member: it reads short
+            }
+            self.skip = 0;
+        }
+        let wanted = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let read = self.inner.read(&mut buf[..wanted])?;
+        self.remaining -= read as u64;
+        Ok(read)
     }
 }
 
