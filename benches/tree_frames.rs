@@ -67,6 +67,7 @@ fn listing_of(index: usize, entries: Vec<Entry>) -> LayerListing {
             digest_verified: true,
         },
         bytes_read: 0,
+        listed_from: layerslayer::listing::ListedFrom::Blob,
     }
 }
 

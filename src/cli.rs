@@ -7,15 +7,17 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::cache::{ListingCache, stream_layer_cached};
 use crate::cancel::CancelToken;
 use crate::export::{self, Destination, ExportError};
 use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{
-    Entry, LayerListing, LayerStatus, MergedEntry, escape_control, human_size, merge_layers,
+    Entry, LayerListing, LayerStatus, ListedFrom, MergedEntry, escape_control, human_size,
+    merge_layers,
 };
 use crate::manifest::Platform;
 use crate::open::{Location, OpenOptions, OpenedImage, open_location};
-use crate::peek::{LayerOutcome, PeekProgress, stream_layer};
+use crate::peek::{LayerOutcome, PeekProgress};
 use crate::registry::ClientOptions;
 use crate::source::{ErrorKind, ImageSource, SourceError};
 
@@ -109,6 +111,9 @@ pub struct PeekArgs {
     /// No progress output on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Neither read nor store listings in the cache ($XDG_CACHE_HOME/layerslayer).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// A failure that ends the command, with its exit code.
@@ -331,6 +336,11 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
     } else {
         Box::new(io::BufWriter::new(stdout.lock()))
     };
+    let cache = if args.no_cache {
+        None
+    } else {
+        ListingCache::open_default()
+    };
     let mut write_error = None;
     let mut listings = Vec::with_capacity(chosen.len());
     for &index in &chosen {
@@ -357,6 +367,7 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
         let mut entries = Vec::new();
         let mut count = 0usize;
         let outcome = peek_with_progress(
+            cache.as_ref(),
             source.as_ref(),
             layer,
             &cancel,
@@ -369,7 +380,17 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
                 }
             },
         );
-        print(&|out| writeln!(out, "  ({count} entries, {})", outcome.status.label()));
+        let origin = match outcome.listed_from {
+            ListedFrom::Cache => ", from the cache",
+            ListedFrom::Blob => "",
+        };
+        print(&|out| {
+            writeln!(
+                out,
+                "  ({count} entries, {}{origin})",
+                outcome.status.label()
+            )
+        });
         if let LayerStatus::Failed(message)
         | LayerStatus::Skipped(message)
         | LayerStatus::Missing(message) = &outcome.status
@@ -384,6 +405,7 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
             entries,
             status: outcome.status,
             bytes_read: outcome.bytes_read,
+            listed_from: outcome.listed_from,
         });
     }
     match write_error {
@@ -431,8 +453,9 @@ fn stdout_failure(error: &io::Error) -> Failure {
     )
 }
 
-/// Peeks one layer, with a progress bar on stderr when asked.
+/// Peeks one layer through the cache, with a progress bar on stderr when asked.
 fn peek_with_progress(
+    cache: Option<&ListingCache>,
     source: &dyn ImageSource,
     layer: &LayerInfo,
     cancel: &CancelToken,
@@ -441,7 +464,7 @@ fn peek_with_progress(
 ) -> LayerOutcome {
     let progress = Arc::new(PeekProgress::default());
     if !show_progress {
-        return stream_layer(source, layer, cancel, &progress, on_entry);
+        return stream_layer_cached(cache, source, layer, cancel, &progress, on_entry);
     }
     let bar = indicatif::ProgressBar::new(layer.size());
     bar.set_style(
@@ -452,7 +475,7 @@ fn peek_with_progress(
     );
     bar.set_prefix(layer.index.to_string());
     bar.enable_steady_tick(Duration::from_millis(100));
-    let outcome = stream_layer(source, layer, cancel, &progress, &mut |entry| {
+    let outcome = stream_layer_cached(cache, source, layer, cancel, &progress, &mut |entry| {
         bar.set_position(progress.bytes_read());
         bar.set_message(format!("{} entries", progress.entries()));
         on_entry(entry);

@@ -6,6 +6,7 @@
 //! into [`listing`] entries, and [`export`] writes CSV/JSON. The [`cli`] and `gui` front ends
 //! are thin shells over it.
 
+pub mod cache;
 pub mod cancel;
 pub mod cli;
 pub mod compression;

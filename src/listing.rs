@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::image::LayerInfo;
 
@@ -13,7 +13,7 @@ pub const WHITEOUT_PREFIX: &str = ".wh.";
 pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
 
 /// What kind of filesystem object a tar entry describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EntryKind {
     /// Regular file.
@@ -57,7 +57,7 @@ impl EntryKind {
 }
 
 /// One entry of a layer's tar stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// Normalised path: no leading `./` or `/`, no trailing `/`; `.` for the root itself.
     pub path: String,
@@ -161,6 +161,17 @@ impl LayerStatus {
     }
 }
 
+/// Where a layer's entries came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListedFrom {
+    /// The layer blob, streamed and decoded.
+    #[default]
+    Blob,
+    /// The listing cache: no blob byte was fetched.
+    Cache,
+}
+
 /// Everything read from one layer.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerListing {
@@ -172,6 +183,8 @@ pub struct LayerListing {
     pub status: LayerStatus,
     /// Compressed bytes received.
     pub bytes_read: u64,
+    /// Where the entries came from (the blob or the cache).
+    pub listed_from: ListedFrom,
 }
 
 /// An entry of the merged view, with the layer that last wrote it.
@@ -521,6 +534,7 @@ mod tests {
                 digest_verified: true,
             },
             bytes_read: 0,
+            listed_from: ListedFrom::Blob,
         }
     }
 

@@ -15,7 +15,8 @@ use crate::cancel::CancelToken;
 pub use crate::compression::Compression;
 use crate::image::LayerInfo;
 use crate::listing::{
-    Entry, EntryKind, LayerListing, LayerStatus, OPAQUE_MARKER, WHITEOUT_PREFIX, normalize_path,
+    Entry, EntryKind, LayerListing, LayerStatus, ListedFrom, OPAQUE_MARKER, WHITEOUT_PREFIX,
+    normalize_path,
 };
 use crate::source::{ErrorKind, ImageSource};
 
@@ -42,6 +43,11 @@ impl PeekProgress {
     /// Entries decoded so far.
     pub fn entries(&self) -> u64 {
         self.entries.load(Ordering::Relaxed)
+    }
+
+    /// Counts one more entry handed out (by the decoder, or replayed from the cache).
+    pub(crate) fn count_entry(&self) {
+        self.entries.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -269,6 +275,8 @@ pub struct LayerOutcome {
     pub status: LayerStatus,
     /// Compressed bytes received.
     pub bytes_read: u64,
+    /// Where the entries came from.
+    pub listed_from: ListedFrom,
 }
 
 /// Streams one layer, handing each tar entry to `on_entry` as soon as it is decoded and
@@ -283,6 +291,7 @@ pub fn stream_layer(
     let ended = |status: LayerStatus| LayerOutcome {
         status,
         bytes_read: progress.bytes_read(),
+        listed_from: ListedFrom::Blob,
     };
     if cancel.is_cancelled() {
         return ended(LayerStatus::Cancelled);
@@ -370,6 +379,7 @@ pub fn peek_layer(
         entries,
         status: outcome.status,
         bytes_read: outcome.bytes_read,
+        listed_from: outcome.listed_from,
     }
 }
 

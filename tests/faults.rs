@@ -502,7 +502,7 @@ fn the_cli_prints_entries_while_downloading_and_stops_when_the_reader_goes() {
     use std::io::BufRead as _;
     let slow = SlowBlobServer::start();
     let started = Instant::now();
-    let mut child = std::process::Command::new(common::layerslayer_binary())
+    let mut child = common::layerslayer_command()
         .args(["peek", &slow.reference(), "--layers", "all"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -14,7 +14,7 @@ use egui::accesskit::{Role, Toggled};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use layerslayer::gui::{FixedSavePath, LayerslayerApp, TreeChoice};
-use layerslayer::listing::LayerStatus;
+use layerslayer::listing::{LayerStatus, ListedFrom};
 
 /// Upper bound for any background step (fetch, peek of the sample image) to finish.
 const WORK_DEADLINE: Duration = Duration::from_secs(60);
@@ -705,4 +705,43 @@ fn a_dropped_archive_opens() {
             .is_some(),
         "the error is visible in the window"
     );
+}
+
+#[test]
+fn cached_layers_show_at_once_marked_cached() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache =
+        layerslayer::cache::ListingCache::open(dir.path().join("cache"), 1 << 30).expect("cache");
+    let picker = FixedSavePath(dir.path().join("unused.csv"));
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |_cc| {
+            LayerslayerApp::with_recent(Vec::new(), Box::new(picker))
+                .with_listing_cache(Some(cache))
+        });
+    step_until(&mut harness, "the demo image to open", |app| {
+        !app.is_busy() && app.image().is_some()
+    });
+    for round in ["first", "second"] {
+        click(&mut harness, "Peek");
+        step_until(&mut harness, "the demo peek", peeked_and_idle);
+        harness.step();
+        let listings = harness.state().peeked_listings();
+        let expected = if round == "first" {
+            ListedFrom::Blob
+        } else {
+            ListedFrom::Cache
+        };
+        for listing in &listings {
+            assert_eq!(listing.listed_from, expected, "{round} peek");
+            assert!(listing.status.is_complete());
+            assert!(!listing.entries.is_empty());
+        }
+        let marked = harness
+            .query_all_by_label_contains("Complete: ")
+            .filter_map(|node| node.accesskit_node().value())
+            .filter(|text| text.ends_with(", cached (nothing downloaded)"))
+            .count();
+        assert_eq!(marked, if round == "first" { 0 } else { 3 }, "{round} peek");
+    }
 }

@@ -470,7 +470,7 @@ fn the_demo_image_has_something_for_every_feature() {
 
 /// Runs the CLI; returns its exit code and stderr.
 fn run_cli(args: &[&str]) -> (i32, String) {
-    let output = Command::new(common::layerslayer_binary())
+    let output = common::layerslayer_command()
         .args(args)
         .output()
         .expect("run layerslayer");
@@ -647,7 +647,7 @@ fn tar_member_offset(tar: &[u8], name_end: &str) -> u64 {
 
 #[test]
 fn the_cli_lists_the_demo_offline() {
-    let output = Command::new(common::layerslayer_binary())
+    let output = common::layerslayer_command()
         .args(["layers", "demo"])
         .output()
         .expect("run layerslayer");
@@ -665,7 +665,7 @@ fn the_cli_lists_the_demo_offline() {
         "{stdout}"
     );
 
-    let output = Command::new(common::layerslayer_binary())
+    let output = common::layerslayer_command()
         .args(["peek", "demo", "--merged"])
         .output()
         .expect("run layerslayer");

@@ -370,7 +370,7 @@ fn cli_reads_docker_config_credentials_and_writes_the_exact_csv() {
     )
     .expect("config.json");
     let out = config_dir.path().join("out.csv");
-    let output = std::process::Command::new(common::layerslayer_binary())
+    let output = common::layerslayer_command()
         .args(["peek", &sample.reference, "--layers", "all", "--csv"])
         .arg(&out)
         .env("DOCKER_CONFIG", config_dir.path())
@@ -417,7 +417,7 @@ fn cli_reads_docker_config_credentials_and_writes_the_exact_csv() {
         .collect();
     assert_eq!(rows, expected);
 
-    let without = std::process::Command::new(common::layerslayer_binary())
+    let without = common::layerslayer_command()
         .args(["layers", &sample.reference])
         .env("DOCKER_CONFIG", tempfile::tempdir().expect("empty").path())
         .env("HOME", "/nonexistent")
@@ -436,7 +436,7 @@ fn cli_layers_table_json_merged_and_exit_codes() {
     let registry = TestRegistry::start();
     let sample = common::push_sample_image(&registry, "cli/table", "v1");
     let run = |args: &[&str]| {
-        std::process::Command::new(common::layerslayer_binary())
+        common::layerslayer_command()
             .args(args)
             .output()
             .expect("run layerslayer")
@@ -518,6 +518,7 @@ fn cli_prompts_for_layers_on_a_terminal() {
         out.display()
     );
     let mut child = std::process::Command::new("script")
+        .env("XDG_CACHE_HOME", common::NO_CACHE_DIR)
         .args(["-q", "-e", "-c", &command, "/dev/null"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -557,7 +558,7 @@ fn non_loopback_names_need_insecure_for_plain_http() {
     let port = registry.addr().rsplit(':').next().expect("port").to_owned();
     let reference = format!("0.0.0.0:{port}/plain/app:v1");
     let run = |extra: &[&str]| {
-        std::process::Command::new(common::layerslayer_binary())
+        common::layerslayer_command()
             .arg("layers")
             .arg(&reference)
             .args(extra)
@@ -597,7 +598,7 @@ fn control_characters_in_names_never_reach_the_terminal_raw() {
     );
     let pushed = push_image(&registry, "evil/names", "v1", ImageFormat::Oci, &[layer]);
     let run = |args: &[&str]| {
-        std::process::Command::new(common::layerslayer_binary())
+        common::layerslayer_command()
             .args(args)
             .output()
             .expect("run layerslayer")

@@ -13,10 +13,12 @@ use super::jobs::{
 };
 use super::tree_view::TreeView;
 use crate::build_info::{GIT_COMMIT, VERSION};
+use crate::cache::ListingCache;
 use crate::export::{self, Destination};
 use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{
-    FileTree, LayerListing, LayerStatus, PathFilter, escape_control, human_size, merge_layers,
+    FileTree, LayerListing, LayerStatus, ListedFrom, PathFilter, escape_control, human_size,
+    merge_layers,
 };
 use crate::manifest::Platform;
 use crate::peek::PeekProgress;
@@ -120,6 +122,8 @@ struct PeekedLayer {
     /// `None` while the layer is still being read.
     status: Option<LayerStatus>,
     bytes_read: u64,
+    /// Whether the entries came from the blob or the listing cache.
+    listed_from: ListedFrom,
     /// Live download / decode counters.
     progress: Arc<PeekProgress>,
 }
@@ -136,6 +140,7 @@ impl PeekedLayer {
             entries: self.entries().cloned().collect(),
             status: self.status.clone().unwrap_or(LayerStatus::Cancelled),
             bytes_read: self.bytes_read,
+            listed_from: self.listed_from,
         }
     }
 
@@ -171,6 +176,8 @@ pub struct LayerslayerApp {
     error: Option<String>,
     show_about: bool,
     dialogs: Box<dyn FileDialogs>,
+    /// Listings of layers seen before; `None` runs without a cache.
+    cache: Option<Arc<ListingCache>>,
 }
 
 impl LayerslayerApp {
@@ -181,6 +188,7 @@ impl LayerslayerApp {
             .and_then(|storage| eframe::get_value(storage, RECENT_KEY))
             .unwrap_or_default();
         Self::with_recent(recent, Box::new(NativeFileDialogs))
+            .with_listing_cache(ListingCache::open_default())
     }
 
     /// The app remembering `recent` references. On a first launch (nothing remembered) it
@@ -229,7 +237,15 @@ impl LayerslayerApp {
             error: None,
             show_about: false,
             dialogs,
+            cache: None,
         }
+    }
+
+    /// Uses `cache` for layer listings: cached layers show at once, marked "cached", and
+    /// complete ones are stored.
+    pub fn with_listing_cache(mut self, cache: Option<ListingCache>) -> Self {
+        self.cache = cache.map(Arc::new);
+        self
     }
 
     /// Fills in `reference` and fetches it as soon as the window shows.
@@ -464,7 +480,7 @@ impl LayerslayerApp {
         }
         let source = Arc::clone(&image.source);
         self.peek = None;
-        match PeekJob::start(source, layers.clone(), ctx.clone()) {
+        match PeekJob::start(source, layers.clone(), self.cache.clone(), ctx.clone()) {
             Ok(job) => {
                 let count = layers.len();
                 self.peeked = layers
@@ -476,6 +492,7 @@ impl LayerslayerApp {
                         entry_count: 0,
                         status: None,
                         bytes_read: 0,
+                        listed_from: ListedFrom::Blob,
                         progress: job.progress(position).cloned().unwrap_or_default(),
                     })
                     .collect();
@@ -618,10 +635,12 @@ impl LayerslayerApp {
                 position,
                 status,
                 bytes_read,
+                listed_from,
             } => {
                 if let Some(layer) = self.peeked.get_mut(position) {
                     layer.status = Some(status);
                     layer.bytes_read = bytes_read;
+                    layer.listed_from = listed_from;
                 }
             }
         }
@@ -990,11 +1009,15 @@ fn layer_row(ui: &mut Ui, layer: &LayerInfo, checked: &mut bool, peek: Option<&P
     let (text, color) = match status {
         LayerStatus::Complete { digest_verified } => (
             format!(
-                "Complete: {entries} entries{}",
+                "Complete: {entries} entries{}{}",
                 if *digest_verified {
                     ", digest verified"
                 } else {
                     ""
+                },
+                match peek.listed_from {
+                    ListedFrom::Cache => ", cached (nothing downloaded)",
+                    ListedFrom::Blob => "",
                 }
             ),
             visuals.text_color(),

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
 use poll_promise::Promise;
 
+use crate::cache::{ListingCache, stream_layer_cached};
 use crate::cancel::CancelToken;
 use crate::image::{ImageInfo, LayerInfo};
-use crate::listing::{Entry, FileTree, LayerStatus, merge_entries};
+use crate::listing::{Entry, FileTree, LayerStatus, ListedFrom, merge_entries};
 use crate::manifest::Platform;
 use crate::open::{OpenOptions, OpenedImage, open_image};
-use crate::peek::{PeekProgress, stream_layer};
+use crate::peek::{LayerOutcome, PeekProgress};
 use crate::registry::ClientOptions;
 use crate::source::ImageSource;
 
@@ -117,13 +118,15 @@ pub enum PeekMessage {
         status: LayerStatus,
         /// Compressed bytes received.
         bytes_read: u64,
+        /// Whether the entries came from the blob or the listing cache.
+        listed_from: ListedFrom,
     },
 }
 
 /// What the peeking thread hands to the batching thread.
 enum RawEvent {
     Entry(usize, Entry),
-    Done(usize, LayerStatus, u64),
+    Done(usize, LayerOutcome),
 }
 
 /// A running peek of several layers; dropping it cancels the work.
@@ -143,10 +146,12 @@ pub struct PeekPoll {
 }
 
 impl PeekJob {
-    /// Peeks `layers` one after another on a worker thread, streaming entries in batches.
+    /// Peeks `layers` one after another on a worker thread, streaming entries in batches;
+    /// layers in `cache` are replayed from it, and complete ones stored.
     pub fn start(
         source: Arc<dyn ImageSource>,
         layers: Vec<LayerInfo>,
+        cache: Option<Arc<ListingCache>>,
         ctx: egui::Context,
     ) -> Result<Self, String> {
         let cancel = CancelToken::new();
@@ -173,6 +178,7 @@ impl PeekJob {
             .spawn(move || {
                 peek_all(
                     source.as_ref(),
+                    cache.as_deref(),
                     &layers,
                     &worker_cancel,
                     &worker_progress,
@@ -222,17 +228,18 @@ impl Drop for PeekJob {
 
 fn peek_all(
     source: &dyn ImageSource,
+    cache: Option<&ListingCache>,
     layers: &[LayerInfo],
     cancel: &CancelToken,
     progress: &[Arc<PeekProgress>],
     events: &Sender<RawEvent>,
 ) {
     for (position, (layer, counters)) in layers.iter().zip(progress).enumerate() {
-        let outcome = stream_layer(source, layer, cancel, counters, &mut |entry| {
+        let outcome = stream_layer_cached(cache, source, layer, cancel, counters, &mut |entry| {
             // A failed send means the UI is gone; the cancel token stops the work.
             let _ = events.send(RawEvent::Entry(position, entry));
         });
-        let done = RawEvent::Done(position, outcome.status, outcome.bytes_read);
+        let done = RawEvent::Done(position, outcome);
         if events.send(done).is_err() {
             return;
         }
@@ -283,13 +290,14 @@ fn forward_in_batches(
                 }
                 delivered
             }
-            Ok(RawEvent::Done(position, status, bytes_read)) => {
+            Ok(RawEvent::Done(position, outcome)) => {
                 batch_deadline = None;
                 flush(&mut batch, batch_position)
                     && send(PeekMessage::LayerDone {
                         position,
-                        status,
-                        bytes_read,
+                        status: outcome.status,
+                        bytes_read: outcome.bytes_read,
+                        listed_from: outcome.listed_from,
                     })
             }
             Err(RecvTimeoutError::Timeout) => {

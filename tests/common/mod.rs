@@ -178,6 +178,17 @@ pub fn open_with(
     Ok((opened.source, opened.info))
 }
 
+/// A command running the `layerslayer` binary without a listing cache (its cache directory
+/// cannot be created), so that no test sees another's cached listings.
+pub fn layerslayer_command() -> Command {
+    let mut command = Command::new(layerslayer_binary());
+    command.env("XDG_CACHE_HOME", NO_CACHE_DIR);
+    command
+}
+
+/// An `XDG_CACHE_HOME` under which no directory can be made.
+pub const NO_CACHE_DIR: &str = "/dev/null/no-cache";
+
 /// Path of the `layerslayer` binary built for these integration tests.
 pub fn layerslayer_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_layerslayer"))
