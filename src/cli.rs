@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cache::{ListingCache, stream_layer_cached};
+use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
 use crate::export::{self, Destination, ExportError};
 use crate::image::{ImageInfo, LayerInfo};
@@ -17,9 +17,10 @@ use crate::listing::{
 };
 use crate::manifest::Platform;
 use crate::open::{Location, OpenOptions, OpenedImage, open_location};
-use crate::peek::{LayerOutcome, PeekProgress};
+use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
+use crate::peek::PeekProgress;
 use crate::registry::ClientOptions;
-use crate::source::{ErrorKind, ImageSource, SourceError};
+use crate::source::{ErrorKind, SourceError};
 
 /// Exit codes scripts can rely on.
 pub mod exit_code {
@@ -114,6 +115,10 @@ pub struct PeekArgs {
     /// Neither read nor store listings in the cache ($XDG_CACHE_HOME/layerslayer).
     #[arg(long)]
     pub no_cache: bool,
+    /// Layers read at once (default: the number of cores, at least 2). Output stays in layer
+    /// order.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 /// A failure that ends the command, with its exit code.
@@ -341,73 +346,96 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
     } else {
         ListingCache::open_default()
     };
+    let layers: Vec<LayerInfo> = chosen.iter().map(|&i| image.layers[i].clone()).collect();
+    let progress: Vec<Arc<PeekProgress>> = layers.iter().map(|_| Arc::default()).collect();
+    let bars = show_progress.then(|| ProgressBars::new(&layers));
+    let peek = ParallelPeek {
+        source: source.as_ref(),
+        cache: cache.as_ref(),
+        concurrency: args.jobs.map_or_else(default_concurrency, usize::from),
+        delivery: Delivery::InLayerOrder,
+    };
     let mut write_error = None;
-    let mut listings = Vec::with_capacity(chosen.len());
-    for &index in &chosen {
-        let layer = &image.layers[index];
-        let mut print = |line: &dyn Fn(&mut dyn Write) -> io::Result<()>| {
-            if print_live
-                && write_error.is_none()
-                && let Err(error) = line(&mut out)
-            {
-                write_error = Some(error);
-                cancel.cancel();
-            }
-        };
-        print(&|out| {
-            writeln!(
-                out,
-                "layer {} {} ({})",
-                layer.index,
-                layer.digest(),
-                human_size(layer.size())
-            )
-        });
-        // Entries are kept only when an export or the merged view needs them all.
-        let mut entries = Vec::new();
-        let mut count = 0usize;
-        let outcome = peek_with_progress(
-            cache.as_ref(),
-            source.as_ref(),
-            layer,
-            &cancel,
-            show_progress,
-            &mut |entry| {
-                print(&|out| write_entry(out, None, &entry));
-                count += 1;
-                if keep_entries {
-                    entries.push(entry);
-                }
-            },
-        );
-        let origin = match outcome.listed_from {
-            ListedFrom::Cache => ", from the cache",
-            ListedFrom::Blob => "",
-        };
-        print(&|out| {
-            writeln!(
-                out,
-                "  ({count} entries, {}{origin})",
-                outcome.status.label()
-            )
-        });
-        if let LayerStatus::Failed(message)
-        | LayerStatus::Skipped(message)
-        | LayerStatus::Missing(message) = &outcome.status
-        {
-            eprintln!(
-                "warning: {} (kept {count} entries read before it)",
-                escape_control(message)
-            );
+    let mut listings = Vec::with_capacity(layers.len());
+    // Entries of the layer being printed; kept only when an export or the merged view needs
+    // them all.
+    let mut entries = Vec::new();
+    let mut count = 0usize;
+    let mut announced = None;
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        if let Some(bars) = &bars {
+            scope.spawn(|| bars.tick_until(&finished, &progress));
         }
-        listings.push(LayerListing {
-            layer: layer.clone(),
-            entries,
-            status: outcome.status,
-            bytes_read: outcome.bytes_read,
-            listed_from: outcome.listed_from,
+        peek.run(&layers, &progress, &cancel, &mut |event| {
+            let position = event.position();
+            let layer = &layers[position];
+            let mut print = |line: &dyn Fn(&mut dyn Write) -> io::Result<()>| {
+                if print_live
+                    && write_error.is_none()
+                    && let Err(error) = line(&mut out)
+                {
+                    write_error = Some(error);
+                    cancel.cancel();
+                }
+            };
+            if announced != Some(position) {
+                announced = Some(position);
+                count = 0;
+                print(&|out| {
+                    writeln!(
+                        out,
+                        "layer {} {} ({})",
+                        layer.index,
+                        layer.digest(),
+                        human_size(layer.size())
+                    )
+                });
+            }
+            match event {
+                LayerEvent::Entry(_, entry) => {
+                    print(&|out| write_entry(out, None, &entry));
+                    count += 1;
+                    if keep_entries {
+                        entries.push(entry);
+                    }
+                }
+                LayerEvent::Done(_, outcome) => {
+                    if let Some(bars) = &bars {
+                        bars.finish(position);
+                    }
+                    let origin = match outcome.listed_from {
+                        ListedFrom::Cache => ", from the cache",
+                        ListedFrom::Blob => "",
+                    };
+                    print(&|out| {
+                        writeln!(
+                            out,
+                            "  ({count} entries, {}{origin})",
+                            outcome.status.label()
+                        )
+                    });
+                    if let LayerStatus::Failed(message)
+                    | LayerStatus::Skipped(message)
+                    | LayerStatus::Missing(message) = &outcome.status
+                    {
+                        eprintln!(
+                            "warning: {} (kept {count} entries read before it)",
+                            escape_control(message)
+                        );
+                    }
+                    listings.push(LayerListing {
+                        layer: layer.clone(),
+                        entries: std::mem::take(&mut entries),
+                        status: outcome.status,
+                        bytes_read: outcome.bytes_read,
+                        listed_from: outcome.listed_from,
+                    });
+                }
+            }
         });
-    }
+        finished.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
     match write_error {
         // The reader went away (`layerslayer peek … | head`): nothing left to tell it.
         Some(error) if error.kind() == io::ErrorKind::BrokenPipe => return Ok(exit_code::OK),
@@ -453,35 +481,50 @@ fn stdout_failure(error: &io::Error) -> Failure {
     )
 }
 
-/// Peeks one layer through the cache, with a progress bar on stderr when asked.
-fn peek_with_progress(
-    cache: Option<&ListingCache>,
-    source: &dyn ImageSource,
-    layer: &LayerInfo,
-    cancel: &CancelToken,
-    show_progress: bool,
-    on_entry: &mut dyn FnMut(Entry),
-) -> LayerOutcome {
-    let progress = Arc::new(PeekProgress::default());
-    if !show_progress {
-        return stream_layer_cached(cache, source, layer, cancel, &progress, on_entry);
-    }
-    let bar = indicatif::ProgressBar::new(layer.size());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
+/// One progress bar per layer on stderr, refreshed from the layers' counters.
+struct ProgressBars {
+    all: indicatif::MultiProgress,
+    bars: Vec<indicatif::ProgressBar>,
+}
+
+impl ProgressBars {
+    fn new(layers: &[LayerInfo]) -> Self {
+        let all = indicatif::MultiProgress::new();
+        let style = indicatif::ProgressStyle::with_template(
             "layer {prefix} {bar:30} {bytes}/{total_bytes} {msg}",
         )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_prefix(layer.index.to_string());
-    bar.enable_steady_tick(Duration::from_millis(100));
-    let outcome = stream_layer_cached(cache, source, layer, cancel, &progress, &mut |entry| {
-        bar.set_position(progress.bytes_read());
-        bar.set_message(format!("{} entries", progress.entries()));
-        on_entry(entry);
-    });
-    bar.finish_and_clear();
-    outcome
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        let bars = layers
+            .iter()
+            .map(|layer| {
+                let bar = all.add(indicatif::ProgressBar::new(layer.size()));
+                bar.set_style(style.clone());
+                bar.set_prefix(layer.index.to_string());
+                bar
+            })
+            .collect();
+        Self { all, bars }
+    }
+
+    /// Refreshes every unfinished bar ten times a second until `finished`.
+    fn tick_until(&self, finished: &std::sync::atomic::AtomicBool, progress: &[Arc<PeekProgress>]) {
+        while !finished.load(std::sync::atomic::Ordering::Relaxed) {
+            for (bar, counters) in self.bars.iter().zip(progress) {
+                if !bar.is_finished() {
+                    bar.set_position(counters.bytes_read());
+                    bar.set_message(format!("{} entries", counters.entries()));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.all.clear().ok();
+    }
+
+    fn finish(&self, position: usize) {
+        if let Some(bar) = self.bars.get(position) {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// One listing line: kind, mode, size, path and link target (with a layer tag if given).

@@ -16,6 +16,7 @@ pub mod image;
 pub mod listing;
 pub mod manifest;
 pub mod open;
+pub mod parallel;
 pub mod peek;
 pub mod reference;
 pub mod registry;

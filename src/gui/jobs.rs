@@ -2,6 +2,7 @@
 //! and building file trees. Workers never panic; they report failures as values, stream
 //! entries in batches over a channel and wake the UI after each message.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -9,13 +10,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
 use poll_promise::Promise;
 
-use crate::cache::{ListingCache, stream_layer_cached};
+use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
 use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{Entry, FileTree, LayerStatus, ListedFrom, merge_entries};
 use crate::manifest::Platform;
 use crate::open::{OpenOptions, OpenedImage, open_image};
-use crate::peek::{LayerOutcome, PeekProgress};
+use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
+use crate::peek::PeekProgress;
 use crate::registry::ClientOptions;
 use crate::source::ImageSource;
 
@@ -123,12 +125,6 @@ pub enum PeekMessage {
     },
 }
 
-/// What the peeking thread hands to the batching thread.
-enum RawEvent {
-    Entry(usize, Entry),
-    Done(usize, LayerOutcome),
-}
-
 /// A running peek of several layers; dropping it cancels the work.
 pub struct PeekJob {
     cancel: CancelToken,
@@ -146,8 +142,8 @@ pub struct PeekPoll {
 }
 
 impl PeekJob {
-    /// Peeks `layers` one after another on a worker thread, streaming entries in batches;
-    /// layers in `cache` are replayed from it, and complete ones stored.
+    /// Peeks `layers` on worker threads (as many at once as there are cores), streaming
+    /// entries in batches; layers in `cache` are replayed from it, and complete ones stored.
     pub fn start(
         source: Arc<dyn ImageSource>,
         layers: Vec<LayerInfo>,
@@ -176,14 +172,16 @@ impl PeekJob {
         thread::Builder::new()
             .name("peek".into())
             .spawn(move || {
-                peek_all(
-                    source.as_ref(),
-                    cache.as_deref(),
-                    &layers,
-                    &worker_cancel,
-                    &worker_progress,
-                    &raw_sender,
-                )
+                let peek = ParallelPeek {
+                    source: source.as_ref(),
+                    cache: cache.as_deref(),
+                    concurrency: default_concurrency(),
+                    delivery: Delivery::AsTheyArrive,
+                };
+                peek.run(&layers, &worker_progress, &worker_cancel, &mut |event| {
+                    // A failed send means the UI is gone; the cancel token stops the work.
+                    raw_sender.send(event).ok();
+                });
             })
             .map_err(spawn_error)?;
         Ok(Self {
@@ -226,73 +224,49 @@ impl Drop for PeekJob {
     }
 }
 
-fn peek_all(
-    source: &dyn ImageSource,
-    cache: Option<&ListingCache>,
-    layers: &[LayerInfo],
-    cancel: &CancelToken,
-    progress: &[Arc<PeekProgress>],
-    events: &Sender<RawEvent>,
-) {
-    for (position, (layer, counters)) in layers.iter().zip(progress).enumerate() {
-        let outcome = stream_layer_cached(cache, source, layer, cancel, counters, &mut |entry| {
-            // A failed send means the UI is gone; the cancel token stops the work.
-            let _ = events.send(RawEvent::Entry(position, entry));
-        });
-        let done = RawEvent::Done(position, outcome);
-        if events.send(done).is_err() {
-            return;
-        }
-    }
-}
-
-/// Groups entries into batches of [`BATCH_ENTRIES`] or [`BATCH_WAIT`], whichever comes first,
-/// and wakes the UI after each message. Ends when the peeking thread ends or the UI is gone.
+/// Groups each layer's entries into batches of [`BATCH_ENTRIES`] or [`BATCH_WAIT`],
+/// whichever comes first, and wakes the UI after each message. Ends when the peek ends or the
+/// UI is gone.
 fn forward_in_batches(
-    events: &Receiver<RawEvent>,
+    events: &Receiver<LayerEvent>,
     messages: &Sender<PeekMessage>,
     ctx: &egui::Context,
 ) {
-    let mut batch: Vec<Entry> = Vec::new();
-    let mut batch_position = 0;
-    let mut batch_deadline: Option<Instant> = None;
+    // Layers interleave when read in parallel: one batch per layer.
+    let mut batches: BTreeMap<usize, Vec<Entry>> = BTreeMap::new();
+    let mut deadline: Option<Instant> = None;
     let send = |message: PeekMessage| {
         let sent = messages.send(message).is_ok();
         ctx.request_repaint();
         sent
     };
-    let flush = |batch: &mut Vec<Entry>, position: usize| {
-        batch.is_empty()
-            || send(PeekMessage::Entries {
-                position,
-                entries: std::mem::take(batch),
-            })
+    let flush = |batches: &mut BTreeMap<usize, Vec<Entry>>, position: usize| {
+        batches.remove(&position).is_none_or(|entries| {
+            entries.is_empty() || send(PeekMessage::Entries { position, entries })
+        })
+    };
+    let flush_all = |batches: &mut BTreeMap<usize, Vec<Entry>>| {
+        let positions: Vec<usize> = batches.keys().copied().collect();
+        positions
+            .into_iter()
+            .all(|position| flush(batches, position))
     };
     loop {
-        let event = match batch_deadline {
+        let event = match deadline {
             Some(deadline) => events.recv_deadline(deadline),
             None => events.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         let delivered = match event {
-            Ok(RawEvent::Entry(position, entry)) => {
-                let mut delivered = true;
-                if position != batch_position {
-                    delivered = flush(&mut batch, batch_position);
-                    batch_position = position;
+            Ok(LayerEvent::Entry(position, entry)) => {
+                if batches.is_empty() {
+                    deadline = Some(Instant::now() + BATCH_WAIT);
                 }
-                if batch.is_empty() {
-                    batch_deadline = Some(Instant::now() + BATCH_WAIT);
-                }
+                let batch = batches.entry(position).or_default();
                 batch.push(entry);
-                if batch.len() >= BATCH_ENTRIES {
-                    delivered &= flush(&mut batch, batch_position);
-                    batch_deadline = None;
-                }
-                delivered
+                batch.len() < BATCH_ENTRIES || flush(&mut batches, position)
             }
-            Ok(RawEvent::Done(position, outcome)) => {
-                batch_deadline = None;
-                flush(&mut batch, batch_position)
+            Ok(LayerEvent::Done(position, outcome)) => {
+                flush(&mut batches, position)
                     && send(PeekMessage::LayerDone {
                         position,
                         status: outcome.status,
@@ -301,14 +275,17 @@ fn forward_in_batches(
                     })
             }
             Err(RecvTimeoutError::Timeout) => {
-                batch_deadline = None;
-                flush(&mut batch, batch_position)
+                deadline = None;
+                flush_all(&mut batches)
             }
             Err(RecvTimeoutError::Disconnected) => {
-                flush(&mut batch, batch_position);
+                flush_all(&mut batches);
                 return;
             }
         };
+        if batches.is_empty() {
+            deadline = None;
+        }
         if !delivered {
             return;
         }

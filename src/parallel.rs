@@ -1,0 +1,369 @@
+//! Several layers at once: bounded concurrency, progress per layer, one cancel for all.
+//!
+//! Workers stream layers (through the listing cache, when there is one) and send their entries
+//! to the calling thread, which hands them on either as they arrive or in layer order. In layer
+//! order, the entries of layers that finish early wait in a spool that moves to a temporary file
+//! beyond [`SPOOL_MEMORY_ENTRIES`], so memory stays bounded however many entries wait.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crossbeam_channel::{Sender, bounded};
+
+use crate::cache::{ListingCache, stream_layer_cached};
+use crate::cancel::CancelToken;
+use crate::image::LayerInfo;
+use crate::listing::{Entry, LayerStatus};
+use crate::peek::{LayerOutcome, PeekProgress};
+use crate::source::ImageSource;
+
+/// Entries of a waiting layer kept in memory before they move to a temporary file.
+pub const SPOOL_MEMORY_ENTRIES: usize = 50_000;
+/// Events in flight between the workers and the calling thread.
+const EVENTS_IN_FLIGHT: usize = 4096;
+
+/// The default number of layers read at once: the machine's cores, at least 2.
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .max(2)
+}
+
+/// In which order events reach the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// All of the first layer's events, then the second's, …: for output in layer order.
+    InLayerOrder,
+    /// As they arrive, interleaved across layers: for a UI that shows every layer live.
+    AsTheyArrive,
+}
+
+/// What the caller receives. `position` is the layer's place in the list given.
+#[derive(Debug)]
+pub enum LayerEvent {
+    /// One tar entry of the layer at `position`.
+    Entry(usize, Entry),
+    /// The layer at `position` ended; all its entries came before.
+    Done(usize, LayerOutcome),
+}
+
+impl LayerEvent {
+    /// The position of the layer the event belongs to.
+    pub fn position(&self) -> usize {
+        match self {
+            Self::Entry(position, _) | Self::Done(position, _) => *position,
+        }
+    }
+}
+
+/// How to read several layers: from where, through which cache, how many at once, and in
+/// which order the caller gets the events.
+#[derive(Clone, Copy)]
+pub struct ParallelPeek<'a> {
+    /// Where the blobs come from.
+    pub source: &'a dyn ImageSource,
+    /// Listings replayed and stored, if any.
+    pub cache: Option<&'a ListingCache>,
+    /// Layers read at once (at least 1).
+    pub concurrency: usize,
+    /// The order of the events.
+    pub delivery: Delivery,
+}
+
+impl ParallelPeek<'_> {
+    /// Reads `layers`, each counted in its `progress` (same length as `layers`), and hands the
+    /// events to `on_event` on the calling thread. Returns when every layer has ended;
+    /// `cancel` stops them all.
+    pub fn run(
+        &self,
+        layers: &[LayerInfo],
+        progress: &[Arc<PeekProgress>],
+        cancel: &CancelToken,
+        on_event: &mut dyn FnMut(LayerEvent),
+    ) {
+        let next = AtomicUsize::new(0);
+        let (sender, events) = bounded(EVENTS_IN_FLIGHT);
+        std::thread::scope(|scope| {
+            for _ in 0..self.concurrency.clamp(1, layers.len().max(1)) {
+                let sender = sender.clone();
+                let next = &next;
+                scope.spawn(move || {
+                    worker(
+                        self.source,
+                        self.cache,
+                        layers,
+                        progress,
+                        cancel,
+                        next,
+                        &sender,
+                    )
+                });
+            }
+            drop(sender);
+            let mut order = Reorder::new(layers.len(), self.delivery);
+            for event in events {
+                order.push(event, on_event);
+            }
+            // A worker that could not send ended its layer early; say so rather than lose it.
+            order.finish(on_event);
+        });
+    }
+}
+
+fn worker(
+    source: &dyn ImageSource,
+    cache: Option<&ListingCache>,
+    layers: &[LayerInfo],
+    progress: &[Arc<PeekProgress>],
+    cancel: &CancelToken,
+    next: &AtomicUsize,
+    events: &Sender<LayerEvent>,
+) {
+    loop {
+        let position = next.fetch_add(1, Ordering::Relaxed);
+        let (Some(layer), Some(counters)) = (layers.get(position), progress.get(position)) else {
+            return;
+        };
+        let outcome = stream_layer_cached(cache, source, layer, cancel, counters, &mut |entry| {
+            // A failed send means the caller is gone; the cancel token stops the work.
+            events.send(LayerEvent::Entry(position, entry)).ok();
+        });
+        if events.send(LayerEvent::Done(position, outcome)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Hands events on in the chosen order, spooling the entries of layers that must wait.
+struct Reorder {
+    delivery: Delivery,
+    /// The layer whose events are handed on directly (in layer order).
+    current: usize,
+    waiting: Vec<Spool>,
+    done: Vec<bool>,
+}
+
+impl Reorder {
+    fn new(layers: usize, delivery: Delivery) -> Self {
+        Self {
+            delivery,
+            current: 0,
+            waiting: (0..layers).map(|_| Spool::default()).collect(),
+            done: vec![false; layers],
+        }
+    }
+
+    fn push(&mut self, event: LayerEvent, on_event: &mut dyn FnMut(LayerEvent)) {
+        let position = event.position();
+        if let LayerEvent::Done(..) = event
+            && let Some(done) = self.done.get_mut(position)
+        {
+            *done = true;
+        }
+        if self.delivery == Delivery::AsTheyArrive || position == self.current {
+            let finished_current = matches!(event, LayerEvent::Done(..));
+            on_event(event);
+            if self.delivery == Delivery::InLayerOrder && finished_current {
+                self.advance(on_event);
+            }
+            return;
+        }
+        if let Some(spool) = self.waiting.get_mut(position) {
+            spool.push(event);
+        }
+    }
+
+    /// Moves on past the finished current layer, handing on what the next ones spooled.
+    fn advance(&mut self, on_event: &mut dyn FnMut(LayerEvent)) {
+        loop {
+            self.current += 1;
+            let Some(spool) = self.waiting.get_mut(self.current) else {
+                return;
+            };
+            let spool = std::mem::take(spool);
+            let finished = spool.drain(self.current, on_event);
+            if !finished {
+                return;
+            }
+        }
+    }
+
+    /// After the workers ended: layers that never reported an end are reported failed.
+    fn finish(&mut self, on_event: &mut dyn FnMut(LayerEvent)) {
+        while self.current < self.done.len() {
+            if !self.done[self.current] {
+                let status = LayerStatus::Failed("the peek stopped before this layer ended".into());
+                let outcome = LayerOutcome {
+                    status,
+                    bytes_read: 0,
+                    listed_from: Default::default(),
+                };
+                self.push(LayerEvent::Done(self.current, outcome), on_event);
+            } else {
+                self.advance(on_event);
+            }
+        }
+    }
+}
+
+/// Events of a layer that must wait: entries in memory, then in a temporary file.
+#[derive(Default)]
+struct Spool {
+    memory: Vec<Entry>,
+    file: Option<BufWriter<File>>,
+    spilled: usize,
+    /// A spool that could not be written; its layer ends failed.
+    error: Option<String>,
+    done: Option<LayerOutcome>,
+}
+
+impl Spool {
+    fn push(&mut self, event: LayerEvent) {
+        match event {
+            LayerEvent::Entry(_, entry) => {
+                self.memory.push(entry);
+                if self.memory.len() >= SPOOL_MEMORY_ENTRIES
+                    && let Err(error) = self.spill()
+                {
+                    self.error.get_or_insert(error.to_string());
+                }
+            }
+            LayerEvent::Done(_, outcome) => self.done = Some(outcome),
+        }
+    }
+
+    /// Moves the entries in memory to the end of the temporary file.
+    fn spill(&mut self) -> io::Result<()> {
+        if self.file.is_none() {
+            self.file = Some(BufWriter::new(tempfile::tempfile()?));
+        }
+        if let Some(file) = &mut self.file {
+            for entry in self.memory.drain(..) {
+                serde_json::to_writer(&mut *file, &entry)?;
+                file.write_all(b"\n")?;
+                self.spilled += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands on everything spooled for the layer at `position`; returns whether it ended.
+    fn drain(self, position: usize, on_event: &mut dyn FnMut(LayerEvent)) -> bool {
+        let mut error = self.error;
+        if let Some(file) = self.file
+            && let Err(failure) = replay(file, &mut |entry| {
+                on_event(LayerEvent::Entry(position, entry))
+            })
+        {
+            error.get_or_insert(failure.to_string());
+        }
+        for entry in self.memory {
+            on_event(LayerEvent::Entry(position, entry));
+        }
+        match (self.done, error) {
+            (Some(outcome), None) => {
+                on_event(LayerEvent::Done(position, outcome));
+                true
+            }
+            (Some(outcome), Some(error)) => {
+                let status = LayerStatus::Failed(format!(
+                    "some entries were lost while waiting for earlier layers: {error}"
+                ));
+                on_event(LayerEvent::Done(
+                    position,
+                    LayerOutcome { status, ..outcome },
+                ));
+                true
+            }
+            (None, _) => false,
+        }
+    }
+}
+
+fn replay(file: BufWriter<File>, on_entry: &mut dyn FnMut(Entry)) -> io::Result<()> {
+    let mut file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
+    file.seek(SeekFrom::Start(0))?;
+    for line in BufReader::new(file).lines() {
+        on_entry(serde_json::from_str(&line?)?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::listing::{EntryKind, ListedFrom};
+
+    fn entry(layer: usize, i: usize) -> Entry {
+        Entry {
+            path: format!("layer-{layer}/{i}"),
+            kind: EntryKind::File,
+            size: i as u64,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            link_target: None,
+        }
+    }
+
+    fn done() -> LayerOutcome {
+        LayerOutcome {
+            status: LayerStatus::Complete {
+                digest_verified: true,
+            },
+            bytes_read: 1,
+            listed_from: ListedFrom::Blob,
+        }
+    }
+
+    #[test]
+    fn later_layers_wait_in_order_even_beyond_the_memory_bound() {
+        let mut reorder = Reorder::new(3, Delivery::InLayerOrder);
+        let mut seen = Vec::new();
+        let mut record = |event: LayerEvent| {
+            seen.push(match event {
+                LayerEvent::Entry(position, entry) => format!("{position}:{}", entry.path),
+                LayerEvent::Done(position, _) => format!("{position}:done"),
+            })
+        };
+        let many = SPOOL_MEMORY_ENTRIES + 10;
+        // Layer 2 finishes first (spilling to its file), then layer 1, then layer 0.
+        for i in 0..many {
+            reorder.push(LayerEvent::Entry(2, entry(2, i)), &mut record);
+        }
+        reorder.push(LayerEvent::Done(2, done()), &mut record);
+        reorder.push(LayerEvent::Entry(1, entry(1, 0)), &mut record);
+        reorder.push(LayerEvent::Entry(0, entry(0, 0)), &mut record);
+        reorder.push(LayerEvent::Done(1, done()), &mut record);
+        assert_eq!(reorder.waiting[2].spilled, SPOOL_MEMORY_ENTRIES);
+        reorder.push(LayerEvent::Entry(0, entry(0, 1)), &mut record);
+        reorder.push(LayerEvent::Done(0, done()), &mut record);
+        reorder.finish(&mut record);
+        let mut expected = vec![
+            "0:layer-0/0".to_owned(),
+            "0:layer-0/1".into(),
+            "0:done".into(),
+            "1:layer-1/0".into(),
+            "1:done".into(),
+        ];
+        expected.extend((0..many).map(|i| format!("2:layer-2/{i}")));
+        expected.push("2:done".into());
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn a_layer_that_never_ended_is_reported_failed() {
+        let mut reorder = Reorder::new(2, Delivery::InLayerOrder);
+        let mut ends = Vec::new();
+        reorder.push(LayerEvent::Done(1, done()), &mut |_| {});
+        reorder.finish(&mut |event| {
+            if let LayerEvent::Done(position, outcome) = event {
+                ends.push((position, outcome.status.is_complete()));
+            }
+        });
+        assert_eq!(ends, [(0, false), (1, true)]);
+    }
+}
