@@ -6,6 +6,7 @@
 pub mod auth;
 
 use std::io::Read;
+use std::ops::Range;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -13,8 +14,8 @@ use reqwest::StatusCode;
 use reqwest::Url;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER,
-    WWW_AUTHENTICATE,
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderMap, HeaderName,
+    LOCATION, RANGE, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -23,7 +24,7 @@ pub use auth::Credential;
 use crate::cancel::CancelToken;
 use crate::manifest::{Descriptor, media_type};
 use crate::reference::{ImageReference, host_without_port, is_loopback_host};
-use crate::source::{BlobReader, ErrorKind, FetchedManifest, ImageSource, SourceError};
+use crate::source::{BlobReader, ErrorKind, FetchedManifest, ImageSource, RangeReply, SourceError};
 use auth::{BearerToken, Challenge};
 
 /// Manifests larger than this are refused (the distribution spec's recommended limit).
@@ -340,7 +341,7 @@ impl RegistryClient {
     fn get(
         &self,
         path: &str,
-        accept: Option<&str>,
+        headers: &[(HeaderName, &str)],
         timeout: Option<Duration>,
         what: &str,
         cancel: &CancelToken,
@@ -367,8 +368,8 @@ impl RegistryClient {
             let response = self.send_checked(
                 || {
                     let mut request = self.http.get(url.clone());
-                    if let Some(accept) = accept {
-                        request = request.header(ACCEPT, accept);
+                    for (name, value) in headers {
+                        request = request.header(name, *value);
                     }
                     if let Some(value) = &authorization {
                         request = request.header(AUTHORIZATION, value);
@@ -548,7 +549,7 @@ impl ImageSource for RegistryClient {
         .replace(":sha256:", "@sha256:");
         let response = self.get(
             &path,
-            Some(&media_type::ACCEPT_ALL.join(", ")),
+            &[(ACCEPT, &media_type::ACCEPT_ALL.join(", "))],
             Some(self.options.request_timeout),
             &what,
             cancel,
@@ -585,7 +586,7 @@ impl ImageSource for RegistryClient {
             "blob {} in {}/{}",
             descriptor.digest, self.registry_host, self.repository
         );
-        let response = self.get(&path, None, None, &what, cancel)?;
+        let response = self.get(&path, &[], None, &what, cancel)?;
         let announced = response
             .headers()
             .get(CONTENT_LENGTH)
@@ -605,6 +606,52 @@ impl ImageSource for RegistryClient {
             .into());
         }
         Ok(Box::new(response))
+    }
+
+    fn open_blob_range(
+        &self,
+        descriptor: &Descriptor,
+        range: Range<u64>,
+        cancel: &CancelToken,
+    ) -> Result<RangeReply, SourceError> {
+        let path = format!("v2/{}/blobs/{}", self.repository, descriptor.digest);
+        let what = format!(
+            "blob {} in {}/{}",
+            descriptor.digest, self.registry_host, self.repository
+        );
+        // Within the blob: a registry answers a range past the end with the part that exists.
+        let end = if descriptor.size > 0 {
+            range.end.min(descriptor.size)
+        } else {
+            range.end
+        };
+        let range = range.start..end;
+        let length = range.end.saturating_sub(range.start);
+        if length == 0 {
+            return Ok(RangeReply::Partial(Box::new(std::io::empty())));
+        }
+        let bytes = format!("bytes={}-{}", range.start, range.end - 1);
+        let response = self.get(&path, &[(RANGE, &bytes)], None, &what, cancel)?;
+        if response.status() != StatusCode::PARTIAL_CONTENT {
+            return Ok(RangeReply::Unsupported(format!(
+                "the registry ignored a Range request (answered {} instead of 206)",
+                response.status().as_u16()
+            )));
+        }
+        let expected = format!("bytes {}-{}/", range.start, range.end - 1);
+        let content_range = response
+            .headers()
+            .get(CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !content_range.starts_with(&expected) {
+            return Err(RegistryError::Protocol {
+                url: response.url().to_string(),
+                reason: format!("asked for {bytes}, got Content-Range {content_range:?}"),
+            }
+            .into());
+        }
+        Ok(RangeReply::Partial(Box::new(response.take(length))))
     }
 }
 

@@ -222,6 +222,38 @@ impl TarArchive {
         Ok(Some((reader, size)))
     }
 
+    /// Opens the bytes `range` of the member at `path` (following links); `Ok(None)` when
+    /// there is no such member. A compressed archive has no random access: that fails with
+    /// [`io::ErrorKind::Unsupported`].
+    pub fn open_member_range(
+        &self,
+        path: &str,
+        range: std::ops::Range<u64>,
+    ) -> io::Result<Option<BlobReader>> {
+        let Some((_, offset, size)) = self.resolve(path) else {
+            return Ok(None);
+        };
+        let Storage::Seekable { bytes, len } = &self.storage else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a compressed archive has no random access",
+            ));
+        };
+        let start = offset + range.start.min(size);
+        let end = (offset + range.end.min(size)).min(*len).max(start);
+        Ok(Some(match bytes {
+            ArchiveBytes::Static(data) => {
+                let clamp = |at: u64| usize::try_from(at).unwrap_or(data.len()).min(data.len());
+                Box::new(&data[clamp(start)..clamp(end)])
+            }
+            ArchiveBytes::File(path) => {
+                let mut file = File::open(path)?;
+                file.seek(SeekFrom::Start(start))?;
+                Box::new(file.take(end - start))
+            }
+        }))
+    }
+
     /// The path, data offset and size of the regular file at `path`, following links.
     fn resolve<'a>(&'a self, path: &'a str) -> Option<(&'a str, u64, u64)> {
         let mut current = path;

@@ -10,14 +10,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256, Sha512};
 
 use super::archive::{ArchiveBytes, TarArchive, archive_path};
-use super::{BlobReader, ErrorKind, FetchedManifest, ImageSource, SourceError};
+use super::{BlobReader, ErrorKind, FetchedManifest, ImageSource, RangeReply, SourceError};
 use crate::cancel::CancelToken;
 use crate::manifest::{Descriptor, ImageConfig, ImageIndex, media_type};
 use crate::reference::ImageReference;
@@ -73,6 +74,29 @@ impl Files {
                     Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
                     Err(error) => Err(error),
                 }
+            }
+        }
+    }
+
+    /// Opens the bytes `range` of the file at `path`; `Ok(None)` when there is no such file.
+    fn open_range(&self, path: &str, range: Range<u64>) -> io::Result<Option<BlobReader>> {
+        match self {
+            Self::Archive(archive) => archive.open_member_range(path, range),
+            Self::Directory(dir) => {
+                let Some(full) = inside(dir, path) else {
+                    return Ok(None);
+                };
+                let mut file = match File::open(&full) {
+                    Ok(file) => file,
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+                    Err(error) => return Err(error),
+                };
+                let size = file.metadata()?.len();
+                let start = range.start.min(size);
+                file.seek(SeekFrom::Start(start))?;
+                Ok(Some(Box::new(
+                    file.take(range.end.min(size).saturating_sub(start)),
+                )))
             }
         }
     }
@@ -551,23 +575,50 @@ impl ImageSource for LocalSource {
         descriptor: &Descriptor,
         _cancel: &CancelToken,
     ) -> Result<BlobReader, SourceError> {
-        let digest = &descriptor.digest;
-        let path = match self.blob_paths.get(digest) {
-            Some(path) => path.clone(),
+        let path = self.blob_file(&descriptor.digest)?;
+        match self.open_file(&path)? {
+            Some((reader, _)) => Ok(reader),
+            None => Err(self.blob_missing(&descriptor.digest, &path)),
+        }
+    }
+
+    fn open_blob_range(
+        &self,
+        descriptor: &Descriptor,
+        range: Range<u64>,
+        _cancel: &CancelToken,
+    ) -> Result<RangeReply, SourceError> {
+        let path = self.blob_file(&descriptor.digest)?;
+        match self.files.open_range(&path, range) {
+            Ok(Some(reader)) => Ok(RangeReply::Partial(reader)),
+            Ok(None) => Err(self.blob_missing(&descriptor.digest, &path)),
+            Err(error) if error.kind() == io::ErrorKind::Unsupported => {
+                Ok(RangeReply::Unsupported(error.to_string()))
+            }
+            Err(error) => Err(self.read_failed(&path, &error)),
+        }
+    }
+}
+
+impl LocalSource {
+    /// Where the blob `digest` is stored.
+    fn blob_file(&self, digest: &str) -> Result<String, SourceError> {
+        match self.blob_paths.get(digest) {
+            Some(path) => Ok(path.clone()),
             None => blob_path(digest).ok_or_else(|| {
                 SourceError::new(
                     ErrorKind::Invalid,
                     format!("{digest:?} is not a digest this tool can look up"),
                 )
-            })?,
-        };
-        match self.open_file(&path)? {
-            Some((reader, _)) => Ok(reader),
-            None => Err(self.missing(format!(
-                "blob {digest} is missing from {} (no {path})",
-                self.name
-            ))),
+            }),
         }
+    }
+
+    fn blob_missing(&self, digest: &str, path: &str) -> SourceError {
+        self.missing(format!(
+            "blob {digest} is missing from {} (no {path})",
+            self.name
+        ))
     }
 }
 

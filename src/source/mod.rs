@@ -13,6 +13,7 @@ pub mod local;
 use std::error::Error;
 use std::fmt;
 use std::io::Read;
+use std::ops::Range;
 
 use crate::cancel::CancelToken;
 use crate::manifest::Descriptor;
@@ -30,6 +31,15 @@ pub struct FetchedManifest {
 
 /// A streaming blob body.
 pub type BlobReader = Box<dyn Read + Send>;
+
+/// What a source made of a request for part of a blob.
+pub enum RangeReply {
+    /// Exactly the bytes asked for.
+    Partial(BlobReader),
+    /// The source cannot serve parts of this blob (a registry that ignores Range, a
+    /// compressed archive): the reason, for the layer's status. Read the whole blob instead.
+    Unsupported(String),
+}
 
 /// What kind of failure a [`SourceError`] is, whatever the source: front ends choose exit
 /// codes and reactions by kind.
@@ -108,6 +118,15 @@ pub trait ImageSource: Send + Sync {
         descriptor: &Descriptor,
         cancel: &CancelToken,
     ) -> Result<BlobReader, SourceError>;
+
+    /// Opens the bytes `range` of a blob (an HTTP Range request on a registry), for reading a
+    /// table of contents or one file without the whole blob.
+    fn open_blob_range(
+        &self,
+        descriptor: &Descriptor,
+        range: Range<u64>,
+        cancel: &CancelToken,
+    ) -> Result<RangeReply, SourceError>;
 }
 
 impl fmt::Debug for dyn ImageSource {
