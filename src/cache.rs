@@ -13,17 +13,12 @@
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::cancel::CancelToken;
-use crate::image::LayerInfo;
-use crate::listing::{Entry, LayerStatus, ListedFrom};
-use crate::peek::{LayerOutcome, PeekProgress, stream_layer};
-use crate::source::ImageSource;
+use crate::listing::Entry;
 
 /// Bumped whenever the file format or the meaning of an entry changes.
 const FORMAT_VERSION: u32 = 1;
@@ -242,51 +237,6 @@ fn read_entry(
         }
         return Ok(Some(count));
     }
-}
-
-/// Streams one layer like [`stream_layer`], through the cache: a cached listing is replayed
-/// without fetching the blob; a layer read completely with its digest verified is stored.
-pub fn stream_layer_cached(
-    cache: Option<&ListingCache>,
-    source: &dyn ImageSource,
-    layer: &LayerInfo,
-    cancel: &CancelToken,
-    progress: &Arc<PeekProgress>,
-    on_entry: &mut dyn FnMut(Entry),
-) -> LayerOutcome {
-    let Some(cache) = cache else {
-        return stream_layer(source, layer, cancel, progress, on_entry);
-    };
-    let replayed = cache.replay(layer.digest(), &mut |entry| {
-        progress.count_entry();
-        on_entry(entry);
-    });
-    if replayed.is_some() {
-        return LayerOutcome {
-            status: LayerStatus::Complete {
-                digest_verified: true,
-            },
-            bytes_read: 0,
-            listed_from: ListedFrom::Cache,
-        };
-    }
-    let mut writer = cache.writer(layer.digest()).ok();
-    let outcome = stream_layer(source, layer, cancel, progress, &mut |entry| {
-        if let Some(active) = &mut writer
-            && active.add(&entry).is_err()
-        {
-            writer = None; // a full disk loses the cache entry, not the listing
-        }
-        on_entry(entry);
-    });
-    let verified = outcome.status
-        == LayerStatus::Complete {
-            digest_verified: true,
-        };
-    if verified && let Some(writer) = writer {
-        writer.commit().ok();
-    }
-    outcome
 }
 
 #[cfg(test)]

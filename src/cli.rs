@@ -12,13 +12,13 @@ use crate::cancel::CancelToken;
 use crate::export::{self, Destination, ExportError};
 use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{
-    Entry, LayerListing, LayerStatus, ListedFrom, MergedEntry, escape_control, human_size,
-    merge_layers,
+    Entry, LayerListing, LayerStatus, MergedEntry, escape_control, human_size, merge_layers,
 };
 use crate::manifest::Platform;
 use crate::open::{Location, OpenOptions, OpenedImage, open_location};
 use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
 use crate::peek::PeekProgress;
+use crate::pipeline::ListingOptions;
 use crate::registry::ClientOptions;
 use crate::source::{ErrorKind, SourceError};
 
@@ -115,6 +115,10 @@ pub struct PeekArgs {
     /// Neither read nor store listings in the cache ($XDG_CACHE_HOME/layerslayer).
     #[arg(long)]
     pub no_cache: bool,
+    /// Read every layer whole, even where a table of contents (eStargz, zstd:chunked) would
+    /// list it from a few KiB.
+    #[arg(long)]
+    pub no_toc: bool,
     /// Layers read at once (default: the number of cores, at least 2). Output stays in layer
     /// order.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -351,7 +355,10 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
     let bars = show_progress.then(|| ProgressBars::new(&layers));
     let peek = ParallelPeek {
         source: source.as_ref(),
-        cache: cache.as_ref(),
+        options: ListingOptions {
+            cache: cache.as_ref(),
+            use_toc: !args.no_toc,
+        },
         concurrency: args.jobs.map_or_else(default_concurrency, usize::from),
         delivery: Delivery::InLayerOrder,
     };
@@ -404,10 +411,19 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
                     if let Some(bars) = &bars {
                         bars.finish(position);
                     }
-                    let origin = match outcome.listed_from {
-                        ListedFrom::Cache => ", from the cache",
-                        ListedFrom::Blob => "",
-                    };
+                    let origin = outcome
+                        .listed_from
+                        .describe(outcome.bytes_read, layer.size())
+                        .map(|how| format!(", {how}"))
+                        .unwrap_or_default();
+                    if let Some(note) = &outcome.note {
+                        eprintln!(
+                            "note: layer {} ({}): {}",
+                            layer.index,
+                            layer.short_digest(),
+                            escape_control(note)
+                        );
+                    }
                     print(&|out| {
                         writeln!(
                             out,

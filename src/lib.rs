@@ -18,9 +18,12 @@ pub mod manifest;
 pub mod open;
 pub mod parallel;
 pub mod peek;
+pub mod pipeline;
 pub mod reference;
 pub mod registry;
 pub mod source;
+pub mod tar_stream;
+pub mod toc;
 
 /// Version and build information embedded by `build.rs`.
 pub mod build_info {

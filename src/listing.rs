@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::image::LayerInfo;
+use crate::toc::TocFormat;
 
 /// Prefix of whiteout files that delete a path of lower layers.
 pub const WHITEOUT_PREFIX: &str = ".wh.";
@@ -170,6 +171,32 @@ pub enum ListedFrom {
     Blob,
     /// The listing cache: no blob byte was fetched.
     Cache,
+    /// The layer's table of contents: only its footer and TOC were fetched.
+    Toc {
+        /// eStargz or zstd:chunked.
+        format: TocFormat,
+        /// Whether the TOC matched the digest the layer's annotations give.
+        verified: bool,
+    },
+}
+
+impl ListedFrom {
+    /// How the entries were obtained, for a status line: nothing for the blob, else e.g.
+    /// `from the cache (nothing downloaded)` or `from its eStargz table of contents (4.0 KiB
+    /// of 1.2 MiB fetched)`.
+    pub fn describe(self, bytes_fetched: u64, blob_size: u64) -> Option<String> {
+        match self {
+            Self::Blob => None,
+            Self::Cache => Some("from the cache (nothing downloaded)".into()),
+            Self::Toc { format, verified } => Some(format!(
+                "from its {}{} table of contents ({} of {} fetched)",
+                if verified { "verified " } else { "" },
+                format.name(),
+                human_size(bytes_fetched),
+                human_size(blob_size)
+            )),
+        }
+    }
 }
 
 /// Everything read from one layer.

@@ -1,6 +1,6 @@
 //! Several layers at once: bounded concurrency, progress per layer, one cancel for all.
 //!
-//! Workers stream layers (through the listing cache, when there is one) and send their entries
+//! Workers list layers (from the cache or a table of contents where they can) and send their entries
 //! to the calling thread, which hands them on either as they arrive or in layer order. In layer
 //! order, the entries of layers that finish early wait in a spool that moves to a temporary file
 //! beyond [`SPOOL_MEMORY_ENTRIES`], so memory stays bounded however many entries wait.
@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{Sender, bounded};
 
-use crate::cache::{ListingCache, stream_layer_cached};
 use crate::cancel::CancelToken;
 use crate::image::LayerInfo;
 use crate::listing::{Entry, LayerStatus};
 use crate::peek::{LayerOutcome, PeekProgress};
+use crate::pipeline::{ListingOptions, list_layer};
 use crate::source::ImageSource;
 
 /// Entries of a waiting layer kept in memory before they move to a temporary file.
@@ -64,8 +64,8 @@ impl LayerEvent {
 pub struct ParallelPeek<'a> {
     /// Where the blobs come from.
     pub source: &'a dyn ImageSource,
-    /// Listings replayed and stored, if any.
-    pub cache: Option<&'a ListingCache>,
+    /// Cache and table-of-contents use.
+    pub options: ListingOptions<'a>,
     /// Layers read at once (at least 1).
     pub concurrency: usize,
     /// The order of the events.
@@ -92,7 +92,7 @@ impl ParallelPeek<'_> {
                 scope.spawn(move || {
                     worker(
                         self.source,
-                        self.cache,
+                        self.options,
                         layers,
                         progress,
                         cancel,
@@ -114,7 +114,7 @@ impl ParallelPeek<'_> {
 
 fn worker(
     source: &dyn ImageSource,
-    cache: Option<&ListingCache>,
+    options: ListingOptions<'_>,
     layers: &[LayerInfo],
     progress: &[Arc<PeekProgress>],
     cancel: &CancelToken,
@@ -126,7 +126,7 @@ fn worker(
         let (Some(layer), Some(counters)) = (layers.get(position), progress.get(position)) else {
             return;
         };
-        let outcome = stream_layer_cached(cache, source, layer, cancel, counters, &mut |entry| {
+        let outcome = list_layer(source, layer, options, cancel, counters, &mut |entry| {
             // A failed send means the caller is gone; the cancel token stops the work.
             events.send(LayerEvent::Entry(position, entry)).ok();
         });
@@ -199,6 +199,7 @@ impl Reorder {
                     status,
                     bytes_read: 0,
                     listed_from: Default::default(),
+                    note: None,
                 };
                 self.push(LayerEvent::Done(self.current, outcome), on_event);
             } else {
@@ -316,6 +317,7 @@ mod tests {
             },
             bytes_read: 1,
             listed_from: ListedFrom::Blob,
+            note: None,
         }
     }
 

@@ -19,6 +19,8 @@ use crate::listing::{
     normalize_path,
 };
 use crate::source::{ErrorKind, ImageSource};
+use crate::tar_stream::{TarEntry, TarError, TarWalker};
+use crate::toc::FORMAT_METADATA;
 
 /// Bytes per read from the network, and per buffer in front of the decoders.
 const STRIDE: usize = 256 * 1024;
@@ -26,7 +28,6 @@ const STRIDE: usize = 256 * 1024;
 const CHUNKS_IN_FLIGHT: usize = 8;
 /// How often a waiting decoder looks at the cancel flag.
 const CANCEL_POLL: Duration = Duration::from_millis(25);
-
 /// Live counters for one layer, readable from any thread (e.g. a UI frame or a progress bar).
 #[derive(Debug, Default)]
 pub struct PeekProgress {
@@ -81,12 +82,20 @@ pub enum PeekError {
         /// Bytes announced by the manifest.
         expected: u64,
     },
-    /// The data could not be decompressed or is not a tar stream.
+    /// The data could not be decompressed (or, uncompressed, could not be read).
     #[error("the layer's {format} data is corrupt: {reason}")]
     Corrupt {
         /// `gzip`, `zstd` or `tar`.
         format: &'static str,
         /// What the decoder said.
+        reason: String,
+    },
+    /// The data decompressed (and hashed) fine but is not a valid tar stream.
+    #[error("the layer's tar stream is invalid at byte {offset}: {reason}")]
+    InvalidTar {
+        /// Offset in the uncompressed tar stream of the header at fault.
+        offset: u64,
+        /// What is wrong with it.
         reason: String,
     },
     /// The bytes received do not hash to the layer digest.
@@ -277,6 +286,9 @@ pub struct LayerOutcome {
     pub bytes_read: u64,
     /// Where the entries came from.
     pub listed_from: ListedFrom,
+    /// Something the user should know about how the layer was read (e.g. why its table of
+    /// contents was not used).
+    pub note: Option<String>,
 }
 
 /// Streams one layer, handing each tar entry to `on_entry` as soon as it is decoded and
@@ -292,6 +304,7 @@ pub fn stream_layer(
         status,
         bytes_read: progress.bytes_read(),
         listed_from: ListedFrom::Blob,
+        note: None,
     };
     if cancel.is_cancelled() {
         return ended(LayerStatus::Cancelled);
@@ -344,7 +357,7 @@ pub fn stream_layer(
                 cancel: cancel.clone(),
                 end: DownloadEnd::default(),
             };
-            decode(reader, progress, on_entry)
+            decode(reader, layer, progress, on_entry)
         }
         Err(error) => Err(PeekError::Open(format!(
             "could not start a download thread: {error}"
@@ -392,30 +405,33 @@ fn failed(layer: &LayerInfo, error: &PeekError) -> LayerStatus {
 }
 
 fn verify_digest(layer: &LayerInfo, actual: &str) -> LayerStatus {
-    let expected = layer.digest();
-    if !expected.starts_with("sha256:") {
-        return LayerStatus::Complete {
-            digest_verified: false,
-        };
+    if let Some(mismatch) = digest_mismatch(layer, actual) {
+        return failed(layer, &mismatch);
     }
-    if expected == actual {
-        LayerStatus::Complete {
-            digest_verified: true,
-        }
-    } else {
-        failed(
-            layer,
-            &PeekError::DigestMismatch {
-                expected: expected.to_owned(),
-                actual: actual.to_owned(),
-            },
-        )
+    LayerStatus::Complete {
+        digest_verified: layer.digest().starts_with("sha256:"),
     }
 }
 
+/// The digest error, when the layer's digest is one this tool checks and `actual` differs.
+fn digest_mismatch(layer: &LayerInfo, actual: &str) -> Option<PeekError> {
+    let expected = layer.digest();
+    (expected.starts_with("sha256:") && expected != actual).then(|| PeekError::DigestMismatch {
+        expected: expected.to_owned(),
+        actual: actual.to_owned(),
+    })
+}
+
 /// Sniffs, decompresses and parses the tar stream; returns the blob digest at the end.
+///
+/// Errors name their level: the download's own failure first, then the decompressor's
+/// ([`PeekError::Corrupt`] for gzip/zstd), then a blob that does not hash to its digest, and
+/// only then the tar format ([`PeekError::InvalidTar`]). After a tar error the rest of the
+/// blob is still read, so that a damaged download or compressed stream (whose garbage output
+/// the tar walker may trip on first) is reported as what it is.
 fn decode(
     reader: ChunkReader,
+    layer: &LayerInfo,
     progress: &PeekProgress,
     on_entry: &mut dyn FnMut(Entry),
 ) -> Result<String, PeekError> {
@@ -429,26 +445,44 @@ fn decode(
     };
     let decoder =
         Decoder::new(compression, buffered).map_err(|e| corrupt(compression, &e.to_string()))?;
-    let mut archive = tar::Archive::new(BufReader::with_capacity(STRIDE, decoder));
-    let parse_result = read_entries(&mut archive, progress, on_entry);
-    let mut decoded = archive.into_inner();
-    let drain_result =
-        parse_result.and_then(|()| io::copy(&mut decoded, &mut io::sink()).map(drop));
+    let mut walker = TarWalker::new(BufReader::with_capacity(STRIDE, decoder));
+    let walked = read_entries(&mut walker, progress, on_entry);
+    let mut decoded = walker.into_inner();
+    // After the end marker (or a tar error) the rest still counts for the digest.
+    let drained = match &walked {
+        Err(TarError::Read(_)) => Ok(()), // the decompressor already failed
+        _ => io::copy(&mut decoded, &mut io::sink()).map(drop),
+    };
     let mut raw = decoded.into_inner().into_inner();
     // Bytes after the compressed stream (padding) still count for the digest.
-    let drain_result = drain_result.and_then(|()| io::copy(&mut raw, &mut io::sink()).map(drop));
+    let drained = drained.and_then(|()| match &walked {
+        Err(TarError::Read(_)) => Ok(()),
+        _ => io::copy(&mut raw, &mut io::sink()).map(drop),
+    });
     let reader = raw.into_inner();
     if let Some(error) = download_error(&reader) {
         return Err(error);
     }
-    if let Err(error) = drain_result {
+    let tar_error = match walked {
+        Ok(()) => None,
+        Err(TarError::Read(error)) => return Err(corrupt(compression, &error.to_string())),
+        Err(TarError::Invalid { offset, problem }) => Some(PeekError::InvalidTar {
+            offset,
+            reason: problem.to_string(),
+        }),
+    };
+    if let Err(error) = drained {
         return Err(corrupt(compression, &error.to_string()));
     }
-    reader
+    let digest = reader
         .end
         .digest
         .clone()
-        .ok_or_else(|| corrupt(compression, "the stream ended early"))
+        .ok_or_else(|| corrupt(compression, "the stream ended early"))?;
+    match tar_error {
+        None => Ok(digest),
+        Some(tar_error) => Err(digest_mismatch(layer, &digest).unwrap_or(tar_error)),
+    }
 }
 
 fn corrupt(compression: Compression, reason: &str) -> PeekError {
@@ -464,38 +498,39 @@ fn download_error(reader: &ChunkReader) -> Option<PeekError> {
 }
 
 fn read_entries<R: Read>(
-    archive: &mut tar::Archive<R>,
+    walker: &mut TarWalker<R>,
     progress: &PeekProgress,
     on_entry: &mut dyn FnMut(Entry),
-) -> io::Result<()> {
-    for item in archive.entries()? {
-        let mut raw = item?;
-        let entry = convert_entry(&mut raw)?;
-        progress.entries.fetch_add(1, Ordering::Relaxed);
-        on_entry(entry);
+) -> Result<(), TarError> {
+    while let Some(member) = walker.next_entry()? {
+        if let Some(entry) = convert_entry(member) {
+            progress.entries.fetch_add(1, Ordering::Relaxed);
+            on_entry(entry);
+        }
     }
     Ok(())
 }
 
-/// Turns a tar entry into an [`Entry`], honouring PAX and GNU long names and PAX ids/times.
-fn convert_entry<R: Read>(raw: &mut tar::Entry<'_, R>) -> io::Result<Entry> {
-    let path = normalize_path(&raw.path()?.to_string_lossy());
-    let link_target = raw
-        .link_name()?
-        .map(|target| target.to_string_lossy().into_owned());
-    let header = raw.header();
-    let entry_type = header.entry_type();
+/// Turns a tar member (PAX, GNU long names and sparse headers already applied) into an
+/// [`Entry`]; `None` for the layer formats' own metadata files.
+fn convert_entry(member: TarEntry) -> Option<Entry> {
+    let path = normalize_path(&String::from_utf8_lossy(&member.path));
+    let link_target = member
+        .link_name
+        .map(|target| String::from_utf8_lossy(&target).into_owned());
     let name = path.rsplit('/').next().unwrap_or(&path);
     let kind = if name == OPAQUE_MARKER {
         EntryKind::OpaqueMarker
     } else if name.starts_with(WHITEOUT_PREFIX) {
         EntryKind::Whiteout
     } else {
-        match entry_type {
+        match member.entry_type {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 EntryKind::File
             }
             tar::EntryType::Directory => EntryKind::Dir,
+            // GNU tar's incremental dumps store directories as `D` members.
+            other if other.as_byte() == b'D' => EntryKind::Dir,
             tar::EntryType::Symlink => EntryKind::Symlink,
             tar::EntryType::Link => EntryKind::Hardlink,
             tar::EntryType::Char => EntryKind::CharDevice,
@@ -504,37 +539,25 @@ fn convert_entry<R: Read>(raw: &mut tar::Entry<'_, R>) -> io::Result<Entry> {
             _ => EntryKind::Other,
         }
     };
+    if kind == EntryKind::File && FORMAT_METADATA.contains(&path.as_str()) {
+        return None;
+    }
     let link_target = match kind {
         EntryKind::Hardlink => link_target.map(|t| normalize_path(&t)),
         _ => link_target,
     };
-    let mut entry = Entry {
-        path,
-        kind,
+    Some(Entry {
         size: if kind == EntryKind::File {
-            raw.size()
+            member.size
         } else {
             0
         },
-        mode: header.mode().unwrap_or(0) & 0o7777,
-        uid: header.uid().unwrap_or(0),
-        gid: header.gid().unwrap_or(0),
-        mtime: header.mtime().unwrap_or(0),
+        path,
+        kind,
+        mode: member.mode & 0o7777,
+        uid: member.uid,
+        gid: member.gid,
+        mtime: member.mtime,
         link_target,
-    };
-    if let Some(extensions) = raw.pax_extensions()? {
-        for extension in extensions.flatten() {
-            let value = extension.value().unwrap_or_default();
-            match extension.key().unwrap_or_default() {
-                "uid" => entry.uid = value.parse().unwrap_or(entry.uid),
-                "gid" => entry.gid = value.parse().unwrap_or(entry.gid),
-                "mtime" => {
-                    let seconds = value.split('.').next().unwrap_or(value);
-                    entry.mtime = seconds.parse().unwrap_or(entry.mtime);
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(entry)
+    })
 }

@@ -740,7 +740,7 @@ fn cached_layers_show_at_once_marked_cached() {
         let marked = harness
             .query_all_by_label_contains("Complete: ")
             .filter_map(|node| node.accesskit_node().value())
-            .filter(|text| text.ends_with(", cached (nothing downloaded)"))
+            .filter(|text| text.ends_with(", from the cache (nothing downloaded)"))
             .count();
         assert_eq!(marked, if round == "first" { 0 } else { 3 }, "{round} peek");
     }

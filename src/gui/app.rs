@@ -122,8 +122,10 @@ struct PeekedLayer {
     /// `None` while the layer is still being read.
     status: Option<LayerStatus>,
     bytes_read: u64,
-    /// Whether the entries came from the blob or the listing cache.
+    /// Whether the entries came from the blob, the listing cache or a TOC.
     listed_from: ListedFrom,
+    /// Something the user should know about how the layer was read.
+    note: Option<String>,
     /// Live download / decode counters.
     progress: Arc<PeekProgress>,
 }
@@ -493,6 +495,7 @@ impl LayerslayerApp {
                         status: None,
                         bytes_read: 0,
                         listed_from: ListedFrom::Blob,
+                        note: None,
                         progress: job.progress(position).cloned().unwrap_or_default(),
                     })
                     .collect();
@@ -636,11 +639,13 @@ impl LayerslayerApp {
                 status,
                 bytes_read,
                 listed_from,
+                note,
             } => {
                 if let Some(layer) = self.peeked.get_mut(position) {
                     layer.status = Some(status);
                     layer.bytes_read = bytes_read;
                     layer.listed_from = listed_from;
+                    layer.note = note;
                 }
             }
         }
@@ -1015,10 +1020,10 @@ fn layer_row(ui: &mut Ui, layer: &LayerInfo, checked: &mut bool, peek: Option<&P
                 } else {
                     ""
                 },
-                match peek.listed_from {
-                    ListedFrom::Cache => ", cached (nothing downloaded)",
-                    ListedFrom::Blob => "",
-                }
+                peek.listed_from
+                    .describe(peek.bytes_read, layer.size())
+                    .map(|how| format!(", {how}"))
+                    .unwrap_or_default()
             ),
             visuals.text_color(),
         ),
@@ -1040,6 +1045,9 @@ fn layer_row(ui: &mut Ui, layer: &LayerInfo, checked: &mut bool, peek: Option<&P
         ),
     };
     ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
+    if let Some(note) = &peek.note {
+        ui.add(egui::Label::new(RichText::new(escape_control(note)).weak().small()).wrap());
+    }
 }
 
 impl eframe::App for LayerslayerApp {

@@ -18,6 +18,7 @@ use crate::manifest::Platform;
 use crate::open::{OpenOptions, OpenedImage, open_image};
 use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
 use crate::peek::PeekProgress;
+use crate::pipeline::ListingOptions;
 use crate::registry::ClientOptions;
 use crate::source::ImageSource;
 
@@ -120,8 +121,10 @@ pub enum PeekMessage {
         status: LayerStatus,
         /// Compressed bytes received.
         bytes_read: u64,
-        /// Whether the entries came from the blob or the listing cache.
+        /// Whether the entries came from the blob, the listing cache or a TOC.
         listed_from: ListedFrom,
+        /// Something the user should know about how the layer was read.
+        note: Option<String>,
     },
 }
 
@@ -174,7 +177,10 @@ impl PeekJob {
             .spawn(move || {
                 let peek = ParallelPeek {
                     source: source.as_ref(),
-                    cache: cache.as_deref(),
+                    options: ListingOptions {
+                        cache: cache.as_deref(),
+                        use_toc: true,
+                    },
                     concurrency: default_concurrency(),
                     delivery: Delivery::AsTheyArrive,
                 };
@@ -272,6 +278,7 @@ fn forward_in_batches(
                         status: outcome.status,
                         bytes_read: outcome.bytes_read,
                         listed_from: outcome.listed_from,
+                        note: outcome.note,
                     })
             }
             Err(RecvTimeoutError::Timeout) => {

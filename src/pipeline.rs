@@ -1,0 +1,106 @@
+//! One layer's listing, the cheapest exact way: the listing cache, else the layer's table of
+//! contents (eStargz, zstd:chunked), else the whole blob streamed and digest-verified.
+
+use std::sync::Arc;
+
+use crate::cache::ListingCache;
+use crate::cancel::CancelToken;
+use crate::image::LayerInfo;
+use crate::listing::{Entry, LayerStatus, ListedFrom};
+use crate::peek::{LayerOutcome, PeekProgress, stream_layer};
+use crate::source::ImageSource;
+use crate::toc::{TocResult, list_from_toc};
+
+/// How a layer may be listed.
+#[derive(Debug, Clone, Copy)]
+pub struct ListingOptions<'a> {
+    /// Listings replayed and stored, if any.
+    pub cache: Option<&'a ListingCache>,
+    /// List from a table of contents when the layer has one.
+    pub use_toc: bool,
+}
+
+/// Lists one layer, handing each entry to `on_entry` as it comes: from the cache when it holds
+/// the layer, from the layer's TOC when it has a usable one, else by streaming the blob
+/// (saying in the outcome's note why a TOC was not used). Complete listings that were
+/// verified (blob digest, or TOC digest) are stored in the cache.
+pub fn list_layer(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    options: ListingOptions<'_>,
+    cancel: &CancelToken,
+    progress: &Arc<PeekProgress>,
+    on_entry: &mut dyn FnMut(Entry),
+) -> LayerOutcome {
+    if let Some(cache) = options.cache {
+        let replayed = cache.replay(layer.digest(), &mut |entry| {
+            progress.count_entry();
+            on_entry(entry);
+        });
+        if replayed.is_some() {
+            return LayerOutcome {
+                status: LayerStatus::Complete {
+                    digest_verified: true,
+                },
+                bytes_read: 0,
+                listed_from: ListedFrom::Cache,
+                note: None,
+            };
+        }
+    }
+    let mut writer = options
+        .cache
+        .and_then(|cache| cache.writer(layer.digest()).ok());
+    let mut keep = |entry: &Entry| {
+        if let Some(active) = &mut writer
+            && active.add(entry).is_err()
+        {
+            writer = None; // a full disk loses the cache entry, not the listing
+        }
+    };
+    let toc = if options.use_toc && !cancel.is_cancelled() {
+        list_from_toc(source, layer, cancel)
+    } else {
+        TocResult::NoToc
+    };
+    let (outcome, verified) = match toc {
+        TocResult::Listed(listing) => {
+            for entry in listing.entries {
+                keep(&entry);
+                progress.count_entry();
+                on_entry(entry);
+            }
+            let outcome = LayerOutcome {
+                status: LayerStatus::Complete {
+                    digest_verified: false,
+                },
+                bytes_read: listing.bytes_fetched,
+                listed_from: ListedFrom::Toc {
+                    format: listing.format,
+                    verified: listing.verified,
+                },
+                note: None,
+            };
+            (outcome, listing.verified)
+        }
+        TocResult::NoToc | TocResult::Fallback(_) => {
+            let note = match toc {
+                TocResult::Fallback(reason) => Some(format!("{reason}; read the whole layer")),
+                _ => None,
+            };
+            let outcome = stream_layer(source, layer, cancel, progress, &mut |entry| {
+                keep(&entry);
+                on_entry(entry);
+            });
+            let verified = outcome.status
+                == LayerStatus::Complete {
+                    digest_verified: true,
+                };
+            (LayerOutcome { note, ..outcome }, verified)
+        }
+    };
+    if verified && let Some(writer) = writer {
+        writer.commit().ok();
+    }
+    outcome
+}

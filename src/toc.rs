@@ -1,0 +1,587 @@
+//! Listing a layer from its table of contents (TOC): eStargz (gzip) and zstd:chunked layers
+//! carry one at their end, so fetching the footer and the TOC with Range requests lists the
+//! layer without downloading it.
+//!
+//! Where the TOC is comes from the layer's annotations when present
+//! (`containerd.io/snapshot/stargz/toc.digest`; `io.github.containers.zstd-chunked.*` or the
+//! older `io.containers.zstd-chunked.*` manifest position and checksum), otherwise from the
+//! footer alone. Footers in the wild (byte layouts from the writers' own source):
+//!
+//! | writer | size | layout |
+//! |---|---|---|
+//! | eStargz | 51 | empty gzip member, FEXTRA subfield `SG` (len 22) = `%016x` TOC offset + `STARGZ` |
+//! | eStargz, legacy | 47 | the same without the subfield header (XLEN 22) |
+//! | zstd:chunked, stargz-snapshotter and containers/storage ≤ 1.46 | 40 | LE u64 offset, compressed length, length, type 1, magic `GnUlInUx` |
+//! | zstd:chunked, containers/storage 1.47–1.49 | 56 | the 40 bytes, then 16 zero bytes |
+//! | zstd:chunked, containers/storage ≥ 1.50 | 64 | offset, lengths, type, tar-split offset and lengths, magic `GNUlInUx` |
+//!
+//! An eStargz TOC is a gzip member holding a tar with one entry, `stargz.index.json`; a
+//! zstd:chunked TOC is one zstd frame of JSON. Files split into several `chunk` entries are
+//! listed once; the formats' own metadata files are not listed. A TOC that cannot be fetched or
+//! trusted (Range ignored, missing, corrupt, wrong digest, offsets outside the blob, absurd
+//! sizes) sends the caller back to the full stream with the reason.
+
+use std::io::{self, Read};
+
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::cancel::CancelToken;
+use crate::image::LayerInfo;
+use crate::listing::{Entry, EntryKind, OPAQUE_MARKER, WHITEOUT_PREFIX, normalize_path};
+use crate::source::{ImageSource, RangeReply};
+
+/// eStargz: digest of the uncompressed TOC JSON.
+const ESTARGZ_TOC_DIGEST: &str = "containerd.io/snapshot/stargz/toc.digest";
+/// zstd:chunked manifest position `offset:length:uncompressed:type`, both spellings in use.
+const ZSTD_POSITION: [&str; 2] = [
+    "io.github.containers.zstd-chunked.manifest-position",
+    "io.containers.zstd-chunked.manifest-position",
+];
+/// zstd:chunked: digest of the compressed manifest.
+const ZSTD_CHECKSUM: [&str; 2] = [
+    "io.github.containers.zstd-chunked.manifest-checksum",
+    "io.containers.zstd-chunked.manifest-checksum",
+];
+/// The last bytes fetched to find a footer (the largest footer is 64 bytes).
+const FOOTER_PROBE: u64 = 64;
+/// A compressed TOC larger than this is not believed.
+const MAX_TOC_BYTES: u64 = 64 * 1024 * 1024;
+/// An uncompressed TOC larger than this is not believed.
+const MAX_TOC_JSON_BYTES: u64 = 512 * 1024 * 1024;
+/// A file larger than this in a TOC is not believed.
+const MAX_FILE_BYTES: u64 = 1 << 40;
+/// The TOC file inside an eStargz TOC member.
+const ESTARGZ_TOC_NAME: &str = "stargz.index.json";
+/// Files the layer formats put at the archive root (the eStargz TOC and prefetch landmarks):
+/// part of the blob, not of the image's filesystem, so never listed.
+pub const FORMAT_METADATA: [&str; 3] = [
+    ESTARGZ_TOC_NAME,
+    ".prefetch.landmark",
+    ".no.prefetch.landmark",
+];
+const ZSTD_MAGIC_OLD: &[u8; 8] = b"GnUlInUx";
+const ZSTD_MAGIC_NEW: &[u8; 8] = b"GNUlInUx";
+
+/// Which kind of TOC a layer has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TocFormat {
+    /// eStargz: gzip members and a `stargz.index.json` TOC.
+    Estargz,
+    /// zstd:chunked: zstd frames and a zstd-compressed JSON manifest.
+    ZstdChunked,
+}
+
+impl TocFormat {
+    /// `eStargz` or `zstd:chunked`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Estargz => "eStargz",
+            Self::ZstdChunked => "zstd:chunked",
+        }
+    }
+}
+
+/// A layer listed from its TOC.
+#[derive(Debug, Clone)]
+pub struct TocListing {
+    /// The entries, in TOC order.
+    pub entries: Vec<Entry>,
+    /// The format of the TOC.
+    pub format: TocFormat,
+    /// Blob bytes fetched: footer and TOC.
+    pub bytes_fetched: u64,
+    /// Whether the TOC matched a digest given by the layer's annotations.
+    pub verified: bool,
+}
+
+/// What [`list_from_toc`] found.
+#[derive(Debug)]
+pub enum TocResult {
+    /// The layer was listed from its TOC.
+    Listed(TocListing),
+    /// The layer has no TOC: read the blob.
+    NoToc,
+    /// The layer has a TOC that could not be used: read the blob, and say why.
+    Fallback(String),
+}
+
+/// Where a TOC is and how to check it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Location {
+    format: TocFormat,
+    /// Start of the compressed TOC in the blob.
+    offset: u64,
+    /// Compressed length.
+    length: u64,
+    /// sha256 of the compressed bytes (zstd:chunked checksum annotation).
+    compressed_digest: Option<String>,
+    /// sha256 of the uncompressed JSON (eStargz TOC digest annotation).
+    json_digest: Option<String>,
+}
+
+/// Lists `layer` from its TOC when it has one; fetches only the footer and the TOC.
+pub fn list_from_toc(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    cancel: &CancelToken,
+) -> TocResult {
+    let annotations = &layer.descriptor.annotations;
+    let json_digest = annotations.get(ESTARGZ_TOC_DIGEST).cloned();
+    let compressed_digest = ZSTD_CHECKSUM
+        .iter()
+        .find_map(|key| annotations.get(*key).cloned());
+    let position = ZSTD_POSITION.iter().find_map(|key| annotations.get(*key));
+    let announced = json_digest.is_some() || position.is_some();
+    let media_type = layer.media_type();
+    let compressed = media_type.contains("gzip") || media_type.contains("zstd");
+    let size = layer.size();
+    if !announced && (!compressed || size < 47) {
+        return TocResult::NoToc;
+    }
+    let mut fetched = 0;
+    let location = match position {
+        Some(position) => match parse_position(position) {
+            Some((offset, length)) => Location {
+                format: TocFormat::ZstdChunked,
+                offset,
+                length,
+                compressed_digest,
+                json_digest,
+            },
+            None => {
+                return TocResult::Fallback(format!(
+                    "the zstd:chunked manifest position {position:?} is not offset:length:size:type"
+                ));
+            }
+        },
+        None => {
+            let start = size.saturating_sub(FOOTER_PROBE);
+            let tail = match fetch(source, layer, start..size, cancel) {
+                Ok(tail) => tail,
+                Err(reason) if announced => return TocResult::Fallback(reason),
+                Err(_) => return TocResult::NoToc,
+            };
+            fetched += tail.len() as u64;
+            match parse_footer(&tail, size) {
+                Some(mut location) => {
+                    location.json_digest = json_digest;
+                    location.compressed_digest = compressed_digest;
+                    location
+                }
+                None if announced => {
+                    return TocResult::Fallback(
+                        "the layer announces a table of contents but has no TOC footer".into(),
+                    );
+                }
+                None => return TocResult::NoToc,
+            }
+        }
+    };
+    match read_toc(source, layer, &location, cancel) {
+        Ok((entries, toc_bytes)) => TocResult::Listed(TocListing {
+            entries,
+            format: location.format,
+            bytes_fetched: fetched + toc_bytes,
+            verified: location.json_digest.is_some() || location.compressed_digest.is_some(),
+        }),
+        Err(reason) => TocResult::Fallback(format!(
+            "the {} table of contents could not be used: {reason}",
+            location.format.name()
+        )),
+    }
+}
+
+/// `offset:length:uncompressed:type` → (offset, length).
+fn parse_position(text: &str) -> Option<(u64, u64)> {
+    let mut parts = text.split(':').map(str::parse::<u64>);
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(Ok(offset)), Some(Ok(length)), Some(Ok(_)), Some(Ok(1)), None) => {
+            Some((offset, length))
+        }
+        _ => None,
+    }
+}
+
+/// Finds a TOC from the last bytes of a blob of `size` bytes.
+fn parse_footer(tail: &[u8], size: u64) -> Option<Location> {
+    let le = |bytes: &[u8], at: usize| -> Option<u64> {
+        bytes
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let last = |n: usize| tail.len().checked_sub(n).map(|start| &tail[start..]);
+    let zstd = |footer: &[u8]| -> Option<Location> {
+        (le(footer, 24)? == 1).then_some(())?;
+        Some(Location {
+            format: TocFormat::ZstdChunked,
+            offset: le(footer, 0)?,
+            length: le(footer, 8)?,
+            compressed_digest: None,
+            json_digest: None,
+        })
+    };
+    if let Some(footer) = last(64)
+        && footer.ends_with(ZSTD_MAGIC_NEW)
+    {
+        return zstd(footer);
+    }
+    if let Some(footer) = last(56)
+        && &footer[32..40] == ZSTD_MAGIC_OLD
+        && footer[40..].iter().all(|&b| b == 0)
+    {
+        return zstd(footer);
+    }
+    if let Some(footer) = last(40)
+        && footer.ends_with(ZSTD_MAGIC_OLD)
+    {
+        return zstd(footer);
+    }
+    let estargz = |footer: &[u8], payload: usize| -> Option<Location> {
+        let hex = std::str::from_utf8(footer.get(payload..payload + 16)?).ok()?;
+        (footer.get(payload + 16..payload + 22)? == b"STARGZ").then_some(())?;
+        let offset = u64::from_str_radix(hex, 16).ok()?;
+        Some(Location {
+            format: TocFormat::Estargz,
+            offset,
+            length: size.checked_sub(footer.len() as u64)?.checked_sub(offset)?,
+            compressed_digest: None,
+            json_digest: None,
+        })
+    };
+    const GZIP_FEXTRA: [u8; 4] = [0x1f, 0x8b, 0x08, 0x04];
+    if let Some(footer) = last(51)
+        && footer.starts_with(&GZIP_FEXTRA)
+        && footer[10..16] == [26, 0, b'S', b'G', 22, 0]
+    {
+        return estargz(footer, 16);
+    }
+    if let Some(footer) = last(47)
+        && footer.starts_with(&GZIP_FEXTRA)
+        && footer[10..12] == [22, 0]
+    {
+        return estargz(footer, 12);
+    }
+    None
+}
+
+/// Fetches `range` of the layer blob whole; the reason when the source cannot.
+fn fetch(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    range: std::ops::Range<u64>,
+    cancel: &CancelToken,
+) -> Result<Vec<u8>, String> {
+    let wanted = range.end - range.start;
+    let reply = source
+        .open_blob_range(&layer.descriptor, range, cancel)
+        .map_err(|e| e.to_string())?;
+    let reader = match reply {
+        RangeReply::Partial(reader) => reader,
+        RangeReply::Unsupported(reason) => return Err(reason),
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(wanted)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("reading it failed: {e}"))?;
+    if (bytes.len() as u64) < wanted {
+        return Err(format!("only {} of {wanted} bytes arrived", bytes.len()));
+    }
+    Ok(bytes)
+}
+
+/// Fetches, checks and parses the TOC; returns the entries and the bytes fetched.
+fn read_toc(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    location: &Location,
+    cancel: &CancelToken,
+) -> Result<(Vec<Entry>, u64), String> {
+    let size = layer.size();
+    let end = location
+        .offset
+        .checked_add(location.length)
+        .filter(|&end| end <= size && location.length > 0)
+        .ok_or_else(|| {
+            format!(
+                "it claims bytes {}+{} of a {size}-byte blob",
+                location.offset, location.length
+            )
+        })?;
+    if location.length > MAX_TOC_BYTES {
+        return Err(format!(
+            "it claims {} bytes, more than the {MAX_TOC_BYTES} believed",
+            location.length
+        ));
+    }
+    let compressed = fetch(source, layer, location.offset..end, cancel)?;
+    if let Some(expected) = &location.compressed_digest {
+        let actual = format!("sha256:{:x}", Sha256::digest(&compressed));
+        if &actual != expected {
+            return Err(format!("its digest is {actual}, not {expected}"));
+        }
+    }
+    let json = match location.format {
+        TocFormat::Estargz => estargz_json(&compressed),
+        TocFormat::ZstdChunked => zstd::stream::read::Decoder::new(compressed.as_slice())
+            .and_then(|decoder| read_bounded(decoder, MAX_TOC_JSON_BYTES)),
+    }
+    .map_err(|e| format!("it does not decompress: {e}"))?;
+    if let Some(expected) = &location.json_digest {
+        let actual = format!("sha256:{:x}", Sha256::digest(&json));
+        if &actual != expected {
+            return Err(format!("its digest is {actual}, not {expected}"));
+        }
+    }
+    let entries = entries_of(&json, size)?;
+    Ok((entries, compressed.len() as u64))
+}
+
+/// The `stargz.index.json` inside an eStargz TOC member (gzip → tar → one entry).
+fn estargz_json(member: &[u8]) -> io::Result<Vec<u8>> {
+    let gzip = flate2::read::GzDecoder::new(member);
+    let mut archive = tar::Archive::new(gzip);
+    let mut entries = archive.entries()?;
+    let mut entry = entries
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "the TOC tar is empty"))??;
+    if entry.path()?.to_string_lossy() != ESTARGZ_TOC_NAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the TOC tar holds no {ESTARGZ_TOC_NAME}"),
+        ));
+    }
+    if entry.size() > MAX_TOC_JSON_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the TOC is too large",
+        ));
+    }
+    read_bounded(&mut entry, MAX_TOC_JSON_BYTES)
+}
+
+/// Reads at most `limit` bytes; more is an error (no allocation sized by the input).
+fn read_bounded(reader: impl Read, limit: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the TOC is too large",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// One TOC entry (the fields both formats share that a listing needs).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TocEntry {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    size: u64,
+    #[serde(default)]
+    link_name: String,
+    #[serde(default)]
+    mode: u64,
+    #[serde(default)]
+    uid: u64,
+    #[serde(default)]
+    gid: u64,
+    #[serde(default)]
+    modtime: Option<String>,
+    #[serde(default)]
+    offset: u64,
+    #[serde(default)]
+    end_offset: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Toc {
+    #[serde(default)]
+    entries: Vec<TocEntry>,
+}
+
+/// Turns the TOC JSON into listing entries, refusing a TOC that lies about the blob.
+fn entries_of(json: &[u8], blob_size: u64) -> Result<Vec<Entry>, String> {
+    let toc: Toc = serde_json::from_slice(json).map_err(|e| format!("it is not valid: {e}"))?;
+    let mut entries = Vec::with_capacity(toc.entries.len());
+    for item in toc.entries {
+        if item.offset > blob_size || item.end_offset > blob_size {
+            return Err(format!(
+                "{:?} lies at offset {} of a {blob_size}-byte blob",
+                item.name,
+                item.offset.max(item.end_offset)
+            ));
+        }
+        if item.size > MAX_FILE_BYTES {
+            return Err(format!("{:?} claims {} bytes", item.name, item.size));
+        }
+        let path = normalize_path(&item.name);
+        if item.kind == "chunk" || (item.kind == "reg" && FORMAT_METADATA.contains(&path.as_str()))
+        {
+            continue;
+        }
+        let name = path.rsplit('/').next().unwrap_or(&path);
+        let kind = if name == OPAQUE_MARKER {
+            EntryKind::OpaqueMarker
+        } else if name.starts_with(WHITEOUT_PREFIX) {
+            EntryKind::Whiteout
+        } else {
+            match item.kind.as_str() {
+                "reg" => EntryKind::File,
+                "dir" => EntryKind::Dir,
+                "symlink" => EntryKind::Symlink,
+                "hardlink" => EntryKind::Hardlink,
+                "char" => EntryKind::CharDevice,
+                "block" => EntryKind::BlockDevice,
+                "fifo" => EntryKind::Fifo,
+                _ => EntryKind::Other,
+            }
+        };
+        let link_target = match kind {
+            EntryKind::Hardlink => Some(normalize_path(&item.link_name)),
+            EntryKind::Symlink => Some(item.link_name),
+            _ => None,
+        };
+        entries.push(Entry {
+            path,
+            kind,
+            size: if kind == EntryKind::File {
+                item.size
+            } else {
+                0
+            },
+            mode: (item.mode & 0o7777) as u32,
+            uid: item.uid,
+            gid: item.gid,
+            mtime: item
+                .modtime
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .and_then(|t| u64::try_from(t.timestamp()).ok())
+                .unwrap_or(0),
+            link_target,
+        });
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn estargz_footer(offset: u64) -> Vec<u8> {
+        let mut footer = vec![
+            0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 26, 0, b'S', b'G', 22, 0,
+        ];
+        footer.extend(format!("{offset:016x}STARGZ").bytes());
+        footer.extend([1, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
+        footer
+    }
+
+    fn zstd_footer(fields: &[u64], magic: &[u8; 8]) -> Vec<u8> {
+        let mut footer: Vec<u8> = fields.iter().flat_map(|f| f.to_le_bytes()).collect();
+        footer.extend(magic);
+        footer
+    }
+
+    #[test]
+    fn every_footer_in_the_wild_is_found() {
+        let mut tail = vec![7u8; 13];
+        tail.extend(estargz_footer(0x29a6));
+        assert_eq!(tail.len(), 64);
+        let found = parse_footer(&tail, 20_000).expect("eStargz");
+        assert_eq!(
+            (found.format, found.offset, found.length),
+            (TocFormat::Estargz, 0x29a6, 20_000 - 51 - 0x29a6)
+        );
+
+        let mut legacy = vec![0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 22, 0];
+        legacy.extend(format!("{:016x}STARGZ", 100).bytes());
+        legacy.extend([1, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(legacy.len(), 47);
+        let found = parse_footer(&legacy, 1000).expect("legacy eStargz");
+        assert_eq!((found.offset, found.length), (100, 1000 - 47 - 100));
+
+        let old = zstd_footer(&[10598, 678, 2180, 1], ZSTD_MAGIC_OLD);
+        assert_eq!(old.len(), 40);
+        let found = parse_footer(&old, 12_000).expect("40-byte zstd:chunked");
+        assert_eq!(
+            (found.format, found.offset, found.length),
+            (TocFormat::ZstdChunked, 10598, 678)
+        );
+
+        let mut middle = zstd_footer(&[500, 60, 90, 1], ZSTD_MAGIC_OLD);
+        middle.extend([0u8; 16]);
+        let found = parse_footer(&middle, 1000).expect("56-byte zstd:chunked");
+        assert_eq!((found.offset, found.length), (500, 60));
+
+        let new = zstd_footer(&[500506, 675, 1704, 1, 501189, 577, 19456], ZSTD_MAGIC_NEW);
+        assert_eq!(new.len(), 64);
+        let found = parse_footer(&new, 600_000).expect("64-byte zstd:chunked");
+        assert_eq!((found.offset, found.length), (500506, 675));
+
+        assert_eq!(parse_footer(&[0u8; 64], 1000), None, "a plain gzip tail");
+        let wrong_type = zstd_footer(&[500, 60, 90, 2], ZSTD_MAGIC_OLD);
+        assert_eq!(parse_footer(&wrong_type, 1000), None);
+        assert_eq!(
+            parse_footer(&estargz_footer(5000), 100),
+            None,
+            "offset past the end"
+        );
+    }
+
+    #[test]
+    fn positions_parse_strictly() {
+        assert_eq!(parse_position("10598:678:2180:1"), Some((10598, 678)));
+        for bad in ["10598:678:2180", "a:b:c:1", "1:2:3:2", "1:2:3:1:5"] {
+            assert_eq!(parse_position(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn chunks_and_format_files_are_not_listed_and_lies_are_refused() {
+        let json = br#"{"version":1,"entries":[
+            {"name":".no.prefetch.landmark","type":"reg","size":1,"offset":10},
+            {"name":"./bin/","type":"dir","mode":493,"modtime":"2024-01-01T00:00:00Z"},
+            {"name":"./bin/big","type":"reg","size":9000000,"mode":2541,"uid":1,"gid":2,"offset":20,"chunkSize":4194304},
+            {"name":"./bin/big","type":"chunk","offset":30,"chunkOffset":4194304,"chunkSize":4194304},
+            {"name":"./bin/big","type":"chunk","offset":40,"chunkOffset":8388608},
+            {"name":"./bin/sh","type":"symlink","linkName":"big"},
+            {"name":"./bin/.wh.old","type":"reg"},
+            {"name":"./bin/link","type":"hardlink","linkName":"./bin/big"}
+        ]}"#;
+        let entries = entries_of(json, 100).expect("valid");
+        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["bin", "bin/big", "bin/sh", "bin/.wh.old", "bin/link"]
+        );
+        assert_eq!(entries[0].mtime, 1_704_067_200);
+        assert_eq!((entries[1].size, entries[1].mode), (9_000_000, 0o4755));
+        assert_eq!(entries[3].kind, EntryKind::Whiteout);
+        assert_eq!(entries[4].link_target.as_deref(), Some("bin/big"));
+
+        let lying = br#"{"entries":[{"name":"a","type":"reg","size":1,"offset":5000}]}"#;
+        assert!(
+            entries_of(lying, 100)
+                .expect_err("outside")
+                .contains("offset 5000")
+        );
+        let huge = br#"{"entries":[{"name":"a","type":"reg","size":10000000000000000}]}"#;
+        assert!(entries_of(huge, 100).is_err());
+        assert!(entries_of(b"{not json", 100).is_err());
+    }
+}
