@@ -3,12 +3,14 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
+use crate::carve::{CarveError, CarveSearch};
 use crate::export::{self, Destination, ExportError};
 use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{
@@ -67,6 +69,9 @@ pub enum Command {
     },
     /// List the files inside layers, streaming each layer from where the image is.
     Peek(PeekArgs),
+    /// Copy one file out of an image: the version in the final filesystem, fetching only what
+    /// it takes (the file's chunks on a layer with a table of contents).
+    Carve(CarveArgs),
     /// Open the desktop app (optionally with an image reference filled in).
     Gui {
         /// Image reference to open at start.
@@ -125,6 +130,25 @@ pub struct PeekArgs {
     pub jobs: Option<u16>,
 }
 
+/// Arguments of `carve`.
+#[derive(Debug, Args)]
+pub struct CarveArgs {
+    /// Where and which image.
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// The file's path in the image, e.g. etc/os-release.
+    pub path: String,
+    /// Where to write it (`-` for stdout). Default: its file name, in the current directory.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<String>,
+    /// Neither read nor store listings in the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// No report on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 /// A failure that ends the command, with its exit code.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -170,6 +194,7 @@ pub fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Layers { image, json } => run_layers(&image, json),
         Command::Peek(args) => run_peek(&args),
+        Command::Carve(args) => run_carve(&args),
         Command::Gui { .. } => Err(Failure::new(
             exit_code::USAGE,
             "the gui command is handled by main",
@@ -488,6 +513,94 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
     } else {
         exit_code::INCOMPLETE
     })
+}
+
+fn run_carve(args: &CarveArgs) -> Result<u8, Failure> {
+    let cancel = CancelToken::new();
+    let OpenedImage { source, info } = open(&args.image, &cancel)?;
+    let cache = if args.no_cache {
+        None
+    } else {
+        ListingCache::open_default()
+    };
+    let search = CarveSearch {
+        source: source.as_ref(),
+        cache: cache.as_ref(),
+    };
+    let fetched = Arc::new(AtomicU64::new(0));
+    let destination = match args.output.as_deref() {
+        Some(output) => Destination::from_arg(output),
+        None => {
+            let name = args
+                .path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
+            if name.is_empty() || name == "." || name == ".." {
+                return Err(Failure::new(
+                    exit_code::BAD_INPUT,
+                    format!("{:?} names no file; give one, or -o FILE", args.path),
+                ));
+            }
+            Destination::File(name.into())
+        }
+    };
+    // Written to a temporary file renamed into place only when the carve succeeded.
+    let mut outcome = None;
+    let written = export::write_to(&destination, |out| {
+        let carved = search.carve_path(&info.layers, &args.path, &cancel, &fetched, out);
+        let failed = carved.is_err();
+        outcome = Some(carved);
+        if failed {
+            Err(ExportError::Encode("the carve failed".into()))
+        } else {
+            Ok(())
+        }
+    });
+    let (target, report) = match (outcome, written) {
+        (Some(Ok(done)), Ok(())) => done,
+        (Some(Err(error)), _) => {
+            let code = match error {
+                CarveError::NotFound(_) | CarveError::Removed { .. } => exit_code::NOT_FOUND,
+                CarveError::NotAFile { .. } => exit_code::BAD_INPUT,
+                CarveError::Source { .. } | CarveError::Layer { .. } => exit_code::INCOMPLETE,
+                CarveError::Write(_) | CarveError::Cancelled => exit_code::FAILURE,
+            };
+            return Err(Failure::new(code, error.to_string()));
+        }
+        (_, Err(error)) => return Err(error.into()),
+        (None, Ok(())) => return Err(Failure::new(exit_code::FAILURE, "nothing was carved")),
+    };
+    if !args.quiet {
+        let layer_size = target.layer.size();
+        let share = if layer_size == 0 {
+            0.0
+        } else {
+            report.bytes_fetched as f64 * 100.0 / layer_size as f64
+        };
+        let elsewhere = report.total_fetched - report.bytes_fetched;
+        eprintln!(
+            "carved {} ({}) from layer {} ({}){}: fetched {} of the layer's {} ({share:.2}%){}",
+            escape_control(&target.path),
+            human_size(report.bytes_written),
+            target.layer.index,
+            target.layer.short_digest(),
+            if report.from_toc {
+                ", its chunks only, through the table of contents"
+            } else {
+                ""
+            },
+            human_size(report.bytes_fetched),
+            human_size(layer_size),
+            if elsewhere > 0 {
+                format!(", and {} more to find it", human_size(elsewhere))
+            } else {
+                String::new()
+            },
+        );
+    }
+    Ok(exit_code::OK)
 }
 
 fn stdout_failure(error: &io::Error) -> Failure {

@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod cancel;
+pub mod carve;
 pub mod cli;
 pub mod compression;
 pub mod export;

@@ -243,14 +243,15 @@ fn read_full(body: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
 }
 
 /// The decompressor in front of the tar parser.
-enum Decoder<R: BufRead> {
+pub(crate) enum Decoder<R: BufRead> {
     Gzip(Box<flate2::bufread::MultiGzDecoder<R>>),
     Zstd(zstd::stream::read::Decoder<'static, R>),
     Plain(R),
 }
 
 impl<R: BufRead> Decoder<R> {
-    fn new(compression: Compression, inner: R) -> io::Result<Self> {
+    /// A decoder for `compression` reading from `inner`.
+    pub(crate) fn new(compression: Compression, inner: R) -> io::Result<Self> {
         Ok(match compression {
             Compression::Gzip => Self::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(inner))),
             Compression::Zstd => Self::Zstd(zstd::stream::read::Decoder::with_buffer(inner)?),

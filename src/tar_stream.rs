@@ -154,6 +154,8 @@ pub struct TarWalker<R> {
     /// Data and padding of the previous member still to skip, and that member's offset.
     to_skip: u64,
     to_skip_owner: u64,
+    /// Data bytes of the last member not yet read (part of `to_skip`).
+    data_left: u64,
     /// PAX global values for later members.
     global: PaxRecords,
     finished: bool,
@@ -168,6 +170,7 @@ impl<R: Read> TarWalker<R> {
             position: 0,
             to_skip: 0,
             to_skip_owner: 0,
+            data_left: 0,
             global: PaxRecords::default(),
             finished: false,
             scratch: Vec::new(),
@@ -183,6 +186,13 @@ impl<R: Read> TarWalker<R> {
     /// block, or wherever an error stopped the walk).
     pub fn into_inner(self) -> R {
         self.reader
+    }
+
+    /// The data of the member last returned by [`next_entry`](Self::next_entry), as stored
+    /// (for a sparse file: its data regions without the holes). Whatever is not read is
+    /// skipped before the next header.
+    pub fn data(&mut self) -> EntryData<'_, R> {
+        EntryData { walker: self }
     }
 
     /// The next member, `Ok(None)` at the end of the archive (a zero block, or the end of the
@@ -208,6 +218,7 @@ impl<R: Read> TarWalker<R> {
         loop {
             let (amount, owner) = (self.to_skip, self.to_skip_owner);
             self.to_skip = 0;
+            self.data_left = 0;
             self.skip(amount, owner, "an entry's data")?;
             let offset = self.position;
             let end_of_archive =
@@ -351,6 +362,7 @@ impl<R: Read> TarWalker<R> {
         }
         self.to_skip = data_size + padding(data_size);
         self.to_skip_owner = offset;
+        self.data_left = data_size;
         Ok(TarEntry {
             offset,
             entry_type,
@@ -492,6 +504,34 @@ impl<R: Read> TarWalker<R> {
             }
         }
         Ok(())
+    }
+}
+
+/// The data of one member; see [`TarWalker::data`].
+pub struct EntryData<'a, R> {
+    walker: &'a mut TarWalker<R>,
+}
+
+impl<R: Read> Read for EntryData<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let walker = &mut *self.walker;
+        if walker.data_left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(walker.data_left).unwrap_or(usize::MAX));
+        let read = walker.reader.read(&mut buf[..want])?;
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the archive ends inside the entry's data",
+            ));
+        }
+        walker.data_left -= read as u64;
+        walker.to_skip -= read as u64;
+        walker.position += read as u64;
+        Ok(read)
     }
 }
 

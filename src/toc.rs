@@ -22,6 +22,9 @@
 //! sizes) sends the caller back to the full stream with the reason.
 
 use std::io::{self, Read};
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
@@ -121,12 +124,45 @@ struct Location {
     json_digest: Option<String>,
 }
 
+/// A TOC fetched and checked, with where it was.
+struct FetchedToc {
+    entries: Vec<TocEntry>,
+    location: Location,
+    /// Blob bytes fetched: footer and TOC.
+    fetched: u64,
+}
+
+impl Location {
+    fn is_verified(&self) -> bool {
+        self.json_digest.is_some() || self.compressed_digest.is_some()
+    }
+}
+
 /// Lists `layer` from its TOC when it has one; fetches only the footer and the TOC.
 pub fn list_from_toc(
     source: &dyn ImageSource,
     layer: &LayerInfo,
     cancel: &CancelToken,
 ) -> TocResult {
+    match fetch_toc(source, layer, cancel) {
+        Ok(Some(toc)) => TocResult::Listed(TocListing {
+            verified: toc.location.is_verified(),
+            format: toc.location.format,
+            bytes_fetched: toc.fetched,
+            entries: listing_entries(toc.entries),
+        }),
+        Ok(None) => TocResult::NoToc,
+        Err(reason) => TocResult::Fallback(reason),
+    }
+}
+
+/// Finds, fetches and checks the TOC of `layer`: `Ok(None)` when it has none, the reason
+/// when it has one that cannot be used.
+fn fetch_toc(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    cancel: &CancelToken,
+) -> Result<Option<FetchedToc>, String> {
     let annotations = &layer.descriptor.annotations;
     let json_digest = annotations.get(ESTARGZ_TOC_DIGEST).cloned();
     let compressed_digest = ZSTD_CHECKSUM
@@ -138,7 +174,7 @@ pub fn list_from_toc(
     let compressed = media_type.contains("gzip") || media_type.contains("zstd");
     let size = layer.size();
     if !announced && (!compressed || size < 47) {
-        return TocResult::NoToc;
+        return Ok(None);
     }
     let mut fetched = 0;
     let location = match position {
@@ -151,7 +187,7 @@ pub fn list_from_toc(
                 json_digest,
             },
             None => {
-                return TocResult::Fallback(format!(
+                return Err(format!(
                     "the zstd:chunked manifest position {position:?} is not offset:length:size:type"
                 ));
             }
@@ -160,8 +196,8 @@ pub fn list_from_toc(
             let start = size.saturating_sub(FOOTER_PROBE);
             let tail = match fetch(source, layer, start..size, cancel) {
                 Ok(tail) => tail,
-                Err(reason) if announced => return TocResult::Fallback(reason),
-                Err(_) => return TocResult::NoToc,
+                Err(reason) if announced => return Err(reason),
+                Err(_) => return Ok(None),
             };
             fetched += tail.len() as u64;
             match parse_footer(&tail, size) {
@@ -171,25 +207,226 @@ pub fn list_from_toc(
                     location
                 }
                 None if announced => {
-                    return TocResult::Fallback(
+                    return Err(
                         "the layer announces a table of contents but has no TOC footer".into(),
                     );
                 }
-                None => return TocResult::NoToc,
+                None => return Ok(None),
             }
         }
     };
     match read_toc(source, layer, &location, cancel) {
-        Ok((entries, toc_bytes)) => TocResult::Listed(TocListing {
+        Ok((entries, toc_bytes)) => Ok(Some(FetchedToc {
             entries,
-            format: location.format,
-            bytes_fetched: fetched + toc_bytes,
-            verified: location.json_digest.is_some() || location.compressed_digest.is_some(),
-        }),
-        Err(reason) => TocResult::Fallback(format!(
+            location,
+            fetched: fetched + toc_bytes,
+        })),
+        Err(reason) => Err(format!(
             "the {} table of contents could not be used: {reason}",
             location.format.name()
         )),
+    }
+}
+
+/// One piece of a file in a TOC layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChunk {
+    /// The blob bytes that hold it: one or more gzip members or zstd frames.
+    pub range: Range<u64>,
+    /// Where the piece starts in those bytes once decompressed.
+    pub inner_offset: u64,
+    /// Its length.
+    pub size: u64,
+    /// sha256 of its bytes, when the TOC gives it.
+    pub digest: Option<String>,
+}
+
+/// Where a file's data is in a TOC layer.
+#[derive(Debug, Clone)]
+pub struct FileChunks {
+    /// eStargz or zstd:chunked.
+    pub format: TocFormat,
+    /// The pieces, in order.
+    pub chunks: Vec<FileChunk>,
+    /// The file's size.
+    pub size: u64,
+    /// sha256 of the whole file, when the TOC gives it.
+    pub digest: Option<String>,
+    /// Blob bytes fetched to find all this: footer and TOC.
+    pub toc_bytes: u64,
+}
+
+/// Why copying a file out of a TOC layer stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// Fetching, decompressing or checking a chunk failed.
+    #[error("{0}")]
+    Read(String),
+    /// Writing the output failed.
+    #[error("could not write the file: {0}")]
+    Write(io::Error),
+}
+
+/// Where the data of the regular file `path` (normalised) is in `layer`'s TOC: `Ok(None)` when
+/// the layer has no TOC, the reason when its TOC cannot be used or does not hold the file.
+pub fn file_chunks(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    path: &str,
+    cancel: &CancelToken,
+) -> Result<Option<FileChunks>, String> {
+    let Some(toc) = fetch_toc(source, layer, cancel)? else {
+        return Ok(None);
+    };
+    // A piece ends where the next piece of any file begins (or the TOC, or the blob, ends).
+    let mut starts: Vec<u64> = toc
+        .entries
+        .iter()
+        .map(|e| e.offset)
+        .filter(|&offset| offset > 0)
+        .chain([toc.location.offset])
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let end_of = |offset: u64| {
+        starts
+            .iter()
+            .copied()
+            .find(|&start| start > offset)
+            .unwrap_or(layer.size())
+    };
+    let mut pieces = toc
+        .entries
+        .iter()
+        .filter(|e| normalize_path(&e.name) == path && (e.kind == "reg" || e.kind == "chunk"));
+    let Some(file) = pieces.next() else {
+        return Err(format!("its table of contents has no regular file {path}"));
+    };
+    let mut chunks = Vec::new();
+    for piece in std::iter::once(file).chain(pieces) {
+        let size = if piece.chunk_size > 0 {
+            piece.chunk_size
+        } else {
+            file.size.saturating_sub(piece.chunk_offset)
+        };
+        if size == 0 {
+            continue;
+        }
+        chunks.push(FileChunk {
+            range: piece.offset..end_of(piece.offset),
+            inner_offset: piece.inner_offset,
+            size,
+            digest: piece.chunk_digest.clone(),
+        });
+    }
+    let covered: u64 = chunks.iter().map(|c| c.size).sum();
+    if covered != file.size {
+        return Err(format!(
+            "its chunks of {path} hold {covered} bytes, not the file's {}",
+            file.size
+        ));
+    }
+    Ok(Some(FileChunks {
+        format: toc.location.format,
+        chunks,
+        size: file.size,
+        digest: file.digest.clone(),
+        toc_bytes: toc.fetched,
+    }))
+}
+
+/// Copies a file out of a TOC layer to `out`, one Range request per piece, checking each
+/// piece's digest and the file's; returns the blob bytes fetched.
+pub fn copy_file(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    file: &FileChunks,
+    cancel: &CancelToken,
+    out: &mut dyn io::Write,
+) -> Result<u64, CopyError> {
+    let mut fetched = 0;
+    let mut whole = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    for chunk in &file.chunks {
+        if cancel.is_cancelled() {
+            return Err(CopyError::Read("cancelled".into()));
+        }
+        let reply = source
+            .open_blob_range(&layer.descriptor, chunk.range.clone(), cancel)
+            .map_err(|e| CopyError::Read(e.to_string()))?;
+        let raw = match reply {
+            RangeReply::Partial(reader) => reader,
+            RangeReply::Unsupported(reason) => return Err(CopyError::Read(reason)),
+        };
+        let count = Arc::new(AtomicU64::new(0));
+        let counted = Counted {
+            inner: raw,
+            count: Arc::clone(&count),
+        };
+        let read_failed =
+            |e: io::Error| CopyError::Read(format!("a chunk does not decompress: {e}"));
+        let mut decoded: Box<dyn Read> = match file.format {
+            TocFormat::Estargz => Box::new(flate2::read::MultiGzDecoder::new(counted)),
+            TocFormat::ZstdChunked => {
+                Box::new(zstd::stream::read::Decoder::new(counted).map_err(read_failed)?)
+            }
+        };
+        io::copy(
+            &mut (&mut decoded).take(chunk.inner_offset),
+            &mut io::sink(),
+        )
+        .map_err(read_failed)?;
+        let mut piece = decoded.take(chunk.size);
+        let mut hasher = Sha256::new();
+        let mut copied = 0u64;
+        loop {
+            let read = piece.read(&mut buffer).map_err(read_failed)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+            whole.update(&buffer[..read]);
+            out.write_all(&buffer[..read]).map_err(CopyError::Write)?;
+            copied += read as u64;
+        }
+        fetched += count.load(Ordering::Relaxed);
+        if copied != chunk.size {
+            return Err(CopyError::Read(format!(
+                "a chunk holds {copied} bytes, not {}",
+                chunk.size
+            )));
+        }
+        if let Some(expected) = &chunk.digest {
+            let actual = format!("sha256:{:x}", hasher.finalize());
+            if &actual != expected {
+                return Err(CopyError::Read(format!(
+                    "a chunk's digest is {actual}, not {expected}"
+                )));
+            }
+        }
+    }
+    if let Some(expected) = &file.digest {
+        let actual = format!("sha256:{:x}", whole.finalize());
+        if &actual != expected {
+            return Err(CopyError::Read(format!(
+                "the file's digest is {actual}, not {expected}"
+            )));
+        }
+    }
+    Ok(fetched)
+}
+
+/// A reader that adds the bytes read to a shared counter.
+struct Counted {
+    inner: crate::source::BlobReader,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.count.fetch_add(read as u64, Ordering::Relaxed);
+        Ok(read)
     }
 }
 
@@ -299,13 +536,13 @@ fn fetch(
     Ok(bytes)
 }
 
-/// Fetches, checks and parses the TOC; returns the entries and the bytes fetched.
+/// Fetches, checks and parses the TOC; returns its entries and the bytes fetched.
 fn read_toc(
     source: &dyn ImageSource,
     layer: &LayerInfo,
     location: &Location,
     cancel: &CancelToken,
-) -> Result<(Vec<Entry>, u64), String> {
+) -> Result<(Vec<TocEntry>, u64), String> {
     let size = layer.size();
     let end = location
         .offset
@@ -342,7 +579,7 @@ fn read_toc(
             return Err(format!("its digest is {actual}, not {expected}"));
         }
     }
-    let entries = entries_of(&json, size)?;
+    let entries = parse_entries(&json, size)?;
     Ok((entries, compressed.len() as u64))
 }
 
@@ -405,6 +642,16 @@ struct TocEntry {
     offset: u64,
     #[serde(default)]
     end_offset: u64,
+    #[serde(default)]
+    inner_offset: u64,
+    #[serde(default)]
+    chunk_offset: u64,
+    #[serde(default)]
+    chunk_size: u64,
+    #[serde(default)]
+    chunk_digest: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -413,21 +660,29 @@ struct Toc {
     entries: Vec<TocEntry>,
 }
 
-/// Turns the TOC JSON into listing entries, refusing a TOC that lies about the blob.
-fn entries_of(json: &[u8], blob_size: u64) -> Result<Vec<Entry>, String> {
+/// Parses the TOC JSON, refusing a TOC that lies about the blob.
+fn parse_entries(json: &[u8], blob_size: u64) -> Result<Vec<TocEntry>, String> {
     let toc: Toc = serde_json::from_slice(json).map_err(|e| format!("it is not valid: {e}"))?;
-    let mut entries = Vec::with_capacity(toc.entries.len());
-    for item in toc.entries {
-        if item.offset > blob_size || item.end_offset > blob_size {
+    for item in &toc.entries {
+        let furthest = item.offset.max(item.end_offset);
+        if furthest > blob_size {
             return Err(format!(
-                "{:?} lies at offset {} of a {blob_size}-byte blob",
-                item.name,
-                item.offset.max(item.end_offset)
+                "{:?} lies at offset {furthest} of a {blob_size}-byte blob",
+                item.name
             ));
         }
-        if item.size > MAX_FILE_BYTES {
-            return Err(format!("{:?} claims {} bytes", item.name, item.size));
+        let largest = item.size.max(item.chunk_size).max(item.chunk_offset);
+        if largest > MAX_FILE_BYTES {
+            return Err(format!("{:?} claims {largest} bytes", item.name));
         }
+    }
+    Ok(toc.entries)
+}
+
+/// The TOC entries as listing entries: chunks of a file and the formats' own files left out.
+fn listing_entries(items: Vec<TocEntry>) -> Vec<Entry> {
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items {
         let path = normalize_path(&item.name);
         if item.kind == "chunk" || (item.kind == "reg" && FORMAT_METADATA.contains(&path.as_str()))
         {
@@ -475,7 +730,7 @@ fn entries_of(json: &[u8], blob_size: u64) -> Result<Vec<Entry>, String> {
             link_target,
         });
     }
-    Ok(entries)
+    entries
 }
 
 #[cfg(test)]
@@ -563,7 +818,7 @@ mod tests {
             {"name":"./bin/.wh.old","type":"reg"},
             {"name":"./bin/link","type":"hardlink","linkName":"./bin/big"}
         ]}"#;
-        let entries = entries_of(json, 100).expect("valid");
+        let entries = listing_entries(parse_entries(json, 100).expect("valid"));
         let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -576,12 +831,12 @@ mod tests {
 
         let lying = br#"{"entries":[{"name":"a","type":"reg","size":1,"offset":5000}]}"#;
         assert!(
-            entries_of(lying, 100)
+            parse_entries(lying, 100)
                 .expect_err("outside")
                 .contains("offset 5000")
         );
         let huge = br#"{"entries":[{"name":"a","type":"reg","size":10000000000000000}]}"#;
-        assert!(entries_of(huge, 100).is_err());
-        assert!(entries_of(b"{not json", 100).is_err());
+        assert!(parse_entries(huge, 100).is_err());
+        assert!(parse_entries(b"{not json", 100).is_err());
     }
 }
