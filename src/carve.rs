@@ -13,7 +13,7 @@ use crate::cancel::CancelToken;
 use crate::compression::Compression;
 use crate::image::LayerInfo;
 use crate::listing::{EntryKind, LayerListing, normalize_path};
-use crate::peek::Decoder;
+use crate::peek::{Decoder, convert_entry};
 use crate::source::{BlobReader, ImageSource, SourceError};
 use crate::tar_stream::TarWalker;
 use crate::toc::{self, CopyError};
@@ -152,41 +152,18 @@ pub fn carve(
             Err(CopyError::Read(reason)) => Err(layer_error(reason)),
         };
     }
-    let before = fetched.load(Ordering::Relaxed);
-    let mut walker = open_walker(source, &target.layer, cancel, fetched)?;
-    loop {
-        let entry = match walker.next_entry() {
-            Ok(Some(entry)) => entry,
-            Ok(None) => return Err(layer_error("the layer does not hold it".into())),
-            Err(_) if cancel.is_cancelled() => return Err(CarveError::Cancelled),
-            Err(error) => return Err(layer_error(error.to_string())),
-        };
-        if normalize_path(&String::from_utf8_lossy(&entry.path)) != target.data_path
-            || !matches!(
-                entry.entry_type,
-                tar::EntryType::Regular | tar::EntryType::Continuous
-            )
-        {
-            continue;
-        }
-        if entry.sparse {
-            return Err(layer_error(
-                "it is a sparse file, which carving does not expand yet".into(),
-            ));
-        }
-        let written = copy_data(&mut walker.data(), out, cancel).map_err(|e| match e {
-            CopyError::Write(error) => CarveError::Write(error),
-            CopyError::Read(_) if cancel.is_cancelled() => CarveError::Cancelled,
-            CopyError::Read(reason) => layer_error(reason),
-        })?;
-        // Done: dropping the walker drops the connection; the rest is never fetched.
-        let total = fetched.load(Ordering::Relaxed);
-        return Ok(CarveReport {
-            bytes_written: written,
-            bytes_fetched: total - before,
-            total_fetched: total,
-            from_toc: false,
-        });
+    match scan(
+        source,
+        &target.layer,
+        &target.data_path,
+        cancel,
+        fetched,
+        out,
+    )? {
+        Scan::Carved(report) => Ok(report),
+        Scan::Found(_) => Err(layer_error(
+            "the layer does not hold it as a regular file".into(),
+        )),
     }
 }
 
@@ -385,90 +362,60 @@ fn scan(
     };
     let before = fetched.load(Ordering::Relaxed);
     let mut walker = open_walker(source, layer, cancel, fetched)?;
+    let below = format!("{path}/");
+    // Only what can decide the path: itself, removals, and one entry below it (which makes it
+    // a directory).
     let mut seen = Vec::new();
     let mut seen_below = false;
     loop {
-        let entry = match walker.next_entry() {
-            Ok(Some(entry)) => entry,
+        let member = match walker.next_entry() {
+            Ok(Some(member)) => member,
             Ok(None) => return verdict(&seen, path).map(Scan::Found),
             Err(_) if cancel.is_cancelled() => return Err(CarveError::Cancelled),
             Err(error) => return Err(layer_error(error.to_string())),
         };
-        let entry_path = normalize_path(&String::from_utf8_lossy(&entry.path));
-        let regular = matches!(
-            entry.entry_type,
-            tar::EntryType::Regular | tar::EntryType::Continuous
-        );
-        if entry_path == path && entry.entry_type == tar::EntryType::Link {
-            // The data is at the link's target, earlier in this layer: read it from there.
-            let target = entry
-                .link_name
-                .as_deref()
-                .map(|l| normalize_path(&String::from_utf8_lossy(l)))
-                .unwrap_or_default();
-            return Ok(Scan::Found(Verdict::Holds {
-                data_path: target,
-                size: 0,
-            }));
-        }
-        if entry_path == path && regular && !is_whiteout_name(&entry_path) {
-            if entry.sparse {
-                return Err(layer_error(
-                    "it is a sparse file, which carving does not expand yet".into(),
-                ));
+        let sparse = member.sparse;
+        let Some(entry) = convert_entry(member) else {
+            continue;
+        };
+        if entry.path == path {
+            match entry.kind {
+                // The data is at the link's target, earlier in this layer: read it from there.
+                EntryKind::Hardlink => {
+                    return Ok(Scan::Found(Verdict::Holds {
+                        data_path: entry.link_target.unwrap_or_default(),
+                        size: 0,
+                    }));
+                }
+                EntryKind::File if sparse => {
+                    return Err(layer_error(
+                        "it is a sparse file, which carving does not expand yet".into(),
+                    ));
+                }
+                EntryKind::File => {
+                    let written =
+                        copy_data(&mut walker.data(), out, cancel).map_err(|e| match e {
+                            CopyError::Write(error) => CarveError::Write(error),
+                            CopyError::Read(_) if cancel.is_cancelled() => CarveError::Cancelled,
+                            CopyError::Read(reason) => layer_error(reason),
+                        })?;
+                    // Done: dropping the walker drops the connection; the rest is never fetched.
+                    let total = fetched.load(Ordering::Relaxed);
+                    return Ok(Scan::Carved(CarveReport {
+                        bytes_written: written,
+                        bytes_fetched: total - before,
+                        total_fetched: total,
+                        from_toc: false,
+                    }));
+                }
+                _ => seen.push(entry),
             }
-            let written = copy_data(&mut walker.data(), out, cancel).map_err(|e| match e {
-                CopyError::Write(error) => CarveError::Write(error),
-                CopyError::Read(_) if cancel.is_cancelled() => CarveError::Cancelled,
-                CopyError::Read(reason) => layer_error(reason),
-            })?;
-            let total = fetched.load(Ordering::Relaxed);
-            return Ok(Scan::Carved(CarveReport {
-                bytes_written: written,
-                bytes_fetched: total - before,
-                total_fetched: total,
-                from_toc: false,
-            }));
-        }
-        // Keep only what can decide the path: itself, links, removals, and one entry below it
-        // (which makes it a directory).
-        let below = entry_path.starts_with(&format!("{path}/"));
-        let relevant = entry_path == path
-            || is_whiteout_name(&entry_path)
-            || entry.entry_type == tar::EntryType::Link
-            || (below && !std::mem::replace(&mut seen_below, true));
-        if relevant {
-            seen.push(crate::listing::Entry {
-                kind: match entry.entry_type {
-                    _ if entry_path.rsplit('/').next() == Some(crate::listing::OPAQUE_MARKER) => {
-                        EntryKind::OpaqueMarker
-                    }
-                    _ if is_whiteout_name(&entry_path) => EntryKind::Whiteout,
-                    tar::EntryType::Link => EntryKind::Hardlink,
-                    tar::EntryType::Symlink => EntryKind::Symlink,
-                    tar::EntryType::Directory => EntryKind::Dir,
-                    _ if regular => EntryKind::File,
-                    _ => EntryKind::Other,
-                },
-                link_target: entry
-                    .link_name
-                    .as_deref()
-                    .map(|l| normalize_path(&String::from_utf8_lossy(l))),
-                path: entry_path,
-                size: entry.size,
-                mode: entry.mode,
-                uid: entry.uid,
-                gid: entry.gid,
-                mtime: entry.mtime,
-            });
+        } else if matches!(entry.kind, EntryKind::Whiteout | EntryKind::OpaqueMarker)
+            || (entry.path.starts_with(&below) && !std::mem::replace(&mut seen_below, true))
+        {
+            seen.push(entry);
         }
     }
-}
-
-fn is_whiteout_name(path: &str) -> bool {
-    path.rsplit('/')
-        .next()
-        .is_some_and(|name| name.starts_with(crate::listing::WHITEOUT_PREFIX))
 }
 
 /// A tar walker over the decompressed blob of `layer`, counting the blob bytes fetched.

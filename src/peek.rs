@@ -514,7 +514,7 @@ fn read_entries<R: Read>(
 
 /// Turns a tar member (PAX, GNU long names and sparse headers already applied) into an
 /// [`Entry`]; `None` for the layer formats' own metadata files.
-fn convert_entry(member: TarEntry) -> Option<Entry> {
+pub(crate) fn convert_entry(member: TarEntry) -> Option<Entry> {
     let path = normalize_path(&String::from_utf8_lossy(&member.path));
     let link_target = member
         .link_name

@@ -8,21 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::estargz;
-use common::images::{build_tar, push_blob, push_manifest, sha256};
+use common::images::{build_tar, noise, push_layer_blob};
 use common::{Compression, ImageFormat, TarItem, TestLayer, TestRegistry, push_image};
-use serde_json::json;
-
-fn noise(seed: u64, n: usize) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
 
 /// Runs `layerslayer carve ARGS` in `dir`; returns exit code, stdout and stderr.
 fn carve(dir: &Path, args: &[&str]) -> (i32, Vec<u8>, String) {
@@ -160,36 +147,18 @@ fn a_table_of_contents_layer_gives_only_the_files_chunks() {
     let (tar, _) = build_tar(&items);
     let built = estargz::build(&tar, false, 1 << 20);
     let registry = TestRegistry::start();
-    let addr = registry.addr();
-    let repo = "carve/toc";
-    let digest = push_blob(&addr, &None, repo, &built.blob);
-    let config = serde_json::to_vec(&json!({
-        "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [digest]},
-    }))
-    .expect("config");
-    push_blob(&addr, &None, repo, &config);
     let annotations = BTreeMap::from([(
-        "containerd.io/snapshot/stargz/toc.digest",
-        built.toc_digest.as_str(),
+        "containerd.io/snapshot/stargz/toc.digest".to_owned(),
+        built.toc_digest.clone(),
     )]);
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": built.blob.len(), "annotations": annotations}],
-    }))
-    .expect("manifest");
-    push_manifest(
-        &addr,
-        &None,
-        repo,
-        "v1",
-        "application/vnd.oci.image.manifest.v1+json",
-        &manifest,
+    let reference = push_layer_blob(
+        &registry,
+        "carve/toc",
+        &built.blob,
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        &annotations,
     );
     let work = tempfile::tempdir().expect("tempdir");
-    let reference = format!("{addr}/{repo}:v1");
     let (code, _, stderr) = carve(
         work.path(),
         &[&reference, "lib/wanted.so", "-o", "wanted.so"],

@@ -745,3 +745,222 @@ fn cached_layers_show_at_once_marked_cached() {
         assert_eq!(marked, if round == "first" { 0 } else { 3 }, "{round} peek");
     }
 }
+
+/// The demo's `path` as the core carves it: from the final filesystem (`layer: None`) or from
+/// one layer's own listing.
+fn demo_file(path: &str, layer: Option<&layerslayer::listing::LayerListing>) -> Vec<u8> {
+    use layerslayer::carve::{CarveSearch, carve, find_target};
+    let cancel = layerslayer::cancel::CancelToken::new();
+    let opened = layerslayer::open::open_image("demo", &Default::default(), &cancel)
+        .expect("the demo opens");
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut out = Vec::new();
+    match layer {
+        None => {
+            let search = CarveSearch {
+                source: opened.source.as_ref(),
+                cache: None,
+            };
+            search
+                .carve_path(&opened.info.layers, path, &cancel, &fetched, &mut out)
+                .expect("the core carves the final version");
+        }
+        Some(listing) => {
+            let target = find_target(std::slice::from_ref(listing), path).expect("in the layer");
+            carve(opened.source.as_ref(), &target, &cancel, &fetched, &mut out)
+                .expect("the core carves the layer's version");
+        }
+    }
+    out
+}
+
+/// Right-clicks the tree row whose name is `name` (the menu opens at the pointer).
+fn open_row_menu(harness: &mut Harness<'_, LayerslayerApp>, name: &str) {
+    harness.get_by_label(name).click_secondary();
+    harness.step();
+    harness.step();
+}
+
+/// Picks the tree view whose name starts with `prefix` in the "Tree" box.
+fn pick_view(harness: &mut Harness<'_, LayerslayerApp>, prefix: &str) {
+    click(harness, "Tree");
+    harness
+        .query_all_by_label_contains(prefix)
+        .find(|node| {
+            node.accesskit_node()
+                .label()
+                .is_some_and(|label| label.starts_with(prefix))
+        })
+        .unwrap_or_else(|| panic!("no tree view named {prefix}…"))
+        .click();
+    harness.step();
+    step_until(harness, "the tree to build", |app| !app.is_busy());
+    harness.step();
+}
+
+#[test]
+fn save_file_from_the_tree_writes_the_version_shown() {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let saved = out_dir.path().join("saved-os-release");
+    let mut harness = first_launch_harness(&saved);
+    step_until(&mut harness, "the demo image to open", |app| {
+        !app.is_busy() && app.image().is_some()
+    });
+    click(&mut harness, "Peek");
+    step_until(&mut harness, "the demo peek", peeked_and_idle);
+
+    // Merged view: the final filesystem's etc/os-release (layer 1 replaced layer 0's).
+    pick_view(&mut harness, "Merged: final filesystem");
+    assert_eq!(harness.state().tree_choice(), TreeChoice::Merged);
+    set_filter(&mut harness, "etc/os-release");
+    assert_eq!(
+        harness.state_mut().visible_tree_paths(),
+        ["etc", "etc/os-release"]
+    );
+    open_row_menu(&mut harness, "os-release");
+    click(&mut harness, "Save file…");
+    assert!(harness.state().is_saving() || harness.state().status_message().starts_with("Saved"));
+    step_until(&mut harness, "the save", |app| !app.is_busy());
+    harness.step();
+    assert_eq!(harness.state().last_error(), None);
+    let written = std::fs::read(&saved).expect("the file was saved");
+    assert_eq!(written, demo_file("etc/os-release", None));
+    assert!(
+        String::from_utf8_lossy(&written).contains("VERSION_ID=1.1"),
+        "{}",
+        String::from_utf8_lossy(&written)
+    );
+    let status = harness.state().status_message().to_owned();
+    assert!(
+        status.starts_with("Saved etc/os-release (106 B) from layer 1 to ")
+            && status.contains("saved-os-release")
+            && status.contains("of the layer's"),
+        "{status}"
+    );
+    assert!(
+        harness
+            .query_by_label_contains("Saved etc/os-release")
+            .is_some()
+    );
+    assert!(
+        harness.query_by_label("Save file…").is_none(),
+        "the menu closed"
+    );
+
+    // Layer 0's own view: its older version, which the final filesystem no longer shows.
+    pick_view(&mut harness, "Layer 0 (");
+    assert_eq!(harness.state().tree_choice(), TreeChoice::Layer(0));
+    assert_eq!(
+        harness.state_mut().visible_tree_paths(),
+        ["etc", "etc/os-release"],
+        "the filter stays"
+    );
+    open_row_menu(&mut harness, "os-release");
+    click(&mut harness, "Save file…");
+    step_until(&mut harness, "the second save", |app| !app.is_busy());
+    harness.step();
+    assert_eq!(harness.state().last_error(), None);
+    let written = std::fs::read(&saved).expect("the file was saved again");
+    let layer0 = harness.state().peeked_listings().remove(0);
+    assert_eq!(layer0.layer.index, 0);
+    assert_eq!(written, demo_file("etc/os-release", Some(&layer0)));
+    let text = String::from_utf8_lossy(&written);
+    assert!(
+        text.contains("VERSION_ID=1.0") && !text.contains("VERSION_ID=1.1"),
+        "{text}"
+    );
+    let status = harness.state().status_message().to_owned();
+    assert!(
+        status.starts_with("Saved etc/os-release (106 B) from layer 0 to "),
+        "{status}"
+    );
+
+    // A symlink row offers no "Save file…", and nothing is written.
+    std::fs::remove_file(&saved).expect("remove the saved file");
+    set_filter(&mut harness, "bin/sh");
+    assert!(
+        harness
+            .state_mut()
+            .visible_tree_paths()
+            .contains(&"bin/sh".to_owned())
+    );
+    open_row_menu(&mut harness, "sh");
+    assert!(
+        harness.query_by_label("Save file…").is_none(),
+        "no Save file… on a symlink"
+    );
+    harness.run_steps(3);
+    assert!(!harness.state().is_saving());
+    assert_eq!(harness.state().last_error(), None);
+    assert!(!saved.exists(), "nothing was written");
+    assert!(
+        std::fs::read_dir(out_dir.path())
+            .expect("read the output folder")
+            .next()
+            .is_none(),
+        "no temporary file is left behind either"
+    );
+}
+
+#[test]
+fn a_slow_save_shows_progress_and_cancel_save_leaves_nothing() {
+    let server = SlowBlobServer::start();
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let saved = out_dir.path().join("slow-file");
+    let mut harness = app_harness(&saved);
+    harness.step();
+    start_slow_peek(&mut harness, &server);
+    // Let a few hundred entries arrive, then stop the peek (the peek's own "Cancel").
+    step_until(&mut harness, "some entries", |app| {
+        app.peeked_entry_count(0) > 300
+    });
+    click(&mut harness, "Cancel");
+    step_until(&mut harness, "the cancelled peek's tree", |app| {
+        !app.is_busy()
+    });
+    let last = harness
+        .state()
+        .peeked_listings()
+        .remove(0)
+        .entries
+        .last()
+        .expect("entries were kept")
+        .path
+        .clone();
+    let name = last.rsplit('/').next().expect("a name").to_owned();
+
+    // Saving the last listed file streams the slow layer up to it: progress shows meanwhile.
+    set_filter(&mut harness, &last);
+    open_row_menu(&mut harness, &name);
+    click(&mut harness, "Save file…");
+    assert!(
+        harness.state().is_saving(),
+        "the save runs in the background"
+    );
+    harness.step();
+    assert!(
+        harness
+            .query_by_label_contains(&format!("Saving {last}: "))
+            .is_some(),
+        "the status bar shows the save's progress"
+    );
+    let clicked = Instant::now();
+    click(&mut harness, "Cancel save");
+    assert!(!harness.state().is_saving());
+    assert!(clicked.elapsed() < Duration::from_secs(2));
+    let status = harness.state().status_message().to_owned();
+    assert!(status.contains("cancelled"), "{status}");
+    assert_eq!(harness.state().last_error(), None);
+
+    // The worker drops its temporary file once it sees the cancel; nothing is renamed in place.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_dir(out_dir.path())
+        .expect("read the output folder")
+        .next()
+        .is_some()
+    {
+        assert!(Instant::now() < deadline, "a file was left behind");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!saved.exists());
+}

@@ -10,33 +10,22 @@ use std::process::Command;
 
 use common::estargz;
 use common::fault::{FakeBlob, FakeRegistry, Reply};
-use common::images::{build_tar, push_blob, push_manifest, sha256};
+use common::images::{build_tar, noise, push_layer_blob, sha256};
 use common::{TarItem, TestRegistry};
 use serde_json::{Value, json};
 
 /// Files worth listing from a TOC: large incompressible files (one split into chunks), links,
 /// a whiteout and an opaque directory.
 fn tar_items() -> Vec<TarItem> {
-    let mut random = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut noise = |n: usize| -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                random ^= random << 13;
-                random ^= random >> 7;
-                random ^= random << 17;
-                random as u8
-            })
-            .collect()
-    };
     let mut items = vec![
         TarItem::Dir("usr"),
         TarItem::Dir("usr/lib"),
-        TarItem::File("usr/lib/big.so".into(), noise(300_000), 0o755),
+        TarItem::File("usr/lib/big.so".into(), noise(1, 300_000), 0o755),
     ];
     for i in 0..12 {
         items.push(TarItem::File(
             format!("usr/lib/part-{i}.bin"),
-            noise(60_000),
+            noise(i as u64 + 2, 60_000),
             0o644,
         ));
     }
@@ -47,41 +36,6 @@ fn tar_items() -> Vec<TarItem> {
         TarItem::File("var/.wh..wh..opq".into(), Vec::new(), 0o644),
     ]);
     items
-}
-
-/// Pushes a one-layer image whose layer has `annotations`; returns its reference.
-fn push_layer(
-    registry: &TestRegistry,
-    repo: &str,
-    blob: &[u8],
-    media_type: &str,
-    annotations: &BTreeMap<String, String>,
-) -> String {
-    let addr = registry.addr();
-    let digest = push_blob(&addr, &None, repo, blob);
-    let config = serde_json::to_vec(&json!({
-        "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [digest]},
-        "history": [{"created_by": "ADD toc-layer /"}],
-    }))
-    .expect("config");
-    push_blob(&addr, &None, repo, &config);
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
-        "layers": [{"mediaType": media_type, "digest": digest, "size": blob.len(), "annotations": annotations}],
-    }))
-    .expect("manifest");
-    push_manifest(
-        &addr,
-        &None,
-        repo,
-        "v1",
-        "application/vnd.oci.image.manifest.v1+json",
-        &manifest,
-    );
-    format!("{addr}/{repo}:v1")
 }
 
 /// `layerslayer peek REFERENCE --json -` (plus `extra`): the first layer's JSON and stderr.
@@ -145,7 +99,7 @@ fn estargz_layers_list_from_their_toc_with_or_without_annotations() {
         "containerd.io/snapshot/stargz/toc.digest".to_owned(),
         built.toc_digest.clone(),
     )]);
-    let with = push_layer(
+    let with = push_layer_blob(
         &registry,
         "toc/annotated",
         &built.blob,
@@ -157,7 +111,7 @@ fn estargz_layers_list_from_their_toc_with_or_without_annotations() {
         listed,
         json!({"toc": {"format": "estargz", "verified": true}})
     );
-    let bare = push_layer(
+    let bare = push_layer_blob(
         &registry,
         "toc/bare",
         &built.blob,
@@ -176,7 +130,7 @@ fn estargz_layers_list_from_their_toc_with_or_without_annotations() {
         "containerd.io/snapshot/stargz/toc.digest".to_owned(),
         sha256(b"another toc"),
     )]);
-    let lied = push_layer(&registry, "toc/wrong", &built.blob, media_type, &wrong);
+    let lied = push_layer_blob(&registry, "toc/wrong", &built.blob, media_type, &wrong);
     let (layer, stderr) = peek_json(&lied, &[]);
     assert_eq!(layer["listed_from"], json!("blob"));
     assert!(stderr.contains("its digest is"), "{stderr}");
@@ -197,7 +151,7 @@ fn zstd_chunked_layers_from_both_writers_list_from_their_toc() {
         "{:?}",
         built.annotations
     );
-    let annotated = push_layer(
+    let annotated = push_layer_blob(
         &registry,
         "zstd/annotated",
         &built.blob,
@@ -209,7 +163,7 @@ fn zstd_chunked_layers_from_both_writers_list_from_their_toc() {
         listed,
         json!({"toc": {"format": "zstd-chunked", "verified": true}})
     );
-    let bare = push_layer(
+    let bare = push_layer_blob(
         &registry,
         "zstd/bare",
         &built.blob,
@@ -223,7 +177,7 @@ fn zstd_chunked_layers_from_both_writers_list_from_their_toc() {
 
     // containers/image's writer, through skopeo, from a gzip image in the same registry.
     let gzip = common::images::compress(&tar, common::Compression::Gzip);
-    let source = push_layer(
+    let source = push_layer_blob(
         &registry,
         "zstd/source",
         &gzip,

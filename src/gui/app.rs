@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use egui::{Key, KeyboardShortcut, Modifiers, RichText, Ui};
 
 use super::jobs::{
-    EntryBatches, FetchJob, FetchRequest, FetchedImage, PeekJob, PeekMessage, TreeBuildJob,
-    TreeInput,
+    CarveJob, EntryBatches, FetchJob, FetchRequest, FetchedImage, PeekJob, PeekMessage, SaveError,
+    TreeBuildJob, TreeInput,
 };
-use super::tree_view::TreeView;
+use super::tree_view::{TreeAction, TreeView};
 use crate::build_info::{GIT_COMMIT, VERSION};
 use crate::cache::ListingCache;
+use crate::carve::{CarveError, CarveReport, CarveTarget, find_target};
 use crate::export::{self, Destination};
 use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{
@@ -42,7 +43,8 @@ const EXPORT_SHORTCUT: KeyboardShortcut = KeyboardShortcut::new(Modifiers::COMMA
 
 /// The app's file dialogs. The app uses the native ones; tests supply fixed answers.
 pub trait FileDialogs: Send {
-    /// A path to save an export to, or `None` when the user cancelled.
+    /// A path to save to (an export, a file carved out of the image), offering the file name
+    /// `suggested`; `None` when the user cancelled.
     fn pick_save_path(&mut self, suggested: &str) -> Option<PathBuf>;
 
     /// An image archive to open (`docker save`, `oci-archive`), or `None`.
@@ -58,10 +60,14 @@ pub struct NativeFileDialogs;
 
 impl FileDialogs for NativeFileDialogs {
     fn pick_save_path(&mut self, suggested: &str) -> Option<PathBuf> {
-        rfd::FileDialog::new()
-            .set_file_name(suggested)
-            .add_filter("CSV", &["csv"])
-            .save_file()
+        let dialog = rfd::FileDialog::new().set_file_name(suggested);
+        // Only an export is a CSV file; a carved file keeps whatever name it has.
+        let dialog = if suggested.ends_with(".csv") {
+            dialog.add_filter("CSV", &["csv"])
+        } else {
+            dialog
+        };
+        dialog.save_file()
     }
 
     fn pick_image_file(&mut self) -> Option<PathBuf> {
@@ -155,6 +161,16 @@ impl PeekedLayer {
     }
 }
 
+/// A file being saved out of the image.
+struct SaveInProgress {
+    job: CarveJob,
+    target: CarveTarget,
+    destination: PathBuf,
+    /// Set when the file came from the merged view and a newer peeked layer was not read
+    /// completely: that layer might hold a newer version.
+    caveat: Option<String>,
+}
+
 /// The layerslayer desktop app.
 pub struct LayerslayerApp {
     reference_input: String,
@@ -174,6 +190,8 @@ pub struct LayerslayerApp {
     /// A tree being built for a view.
     tree_build: Option<(TreeChoice, TreeBuildJob)>,
     tree_build_started: Option<Instant>,
+    /// A file being carved out of the image and saved.
+    saving: Option<SaveInProgress>,
     status: String,
     error: Option<String>,
     show_about: bool,
@@ -234,6 +252,7 @@ impl LayerslayerApp {
             tree_stale: false,
             tree_build: None,
             tree_build_started: None,
+            saving: None,
             status: "Type an image reference, open an image file or folder, or drop one here."
                 .into(),
             error: None,
@@ -257,9 +276,14 @@ impl LayerslayerApp {
         self
     }
 
-    /// True while anything runs in the background: a fetch, a peek or a tree build.
+    /// True while anything runs in the background: a fetch, a peek, a tree build or a save.
     pub fn is_busy(&self) -> bool {
-        self.is_fetching() || self.is_peeking() || self.is_building_tree()
+        self.is_fetching() || self.is_peeking() || self.is_building_tree() || self.is_saving()
+    }
+
+    /// True while a file is being carved out of the image and saved.
+    pub fn is_saving(&self) -> bool {
+        self.saving.is_some()
     }
 
     /// True while an image is being resolved.
@@ -568,6 +592,74 @@ impl LayerslayerApp {
         }
     }
 
+    /// "Save file…" on the tree row at `path`: the version shown (merged view: the final
+    /// filesystem's; a layer's view: that layer's own, even if a later layer replaced it) is
+    /// carved out of the image in the background and saved where the user picks.
+    fn save_file(&mut self, path: &str, ctx: &egui::Context) {
+        let Some(image) = &self.image else {
+            return;
+        };
+        if self.saving.is_some() {
+            self.error = Some("A file is being saved: wait for it, or press Cancel save.".into());
+            return;
+        }
+        let found = match self.view {
+            TreeChoice::Merged => {
+                let listings = self.peeked_listings();
+                find_target(&listings, path).map(|target| {
+                    let caveat = incomplete_above(&listings, &target);
+                    (target, caveat)
+                })
+            }
+            TreeChoice::Layer(position) => match self.peeked.get(position) {
+                Some(layer) => {
+                    find_target(std::slice::from_ref(&layer.to_listing()), path).map(|t| (t, None))
+                }
+                None => Err(CarveError::NotFound(path.to_owned())),
+            },
+        };
+        let (target, caveat) = match found {
+            Ok(found) => found,
+            Err(error) => {
+                self.error = Some(format!(
+                    "Could not save {}: {}",
+                    escape_control(path),
+                    escape_control(&error.to_string())
+                ));
+                return;
+            }
+        };
+        let name = target.path.rsplit('/').next().unwrap_or("file");
+        let Some(destination) = self.dialogs.pick_save_path(name) else {
+            self.status = "Save cancelled.".into();
+            return;
+        };
+        let source = Arc::clone(&image.source);
+        match CarveJob::start(source, target.clone(), destination.clone(), ctx.clone()) {
+            Ok(job) => {
+                self.error = None;
+                self.saving = Some(SaveInProgress {
+                    job,
+                    target,
+                    destination,
+                    caveat,
+                });
+            }
+            Err(error) => self.error = Some(error),
+        }
+    }
+
+    /// Stops the save; nothing is left at the destination.
+    fn cancel_save(&mut self) {
+        if let Some(saving) = self.saving.take() {
+            // Dropping the job cancels it; the worker discards its temporary file.
+            self.status = format!(
+                "Save of {} cancelled; nothing was written.",
+                escape_control(&saving.target.path)
+            );
+        }
+    }
+
     /// Switches the central panel to `self.view`: the old tree goes, a new one is built.
     fn show_new_view(&mut self) {
         self.tree.set_tree(
@@ -601,6 +693,33 @@ impl LayerslayerApp {
                 eprintln!("error: {}", escape_control(&error));
                 self.error = Some(error);
                 self.status = "The image could not be opened.".into();
+            }
+        }
+    }
+
+    fn poll_save(&mut self) {
+        let Some(result) = self.saving.as_mut().and_then(|s| s.job.take_result()) else {
+            return;
+        };
+        let Some(saving) = self.saving.take() else {
+            return;
+        };
+        match result {
+            Ok(report) => {
+                self.status = saved_summary(&saving, &report);
+            }
+            Err(SaveError::Carve(CarveError::Cancelled)) => {
+                self.status = format!(
+                    "Save of {} cancelled; nothing was written.",
+                    escape_control(&saving.target.path)
+                );
+            }
+            Err(error) => {
+                self.error = Some(format!(
+                    "Could not save {}: {}",
+                    escape_control(&saving.target.path),
+                    escape_control(&error.to_string())
+                ));
             }
         }
     }
@@ -820,9 +939,45 @@ impl LayerslayerApp {
             }
             ui.label(&self.status);
         });
+        self.save_progress_ui(ui);
         if let Some(error) = &self.error {
             let color = ui.visuals().error_fg_color;
             ui.colored_label(color, format!("Error: {}", escape_control(error)));
+        }
+    }
+
+    /// While a file is being saved: how much of its layer was fetched, and "Cancel save".
+    fn save_progress_ui(&mut self, ui: &mut Ui) {
+        let Some(saving) = &self.saving else {
+            return;
+        };
+        let fetched = saving.job.fetched();
+        let layer_size = saving.target.layer.size();
+        let fraction = if layer_size == 0 {
+            0.0
+        } else {
+            (fetched as f64 / layer_size as f64).clamp(0.0, 1.0) as f32
+        };
+        let mut cancel = false;
+        ui.horizontal(|ui| {
+            ui.label(format!(
+                "Saving {}: {} of the layer's {} fetched",
+                escape_control(&saving.target.path),
+                human_size(fetched),
+                human_size(layer_size)
+            ));
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .desired_width(160.0)
+                    .show_percentage(),
+            );
+            cancel = ui
+                .button("Cancel save")
+                .on_hover_text("Stop saving the file; nothing is written")
+                .clicked();
+        });
+        if cancel {
+            self.cancel_save();
         }
     }
 
@@ -931,9 +1086,16 @@ impl LayerslayerApp {
         });
         ui.horizontal(|ui| self.tree.show_controls(ui));
         ui.add_space(4.0);
-        self.tree.show_rows(ui);
+        let action = self.tree.show_rows(ui);
         if export {
             self.export();
+        }
+        match action {
+            Some(TreeAction::SaveFile(path)) => {
+                let ctx = ui.ctx().clone();
+                self.save_file(&path, &ctx);
+            }
+            None => {}
         }
     }
 
@@ -961,6 +1123,55 @@ impl LayerslayerApp {
                 ui.label(format!("Git commit {GIT_COMMIT}"));
             });
     }
+}
+
+/// In the merged view, a note when a peeked layer newer than the target's was not read
+/// completely: it might hold a newer version of the file.
+fn incomplete_above(listings: &[LayerListing], target: &CarveTarget) -> Option<String> {
+    let newer: Vec<String> = listings
+        .iter()
+        .filter(|l| l.layer.index > target.layer.index && !l.status.is_complete())
+        .map(|l| l.layer.index.to_string())
+        .collect();
+    match newer.as_slice() {
+        [] => None,
+        [one] => Some(format!(
+            "layer {one} was not read completely and may hold a newer version"
+        )),
+        many => Some(format!(
+            "layers {} were not read completely and may hold a newer version",
+            many.join(", ")
+        )),
+    }
+}
+
+/// The status line after a save: what was saved where, and how little was fetched for it.
+fn saved_summary(saving: &SaveInProgress, report: &CarveReport) -> String {
+    let layer = &saving.target.layer;
+    let layer_size = layer.size();
+    let share = if layer_size == 0 {
+        0.0
+    } else {
+        report.bytes_fetched as f64 * 100.0 / layer_size as f64
+    };
+    let mut summary = format!(
+        "Saved {} ({}) from layer {} to {}: fetched {} of the layer's {} ({share:.1}%){}",
+        escape_control(&saving.target.path),
+        human_size(report.bytes_written),
+        layer.index,
+        escape_control(&saving.destination.display().to_string()),
+        human_size(report.bytes_fetched),
+        human_size(layer_size),
+        if report.from_toc {
+            ", its chunks only, through the table of contents"
+        } else {
+            ""
+        },
+    );
+    if let Some(caveat) = &saving.caveat {
+        summary.push_str(&format!(" (note: {caveat})"));
+    }
+    summary
 }
 
 /// One layer of the list: checkbox, digest, size, media type, build step, and how its peek
@@ -1054,6 +1265,7 @@ impl eframe::App for LayerslayerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll_fetch(ctx);
         self.poll_peek();
+        self.poll_save();
         self.refresh_tree(ctx);
         if self.is_busy() {
             ctx.request_repaint_after(BUSY_REPAINT);

@@ -1,9 +1,11 @@
-//! Background work for the app, always off the UI thread: resolving an image, peeking layers
-//! and building file trees. Workers never panic; they report failures as values, stream
+//! Background work for the app, always off the UI thread: resolving an image, peeking layers,
+//! building file trees and saving a file carved out of the image. Workers never panic; they report failures as values, stream
 //! entries in batches over a channel and wake the UI after each message.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -12,6 +14,8 @@ use poll_promise::Promise;
 
 use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
+use crate::carve::{self, CarveError, CarveReport, CarveTarget};
+use crate::export::{self, Destination, ExportError};
 use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{Entry, FileTree, LayerStatus, ListedFrom, merge_entries};
 use crate::manifest::Platform;
@@ -363,6 +367,113 @@ impl TreeBuildJob {
     /// The tree once built (only once); `None` while the build runs.
     pub fn take_result(&mut self) -> Option<FileTree> {
         take_if_ready(&mut self.promise)
+    }
+}
+
+/// Why a file could not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// Carving the file out of the image failed (or was cancelled).
+    #[error(transparent)]
+    Carve(#[from] CarveError),
+    /// The destination could not be written.
+    #[error(transparent)]
+    File(#[from] ExportError),
+}
+
+/// A file being carved out of the image and saved; dropping it cancels the work and leaves
+/// nothing at the destination.
+pub struct CarveJob {
+    /// `None` once the result was taken.
+    promise: Option<Promise<Result<CarveReport, SaveError>>>,
+    cancel: CancelToken,
+    fetched: Arc<AtomicU64>,
+}
+
+impl CarveJob {
+    /// Carves `target` from `source` into `destination` on a worker thread (written to a
+    /// temporary file beside it, renamed into place only when complete); wakes `ctx` when done.
+    pub fn start(
+        source: Arc<dyn ImageSource>,
+        target: CarveTarget,
+        destination: PathBuf,
+        ctx: egui::Context,
+    ) -> Result<Self, String> {
+        let cancel = CancelToken::new();
+        let fetched = Arc::new(AtomicU64::new(0));
+        let (sender, promise) = Promise::new();
+        let (worker_cancel, worker_fetched) = (cancel.clone(), Arc::clone(&fetched));
+        thread::Builder::new()
+            .name("carve".into())
+            .spawn(move || {
+                let saved = save_carved(
+                    source.as_ref(),
+                    &target,
+                    destination,
+                    &worker_cancel,
+                    &worker_fetched,
+                );
+                sender.send(saved);
+                ctx.request_repaint();
+            })
+            .map_err(|e| format!("could not start a worker thread: {e}"))?;
+        Ok(Self {
+            promise: Some(promise),
+            cancel,
+            fetched,
+        })
+    }
+
+    /// Blob bytes fetched so far.
+    pub fn fetched(&self) -> u64 {
+        self.fetched.load(Ordering::Relaxed)
+    }
+
+    /// The result once the worker is done (only once); `None` while it is still running.
+    pub fn take_result(&mut self) -> Option<Result<CarveReport, SaveError>> {
+        take_if_ready(&mut self.promise)
+    }
+}
+
+impl Drop for CarveJob {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Carves `target` into `destination` atomically: on failure or cancellation nothing is left.
+fn save_carved(
+    source: &dyn ImageSource,
+    target: &CarveTarget,
+    destination: PathBuf,
+    cancel: &CancelToken,
+    fetched: &Arc<AtomicU64>,
+) -> Result<CarveReport, SaveError> {
+    let mut carved = None;
+    let written = export::write_to(&Destination::File(destination), |out| {
+        let result = match carve::carve(source, target, cancel, fetched, out) {
+            // Cancelled at the last moment: still leave nothing behind.
+            Ok(_) if cancel.is_cancelled() => Err(CarveError::Cancelled),
+            other => other,
+        };
+        let failed = result.is_err();
+        carved = Some(result);
+        if failed {
+            Err(ExportError::Encode("the carve failed".into()))
+        } else {
+            Ok(())
+        }
+    });
+    match (carved, written) {
+        (Some(Ok(report)), Ok(())) => Ok(report),
+        (Some(Err(error)), _) => Err(error.into()),
+        (_, Err(error)) => Err(error.into()),
+        (None, Ok(())) => Err(CarveError::Layer {
+            path: target.path.clone(),
+            layer: target.layer.index,
+            reason: "nothing was carved".into(),
+        }
+        .into()),
     }
 }
 

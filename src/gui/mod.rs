@@ -8,7 +8,7 @@ pub mod tree_view;
 use std::process::ExitCode;
 
 pub use app::{FileDialogs, FixedSavePath, LayerslayerApp, NativeFileDialogs, TreeChoice};
-pub use tree_view::TreeView;
+pub use tree_view::{TreeAction, TreeView};
 
 /// The window icon, converted to raw RGBA by `build.rs`.
 mod icon {

@@ -2,7 +2,8 @@
 //!
 //! The [`FileTree`] is replaced only when new entries arrive; the flattened rows are
 //! recomputed only when the tree, the expansion or the filter changes; each frame draws just
-//! the rows that are on screen.
+//! the rows that are on screen. What the user asks of a row (its context menu) is handed back
+//! as a [`TreeAction`] for the app to carry out.
 
 use std::collections::HashSet;
 
@@ -20,6 +21,14 @@ const LAYER_WIDTH: f32 = 44.0;
 const INDENT: f32 = 16.0;
 /// Size of the open/close triangle, relative to the row height.
 const TOGGLE_SCALE: f32 = 0.7;
+
+/// What the user asked of a row, for the app to carry out.
+#[must_use]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeAction {
+    /// "Save file…" on a file or hardlink row: the row's path.
+    SaveFile(String),
+}
 
 /// A browsable tree: which directories are open, what the filter says, which rows show.
 pub struct TreeView {
@@ -168,8 +177,9 @@ impl TreeView {
         }
     }
 
-    /// The column header and the rows, drawing only those in view.
-    pub fn show_rows(&mut self, ui: &mut Ui) {
+    /// The column header and the rows, drawing only those in view. Returns what the user
+    /// picked in a row's context menu, if anything.
+    pub fn show_rows(&mut self, ui: &mut Ui) -> Option<TreeAction> {
         self.refresh_rows();
         let row_height = ui.spacing().interact_size.y;
         let show_layer = self.show_layer_column;
@@ -187,6 +197,7 @@ impl TreeView {
         let filtering = !self.filter.trim().is_empty();
         let (tree, expanded, rows) = (&self.tree, &self.expanded, &self.rows);
         let mut toggled = None;
+        let mut action = None;
         egui::ScrollArea::vertical()
             .id_salt("tree_rows")
             .auto_shrink(false)
@@ -199,14 +210,19 @@ impl TreeView {
                         show_layer,
                         can_toggle: !filtering,
                     };
-                    if show_row(ui, node, row.depth, is_open, &style) {
-                        toggled = Some((node.path.clone(), !is_open));
+                    match show_row(ui, node, row.depth, is_open, &style) {
+                        Some(RowClick::Toggle) => toggled = Some((node.path.clone(), !is_open)),
+                        Some(RowClick::Save) => {
+                            action = Some(TreeAction::SaveFile(node.path.clone()))
+                        }
+                        None => {}
                     }
                 }
             });
         if let Some((path, open)) = toggled {
             self.set_expanded(&path, open);
         }
+        action
     }
 }
 
@@ -217,73 +233,110 @@ struct RowStyle {
     can_toggle: bool,
 }
 
-/// Draws one row; returns true when the user asked to open or close the directory.
-fn show_row(ui: &mut Ui, node: &TreeNode, depth: usize, is_open: bool, style: &RowStyle) -> bool {
+/// What a click on a row asked for.
+enum RowClick {
+    /// Open or close the directory.
+    Toggle,
+    /// "Save file…" in the row's context menu.
+    Save,
+}
+
+/// Draws one row; returns what the user asked of it. File and hardlink rows have a context
+/// menu (right-click anywhere on the row) offering "Save file…".
+fn show_row(
+    ui: &mut Ui,
+    node: &TreeNode,
+    depth: usize,
+    is_open: bool,
+    style: &RowStyle,
+) -> Option<RowClick> {
     let height = style.height;
     let entry = node.entry.as_ref();
     let is_dir = node.is_dir();
     let kind = entry.map_or(EntryKind::Dir, |e| e.kind);
     let mut toggled = false;
-    ui.horizontal(|ui| {
-        let kind_color = match kind {
-            EntryKind::Dir => ui.visuals().hyperlink_color,
-            EntryKind::Symlink | EntryKind::Hardlink => ui.visuals().warn_fg_color,
-            EntryKind::Whiteout | EntryKind::OpaqueMarker => ui.visuals().error_fg_color,
-            _ => ui.visuals().text_color(),
-        };
-        cell(
-            ui,
-            KIND_WIDTH,
-            height,
-            Align::Min,
-            RichText::new(kind.as_str()).color(kind_color),
-        );
-        let size = if is_dir || kind == EntryKind::File {
-            human_size(node.total_size)
-        } else {
-            String::new()
-        };
-        cell(ui, SIZE_WIDTH, height, Align::Max, RichText::new(size));
-        let mode = entry.map_or_else(String::new, |e| format!("{:04o}", e.mode));
-        cell(
-            ui,
-            MODE_WIDTH,
-            height,
-            Align::Min,
-            RichText::new(mode).monospace(),
-        );
-        if style.show_layer {
-            let layer = node.layer_index.map_or_else(String::new, |l| l.to_string());
-            cell(ui, LAYER_WIDTH, height, Align::Max, RichText::new(layer));
-        }
-        ui.add_space(depth as f32 * INDENT);
-        let path = escape_control(&node.path);
-        if is_dir && style.can_toggle {
-            toggled |= toggle_button(ui, is_open, &path, height).clicked();
-        } else if is_dir {
-            let size = Vec2::splat(height * TOGGLE_SCALE);
-            let (_, response) = ui.allocate_exact_size(size, Sense::hover());
-            egui::collapsing_header::paint_default_icon(ui, 1.0, &response);
-        } else {
-            ui.add_space(height * TOGGLE_SCALE);
-        }
-        let mut name = egui::Label::new(escape_control(&node.name)).selectable(false);
-        if is_dir && style.can_toggle {
-            name = name.sense(Sense::click());
-        }
-        let response = ui.add(name);
-        toggled |= response.clicked();
-        response.on_hover_ui(|ui| entry_details(ui, node));
-        if let Some(target) = entry.and_then(|e| e.link_target.as_deref()) {
-            let arrow = if kind == EntryKind::Hardlink {
-                "hard link to"
-            } else {
-                "->"
+    // Keyed by path, so that an open context menu stays with its row while the rows scroll.
+    let row = ui.push_id(&node.path, |ui| {
+        ui.horizontal(|ui| {
+            let kind_color = match kind {
+                EntryKind::Dir => ui.visuals().hyperlink_color,
+                EntryKind::Symlink | EntryKind::Hardlink => ui.visuals().warn_fg_color,
+                EntryKind::Whiteout | EntryKind::OpaqueMarker => ui.visuals().error_fg_color,
+                _ => ui.visuals().text_color(),
             };
-            ui.label(RichText::new(format!("{arrow} {}", escape_control(target))).weak());
-        }
+            cell(
+                ui,
+                KIND_WIDTH,
+                height,
+                Align::Min,
+                RichText::new(kind.as_str()).color(kind_color),
+            );
+            let size = if is_dir || kind == EntryKind::File {
+                human_size(node.total_size)
+            } else {
+                String::new()
+            };
+            cell(ui, SIZE_WIDTH, height, Align::Max, RichText::new(size));
+            let mode = entry.map_or_else(String::new, |e| format!("{:04o}", e.mode));
+            cell(
+                ui,
+                MODE_WIDTH,
+                height,
+                Align::Min,
+                RichText::new(mode).monospace(),
+            );
+            if style.show_layer {
+                let layer = node.layer_index.map_or_else(String::new, |l| l.to_string());
+                cell(ui, LAYER_WIDTH, height, Align::Max, RichText::new(layer));
+            }
+            ui.add_space(depth as f32 * INDENT);
+            let path = escape_control(&node.path);
+            if is_dir && style.can_toggle {
+                toggled |= toggle_button(ui, is_open, &path, height).clicked();
+            } else if is_dir {
+                let size = Vec2::splat(height * TOGGLE_SCALE);
+                let (_, response) = ui.allocate_exact_size(size, Sense::hover());
+                egui::collapsing_header::paint_default_icon(ui, 1.0, &response);
+            } else {
+                ui.add_space(height * TOGGLE_SCALE);
+            }
+            let mut name = egui::Label::new(escape_control(&node.name)).selectable(false);
+            if is_dir && style.can_toggle {
+                name = name.sense(Sense::click());
+            }
+            let response = ui.add(name);
+            toggled |= response.clicked();
+            response.on_hover_ui(|ui| entry_details(ui, node));
+            if let Some(target) = entry.and_then(|e| e.link_target.as_deref()) {
+                let arrow = if kind == EntryKind::Hardlink {
+                    "hard link to"
+                } else {
+                    "->"
+                };
+                ui.label(RichText::new(format!("{arrow} {}", escape_control(target))).weak());
+            }
+        })
     });
-    toggled
+    let mut save = false;
+    if matches!(kind, EntryKind::File | EntryKind::Hardlink) {
+        row.inner.response.container_context_menu(|ui| {
+            if ui
+                .button("Save file…")
+                .on_hover_text("Copy this file out of the image to a file on this computer")
+                .clicked()
+            {
+                save = true;
+                ui.close();
+            }
+        });
+    }
+    if save {
+        Some(RowClick::Save)
+    } else if toggled {
+        Some(RowClick::Toggle)
+    } else {
+        None
+    }
 }
 
 /// A fixed-width cell with its text aligned left (`Align::Min`) or right (`Align::Max`).

@@ -496,6 +496,56 @@ pub fn tricky_items() -> Vec<TarItem> {
     ]
 }
 
+/// `n` pseudo-random (incompressible) bytes, the same for the same `seed`.
+pub fn noise(seed: u64, n: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// Pushes a one-layer OCI image whose layer is `blob` with `annotations`; returns
+/// `addr/repo:v1`.
+pub fn push_layer_blob(
+    registry: &TestRegistry,
+    repo: &str,
+    blob: &[u8],
+    media_type: &str,
+    annotations: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let addr = registry.addr();
+    let auth = registry.push_authorization();
+    let digest = push_blob(&addr, &auth, repo, blob);
+    let config = serde_json::to_vec(&json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [digest]},
+        "history": [{"created_by": "ADD layer /"}],
+    }))
+    .expect("config");
+    push_blob(&addr, &auth, repo, &config);
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
+        "layers": [{"mediaType": media_type, "digest": digest, "size": blob.len(), "annotations": annotations}],
+    }))
+    .expect("manifest");
+    push_manifest(
+        &addr,
+        &auth,
+        repo,
+        "v1",
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+    );
+    format!("{addr}/{repo}:v1")
+}
+
 /// The three-layer image the GUI tests browse.
 #[derive(Debug, Clone)]
 pub struct SampleImage {
