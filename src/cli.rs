@@ -4,7 +4,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -23,6 +23,9 @@ use crate::peek::PeekProgress;
 use crate::pipeline::ListingOptions;
 use crate::registry::ClientOptions;
 use crate::source::{ErrorKind, SourceError};
+
+/// Entries printed to a pipe are flushed at least this often.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Exit codes scripts can rely on.
 pub mod exit_code {
@@ -394,19 +397,39 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
     let mut entries = Vec::new();
     let mut count = 0usize;
     let mut announced = None;
+    let mut last_flush = Instant::now();
     let finished = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         if let Some(bars) = &bars {
             scope.spawn(|| bars.tick_until(&finished, &progress));
         }
         peek.run(&layers, &progress, &cancel, &mut |event| {
-            let position = event.position();
+            let Some(position) = event.position() else {
+                // The layers went quiet: show what has arrived.
+                if print_live && write_error.is_none() {
+                    last_flush = Instant::now();
+                    if let Err(error) = out.flush() {
+                        write_error = Some(error);
+                        cancel.cancel();
+                    }
+                }
+                return;
+            };
             let layer = &layers[position];
             let mut print = |line: &dyn Fn(&mut dyn Write) -> io::Result<()>| {
-                if print_live
-                    && write_error.is_none()
-                    && let Err(error) = line(&mut out)
-                {
+                if !print_live || write_error.is_some() {
+                    return;
+                }
+                // A pipe gets big writes, yet never waits long for what already arrived
+                // (and the layers going quiet flushes at once, below).
+                let written = line(&mut out).and_then(|()| {
+                    if last_flush.elapsed() < FLUSH_INTERVAL {
+                        return Ok(());
+                    }
+                    last_flush = Instant::now();
+                    out.flush()
+                });
+                if let Err(error) = written {
                     write_error = Some(error);
                     cancel.cancel();
                 }
@@ -432,6 +455,7 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
                         entries.push(entry);
                     }
                 }
+                LayerEvent::Idle => {}
                 LayerEvent::Done(_, outcome) => {
                     if let Some(bars) = &bars {
                         bars.finish(position);

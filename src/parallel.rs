@@ -9,8 +9,9 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use crossbeam_channel::{Sender, bounded};
+use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
 
 use crate::cancel::CancelToken;
 use crate::image::LayerInfo;
@@ -47,16 +48,22 @@ pub enum LayerEvent {
     Entry(usize, Entry),
     /// The layer at `position` ended; all its entries came before.
     Done(usize, LayerOutcome),
+    /// Nothing arrived for [`IDLE_AFTER`]: a moment to flush buffered output.
+    Idle,
 }
 
 impl LayerEvent {
-    /// The position of the layer the event belongs to.
-    pub fn position(&self) -> usize {
+    /// The position of the layer the event belongs to (none for [`LayerEvent::Idle`]).
+    pub fn position(&self) -> Option<usize> {
         match self {
-            Self::Entry(position, _) | Self::Done(position, _) => *position,
+            Self::Entry(position, _) | Self::Done(position, _) => Some(*position),
+            Self::Idle => None,
         }
     }
 }
+
+/// How long the workers may be quiet before the caller gets [`LayerEvent::Idle`].
+pub const IDLE_AFTER: Duration = Duration::from_millis(50);
 
 /// How to read several layers: from where, through which cache, how many at once, and in
 /// which order the caller gets the events.
@@ -103,8 +110,12 @@ impl ParallelPeek<'_> {
             }
             drop(sender);
             let mut order = Reorder::new(layers.len(), self.delivery);
-            for event in events {
-                order.push(event, on_event);
+            loop {
+                match events.recv_timeout(IDLE_AFTER) {
+                    Ok(event) => order.push(event, on_event),
+                    Err(RecvTimeoutError::Timeout) => on_event(LayerEvent::Idle),
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
             }
             // A worker that could not send ended its layer early; say so rather than lose it.
             order.finish(on_event);
@@ -156,7 +167,10 @@ impl Reorder {
     }
 
     fn push(&mut self, event: LayerEvent, on_event: &mut dyn FnMut(LayerEvent)) {
-        let position = event.position();
+        let Some(position) = event.position() else {
+            on_event(event);
+            return;
+        };
         if let LayerEvent::Done(..) = event
             && let Some(done) = self.done.get_mut(position)
         {
@@ -232,6 +246,7 @@ impl Spool {
                 }
             }
             LayerEvent::Done(_, outcome) => self.done = Some(outcome),
+            LayerEvent::Idle => {}
         }
     }
 
@@ -329,6 +344,7 @@ mod tests {
             seen.push(match event {
                 LayerEvent::Entry(position, entry) => format!("{position}:{}", entry.path),
                 LayerEvent::Done(position, _) => format!("{position}:done"),
+                LayerEvent::Idle => "idle".into(),
             })
         };
         let many = SPOOL_MEMORY_ENTRIES + 10;

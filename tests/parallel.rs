@@ -83,3 +83,28 @@ fn layers_download_at_once_and_print_in_layer_order() {
         "the same output, in layer order"
     );
 }
+
+#[test]
+fn entries_reach_a_pipe_while_the_layer_still_downloads() {
+    let slow = common::SlowBlobServer::start();
+    let mut child = common::layerslayer_command()
+        .args(["peek", &slow.reference(), "--layers", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run layerslayer");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let first_entry = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.starts_with("  file"))
+        .expect("an entry line");
+    assert!(first_entry.contains("slow/file-00000"), "{first_entry}");
+    assert!(
+        child.try_wait().expect("child state").is_none(),
+        "the first entry arrived while the layer was still streaming"
+    );
+    child.kill().ok();
+    child.wait().ok();
+}

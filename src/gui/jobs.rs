@@ -275,6 +275,8 @@ fn forward_in_batches(
                 batch.push(entry);
                 batch.len() < BATCH_ENTRIES || flush(&mut batches, position)
             }
+            // The batching thread keeps its own deadline.
+            Ok(LayerEvent::Idle) => true,
             Ok(LayerEvent::Done(position, outcome)) => {
                 flush(&mut batches, position)
                     && send(PeekMessage::LayerDone {
