@@ -16,7 +16,7 @@ use crate::listing::{EntryKind, LayerListing, normalize_path};
 use crate::peek::{Decoder, convert_entry};
 use crate::source::{BlobReader, ImageSource, SourceError};
 use crate::tar_stream::TarWalker;
-use crate::toc::{self, CopyError};
+use crate::toc::{self, CopyError, Toc};
 
 /// What to carve: a regular file's data in one layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,13 +129,28 @@ pub fn carve(
     fetched: &Arc<AtomicU64>,
     out: &mut dyn Write,
 ) -> Result<CarveReport, CarveError> {
+    let toc = Toc::fetch(source, &target.layer, cancel).ok().flatten();
+    if let Some(toc) = &toc {
+        fetched.fetch_add(toc.bytes_fetched(), Ordering::Relaxed);
+    }
+    carve_with(source, target, toc.as_ref(), cancel, fetched, out)
+}
+
+/// [`carve`] with the layer's TOC already fetched (and counted in `fetched`), if it has one.
+fn carve_with(
+    source: &dyn ImageSource,
+    target: &CarveTarget,
+    toc: Option<&Toc>,
+    cancel: &CancelToken,
+    fetched: &Arc<AtomicU64>,
+    out: &mut dyn Write,
+) -> Result<CarveReport, CarveError> {
     let layer_error = |reason: String| CarveError::Layer {
         path: target.data_path.clone(),
         layer: target.layer.index,
         reason,
     };
-    if let Ok(Some(chunks)) = toc::file_chunks(source, &target.layer, &target.data_path, cancel) {
-        fetched.fetch_add(chunks.toc_bytes, Ordering::Relaxed);
+    if let Some(chunks) = toc.and_then(|toc| toc.file_chunks(&target.data_path).ok()) {
         let copied = toc::copy_file(source, &target.layer, &chunks, cancel, out);
         return match copied {
             Ok(bytes) => {
@@ -270,7 +285,7 @@ impl CarveSearch<'_> {
             }
             let known = self.known_entries(layer, cancel, fetched);
             let verdict = match &known {
-                Some(entries) => verdict(entries, &path)?,
+                Some((entries, _)) => verdict(entries, &path)?,
                 None => match scan(self.source, layer, &path, cancel, fetched, out)? {
                     Scan::Carved(report) => {
                         let target = CarveTarget {
@@ -292,7 +307,13 @@ impl CarveSearch<'_> {
                         data_path,
                         size,
                     };
-                    let report = carve(self.source, &target, cancel, fetched, out)?;
+                    let toc = known.and_then(|(_, toc)| toc);
+                    let report = match toc {
+                        Some(toc) => {
+                            carve_with(self.source, &target, Some(&toc), cancel, fetched, out)?
+                        }
+                        None => carve(self.source, &target, cancel, fetched, out)?,
+                    };
                     let target = CarveTarget {
                         size: report.bytes_written,
                         ..target
@@ -311,29 +332,26 @@ impl CarveSearch<'_> {
         Err(CarveError::NotFound(path))
     }
 
-    /// The layer's entries when they can be had without streaming it: cache, else TOC.
+    /// The layer's entries when they can be had without streaming it: cache, else TOC (kept
+    /// for carving, so that it is fetched once).
     fn known_entries(
         &self,
         layer: &LayerInfo,
         cancel: &CancelToken,
         fetched: &Arc<AtomicU64>,
-    ) -> Option<Vec<crate::listing::Entry>> {
+    ) -> Option<(Vec<crate::listing::Entry>, Option<Toc>)> {
         if let Some(cache) = self.cache {
             let mut entries = Vec::new();
             if cache
                 .replay(layer.digest(), &mut |e| entries.push(e))
                 .is_some()
             {
-                return Some(entries);
+                return Some((entries, None));
             }
         }
-        match toc::list_from_toc(self.source, layer, cancel) {
-            toc::TocResult::Listed(listing) => {
-                fetched.fetch_add(listing.bytes_fetched, Ordering::Relaxed);
-                Some(listing.entries)
-            }
-            _ => None,
-        }
+        let toc = Toc::fetch(self.source, layer, cancel).ok().flatten()?;
+        fetched.fetch_add(toc.bytes_fetched(), Ordering::Relaxed);
+        Some((toc.listing().entries, Some(toc)))
     }
 }
 

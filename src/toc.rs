@@ -124,12 +124,14 @@ struct Location {
     json_digest: Option<String>,
 }
 
-/// A TOC fetched and checked, with where it was.
-struct FetchedToc {
+/// A layer's TOC, fetched and checked.
+pub struct Toc {
     entries: Vec<TocEntry>,
     location: Location,
     /// Blob bytes fetched: footer and TOC.
     fetched: u64,
+    /// The layer blob's size.
+    blob_size: u64,
 }
 
 impl Location {
@@ -144,25 +146,45 @@ pub fn list_from_toc(
     layer: &LayerInfo,
     cancel: &CancelToken,
 ) -> TocResult {
-    match fetch_toc(source, layer, cancel) {
-        Ok(Some(toc)) => TocResult::Listed(TocListing {
-            verified: toc.location.is_verified(),
-            format: toc.location.format,
-            bytes_fetched: toc.fetched,
-            entries: listing_entries(toc.entries),
-        }),
+    match Toc::fetch(source, layer, cancel) {
+        Ok(Some(toc)) => TocResult::Listed(toc.listing()),
         Ok(None) => TocResult::NoToc,
         Err(reason) => TocResult::Fallback(reason),
     }
 }
 
-/// Finds, fetches and checks the TOC of `layer`: `Ok(None)` when it has none, the reason
-/// when it has one that cannot be used.
+impl Toc {
+    /// Finds, fetches and checks the TOC of `layer`: `Ok(None)` when it has none, the reason
+    /// when it has one that cannot be used.
+    pub fn fetch(
+        source: &dyn ImageSource,
+        layer: &LayerInfo,
+        cancel: &CancelToken,
+    ) -> Result<Option<Self>, String> {
+        fetch_toc(source, layer, cancel)
+    }
+
+    /// The layer's listing.
+    pub fn listing(&self) -> TocListing {
+        TocListing {
+            verified: self.location.is_verified(),
+            format: self.location.format,
+            bytes_fetched: self.fetched,
+            entries: listing_entries(&self.entries),
+        }
+    }
+
+    /// Blob bytes fetched for it: footer and TOC.
+    pub fn bytes_fetched(&self) -> u64 {
+        self.fetched
+    }
+}
+
 fn fetch_toc(
     source: &dyn ImageSource,
     layer: &LayerInfo,
     cancel: &CancelToken,
-) -> Result<Option<FetchedToc>, String> {
+) -> Result<Option<Toc>, String> {
     let annotations = &layer.descriptor.annotations;
     let json_digest = annotations.get(ESTARGZ_TOC_DIGEST).cloned();
     let compressed_digest = ZSTD_CHECKSUM
@@ -216,10 +238,11 @@ fn fetch_toc(
         }
     };
     match read_toc(source, layer, &location, cancel) {
-        Ok((entries, toc_bytes)) => Ok(Some(FetchedToc {
+        Ok((entries, toc_bytes)) => Ok(Some(Toc {
             entries,
             location,
             fetched: fetched + toc_bytes,
+            blob_size: size,
         })),
         Err(reason) => Err(format!(
             "the {} table of contents could not be used: {reason}",
@@ -267,72 +290,66 @@ pub enum CopyError {
     Write(io::Error),
 }
 
-/// Where the data of the regular file `path` (normalised) is in `layer`'s TOC: `Ok(None)` when
-/// the layer has no TOC, the reason when its TOC cannot be used or does not hold the file.
-pub fn file_chunks(
-    source: &dyn ImageSource,
-    layer: &LayerInfo,
-    path: &str,
-    cancel: &CancelToken,
-) -> Result<Option<FileChunks>, String> {
-    let Some(toc) = fetch_toc(source, layer, cancel)? else {
-        return Ok(None);
-    };
-    // A piece ends where the next piece of any file begins (or the TOC, or the blob, ends).
-    let mut starts: Vec<u64> = toc
-        .entries
-        .iter()
-        .map(|e| e.offset)
-        .filter(|&offset| offset > 0)
-        .chain([toc.location.offset])
-        .collect();
-    starts.sort_unstable();
-    starts.dedup();
-    let end_of = |offset: u64| {
-        starts
+impl Toc {
+    /// Where the data of the regular file `path` (normalised) is in the layer.
+    pub fn file_chunks(&self, path: &str) -> Result<FileChunks, String> {
+        let toc = self;
+        // A piece ends where the next piece of any file begins (or the TOC, or the blob, ends).
+        let mut starts: Vec<u64> = toc
+            .entries
             .iter()
-            .copied()
-            .find(|&start| start > offset)
-            .unwrap_or(layer.size())
-    };
-    let mut pieces = toc
-        .entries
-        .iter()
-        .filter(|e| normalize_path(&e.name) == path && (e.kind == "reg" || e.kind == "chunk"));
-    let Some(file) = pieces.next() else {
-        return Err(format!("its table of contents has no regular file {path}"));
-    };
-    let mut chunks = Vec::new();
-    for piece in std::iter::once(file).chain(pieces) {
-        let size = if piece.chunk_size > 0 {
-            piece.chunk_size
-        } else {
-            file.size.saturating_sub(piece.chunk_offset)
+            .map(|e| e.offset)
+            .filter(|&offset| offset > 0)
+            .chain([toc.location.offset])
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        let end_of = |offset: u64| {
+            starts
+                .iter()
+                .copied()
+                .find(|&start| start > offset)
+                .unwrap_or(toc.blob_size)
         };
-        if size == 0 {
-            continue;
+        let mut pieces = toc
+            .entries
+            .iter()
+            .filter(|e| normalize_path(&e.name) == path && (e.kind == "reg" || e.kind == "chunk"));
+        let Some(file) = pieces.next() else {
+            return Err(format!("its table of contents has no regular file {path}"));
+        };
+        let mut chunks = Vec::new();
+        for piece in std::iter::once(file).chain(pieces) {
+            let size = if piece.chunk_size > 0 {
+                piece.chunk_size
+            } else {
+                file.size.saturating_sub(piece.chunk_offset)
+            };
+            if size == 0 {
+                continue;
+            }
+            chunks.push(FileChunk {
+                range: piece.offset..end_of(piece.offset),
+                inner_offset: piece.inner_offset,
+                size,
+                digest: piece.chunk_digest.clone(),
+            });
         }
-        chunks.push(FileChunk {
-            range: piece.offset..end_of(piece.offset),
-            inner_offset: piece.inner_offset,
-            size,
-            digest: piece.chunk_digest.clone(),
-        });
+        let covered: u64 = chunks.iter().map(|c| c.size).sum();
+        if covered != file.size {
+            return Err(format!(
+                "its chunks of {path} hold {covered} bytes, not the file's {}",
+                file.size
+            ));
+        }
+        Ok(FileChunks {
+            format: toc.location.format,
+            chunks,
+            size: file.size,
+            digest: file.digest.clone(),
+            toc_bytes: toc.fetched,
+        })
     }
-    let covered: u64 = chunks.iter().map(|c| c.size).sum();
-    if covered != file.size {
-        return Err(format!(
-            "its chunks of {path} hold {covered} bytes, not the file's {}",
-            file.size
-        ));
-    }
-    Ok(Some(FileChunks {
-        format: toc.location.format,
-        chunks,
-        size: file.size,
-        digest: file.digest.clone(),
-        toc_bytes: toc.fetched,
-    }))
 }
 
 /// Copies a file out of a TOC layer to `out`, one Range request per piece, checking each
@@ -655,14 +672,14 @@ struct TocEntry {
 }
 
 #[derive(Debug, Deserialize)]
-struct Toc {
+struct TocJson {
     #[serde(default)]
     entries: Vec<TocEntry>,
 }
 
 /// Parses the TOC JSON, refusing a TOC that lies about the blob.
 fn parse_entries(json: &[u8], blob_size: u64) -> Result<Vec<TocEntry>, String> {
-    let toc: Toc = serde_json::from_slice(json).map_err(|e| format!("it is not valid: {e}"))?;
+    let toc: TocJson = serde_json::from_slice(json).map_err(|e| format!("it is not valid: {e}"))?;
     for item in &toc.entries {
         let furthest = item.offset.max(item.end_offset);
         if furthest > blob_size {
@@ -680,7 +697,7 @@ fn parse_entries(json: &[u8], blob_size: u64) -> Result<Vec<TocEntry>, String> {
 }
 
 /// The TOC entries as listing entries: chunks of a file and the formats' own files left out.
-fn listing_entries(items: Vec<TocEntry>) -> Vec<Entry> {
+fn listing_entries(items: &[TocEntry]) -> Vec<Entry> {
     let mut entries = Vec::with_capacity(items.len());
     for item in items {
         let path = normalize_path(&item.name);
@@ -707,7 +724,7 @@ fn listing_entries(items: Vec<TocEntry>) -> Vec<Entry> {
         };
         let link_target = match kind {
             EntryKind::Hardlink => Some(normalize_path(&item.link_name)),
-            EntryKind::Symlink => Some(item.link_name),
+            EntryKind::Symlink => Some(item.link_name.clone()),
             _ => None,
         };
         entries.push(Entry {
@@ -818,7 +835,7 @@ mod tests {
             {"name":"./bin/.wh.old","type":"reg"},
             {"name":"./bin/link","type":"hardlink","linkName":"./bin/big"}
         ]}"#;
-        let entries = listing_entries(parse_entries(json, 100).expect("valid"));
+        let entries = listing_entries(&parse_entries(json, 100).expect("valid"));
         let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
