@@ -241,18 +241,14 @@ fn verdict(entries: &[crate::listing::Entry], path: &str) -> Result<Verdict, Car
 
 /// Whether a whiteout or opaque marker removes `path` from lower layers.
 fn removes_path(entry: &crate::listing::Entry, path: &str) -> bool {
-    let (dir, name) = entry.path.rsplit_once('/').unwrap_or(("", &entry.path));
-    let inside = |root: &str| path == root || path.starts_with(&format!("{root}/"));
-    match entry.kind {
-        EntryKind::Whiteout => {
-            let removed = name.trim_start_matches(crate::listing::WHITEOUT_PREFIX);
-            if dir.is_empty() {
-                inside(removed)
-            } else {
-                inside(&format!("{dir}/{removed}"))
-            }
+    match (entry.kind, entry.whiteout_target()) {
+        // An opaque directory hides what lower layers have below it (the root: everything).
+        (EntryKind::OpaqueMarker, Some(dir)) => {
+            dir.is_empty() || path.starts_with(&format!("{dir}/"))
         }
-        EntryKind::OpaqueMarker => dir.is_empty() || path.starts_with(&format!("{dir}/")),
+        (EntryKind::Whiteout, Some(removed)) => {
+            path == removed || path.starts_with(&format!("{removed}/"))
+        }
         _ => false,
     }
 }

@@ -57,6 +57,21 @@ impl EntryKind {
     }
 }
 
+impl EntryKind {
+    /// The kind a path's name alone decides: `.wh..wh..opq` is an opaque marker and `.wh.NAME`
+    /// a whiteout, whatever the archive says their type is.
+    pub fn by_name(path: &str) -> Option<Self> {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if name == OPAQUE_MARKER {
+            Some(Self::OpaqueMarker)
+        } else if name.starts_with(WHITEOUT_PREFIX) {
+            Some(Self::Whiteout)
+        } else {
+            None
+        }
+    }
+}
+
 /// One entry of a layer's tar stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {

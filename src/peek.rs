@@ -14,10 +14,7 @@ use sha2::{Digest as _, Sha256};
 use crate::cancel::CancelToken;
 pub use crate::compression::Compression;
 use crate::image::LayerInfo;
-use crate::listing::{
-    Entry, EntryKind, LayerListing, LayerStatus, ListedFrom, OPAQUE_MARKER, WHITEOUT_PREFIX,
-    normalize_path,
-};
+use crate::listing::{Entry, EntryKind, LayerListing, LayerStatus, ListedFrom, normalize_path};
 use crate::source::{ErrorKind, ImageSource};
 use crate::tar_stream::{TarEntry, TarError, TarWalker};
 use crate::toc::FORMAT_METADATA;
@@ -519,13 +516,9 @@ pub(crate) fn convert_entry(member: TarEntry) -> Option<Entry> {
     let link_target = member
         .link_name
         .map(|target| String::from_utf8_lossy(&target).into_owned());
-    let name = path.rsplit('/').next().unwrap_or(&path);
-    let kind = if name == OPAQUE_MARKER {
-        EntryKind::OpaqueMarker
-    } else if name.starts_with(WHITEOUT_PREFIX) {
-        EntryKind::Whiteout
-    } else {
-        match member.entry_type {
+    let kind = match EntryKind::by_name(&path) {
+        Some(kind) => kind,
+        None => match member.entry_type {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 EntryKind::File
             }
@@ -538,7 +531,7 @@ pub(crate) fn convert_entry(member: TarEntry) -> Option<Entry> {
             tar::EntryType::Block => EntryKind::BlockDevice,
             tar::EntryType::Fifo => EntryKind::Fifo,
             _ => EntryKind::Other,
-        }
+        },
     };
     if kind == EntryKind::File && FORMAT_METADATA.contains(&path.as_str()) {
         return None;

@@ -31,7 +31,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::cancel::CancelToken;
 use crate::image::LayerInfo;
-use crate::listing::{Entry, EntryKind, OPAQUE_MARKER, WHITEOUT_PREFIX, normalize_path};
+use crate::listing::{Entry, EntryKind, normalize_path};
 use crate::source::{ImageSource, RangeReply};
 
 /// eStargz: digest of the uncompressed TOC JSON.
@@ -705,13 +705,9 @@ fn listing_entries(items: &[TocEntry]) -> Vec<Entry> {
         {
             continue;
         }
-        let name = path.rsplit('/').next().unwrap_or(&path);
-        let kind = if name == OPAQUE_MARKER {
-            EntryKind::OpaqueMarker
-        } else if name.starts_with(WHITEOUT_PREFIX) {
-            EntryKind::Whiteout
-        } else {
-            match item.kind.as_str() {
+        let kind = match EntryKind::by_name(&path) {
+            Some(kind) => kind,
+            None => match item.kind.as_str() {
                 "reg" => EntryKind::File,
                 "dir" => EntryKind::Dir,
                 "symlink" => EntryKind::Symlink,
@@ -720,7 +716,7 @@ fn listing_entries(items: &[TocEntry]) -> Vec<Entry> {
                 "block" => EntryKind::BlockDevice,
                 "fifo" => EntryKind::Fifo,
                 _ => EntryKind::Other,
-            }
+            },
         };
         let link_target = match kind {
             EntryKind::Hardlink => Some(normalize_path(&item.link_name)),

@@ -1,0 +1,241 @@
+//! layerslayer against the tools people use for the same job, on the same blobs, in alternating
+//! rounds (the machine's noise hits every tool alike); prints medians and their ratios:
+//!
+//! - one real filesystem layer: `layerslayer peek` against diving-rs 0.12 (both reading the
+//!   same OCI archive file, and layerslayer also from the registry);
+//! - a whole 4-layer image of real system trees: `layerslayer peek` (parallel layers) against
+//!   the seed tool's algorithm run layer after layer, and against diving-rs.
+//!
+//! Run it with (diving from `cargo install diving`, skopeo and python3 from Debian):
+//!
+//!     cargo bench --bench versus -- --rounds 5 --trees /usr/share,/usr/include,/usr/bin,/usr/lib/python3
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::images::{push_blob, push_manifest, sha256};
+use serde_json::json;
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// Wall time of a command with its output discarded; panics when it fails.
+fn time(command: &mut Command) -> Duration {
+    let started = Instant::now();
+    let status = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run a benchmark command");
+    assert!(status.success(), "{command:?} failed");
+    started.elapsed()
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// A gzip layer (`tar | gzip -6`) of a system tree; returns the blob.
+fn layer_of(tree: &str, work: &Path) -> Vec<u8> {
+    let path = work.join("layer.tar.gz");
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "tar -C / -cf - '{}' 2>/dev/null | gzip -6 > '{}'",
+                tree.trim_start_matches('/'),
+                path.display()
+            ),
+        ])
+        .status()
+        .expect("tar | gzip");
+    assert!(status.success() || path.metadata().is_ok_and(|m| m.len() > 0));
+    std::fs::read(&path).expect("read layer")
+}
+
+/// Pushes an image of `blobs` (gzip layers); returns its reference and the layer digests.
+fn push_image(
+    registry: &common::TestRegistry,
+    repo: &str,
+    blobs: &[Vec<u8>],
+    trees: &[&str],
+) -> (String, Vec<String>) {
+    let addr = registry.addr();
+    let digests: Vec<String> = blobs
+        .iter()
+        .map(|blob| push_blob(&addr, &None, repo, blob))
+        .collect();
+    let config = serde_json::to_vec(&json!({
+        "created": "2024-01-01T00:00:00Z", "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": digests},
+        "history": trees.iter().map(|t| json!({"created": "2024-01-01T00:00:00Z", "created_by": format!("ADD {t}")})).collect::<Vec<_>>(),
+    }))
+    .expect("config");
+    push_blob(&addr, &None, repo, &config);
+    let layers: Vec<_> = blobs
+        .iter()
+        .zip(&digests)
+        .map(|(blob, digest)| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": blob.len()}))
+        .collect();
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
+        "layers": layers,
+    }))
+    .expect("manifest");
+    push_manifest(
+        &addr,
+        &None,
+        repo,
+        "v1",
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+    );
+    (format!("{addr}/{repo}:v1"), digests)
+}
+
+/// `skopeo copy` of `reference` into an OCI archive.
+fn oci_archive(reference: &str, file: &Path) {
+    let status = Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{reference}"))
+        .arg(format!("oci-archive:{}", file.display()))
+        .stdout(Stdio::null())
+        .status()
+        .expect("skopeo (apt-get install skopeo)");
+    assert!(status.success(), "skopeo copy to {}", file.display());
+}
+
+fn main() {
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_layerslayer"));
+    let rounds: usize = arg("--rounds", "5").parse().expect("--rounds N");
+    let trees_arg = arg(
+        "--trees",
+        "/usr/share,/usr/include,/usr/bin,/usr/lib/python3",
+    );
+    let trees: Vec<&str> = trees_arg.split(',').collect();
+    let seed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/seed_peek.py");
+    let diving = Command::new("sh")
+        .args(["-c", "command -v diving"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let work = tempfile::tempdir().expect("tempdir");
+    let registry = common::TestRegistry::start();
+    let blobs: Vec<Vec<u8>> = trees.iter().map(|t| layer_of(t, work.path())).collect();
+    for (tree, blob) in trees.iter().zip(&blobs) {
+        println!("  layer {tree}: {} MiB gzip", blob.len() >> 20);
+    }
+
+    let ours = |reference: &str| {
+        let mut command = Command::new(&binary);
+        command
+            .args(["peek", reference, "--quiet", "--no-cache"])
+            .env("XDG_CACHE_HOME", common::NO_CACHE_DIR);
+        command
+    };
+    let diving_on = |archive: &Path| {
+        let mut command = Command::new("diving");
+        command
+            .env("CI", "true")
+            .arg(format!("file://{}", archive.display()))
+            .arg("-o")
+            .arg(work.path().join("diving.json"));
+        command
+    };
+
+    // One layer.
+    println!(
+        "\n== one layer: {} ({rounds} alternating rounds) ==",
+        trees[0]
+    );
+    let (one, _) = push_image(&registry, "versus/one", &blobs[..1], &trees[..1]);
+    let one_archive = work.path().join("one.oci.tar");
+    oci_archive(&one, &one_archive);
+    let one_file = format!("oci-archive:{}", one_archive.display());
+    let mut times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    for _ in 0..rounds {
+        times
+            .entry("layerslayer peek (registry)")
+            .or_default()
+            .push(time(&mut ours(&one)));
+        times
+            .entry("layerslayer peek (oci-archive)")
+            .or_default()
+            .push(time(&mut ours(&one_file)));
+        if diving {
+            times
+                .entry("diving-rs 0.12 (oci-archive)")
+                .or_default()
+                .push(time(&mut diving_on(&one_archive)));
+        }
+    }
+    report(&times, "diving-rs 0.12 (oci-archive)");
+
+    // The whole image.
+    println!(
+        "\n== a {}-layer image: {} ({rounds} alternating rounds) ==",
+        trees.len(),
+        trees.join(", ")
+    );
+    let (image, digests) = push_image(&registry, "versus/image", &blobs, &trees);
+    let image_archive = work.path().join("image.oci.tar");
+    oci_archive(&image, &image_archive);
+    let mut times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    for _ in 0..rounds {
+        times
+            .entry("layerslayer peek, parallel layers (registry)")
+            .or_default()
+            .push(time(&mut ours(&image)));
+        if seed.exists() {
+            let started = Instant::now();
+            for digest in &digests {
+                time(Command::new("python3").arg(&seed).args([
+                    &format!("http://{}", registry.addr()),
+                    "versus/image",
+                    digest,
+                ]));
+            }
+            times
+                .entry("seed algorithm, layer after layer")
+                .or_default()
+                .push(started.elapsed());
+        }
+        if diving {
+            times
+                .entry("diving-rs 0.12 (oci-archive)")
+                .or_default()
+                .push(time(&mut diving_on(&image_archive)));
+        }
+    }
+    report(&times, "seed algorithm, layer after layer");
+    report(&times, "diving-rs 0.12 (oci-archive)");
+}
+
+/// Prints each tool's median and its ratio to `baseline`'s.
+fn report(times: &BTreeMap<&str, Vec<Duration>>, baseline: &str) {
+    let Some(base) = times.get(baseline).cloned().map(median) else {
+        println!("  ({baseline} not measured)");
+        return;
+    };
+    println!("  against {baseline}:");
+    for (name, runs) in times {
+        let m = median(runs.clone());
+        println!(
+            "    {name:<46} median {:>6.2} s  {:.2}x",
+            m.as_secs_f64(),
+            m.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+}
