@@ -964,3 +964,54 @@ fn a_slow_save_shows_progress_and_cancel_save_leaves_nothing() {
     }
     assert!(!saved.exists());
 }
+
+#[test]
+fn an_estargz_layer_is_listed_from_its_table_of_contents() {
+    let items: Vec<common::TarItem> = (0..40)
+        .map(|i| {
+            common::TarItem::File(
+                format!("lib/part-{i}.bin"),
+                common::images::noise(i, 50_000),
+                0o644,
+            )
+        })
+        .collect();
+    let (tar, _) = common::images::build_tar(&items);
+    let built = common::estargz::build(&tar, false, 0);
+    let registry = TestRegistry::start();
+    let annotations = std::collections::BTreeMap::from([(
+        "containerd.io/snapshot/stargz/toc.digest".to_owned(),
+        built.toc_digest.clone(),
+    )]);
+    let reference = common::images::push_layer_blob(
+        &registry,
+        "gui/estargz",
+        &built.blob,
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        &annotations,
+    );
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = app_harness(&out_dir.path().join("unused.csv"));
+    fetch(&mut harness, &reference);
+    click(&mut harness, "Peek");
+    step_until(&mut harness, "the TOC peek", peeked_and_idle);
+    harness.step();
+    let listings = harness.state().peeked_listings();
+    assert_eq!(listings.len(), 1);
+    assert!(matches!(
+        listings[0].listed_from,
+        ListedFrom::Toc { verified: true, .. }
+    ));
+    assert_eq!(listings[0].entries.len(), items.len());
+    assert!(listings[0].bytes_read * 10 < built.blob.len() as u64);
+    let shown: Vec<String> = harness
+        .query_all_by_label_contains("Complete: ")
+        .filter_map(|node| node.accesskit_node().value())
+        .collect();
+    assert!(
+        shown
+            .iter()
+            .any(|text| text.contains("from its verified eStargz table of contents")),
+        "{shown:?}"
+    );
+}
