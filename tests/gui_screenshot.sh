@@ -76,7 +76,19 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -s "$work/display" ] || fail "Xvfb did not report a display"
-export DISPLAY=":$(head -n1 "$work/display")"
+display_number=$(head -n1 "$work/display")
+export DISPLAY=":$display_number"
+# Ready means answering, and (for an app without network, which cannot reach Xvfb's abstract
+# socket) its socket file exists.
+ready=""
+for _ in $(seq 100); do
+  if xdotool getdisplaygeometry >/dev/null 2>&1 && [ -S "/tmp/.X11-unix/X$display_number" ]; then
+    ready=yes
+    break
+  fi
+  sleep 0.1
+done
+[ -n "$ready" ] || fail "Xvfb on $DISPLAY does not answer: $(cat "$work/xvfb.log")"
 
 # A private home so the run neither reads nor writes the user's saved state; X11 only.
 mkdir -p "$work/home"
