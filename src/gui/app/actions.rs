@@ -1,0 +1,344 @@
+//! What the user asks for, as values: panels, shortcuts and drag-and-drop return an
+//! [`Action`] while drawing, and [`LayerslayerApp::run_action`] is the one place that acts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use egui::{Key, KeyboardShortcut, Modifiers};
+
+use super::{LayerslayerApp, PeekedLayer, SaveInProgress, TreeChoice};
+use crate::carve::{CarveError, CarveTarget, find_target};
+use crate::export::{self, Destination};
+use crate::gui::jobs::{CarveJob, FetchJob, FetchRequest, PeekJob};
+use crate::image::LayerInfo;
+use crate::listing::{
+    LayerListing, LayerStatus, ListedFrom, PathFilter, escape_control, merge_layers,
+};
+use crate::manifest::Platform;
+use crate::source::demo::DEMO_NAME;
+
+/// Ctrl+S (Cmd+S on macOS): export CSV.
+pub(super) const EXPORT_SHORTCUT: KeyboardShortcut =
+    KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
+/// The file name offered by the save dialog.
+const SUGGESTED_FILE_NAME: &str = "layers.csv";
+
+/// One thing the user asked for, to be carried out by [`LayerslayerApp::run_action`].
+#[must_use]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Action {
+    /// Fetch what the reference field says (Fetch, Enter, or the reference given at start).
+    FetchInput,
+    /// Put a recently fetched reference into the field and fetch it.
+    OpenRecent(String),
+    /// Open an image file or folder (dropped on the window).
+    OpenPath(PathBuf),
+    /// "Open file…": ask for an image archive, then open it.
+    ChooseImageFile,
+    /// "Open folder…": ask for an image layout directory, then open it.
+    ChooseImageFolder,
+    /// "Open demo image": the built-in demo.
+    OpenDemo,
+    /// Fetch the image on screen again, for another variant of its multi-platform index.
+    PickPlatform(Platform),
+    /// Peek the ticked layers (all when none is ticked).
+    StartPeek,
+    /// Stop the peek, keeping what arrived.
+    CancelPeek,
+    /// Show another tree in the central panel.
+    ShowTree(TreeChoice),
+    /// Export the peeked listings as CSV (button or Ctrl+S).
+    Export,
+    /// "Save file…" on the tree row at this path.
+    SaveFile(String),
+    /// Stop the save in progress.
+    CancelSave,
+    /// Open the About window.
+    ShowAbout,
+}
+
+/// The action of a keyboard shortcut pressed this frame, consuming the shortcut.
+pub(super) fn shortcut_action(ctx: &egui::Context) -> Option<Action> {
+    ctx.input_mut(|i| i.consume_shortcut(&EXPORT_SHORTCUT))
+        .then_some(Action::Export)
+}
+
+impl LayerslayerApp {
+    /// Carries out `actions`, in order.
+    pub(super) fn run_actions(
+        &mut self,
+        actions: impl IntoIterator<Item = Action>,
+        ctx: &egui::Context,
+    ) {
+        for action in actions {
+            self.run_action(action, ctx);
+        }
+    }
+
+    /// Carries out what the user asked for: the one place where clicks, keys and drops act.
+    pub(super) fn run_action(&mut self, action: Action, ctx: &egui::Context) {
+        match action {
+            Action::FetchInput => self.fetch_from_input(ctx),
+            Action::OpenRecent(reference) => self.open_text(reference, ctx),
+            Action::OpenPath(path) => self.open_path(&path, ctx),
+            Action::ChooseImageFile => {
+                if let Some(path) = self.dialogs.pick_image_file() {
+                    self.open_path(&path, ctx);
+                }
+            }
+            Action::ChooseImageFolder => {
+                if let Some(path) = self.dialogs.pick_image_folder() {
+                    self.open_path(&path, ctx);
+                }
+            }
+            Action::OpenDemo => self.open_text(DEMO_NAME.to_owned(), ctx),
+            Action::PickPlatform(platform) => {
+                if let Some(image) = &self.image {
+                    let request = FetchRequest {
+                        platform: Some(platform),
+                        ..image.request.clone()
+                    };
+                    self.start_fetch(request, ctx);
+                }
+            }
+            Action::StartPeek => self.start_peek(ctx),
+            Action::CancelPeek => self.cancel_peek(),
+            Action::ShowTree(choice) => {
+                if self.view != choice {
+                    self.view = choice;
+                    self.show_new_view();
+                }
+            }
+            Action::Export => self.export(),
+            Action::SaveFile(path) => self.save_file(&path, ctx),
+            Action::CancelSave => self.cancel_save(),
+            Action::ShowAbout => self.show_about = true,
+        }
+    }
+
+    fn fetch_from_input(&mut self, ctx: &egui::Context) {
+        let request = FetchRequest {
+            reference: self.reference_input.trim().to_owned(),
+            platform: None,
+            insecure: self.insecure,
+        };
+        self.start_fetch(request, ctx);
+    }
+
+    /// Shows `text` (a reference, a path, `demo`) in the field and opens it.
+    fn open_text(&mut self, text: String, ctx: &egui::Context) {
+        self.reference_input = text;
+        self.fetch_from_input(ctx);
+    }
+
+    /// Opens a path picked in a dialog or dropped on the window.
+    fn open_path(&mut self, path: &std::path::Path, ctx: &egui::Context) {
+        self.open_text(path.to_string_lossy().into_owned(), ctx);
+    }
+
+    fn start_fetch(&mut self, request: FetchRequest, ctx: &egui::Context) {
+        self.fetch = None;
+        self.error = None;
+        self.status = format!("Resolving {}…", escape_control(&request.reference));
+        match FetchJob::start(request, ctx.clone()) {
+            Ok(job) => self.fetch = Some(job),
+            Err(error) => {
+                self.error = Some(error);
+                self.status.clear();
+            }
+        }
+    }
+
+    fn start_peek(&mut self, ctx: &egui::Context) {
+        let Some(image) = &self.image else {
+            return;
+        };
+        let any_checked = self.layer_checked.iter().any(|&c| c);
+        let layers: Vec<LayerInfo> = image
+            .info
+            .layers
+            .iter()
+            .zip(&self.layer_checked)
+            .filter(|&(_, &checked)| checked || !any_checked)
+            .map(|(layer, _)| layer.clone())
+            .collect();
+        if layers.is_empty() {
+            self.error = Some("This image has no layers to peek.".into());
+            return;
+        }
+        let source = Arc::clone(&image.source);
+        self.peek = None;
+        match PeekJob::start(source, layers.clone(), self.cache.clone(), ctx.clone()) {
+            Ok(job) => {
+                let count = layers.len();
+                self.peeked = layers
+                    .into_iter()
+                    .enumerate()
+                    .map(|(position, layer)| PeekedLayer {
+                        layer,
+                        batches: Vec::new(),
+                        entry_count: 0,
+                        status: None,
+                        bytes_read: 0,
+                        listed_from: ListedFrom::Blob,
+                        note: None,
+                        progress: job.progress(position).cloned().unwrap_or_default(),
+                    })
+                    .collect();
+                self.peek = Some(job);
+                if self.view != TreeChoice::Merged {
+                    self.view = TreeChoice::Layer(0);
+                }
+                self.show_new_view();
+                self.error = None;
+                self.status = format!(
+                    "Peeking {count} layer{}…",
+                    if count == 1 { "" } else { "s" }
+                );
+            }
+            Err(error) => self.error = Some(error),
+        }
+    }
+
+    fn cancel_peek(&mut self) {
+        let Some(job) = self.peek.take() else {
+            return;
+        };
+        job.cancel();
+        // Keep what already arrived; the workers wind down on their own.
+        for message in job.poll().messages {
+            self.apply(message);
+        }
+        drop(job);
+        for layer in &mut self.peeked {
+            layer.end_with(&LayerStatus::Cancelled);
+        }
+        self.status = format!(
+            "Cancelled; kept the {} entries read so far.",
+            self.entry_count()
+        );
+    }
+
+    fn export(&mut self) {
+        if self.is_peeking() {
+            self.error =
+                Some("Wait for the peek to finish (or cancel it) before exporting.".into());
+            return;
+        }
+        if self.peeked.is_empty() {
+            self.error = Some("Nothing to export yet: peek some layers first.".into());
+            return;
+        }
+        let Some(path) = self.dialogs.pick_save_path(SUGGESTED_FILE_NAME) else {
+            self.status = "Export cancelled.".into();
+            return;
+        };
+        let listings = self.peeked_listings();
+        let merged;
+        let mut rows = match self.view {
+            TreeChoice::Merged => {
+                merged = merge_layers(&listings);
+                export::rows_of_merged(&merged, &listings)
+            }
+            TreeChoice::Layer(_) => export::rows_of_listings(&listings),
+        };
+        let filter = PathFilter::new(self.tree.filter());
+        rows.retain(|row| filter.matches(&row.entry.path));
+        let destination = Destination::File(path.clone());
+        match export::write_to(&destination, |out| export::write_csv(&rows, out)) {
+            Ok(()) => {
+                self.error = None;
+                self.status = format!("Exported {} rows to {}", rows.len(), path.display());
+            }
+            Err(error) => self.error = Some(format!("Export failed: {error}")),
+        }
+    }
+
+    /// "Save file…" on the tree row at `path`: the version shown (merged view: the final
+    /// filesystem's; a layer's view: that layer's own, even if a later layer replaced it) is
+    /// carved out of the image in the background and saved where the user picks.
+    fn save_file(&mut self, path: &str, ctx: &egui::Context) {
+        let Some(image) = &self.image else {
+            return;
+        };
+        if self.saving.is_some() {
+            self.error = Some("A file is being saved: wait for it, or press Cancel save.".into());
+            return;
+        }
+        let found = match self.view {
+            TreeChoice::Merged => {
+                let listings = self.peeked_listings();
+                find_target(&listings, path).map(|target| {
+                    let caveat = incomplete_above(&listings, &target);
+                    (target, caveat)
+                })
+            }
+            TreeChoice::Layer(position) => match self.peeked.get(position) {
+                Some(layer) => {
+                    find_target(std::slice::from_ref(&layer.to_listing()), path).map(|t| (t, None))
+                }
+                None => Err(CarveError::NotFound(path.to_owned())),
+            },
+        };
+        let (target, caveat) = match found {
+            Ok(found) => found,
+            Err(error) => {
+                self.error = Some(format!(
+                    "Could not save {}: {}",
+                    escape_control(path),
+                    escape_control(&error.to_string())
+                ));
+                return;
+            }
+        };
+        let name = target.path.rsplit('/').next().unwrap_or("file");
+        let Some(destination) = self.dialogs.pick_save_path(name) else {
+            self.status = "Save cancelled.".into();
+            return;
+        };
+        let source = Arc::clone(&image.source);
+        match CarveJob::start(source, target.clone(), destination.clone(), ctx.clone()) {
+            Ok(job) => {
+                self.error = None;
+                self.saving = Some(SaveInProgress {
+                    job,
+                    target,
+                    destination,
+                    caveat,
+                });
+            }
+            Err(error) => self.error = Some(error),
+        }
+    }
+
+    /// Stops the save; nothing is left at the destination.
+    fn cancel_save(&mut self) {
+        if let Some(saving) = self.saving.take() {
+            // Dropping the job cancels it; the worker discards its temporary file.
+            self.status = format!(
+                "Save of {} cancelled; nothing was written.",
+                escape_control(&saving.target.path)
+            );
+        }
+    }
+}
+
+/// In the merged view, a note when a peeked layer newer than the target's was not read
+/// completely: it might hold a newer version of the file.
+fn incomplete_above(listings: &[LayerListing], target: &CarveTarget) -> Option<String> {
+    let newer: Vec<String> = listings
+        .iter()
+        .filter(|l| l.layer.index > target.layer.index && !l.status.is_complete())
+        .map(|l| l.layer.index.to_string())
+        .collect();
+    match newer.as_slice() {
+        [] => None,
+        [one] => Some(format!(
+            "layer {one} was not read completely and may hold a newer version"
+        )),
+        many => Some(format!(
+            "layers {} were not read completely and may hold a newer version",
+            many.join(", ")
+        )),
+    }
+}

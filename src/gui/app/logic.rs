@@ -1,0 +1,263 @@
+//! Background work reaching the screen: fetch results, peeked entries, tree builds and saves,
+//! polled once per frame.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{LayerslayerApp, LoadedImage, SaveInProgress, TreeChoice};
+use crate::carve::{CarveError, CarveReport};
+use crate::gui::jobs::{FetchJob, FetchedImage, PeekMessage, SaveError, TreeBuildJob, TreeInput};
+use crate::gui::tree_view::TreeView;
+use crate::image::LayerInfo;
+use crate::listing::{FileTree, LayerStatus, escape_control, human_size};
+
+/// How many recent references are remembered.
+const MAX_RECENT: usize = 12;
+/// While entries stream in, the tree is rebuilt at most this often.
+const TREE_REBUILD_INTERVAL: Duration = Duration::from_millis(250);
+
+impl LayerslayerApp {
+    pub(super) fn poll_fetch(&mut self, ctx: &egui::Context) {
+        let Some(result) = self.fetch.as_mut().and_then(FetchJob::take_result) else {
+            return;
+        };
+        self.fetch = None;
+        match result {
+            Ok(fetched) => {
+                // The title names the image on screen (scripts wait for it, too).
+                let title = format!(
+                    "layerslayer - {}",
+                    escape_control(&fetched.request.reference)
+                );
+                ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+                self.load_image(fetched);
+            }
+            Err(error) => {
+                // Also on stderr, for whoever started the app from a terminal or a script.
+                eprintln!("error: {}", escape_control(&error));
+                self.error = Some(error);
+                self.status = "The image could not be opened.".into();
+            }
+        }
+    }
+
+    fn load_image(&mut self, fetched: FetchedImage) {
+        let FetchedImage {
+            request,
+            source,
+            info,
+        } = fetched;
+        self.remember(&request.reference);
+        self.peek = None;
+        self.peeked.clear();
+        self.view = TreeChoice::Layer(0);
+        self.tree = TreeView::new();
+        self.tree_stale = false;
+        self.tree_build = None;
+        self.layer_checked = vec![false; info.layers.len()];
+        let total: u64 = info.layers.iter().map(LayerInfo::size).sum();
+        let platform = info
+            .platform
+            .as_ref()
+            .map(|p| format!(" for {p}"))
+            .unwrap_or_default();
+        self.status = format!(
+            "{}{platform}: {} layers, {} compressed. Tick layers and press Peek.",
+            escape_control(&info.source),
+            info.layers.len(),
+            human_size(total)
+        );
+        self.image = Some(LoadedImage {
+            request,
+            source,
+            info,
+        });
+    }
+
+    fn remember(&mut self, reference: &str) {
+        self.recent.retain(|r| r != reference);
+        self.recent.insert(0, reference.to_owned());
+        self.recent.truncate(MAX_RECENT);
+    }
+
+    pub(super) fn poll_save(&mut self) {
+        let Some(result) = self.saving.as_mut().and_then(|s| s.job.take_result()) else {
+            return;
+        };
+        let Some(saving) = self.saving.take() else {
+            return;
+        };
+        match result {
+            Ok(report) => {
+                self.status = saved_summary(&saving, &report);
+            }
+            Err(SaveError::Carve(CarveError::Cancelled)) => {
+                self.status = format!(
+                    "Save of {} cancelled; nothing was written.",
+                    escape_control(&saving.target.path)
+                );
+            }
+            Err(error) => {
+                self.error = Some(format!(
+                    "Could not save {}: {}",
+                    escape_control(&saving.target.path),
+                    escape_control(&error.to_string())
+                ));
+            }
+        }
+    }
+
+    pub(super) fn poll_peek(&mut self) {
+        let Some(job) = &self.peek else {
+            return;
+        };
+        let poll = job.poll();
+        for message in poll.messages {
+            self.apply(message);
+        }
+        if poll.finished {
+            self.peek = None;
+            let stopped = LayerStatus::Failed("the peek stopped before this layer ended".into());
+            for layer in &mut self.peeked {
+                layer.end_with(&stopped);
+            }
+            self.status = self.peek_summary();
+        }
+    }
+
+    /// Takes in what a peek worker sent.
+    pub(super) fn apply(&mut self, message: PeekMessage) {
+        match message {
+            PeekMessage::Entries { position, entries } => {
+                if let Some(layer) = self.peeked.get_mut(position) {
+                    layer.entry_count += entries.len();
+                    layer.batches.push(Arc::new(entries));
+                }
+                if self.view == TreeChoice::Merged || self.view == TreeChoice::Layer(position) {
+                    self.tree_stale = true;
+                }
+            }
+            PeekMessage::LayerDone {
+                position,
+                status,
+                bytes_read,
+                listed_from,
+                note,
+            } => {
+                if let Some(layer) = self.peeked.get_mut(position) {
+                    layer.status = Some(status);
+                    layer.bytes_read = bytes_read;
+                    layer.listed_from = listed_from;
+                    layer.note = note;
+                }
+            }
+        }
+    }
+
+    /// Entries received so far, over all peeked layers.
+    pub(super) fn entry_count(&self) -> usize {
+        self.peeked.iter().map(|layer| layer.entry_count).sum()
+    }
+
+    fn peek_summary(&self) -> String {
+        let count = self.peeked.len();
+        let incomplete = self
+            .peeked
+            .iter()
+            .filter(|layer| !layer.status.as_ref().is_some_and(LayerStatus::is_complete))
+            .count();
+        let mut summary = format!(
+            "Peeked {count} layer{}: {} entries.",
+            if count == 1 { "" } else { "s" },
+            self.entry_count()
+        );
+        if incomplete > 0 {
+            summary.push_str(&format!(
+                " {incomplete} layer{} did not complete; see the layer list.",
+                if incomplete == 1 { "" } else { "s" }
+            ));
+        }
+        summary
+    }
+
+    /// Switches the central panel to `self.view`: the old tree goes, a new one is built.
+    pub(super) fn show_new_view(&mut self) {
+        self.tree.set_tree(
+            FileTree::build(std::iter::empty()),
+            self.view == TreeChoice::Merged,
+        );
+        self.tree_build = None;
+        self.tree_build_started = None;
+        self.tree_stale = true;
+    }
+
+    /// Takes a finished tree build, and starts a new one when the entries changed: at most
+    /// every [`TREE_REBUILD_INTERVAL`] while a peek streams, one build at a time.
+    pub(super) fn refresh_tree(&mut self, ctx: &egui::Context) {
+        if let Some((choice, job)) = &mut self.tree_build
+            && let Some(tree) = job.take_result()
+        {
+            if *choice == self.view {
+                self.tree.set_tree(tree, *choice == TreeChoice::Merged);
+            }
+            self.tree_build = None;
+        }
+        let due = self
+            .tree_build_started
+            .is_none_or(|at| at.elapsed() >= TREE_REBUILD_INTERVAL);
+        if !self.tree_stale || self.tree_build.is_some() || (self.is_peeking() && !due) {
+            return;
+        }
+        let input = match self.view {
+            TreeChoice::Merged => TreeInput::Merged(
+                self.peeked
+                    .iter()
+                    .map(|layer| (layer.layer.clone(), layer.batches.clone()))
+                    .collect(),
+            ),
+            TreeChoice::Layer(position) => TreeInput::Layer {
+                layer_index: self.peeked.get(position).map_or(0, |l| l.layer.index),
+                batches: self
+                    .peeked
+                    .get(position)
+                    .map(|layer| layer.batches.clone())
+                    .unwrap_or_default(),
+            },
+        };
+        self.tree_stale = false;
+        self.tree_build_started = Some(Instant::now());
+        match TreeBuildJob::start(input, ctx.clone()) {
+            Ok(job) => self.tree_build = Some((self.view, job)),
+            Err(error) => self.error = Some(error),
+        }
+    }
+}
+
+/// The status line after a save: what was saved where, and how little was fetched for it.
+fn saved_summary(saving: &SaveInProgress, report: &CarveReport) -> String {
+    let layer = &saving.target.layer;
+    let layer_size = layer.size();
+    let share = if layer_size == 0 {
+        0.0
+    } else {
+        report.bytes_fetched as f64 * 100.0 / layer_size as f64
+    };
+    let mut summary = format!(
+        "Saved {} ({}) from layer {} to {}: fetched {} of the layer's {} ({share:.1}%){}",
+        escape_control(&saving.target.path),
+        human_size(report.bytes_written),
+        layer.index,
+        escape_control(&saving.destination.display().to_string()),
+        human_size(report.bytes_fetched),
+        human_size(layer_size),
+        if report.from_toc {
+            ", its chunks only, through the table of contents"
+        } else {
+            ""
+        },
+    );
+    if let Some(caveat) = &saving.caveat {
+        summary.push_str(&format!(" (note: {caveat})"));
+    }
+    summary
+}

@@ -1,0 +1,373 @@
+//! The main window: image reference and platform at the top, layers on the left, the file
+//! tree in the middle, status and errors at the bottom.
+//!
+//! This module holds the app's state; `logic` takes in background results each frame; the
+//! panels (`toolbar`, `layers_panel`, `tree_panel`, `status_bar`, `about`, `drop_target`)
+//! draw and hand back what the user asked for as an `Action`, and `run_action` (in
+//! `actions`) is the one place that acts on it.
+
+mod about;
+mod actions;
+mod dialogs;
+mod drop_target;
+mod layers_panel;
+mod logic;
+mod status_bar;
+mod toolbar;
+mod tree_panel;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::Ui;
+
+use self::actions::{Action, shortcut_action};
+pub use self::dialogs::{FileDialogs, FixedSavePath, NativeFileDialogs};
+use self::tree_panel::TreePanel;
+use super::jobs::{CarveJob, EntryBatches, FetchJob, FetchRequest, PeekJob, TreeBuildJob};
+use super::tree_view::TreeView;
+use crate::cache::ListingCache;
+use crate::carve::CarveTarget;
+use crate::image::{ImageInfo, LayerInfo};
+use crate::listing::{LayerListing, LayerStatus, ListedFrom};
+use crate::peek::PeekProgress;
+use crate::source::ImageSource;
+use crate::source::demo::DEMO_NAME;
+
+/// Storage key of the recently fetched references.
+const RECENT_KEY: &str = "recent_references";
+/// While work runs, the UI wakes at least this often to show progress.
+const BUSY_REPAINT: Duration = Duration::from_millis(100);
+
+/// Which tree the central panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeChoice {
+    /// One peeked layer, by its position among the peeked layers.
+    Layer(usize),
+    /// The final filesystem: all peeked layers merged, whiteouts applied.
+    Merged,
+}
+
+/// The resolved image on screen.
+struct LoadedImage {
+    request: FetchRequest,
+    source: Arc<dyn ImageSource>,
+    info: ImageInfo,
+}
+
+/// A layer being peeked or already peeked.
+struct PeekedLayer {
+    layer: LayerInfo,
+    /// Entries in tar order, in the batches they arrived in.
+    batches: EntryBatches,
+    entry_count: usize,
+    /// `None` while the layer is still being read.
+    status: Option<LayerStatus>,
+    bytes_read: u64,
+    /// Whether the entries came from the blob, the listing cache or a TOC.
+    listed_from: ListedFrom,
+    /// Something the user should know about how the layer was read.
+    note: Option<String>,
+    /// Live download / decode counters.
+    progress: Arc<PeekProgress>,
+}
+
+impl PeekedLayer {
+    fn entries(&self) -> impl Iterator<Item = &crate::listing::Entry> {
+        self.batches.iter().flat_map(|batch| batch.iter())
+    }
+
+    /// A copy as a listing; a layer still being read counts as cancelled (partial).
+    fn to_listing(&self) -> LayerListing {
+        LayerListing {
+            layer: self.layer.clone(),
+            entries: self.entries().cloned().collect(),
+            status: self.status.clone().unwrap_or(LayerStatus::Cancelled),
+            bytes_read: self.bytes_read,
+            listed_from: self.listed_from,
+        }
+    }
+
+    /// Ends the layer with `status` unless it already ended.
+    fn end_with(&mut self, status: &LayerStatus) {
+        if self.status.is_none() {
+            self.status = Some(status.clone());
+            self.bytes_read = self.progress.bytes_read();
+        }
+    }
+}
+
+/// A file being saved out of the image.
+struct SaveInProgress {
+    job: CarveJob,
+    target: CarveTarget,
+    destination: PathBuf,
+    /// Set when the file came from the merged view and a newer peeked layer was not read
+    /// completely: that layer might hold a newer version.
+    caveat: Option<String>,
+}
+
+/// The layerslayer desktop app.
+pub struct LayerslayerApp {
+    reference_input: String,
+    insecure: bool,
+    recent: Vec<String>,
+    fetch: Option<FetchJob>,
+    fetch_on_first_frame: bool,
+    image: Option<LoadedImage>,
+    layer_checked: Vec<bool>,
+    peek: Option<PeekJob>,
+    /// The layers of the last peek, in layer order.
+    peeked: Vec<PeekedLayer>,
+    view: TreeChoice,
+    tree: TreeView,
+    /// The entries of the view changed since its tree was last built.
+    tree_stale: bool,
+    /// A tree being built for a view.
+    tree_build: Option<(TreeChoice, TreeBuildJob)>,
+    tree_build_started: Option<Instant>,
+    /// A file being carved out of the image and saved.
+    saving: Option<SaveInProgress>,
+    status: String,
+    error: Option<String>,
+    show_about: bool,
+    dialogs: Box<dyn FileDialogs>,
+    /// Listings of layers seen before; `None` runs without a cache.
+    cache: Option<Arc<ListingCache>>,
+}
+
+impl LayerslayerApp {
+    /// The app as eframe creates it: recent references come from the persisted storage.
+    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+        let recent = cc
+            .storage
+            .and_then(|storage| eframe::get_value(storage, RECENT_KEY))
+            .unwrap_or_default();
+        Self::with_recent(recent, Box::new(NativeFileDialogs))
+            .with_listing_cache(ListingCache::open_default())
+    }
+
+    /// The app remembering `recent` references. On a first launch (nothing remembered) it
+    /// opens the built-in demo image, so there is something to explore without a network.
+    pub fn with_recent(recent: Vec<String>, dialogs: Box<dyn FileDialogs>) -> Self {
+        let first_launch = recent.is_empty();
+        let app = Self {
+            recent,
+            ..Self::blank(dialogs)
+        };
+        if first_launch {
+            app.with_initial_reference(DEMO_NAME)
+        } else {
+            app
+        }
+    }
+
+    /// An app without persisted state, for headless tests: `initial_reference` is typed into
+    /// the field (not fetched) and `dialogs` answer the file dialogs.
+    pub fn new_for_tests(initial_reference: Option<String>, dialogs: Box<dyn FileDialogs>) -> Self {
+        Self {
+            reference_input: initial_reference.unwrap_or_default(),
+            ..Self::blank(dialogs)
+        }
+    }
+
+    /// Nothing fetched, nothing remembered.
+    fn blank(dialogs: Box<dyn FileDialogs>) -> Self {
+        Self {
+            reference_input: String::new(),
+            insecure: false,
+            recent: Vec::new(),
+            fetch: None,
+            fetch_on_first_frame: false,
+            image: None,
+            layer_checked: Vec::new(),
+            peek: None,
+            peeked: Vec::new(),
+            view: TreeChoice::Layer(0),
+            tree: TreeView::new(),
+            tree_stale: false,
+            tree_build: None,
+            tree_build_started: None,
+            saving: None,
+            status: "Type an image reference, open an image file or folder, or drop one here."
+                .into(),
+            error: None,
+            show_about: false,
+            dialogs,
+            cache: None,
+        }
+    }
+
+    /// Uses `cache` for layer listings: cached layers show at once, marked "cached", and
+    /// complete ones are stored.
+    pub fn with_listing_cache(mut self, cache: Option<ListingCache>) -> Self {
+        self.cache = cache.map(Arc::new);
+        self
+    }
+
+    /// Fills in `reference` and fetches it as soon as the window shows.
+    pub fn with_initial_reference(mut self, reference: impl Into<String>) -> Self {
+        self.reference_input = reference.into();
+        self.fetch_on_first_frame = true;
+        self
+    }
+
+    /// True while anything runs in the background: a fetch, a peek, a tree build or a save.
+    pub fn is_busy(&self) -> bool {
+        self.is_fetching() || self.is_peeking() || self.is_building_tree() || self.is_saving()
+    }
+
+    /// True while a file is being carved out of the image and saved.
+    pub fn is_saving(&self) -> bool {
+        self.saving.is_some()
+    }
+
+    /// True while an image is being resolved.
+    pub fn is_fetching(&self) -> bool {
+        self.fetch.is_some()
+    }
+
+    /// True while layers are being peeked.
+    pub fn is_peeking(&self) -> bool {
+        self.peek.is_some()
+    }
+
+    /// True while the tree on screen is out of date and being rebuilt.
+    pub fn is_building_tree(&self) -> bool {
+        self.tree_stale || self.tree_build.is_some()
+    }
+
+    /// Number of layers of the image on screen (0 before a fetch succeeded).
+    pub fn layer_count(&self) -> usize {
+        self.image
+            .as_ref()
+            .map_or(0, |image| image.info.layers.len())
+    }
+
+    /// The image on screen, once a fetch succeeded.
+    pub fn image(&self) -> Option<&ImageInfo> {
+        self.image.as_ref().map(|image| &image.info)
+    }
+
+    /// True when a peek ran and every chosen layer has ended (complete, failed, cancelled…).
+    pub fn peek_finished(&self) -> bool {
+        self.peek.is_none()
+            && !self.peeked.is_empty()
+            && self.peeked.iter().all(|layer| layer.status.is_some())
+    }
+
+    /// Copies of the peeked layers' listings: the entries so far, and the final status once
+    /// a layer ended (a layer still being read shows as cancelled).
+    pub fn peeked_listings(&self) -> Vec<LayerListing> {
+        self.peeked.iter().map(PeekedLayer::to_listing).collect()
+    }
+
+    /// Number of entries received so far from the peeked layer at `position`.
+    pub fn peeked_entry_count(&self, position: usize) -> usize {
+        self.peeked
+            .get(position)
+            .map_or(0, |layer| layer.entry_count)
+    }
+
+    /// The error shown in the window, if any.
+    pub fn last_error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// The status line shown in the window.
+    pub fn status_message(&self) -> &str {
+        &self.status
+    }
+
+    /// The tree currently shown.
+    pub fn tree_choice(&self) -> TreeChoice {
+        self.view
+    }
+
+    /// Paths of the tree rows currently visible, top to bottom.
+    pub fn visible_tree_paths(&mut self) -> Vec<String> {
+        self.tree.visible_paths()
+    }
+}
+
+impl eframe::App for LayerslayerApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.poll_fetch(ctx);
+        self.poll_peek();
+        self.poll_save();
+        self.refresh_tree(ctx);
+        if self.is_busy() {
+            ctx.request_repaint_after(BUSY_REPAINT);
+        }
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        if self.fetch_on_first_frame {
+            self.fetch_on_first_frame = false;
+            self.run_action(Action::FetchInput, &ctx);
+        }
+        self.run_actions(shortcut_action(&ctx), &ctx);
+        let actions = egui::Panel::top("toolbar")
+            .show(ui, |ui| {
+                toolbar::toolbar_ui(
+                    ui,
+                    &mut self.reference_input,
+                    &mut self.insecure,
+                    &self.recent,
+                    self.image.as_ref().map(|image| &image.info),
+                )
+            })
+            .inner;
+        self.run_actions(actions, &ctx);
+        let busy = self.is_busy();
+        let action = egui::Panel::bottom("status")
+            .show(ui, |ui| {
+                status_bar::status_bar_ui(
+                    ui,
+                    busy,
+                    &self.status,
+                    self.saving.as_ref(),
+                    self.error.as_deref(),
+                )
+            })
+            .inner;
+        self.run_actions(action, &ctx);
+        let peeking = self.is_peeking();
+        let action = egui::Panel::left("layers")
+            .resizable(true)
+            .default_size(440.0)
+            .show(ui, |ui| {
+                layers_panel::layers_panel_ui(
+                    ui,
+                    self.image.as_ref().map(|image| &image.info),
+                    &mut self.layer_checked,
+                    &self.peeked,
+                    peeking,
+                )
+            })
+            .inner;
+        self.run_actions(action, &ctx);
+        let peeking = self.is_peeking();
+        let building_tree = self.is_building_tree();
+        let panel = TreePanel {
+            has_image: self.image.is_some(),
+            peeked: &self.peeked,
+            view: self.view,
+            tree: &mut self.tree,
+            peeking,
+            building_tree,
+        };
+        let actions = egui::CentralPanel::default()
+            .show(ui, |ui| tree_panel::tree_panel_ui(ui, panel))
+            .inner;
+        self.run_actions(actions, &ctx);
+        about::about_window(&ctx, &mut self.show_about);
+        self.run_actions(drop_target::dropped_files(&ctx), &ctx);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, RECENT_KEY, &self.recent);
+    }
+}
