@@ -14,6 +14,8 @@ pub mod compression;
 pub mod export;
 pub mod gui;
 pub mod image;
+#[cfg(feature = "isal")]
+mod isal_gzip;
 pub mod listing;
 pub mod manifest;
 pub mod open;

@@ -239,9 +239,15 @@ fn read_full(body: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
+/// The gzip decoder: ISA-L with `--features isal`, else flate2 on zlib-rs (pure Rust).
+#[cfg(feature = "isal")]
+type GzipDecoder<R> = crate::isal_gzip::IsalGzDecoder<R>;
+#[cfg(not(feature = "isal"))]
+type GzipDecoder<R> = flate2::bufread::MultiGzDecoder<R>;
+
 /// The decompressor in front of the tar parser.
 pub(crate) enum Decoder<R: BufRead> {
-    Gzip(Box<flate2::bufread::MultiGzDecoder<R>>),
+    Gzip(Box<GzipDecoder<R>>),
     Zstd(zstd::stream::read::Decoder<'static, R>),
     Plain(R),
 }
@@ -250,7 +256,7 @@ impl<R: BufRead> Decoder<R> {
     /// A decoder for `compression` reading from `inner`.
     pub(crate) fn new(compression: Compression, inner: R) -> io::Result<Self> {
         Ok(match compression {
-            Compression::Gzip => Self::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(inner))),
+            Compression::Gzip => Self::Gzip(Box::new(GzipDecoder::new(inner))),
             Compression::Zstd => Self::Zstd(zstd::stream::read::Decoder::with_buffer(inner)?),
             Compression::None => Self::Plain(inner),
         })
