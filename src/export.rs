@@ -1,15 +1,19 @@
 //! Writing listings as CSV or JSON, atomically (temporary file + rename) or to stdout.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::image::ImageInfo;
-use crate::listing::{Entry, LayerListing, MergedEntry};
+use crate::image::LayerInfo;
+use crate::listing::{
+    Change, Entry, LayerListing, LayerStatus, ListedFrom, MergedEntry, layer_changes,
+};
 
 /// Column names of the CSV export, in order.
-pub const CSV_COLUMNS: [&str; 11] = [
+pub const CSV_COLUMNS: [&str; 12] = [
     "layer_index",
     "layer_digest",
     "path",
@@ -21,6 +25,7 @@ pub const CSV_COLUMNS: [&str; 11] = [
     "mtime",
     "link_target",
     "layer_status",
+    "change",
 ];
 
 /// Errors writing an export.
@@ -50,19 +55,27 @@ pub struct ExportRow<'a> {
     pub layer_status: &'a str,
     /// The entry.
     pub entry: &'a Entry,
+    /// What it does to the layers below.
+    pub change: Change,
 }
 
 /// Rows for per-layer listings, in layer then tar order.
 pub fn rows_of_listings(listings: &[LayerListing]) -> Vec<ExportRow<'_>> {
     listings
         .iter()
-        .flat_map(|listing| {
-            listing.entries.iter().map(move |entry| ExportRow {
-                layer_index: listing.layer.index,
-                layer_digest: listing.layer.digest(),
-                layer_status: listing.status.label(),
-                entry,
-            })
+        .zip(layer_changes(listings))
+        .flat_map(|(listing, changes)| {
+            listing
+                .entries
+                .iter()
+                .zip(changes)
+                .map(move |(entry, change)| ExportRow {
+                    layer_index: listing.layer.index,
+                    layer_digest: listing.layer.digest(),
+                    layer_status: listing.status.label(),
+                    entry,
+                    change,
+                })
         })
         .collect()
 }
@@ -72,6 +85,18 @@ pub fn rows_of_merged<'a>(
     merged: &'a [MergedEntry],
     listings: &'a [LayerListing],
 ) -> Vec<ExportRow<'a>> {
+    // The change each entry made in the layer it comes from.
+    let changes: HashMap<(usize, &str), Change> = listings
+        .iter()
+        .zip(layer_changes(listings))
+        .flat_map(|(listing, changes)| {
+            listing
+                .entries
+                .iter()
+                .zip(changes)
+                .map(move |(entry, change)| ((listing.layer.index, entry.path.as_str()), change))
+        })
+        .collect();
     merged
         .iter()
         .map(|item| {
@@ -81,6 +106,10 @@ pub fn rows_of_merged<'a>(
                 layer_digest: listing.map_or("", |l| l.layer.digest()),
                 layer_status: listing.map_or("", |l| l.status.label()),
                 entry: &item.entry,
+                change: changes
+                    .get(&(item.layer_index, item.entry.path.as_str()))
+                    .copied()
+                    .unwrap_or(Change::Added),
             }
         })
         .collect()
@@ -127,6 +156,7 @@ pub fn write_csv(rows: &[ExportRow<'_>], out: impl Write) -> Result<(), ExportEr
                 &format_mtime(e.mtime),
                 &neutralize_formula(e.link_target.as_deref().unwrap_or("")),
                 row.layer_status,
+                row.change.as_str(),
             ])
             .map_err(encode)?;
     }
@@ -138,21 +168,55 @@ pub fn write_csv(rows: &[ExportRow<'_>], out: impl Write) -> Result<(), ExportEr
 #[derive(Serialize)]
 struct JsonExport<'a> {
     image: &'a ImageInfo,
-    layers: &'a [LayerListing],
+    layers: Vec<JsonLayer<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     merged: Option<&'a [MergedEntry]>,
 }
 
-/// Writes the image, its listings and optionally the merged view as pretty JSON.
+/// One layer in the JSON export: the listing, each entry with its change.
+#[derive(Serialize)]
+struct JsonLayer<'a> {
+    layer: &'a LayerInfo,
+    status: &'a LayerStatus,
+    bytes_read: u64,
+    listed_from: ListedFrom,
+    entries: Vec<JsonEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonEntry<'a> {
+    #[serde(flatten)]
+    entry: &'a Entry,
+    change: Change,
+}
+
+/// Writes the image, its listings (each entry with its change) and optionally the merged view
+/// as pretty JSON.
 pub fn write_json(
     image: &ImageInfo,
     listings: &[LayerListing],
     merged: Option<&[MergedEntry]>,
     out: impl Write,
 ) -> Result<(), ExportError> {
+    let layers = listings
+        .iter()
+        .zip(layer_changes(listings))
+        .map(|(listing, changes)| JsonLayer {
+            layer: &listing.layer,
+            status: &listing.status,
+            bytes_read: listing.bytes_read,
+            listed_from: listing.listed_from,
+            entries: listing
+                .entries
+                .iter()
+                .zip(changes)
+                .map(|(entry, change)| JsonEntry { entry, change })
+                .collect(),
+        })
+        .collect();
     let document = JsonExport {
         image,
-        layers: listings,
+        layers,
         merged,
     };
     serde_json::to_writer_pretty(out, &document).map_err(|e| ExportError::Encode(e.to_string()))
@@ -260,6 +324,7 @@ mod tests {
             layer_digest: "sha256:ab",
             layer_status: "complete",
             entry: &e,
+            change: Change::Modified,
         }];
         let mut out = Vec::new();
         write_csv(&rows, &mut out).expect("csv");
@@ -269,7 +334,7 @@ mod tests {
         assert_eq!(
             lines.next(),
             Some(
-                "2,sha256:ab,'-rf,symlink,0,0755,1000,100,2023-11-14T22:13:20Z,\"'=HYPERLINK(\"\"x\"\")\",complete"
+                "2,sha256:ab,'-rf,symlink,0,0755,1000,100,2023-11-14T22:13:20Z,\"'=HYPERLINK(\"\"x\"\")\",complete,modified"
             )
         );
     }

@@ -254,16 +254,33 @@ pub fn merge_entries<'a, E>(layers: impl IntoIterator<Item = (usize, E)>) -> Vec
 where
     E: IntoIterator<Item = &'a Entry> + Clone,
 {
-    let mut merged: BTreeMap<String, MergedEntry> = BTreeMap::new();
+    let mut filesystem = MergedFilesystem::default();
     for (layer_index, entries) in layers {
+        filesystem.apply(layer_index, entries);
+    }
+    filesystem.into_entries()
+}
+
+/// The final filesystem, built one layer at a time (whiteouts and opaque directories applied).
+#[derive(Debug, Clone, Default)]
+pub struct MergedFilesystem {
+    merged: BTreeMap<String, MergedEntry>,
+}
+
+impl MergedFilesystem {
+    /// Lays the entries of the layer `layer_index` over what is there.
+    pub fn apply<'a>(
+        &mut self,
+        layer_index: usize,
+        entries: impl IntoIterator<Item = &'a Entry> + Clone,
+    ) {
+        let merged = &mut self.merged;
         for entry in entries.clone() {
             match (entry.kind, entry.whiteout_target()) {
-                (EntryKind::OpaqueMarker, Some(dir)) => {
-                    remove_below(&mut merged, &dir, layer_index)
-                }
+                (EntryKind::OpaqueMarker, Some(dir)) => remove_below(merged, &dir, layer_index),
                 (EntryKind::Whiteout, Some(target)) => {
                     merged.remove(&target);
-                    remove_below(&mut merged, &target, usize::MAX);
+                    remove_below(merged, &target, usize::MAX);
                 }
                 _ => {}
             }
@@ -274,7 +291,7 @@ where
             }
             if entry.kind != EntryKind::Dir {
                 // A non-directory replacing a directory also replaces what was under it.
-                remove_below(&mut merged, &entry.path, layer_index);
+                remove_below(merged, &entry.path, layer_index);
             }
             merged.insert(
                 entry.path.clone(),
@@ -285,7 +302,61 @@ where
             );
         }
     }
-    merged.into_values().collect()
+
+    /// Whether `path` is in the filesystem.
+    pub fn contains(&self, path: &str) -> bool {
+        self.merged.contains_key(path)
+    }
+
+    /// Its entries, sorted by path.
+    pub fn into_entries(self) -> Vec<MergedEntry> {
+        self.merged.into_values().collect()
+    }
+}
+
+/// What an entry does to the filesystem of the layers below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// The path did not exist below.
+    Added,
+    /// The path existed below (a re-added identical file counts too, as dive shows it).
+    Modified,
+    /// A whiteout, or an opaque marker hiding what is below its directory.
+    Removed,
+}
+
+impl Change {
+    /// `added`, `modified` or `removed`, as CSV and JSON write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "added",
+            Self::Modified => "modified",
+            Self::Removed => "removed",
+        }
+    }
+}
+
+/// The change of every entry of `listings` (base first; one list per listing, in entry order),
+/// judged against the final filesystem of the listings before it.
+pub fn layer_changes(listings: &[LayerListing]) -> Vec<Vec<Change>> {
+    let mut below = MergedFilesystem::default();
+    listings
+        .iter()
+        .map(|listing| {
+            let changes = listing
+                .entries
+                .iter()
+                .map(|entry| match entry.kind {
+                    EntryKind::Whiteout | EntryKind::OpaqueMarker => Change::Removed,
+                    _ if below.contains(&entry.path) => Change::Modified,
+                    _ => Change::Added,
+                })
+                .collect();
+            below.apply(listing.layer.index, &listing.entries);
+            changes
+        })
+        .collect()
 }
 
 /// Removes everything strictly below `dir` that came from a layer before `current_layer`.
@@ -578,6 +649,47 @@ mod tests {
             bytes_read: 0,
             listed_from: ListedFrom::Blob,
         }
+    }
+
+    #[test]
+    fn changes_are_judged_against_the_layers_below() {
+        use EntryKind::*;
+        let layers = [
+            listing(
+                0,
+                vec![
+                    entry("etc", Dir, 0),
+                    entry("etc/a", File, 1),
+                    entry("opt/p/old", File, 1),
+                ],
+            ),
+            listing(
+                1,
+                vec![
+                    entry("etc", Dir, 0),
+                    entry("etc/a", File, 1),
+                    entry("etc/.wh.a", Whiteout, 0),
+                    entry("etc/b", File, 2),
+                    entry("opt/p/.wh..wh..opq", OpaqueMarker, 0),
+                ],
+            ),
+            listing(
+                2,
+                vec![entry("etc/a", File, 3), entry("opt/p/old", File, 1)],
+            ),
+        ];
+        use Change::*;
+        assert_eq!(
+            layer_changes(&layers),
+            vec![
+                vec![Added, Added, Added],
+                // Within a layer, entries are judged against the layers below only.
+                vec![Modified, Modified, Removed, Added, Removed],
+                // etc/a was re-added by layer 1 (it wins over the whiteout of lower layers);
+                // opt/p/old was hidden by the opaque directory, so it is new again.
+                vec![Modified, Added],
+            ]
+        );
     }
 
     #[test]

@@ -677,3 +677,47 @@ fn the_cli_lists_the_demo_offline() {
         "the whiteout removed it: {stdout}"
     );
 }
+
+#[test]
+fn the_csv_says_what_each_entry_changes() {
+    let output = common::layerslayer_command()
+        .args(["peek", "demo", "--csv", "-", "--quiet"])
+        .output()
+        .expect("run layerslayer");
+    assert!(output.status.success());
+    let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
+    let headers = reader.headers().expect("header").clone();
+    assert_eq!(headers.iter().next_back(), Some("change"));
+    let column = |name: &str| headers.iter().position(|h| h == name).expect(name);
+    let (layer, path, change) = (column("layer_index"), column("path"), column("change"));
+    let rows: Vec<(String, String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.expect("record");
+            (
+                r[layer].to_owned(),
+                r[path].to_owned(),
+                r[change].to_owned(),
+            )
+        })
+        .collect();
+    let change_of = |layer_index: &str, wanted: &str| {
+        rows.iter()
+            .find(|(l, p, _)| l == layer_index && p == wanted)
+            .map(|(_, _, c)| c.as_str())
+            .unwrap_or_else(|| panic!("{wanted} in layer {layer_index}"))
+    };
+    assert_eq!(change_of("0", "etc/os-release"), "added");
+    assert_eq!(change_of("1", "etc/os-release"), "modified");
+    assert_eq!(
+        change_of("1", "var/cache/apk/.wh.index-old.tar.gz"),
+        "removed"
+    );
+    assert_eq!(change_of("1", "opt/app/plugins/.wh..wh..opq"), "removed");
+    assert_eq!(change_of("1", "etc/ssl/private/demo-key.pem"), "added");
+    assert_eq!(change_of("2", "bin/busybox"), "modified");
+    assert!(
+        rows.iter()
+            .all(|(_, _, c)| ["added", "modified", "removed"].contains(&c.as_str()))
+    );
+}
