@@ -1015,3 +1015,98 @@ fn an_estargz_layer_is_listed_from_its_table_of_contents() {
         "{shown:?}"
     );
 }
+
+#[test]
+fn layer_summaries_and_changes_only_on_the_demo() {
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut harness = first_launch_harness(&out_dir.path().join("unused.csv"));
+    step_until(&mut harness, "the demo image to open", |app| {
+        !app.is_busy() && app.image().is_some()
+    });
+    click(&mut harness, "Peek");
+    step_until(
+        &mut harness,
+        "the demo peek and its summaries",
+        peeked_and_idle,
+    );
+    harness.step();
+
+    // Each complete layer's row sums up its changes, as the core judges them.
+    let listings = harness.state().peeked_listings();
+    let changes = layerslayer::listing::layer_changes(&listings);
+    let summary = |position: usize| {
+        use layerslayer::listing::{Change, EntryKind};
+        let count = |wanted: Change| changes[position].iter().filter(|c| **c == wanted).count();
+        let added_bytes: u64 = listings[position]
+            .entries
+            .iter()
+            .zip(&changes[position])
+            .filter(|(entry, change)| **change == Change::Added && entry.kind == EntryKind::File)
+            .map(|(entry, _)| entry.size)
+            .sum();
+        (
+            count(Change::Added),
+            count(Change::Modified),
+            count(Change::Removed),
+            added_bytes,
+        )
+    };
+    let (added, modified, removed, added_bytes) = summary(1);
+    assert_eq!(removed, 2, "layer 1 has a whiteout and an opaque marker");
+    assert!(
+        added > 0 && modified > 0,
+        "{added} added, {modified} modified"
+    );
+    let expected = format!(
+        "+{added} ~{modified} \u{2212}{removed}, +{} added",
+        layerslayer::listing::human_size(added_bytes)
+    );
+    let shown: Vec<String> = harness
+        .query_all_by_label_contains(" added")
+        .filter_map(|node| {
+            let node = node.accesskit_node();
+            node.value().or_else(|| node.label())
+        })
+        .collect();
+    assert!(shown.contains(&expected), "{expected:?} in {shown:?}");
+    assert_eq!(
+        shown.len(),
+        3,
+        "every complete layer has a summary: {shown:?}"
+    );
+
+    // The merged view: "Changes only" hides what the base layer alone put there.
+    pick_view(&mut harness, "Merged: final filesystem");
+    click(&mut harness, "Expand all");
+    let paths = harness.state_mut().visible_tree_paths();
+    for path in ["etc/passwd", "etc/os-release"] {
+        assert!(paths.contains(&path.to_owned()), "{path} in {paths:?}");
+    }
+    click(&mut harness, "Changes only");
+    assert_eq!(
+        harness
+            .get_by_label("Changes only")
+            .accesskit_node()
+            .toggled(),
+        Some(Toggled::True)
+    );
+    let paths = harness.state_mut().visible_tree_paths();
+    assert!(
+        !paths.contains(&"etc/passwd".to_owned()),
+        "etc/passwd comes from the base layer: {paths:?}"
+    );
+    assert!(
+        paths.contains(&"etc/os-release".to_owned()),
+        "etc/os-release is modified in layer 1: {paths:?}"
+    );
+    assert!(
+        paths.contains(&"etc".to_owned()),
+        "its parent stays: {paths:?}"
+    );
+
+    // Cleared again, everything is back.
+    click(&mut harness, "Changes only");
+    let paths = harness.state_mut().visible_tree_paths();
+    assert!(paths.contains(&"etc/passwd".to_owned()), "{paths:?}");
+    harness.run();
+}

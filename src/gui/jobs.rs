@@ -2,7 +2,7 @@
 //! building file trees and saving a file carved out of the image. Workers never panic; they report failures as values, stream
 //! entries in batches over a channel and wake the UI after each message.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,8 +16,12 @@ use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
 use crate::carve::{self, CarveError, CarveReport, CarveTarget};
 use crate::export::{self, Destination, ExportError};
+use crate::gui::tree_view::{BuiltTree, TreeScope};
 use crate::image::{ImageInfo, LayerInfo};
-use crate::listing::{Entry, FileTree, LayerStatus, ListedFrom, merge_entries};
+use crate::listing::{
+    Change, Entry, EntryKind, FileTree, LayerListing, LayerStatus, ListedFrom, TreeNode,
+    layer_changes, merge_entries,
+};
 use crate::manifest::Platform;
 use crate::open::{OpenOptions, OpenedImage, open_image};
 use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
@@ -309,45 +313,121 @@ fn forward_in_batches(
 /// that starting a build copies no entries on the UI thread.
 pub type EntryBatches = Vec<Arc<Vec<Entry>>>;
 
-/// What a tree is built from.
+/// One peeked layer as background work sees it: which layer, and its entries so far.
+#[derive(Clone)]
+pub struct LayerEntries {
+    /// Which layer.
+    pub layer: LayerInfo,
+    /// Its entries so far, in tar order.
+    pub batches: EntryBatches,
+}
+
+impl LayerEntries {
+    fn entries(&self) -> impl Iterator<Item = &Entry> + Clone {
+        self.batches.iter().flat_map(|batch| batch.iter())
+    }
+}
+
+/// The change of every entry of `layers` (base first), as [`layer_changes`] judges it.
+fn changes_of(layers: &[LayerEntries]) -> Vec<Vec<Change>> {
+    let listings: Vec<LayerListing> = layers
+        .iter()
+        .map(|layer| LayerListing {
+            layer: layer.layer.clone(),
+            entries: layer.entries().cloned().collect(),
+            // Only the entries count for the changes.
+            status: LayerStatus::Cancelled,
+            bytes_read: 0,
+            listed_from: ListedFrom::Blob,
+        })
+        .collect();
+    layer_changes(&listings)
+}
+
+/// What a tree is built from: the peeked layers, base first, and which tree to build.
 pub enum TreeInput {
-    /// One layer's entries.
-    Layer {
-        /// The layer's index in the image.
-        layer_index: usize,
-        /// Its entries so far.
-        batches: EntryBatches,
-    },
+    /// The last layer's own entries; the layers before it only decide each entry's change.
+    Layer(Vec<LayerEntries>),
     /// Several layers, merged in order (whiteouts applied).
-    Merged(Vec<(LayerInfo, EntryBatches)>),
+    Merged(Vec<LayerEntries>),
 }
 
 impl TreeInput {
-    fn build(self) -> FileTree {
+    fn build(self) -> BuiltTree {
         match self {
-            Self::Layer {
-                layer_index,
-                batches,
-            } => FileTree::build(
-                batches
-                    .iter()
-                    .flat_map(|batch| batch.iter())
-                    .map(|entry| (layer_index, entry)),
-            ),
+            Self::Layer(layers) => {
+                let Some(shown) = layers.last() else {
+                    return BuiltTree::default();
+                };
+                let layer_index = shown.layer.index;
+                let tree = FileTree::build(shown.entries().map(|entry| (layer_index, entry)));
+                let changes = changes_of(&layers).pop().unwrap_or_default();
+                // A path listed twice shows its last entry: its change is the last one too.
+                let by_path: HashMap<&str, Change> = shown
+                    .entries()
+                    .zip(changes)
+                    .map(|(entry, change)| (entry.path.as_str(), change))
+                    .collect();
+                let changes = node_changes(&tree, |node| by_path.get(node.path.as_str()).copied());
+                BuiltTree {
+                    tree,
+                    changes,
+                    scope: TreeScope::Layer,
+                }
+            }
             Self::Merged(layers) => {
-                let merged = merge_entries(layers.iter().map(|(layer, batches)| {
-                    (layer.index, batches.iter().flat_map(|batch| batch.iter()))
-                }));
-                FileTree::build(merged.iter().map(|m| (m.layer_index, &m.entry)))
+                let merged = merge_entries(
+                    layers
+                        .iter()
+                        .map(|layer| (layer.layer.index, layer.entries())),
+                );
+                let tree = FileTree::build(merged.iter().map(|m| (m.layer_index, &m.entry)));
+                let changes = changes_of(&layers);
+                let by_layer_and_path: HashMap<(usize, &str), Change> = layers
+                    .iter()
+                    .zip(changes)
+                    .flat_map(|(layer, changes)| {
+                        let index = layer.layer.index;
+                        layer
+                            .entries()
+                            .zip(changes)
+                            .map(move |(entry, change)| ((index, entry.path.as_str()), change))
+                    })
+                    .collect();
+                let changes = node_changes(&tree, |node| {
+                    let layer = node.layer_index?;
+                    by_layer_and_path.get(&(layer, node.path.as_str())).copied()
+                });
+                BuiltTree {
+                    tree,
+                    changes,
+                    scope: TreeScope::Merged {
+                        base_layer: layers.first().map(|layer| layer.layer.index),
+                    },
+                }
             }
         }
     }
 }
 
+/// The change of every node of `tree` (by node id; `None` for the root and implied
+/// directories, which have no entry of their own).
+fn node_changes(
+    tree: &FileTree,
+    change: impl Fn(&TreeNode) -> Option<Change>,
+) -> Vec<Option<Change>> {
+    (0..=tree.len())
+        .map(|id| {
+            let node = tree.node(id);
+            node.entry.as_ref().and_then(|_| change(node))
+        })
+        .collect()
+}
+
 /// A file tree being built on a worker thread (large trees take a while to build).
 pub struct TreeBuildJob {
     /// `None` once the result was taken.
-    promise: Option<Promise<FileTree>>,
+    promise: Option<Promise<BuiltTree>>,
 }
 
 impl TreeBuildJob {
@@ -367,7 +447,80 @@ impl TreeBuildJob {
     }
 
     /// The tree once built (only once); `None` while the build runs.
-    pub fn take_result(&mut self) -> Option<FileTree> {
+    pub fn take_result(&mut self) -> Option<BuiltTree> {
+        take_if_ready(&mut self.promise)
+    }
+}
+
+/// What one layer changes in the filesystem of the layers below it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChangeSummary {
+    /// Entries whose path did not exist below.
+    pub added: usize,
+    /// Entries whose path existed below.
+    pub modified: usize,
+    /// Whiteouts and opaque markers.
+    pub removed: usize,
+    /// Bytes of the added regular files.
+    pub added_bytes: u64,
+}
+
+impl ChangeSummary {
+    fn of<'a>(entries: impl Iterator<Item = &'a Entry>, changes: &[Change]) -> Self {
+        let mut summary = Self::default();
+        for (entry, change) in entries.zip(changes) {
+            match change {
+                Change::Added => {
+                    summary.added += 1;
+                    if entry.kind == EntryKind::File {
+                        summary.added_bytes += entry.size;
+                    }
+                }
+                Change::Modified => summary.modified += 1,
+                Change::Removed => summary.removed += 1,
+            }
+        }
+        summary
+    }
+}
+
+/// The change summaries of peeked layers, computed on a worker thread.
+pub struct ChangeSummaryJob {
+    /// `None` once the result was taken.
+    promise: Option<Promise<Vec<Option<ChangeSummary>>>>,
+}
+
+impl ChangeSummaryJob {
+    /// Summarises the first `complete` of `layers` (base first; their entries are final), the
+    /// others get `None`; wakes `ctx` when done.
+    pub fn start(
+        layers: Vec<LayerEntries>,
+        complete: usize,
+        ctx: egui::Context,
+    ) -> Result<Self, String> {
+        let (sender, promise) = Promise::new();
+        thread::Builder::new()
+            .name("changes".into())
+            .spawn(move || {
+                let summarised = &layers[..complete.min(layers.len())];
+                let mut summaries: Vec<Option<ChangeSummary>> = summarised
+                    .iter()
+                    .zip(changes_of(summarised))
+                    .map(|(layer, changes)| Some(ChangeSummary::of(layer.entries(), &changes)))
+                    .collect();
+                summaries.resize(layers.len(), None);
+                sender.send(summaries);
+                ctx.request_repaint();
+            })
+            .map_err(|e| format!("could not start a worker thread: {e}"))?;
+        Ok(Self {
+            promise: Some(promise),
+        })
+    }
+
+    /// One summary per layer given (`None` past the complete ones), once computed (only
+    /// once); `None` while the work runs.
+    pub fn take_result(&mut self) -> Option<Vec<Option<ChangeSummary>>> {
         take_if_ready(&mut self.promise)
     }
 }

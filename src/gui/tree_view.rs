@@ -3,14 +3,18 @@
 //! The [`FileTree`] is replaced only when new entries arrive; the flattened rows are
 //! recomputed only when the tree, the expansion or the filter changes; each frame draws just
 //! the rows that are on screen. What the user asks of a row (its context menu) is handed back
-//! as a [`TreeAction`] for the app to carry out.
+//! as a [`TreeAction`] for the app to carry out. Rows are coloured by the change their entry
+//! made (added, modified, removed), and "Changes only" hides what a layer did not really
+//! change.
 
 use std::collections::HashSet;
 
-use egui::{Align, Layout, RichText, Sense, Ui, UiBuilder, Vec2, WidgetInfo};
+use egui::{Align, Color32, Layout, RichText, Sense, Ui, UiBuilder, Vec2, Visuals, WidgetInfo};
 
 use crate::export::format_mtime;
-use crate::listing::{EntryKind, FileTree, TreeNode, TreeRow, escape_control, human_size};
+use crate::listing::{
+    Change, EntryKind, FileTree, NodeId, PathFilter, TreeNode, TreeRow, escape_control, human_size,
+};
 
 /// Column widths in points.
 const KIND_WIDTH: f32 = 96.0;
@@ -22,6 +26,84 @@ const INDENT: f32 = 16.0;
 /// Size of the open/close triangle, relative to the row height.
 const TOGGLE_SCALE: f32 = 0.7;
 
+/// The hover text of "Changes only": the rule it applies.
+const CHANGES_ONLY_HELP: &str = "Show only what the layers changed (with the directories \
+    holding it). In a layer's tree: hides directories the layer only lists again as parents of \
+    its files (directories that already existed below). In the merged tree: hides what comes \
+    from the first peeked layer (the base), so that what later layers added, replaced or kept \
+    stands out.";
+
+/// Which kind of tree a [`BuiltTree`] is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TreeScope {
+    /// One layer's own entries.
+    #[default]
+    Layer,
+    /// The final filesystem of several layers.
+    Merged {
+        /// The index of the first (base) layer merged, if any.
+        base_layer: Option<usize>,
+    },
+}
+
+/// A tree ready to show: the nodes, each node's change, and what kind of tree it is.
+#[derive(Debug, Clone)]
+pub struct BuiltTree {
+    /// The nodes.
+    pub tree: FileTree,
+    /// The change of each node's entry, by node id (`None`: no entry of its own). In a layer's
+    /// tree, the entry's change in that layer; in the merged tree, the change it made in the
+    /// layer it comes from.
+    pub changes: Vec<Option<Change>>,
+    /// One layer or merged.
+    pub scope: TreeScope,
+}
+
+impl Default for BuiltTree {
+    fn default() -> Self {
+        Self::empty(TreeScope::Layer)
+    }
+}
+
+impl BuiltTree {
+    /// A tree without entries.
+    pub fn empty(scope: TreeScope) -> Self {
+        Self {
+            tree: FileTree::build(std::iter::empty()),
+            changes: Vec::new(),
+            scope,
+        }
+    }
+
+    fn change(&self, id: NodeId) -> Option<Change> {
+        self.changes.get(id).copied().flatten()
+    }
+
+    /// Whether "Changes only" keeps the node on its own (not as a parent of a kept node).
+    fn is_notable(&self, id: NodeId) -> bool {
+        let node = self.tree.node(id);
+        let Some(entry) = &node.entry else {
+            return false;
+        };
+        match self.scope {
+            TreeScope::Layer => {
+                !(entry.kind == EntryKind::Dir && self.change(id) == Some(Change::Modified))
+            }
+            TreeScope::Merged { base_layer } => node.layer_index != base_layer,
+        }
+    }
+}
+
+/// The colour of a row whose entry made `change`, readable on the theme of `visuals`.
+pub fn change_color(visuals: &Visuals, change: Change) -> Color32 {
+    match change {
+        Change::Added if visuals.dark_mode => Color32::LIGHT_GREEN,
+        Change::Added => Color32::DARK_GREEN,
+        Change::Modified => visuals.warn_fg_color,
+        Change::Removed => visuals.error_fg_color,
+    }
+}
+
 /// What the user asked of a row, for the app to carry out.
 #[must_use]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +113,11 @@ pub enum TreeAction {
 }
 
 /// A browsable tree: which directories are open, what the filter says, which rows show.
+#[derive(Default)]
 pub struct TreeView {
-    tree: FileTree,
-    show_layer_column: bool,
+    built: BuiltTree,
+    /// Hide what the layers did not really change (see [`CHANGES_ONLY_HELP`]).
+    changes_only: bool,
     /// Expanded directories by path, so that expansion survives rebuilding the tree.
     expanded: HashSet<String>,
     /// After "Expand all", directories that appear in later rebuilds open too.
@@ -43,31 +127,31 @@ pub struct TreeView {
     rows_stale: bool,
 }
 
-impl Default for TreeView {
-    fn default() -> Self {
-        Self {
-            tree: FileTree::build(std::iter::empty()),
-            show_layer_column: false,
-            expanded: HashSet::new(),
-            expand_new_directories: false,
-            filter: String::new(),
-            rows: Vec::new(),
-            rows_stale: false,
-        }
-    }
-}
-
 impl TreeView {
     /// An empty view.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Shows `tree`, keeping the expansion and filter. `show_layer_column` adds the column
-    /// naming each entry's source layer (for the merged view).
+    /// Shows `tree` without changes, keeping the expansion and filters. `show_layer_column`
+    /// adds the column naming each entry's source layer (for a merged view).
     pub fn set_tree(&mut self, tree: FileTree, show_layer_column: bool) {
-        self.tree = tree;
-        self.show_layer_column = show_layer_column;
+        let scope = if show_layer_column {
+            TreeScope::Merged { base_layer: None }
+        } else {
+            TreeScope::Layer
+        };
+        self.set_built_tree(BuiltTree {
+            tree,
+            changes: Vec::new(),
+            scope,
+        });
+    }
+
+    /// Shows `built`, keeping the expansion and filters. A merged tree gets the column
+    /// naming each entry's source layer.
+    pub fn set_built_tree(&mut self, built: BuiltTree) {
+        self.built = built;
         if self.expand_new_directories {
             self.expand_directories();
         }
@@ -76,7 +160,18 @@ impl TreeView {
 
     /// The tree shown.
     pub fn tree(&self) -> &FileTree {
-        &self.tree
+        &self.built.tree
+    }
+
+    /// Whether "Changes only" is ticked.
+    pub fn changes_only(&self) -> bool {
+        self.changes_only
+    }
+
+    /// Ticks or clears "Changes only".
+    pub fn set_changes_only(&mut self, changes_only: bool) {
+        self.rows_stale |= self.changes_only != changes_only;
+        self.changes_only = changes_only;
     }
 
     /// The current path filter.
@@ -116,7 +211,7 @@ impl TreeView {
     }
 
     fn expand_directories(&mut self) {
-        let tree = &self.tree;
+        let tree = &self.built.tree;
         self.expanded
             .extend(tree.directory_ids().map(|id| tree.node(id).path.clone()));
     }
@@ -132,7 +227,7 @@ impl TreeView {
         self.refresh_rows();
         self.rows
             .iter()
-            .map(|row| self.tree.node(row.node).path.clone())
+            .map(|row| self.built.tree.node(row.node).path.clone())
             .collect()
     }
 
@@ -140,8 +235,13 @@ impl TreeView {
         if !self.rows_stale {
             return;
         }
-        let (tree, expanded) = (&self.tree, &self.expanded);
-        self.rows = tree.visible_rows(|id| expanded.contains(&tree.node(id).path), &self.filter);
+        let (tree, expanded) = (&self.built.tree, &self.expanded);
+        let is_expanded = |id| expanded.contains(&tree.node(id).path);
+        self.rows = if self.changes_only {
+            changed_rows(&self.built, is_expanded, &self.filter)
+        } else {
+            tree.visible_rows(is_expanded, &self.filter)
+        };
         self.rows_stale = false;
     }
 
@@ -155,6 +255,13 @@ impl TreeView {
         );
         let field = field.labelled_by(label.id);
         if field.changed() {
+            self.rows_stale = true;
+        }
+        if ui
+            .checkbox(&mut self.changes_only, "Changes only")
+            .on_hover_text(CHANGES_ONLY_HELP)
+            .changed()
+        {
             self.rows_stale = true;
         }
         if ui
@@ -182,7 +289,7 @@ impl TreeView {
     pub fn show_rows(&mut self, ui: &mut Ui) -> Option<TreeAction> {
         self.refresh_rows();
         let row_height = ui.spacing().interact_size.y;
-        let show_layer = self.show_layer_column;
+        let show_layer = matches!(self.built.scope, TreeScope::Merged { .. });
         ui.horizontal(|ui| {
             let strong = |text: &str| RichText::new(text).strong();
             cell(ui, KIND_WIDTH, row_height, Align::Min, strong("Kind"));
@@ -195,7 +302,7 @@ impl TreeView {
         });
         ui.separator();
         let filtering = !self.filter.trim().is_empty();
-        let (tree, expanded, rows) = (&self.tree, &self.expanded, &self.rows);
+        let (built, expanded, rows) = (&self.built, &self.expanded, &self.rows);
         let mut toggled = None;
         let mut action = None;
         egui::ScrollArea::vertical()
@@ -203,14 +310,15 @@ impl TreeView {
             .auto_shrink(false)
             .show_rows(ui, row_height, rows.len(), |ui, range| {
                 for row in &rows[range] {
-                    let node = tree.node(row.node);
+                    let node = built.tree.node(row.node);
+                    let change = built.change(row.node);
                     let is_open = filtering || expanded.contains(&node.path);
                     let style = RowStyle {
                         height: row_height,
                         show_layer,
                         can_toggle: !filtering,
                     };
-                    match show_row(ui, node, row.depth, is_open, &style) {
+                    match show_row(ui, node, change, row.depth, is_open, &style) {
                         Some(RowClick::Toggle) => toggled = Some((node.path.clone(), !is_open)),
                         Some(RowClick::Save) => {
                             action = Some(TreeAction::SaveFile(node.path.clone()))
@@ -246,6 +354,7 @@ enum RowClick {
 fn show_row(
     ui: &mut Ui,
     node: &TreeNode,
+    change: Option<Change>,
     depth: usize,
     is_open: bool,
     style: &RowStyle,
@@ -300,13 +409,20 @@ fn show_row(
             } else {
                 ui.add_space(height * TOGGLE_SCALE);
             }
-            let mut name = egui::Label::new(escape_control(&node.name)).selectable(false);
+            let mut name_text = RichText::new(escape_control(&node.name));
+            if let Some(change) = change {
+                name_text = name_text.color(change_color(ui.visuals(), change));
+            }
+            let mut name = egui::Label::new(name_text).selectable(false);
             if is_dir && style.can_toggle {
                 name = name.sense(Sense::click());
             }
             let response = ui.add(name);
             toggled |= response.clicked();
-            response.on_hover_ui(|ui| entry_details(ui, node));
+            response.on_hover_ui(|ui| entry_details(ui, node, change));
+            if let Some(removes) = entry.and_then(removal_text) {
+                ui.label(RichText::new(removes).weak());
+            }
             if let Some(target) = entry.and_then(|e| e.link_target.as_deref()) {
                 let arrow = if kind == EntryKind::Hardlink {
                     "hard link to"
@@ -364,8 +480,71 @@ fn toggle_button(ui: &mut Ui, is_open: bool, path: &str, size: f32) -> egui::Res
     response
 }
 
-/// The tooltip of a row: the full path and every field of the entry.
-fn entry_details(ui: &mut Ui, node: &TreeNode) {
+/// What a whiteout or opaque marker removes, e.g. `removes etc/motd`.
+fn removal_text(entry: &crate::listing::Entry) -> Option<String> {
+    let target = entry.whiteout_target()?;
+    Some(match entry.kind {
+        EntryKind::OpaqueMarker if target.is_empty() => {
+            "hides everything the layers below put at the root".to_owned()
+        }
+        EntryKind::OpaqueMarker => format!(
+            "hides what the layers below put in {}",
+            escape_control(&target)
+        ),
+        _ => format!("removes {}", escape_control(&target)),
+    })
+}
+
+/// The rows "Changes only" shows: nodes [`BuiltTree::is_notable`] keeps that match `filter`,
+/// and their parents. Without a path filter directories open and close as usual; with one,
+/// every kept directory is open (as [`FileTree::visible_rows`] does).
+fn changed_rows(
+    built: &BuiltTree,
+    is_expanded: impl Fn(NodeId) -> bool,
+    filter: &str,
+) -> Vec<TreeRow> {
+    let tree = &built.tree;
+    let filter = PathFilter::new(filter);
+    let count = tree.len() + 1;
+    let mut parent = vec![FileTree::ROOT; count];
+    for id in 0..count {
+        for &child in &tree.node(id).children {
+            parent[child] = id;
+        }
+    }
+    let mut keep = vec![false; count];
+    for id in 1..count {
+        if built.is_notable(id) && filter.matches(&tree.node(id).path) {
+            let mut at = id;
+            while at != FileTree::ROOT && !keep[at] {
+                keep[at] = true;
+                at = parent[at];
+            }
+        }
+    }
+    let open_all = !filter.is_empty();
+    let mut rows = Vec::new();
+    let mut stack: Vec<(NodeId, usize)> = tree
+        .node(FileTree::ROOT)
+        .children
+        .iter()
+        .rev()
+        .map(|&c| (c, 0))
+        .collect();
+    while let Some((id, depth)) = stack.pop() {
+        if !keep[id] {
+            continue;
+        }
+        rows.push(TreeRow { node: id, depth });
+        if open_all || is_expanded(id) {
+            stack.extend(tree.node(id).children.iter().rev().map(|&c| (c, depth + 1)));
+        }
+    }
+    rows
+}
+
+/// The tooltip of a row: the full path, its change and every field of the entry.
+fn entry_details(ui: &mut Ui, node: &TreeNode, change: Option<Change>) {
     ui.label(RichText::new(escape_control(&node.path)).monospace());
     match &node.entry {
         Some(entry) => {
@@ -391,5 +570,77 @@ fn entry_details(ui: &mut Ui, node: &TreeNode) {
     }
     if let Some(layer) = node.layer_index {
         ui.label(format!("from layer {layer}"));
+    }
+    if let Some(change) = change {
+        let text = match change {
+            Change::Added => "added: the path did not exist in the layers below",
+            Change::Modified => "modified: the path existed in the layers below",
+            Change::Removed => "removed: deletes paths of the layers below",
+        };
+        ui.label(RichText::new(text).color(change_color(ui.visuals(), change)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::listing::Entry;
+
+    fn entry(path: &str, kind: EntryKind) -> Entry {
+        Entry {
+            path: path.into(),
+            kind,
+            size: 1,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            link_target: None,
+        }
+    }
+
+    fn paths(built: &BuiltTree, rows: &[TreeRow]) -> Vec<String> {
+        rows.iter()
+            .map(|row| built.tree.node(row.node).path.clone())
+            .collect()
+    }
+
+    #[test]
+    fn changes_only_hides_relisted_parents_in_a_layer() {
+        use Change::*;
+        use EntryKind::*;
+        let entries = [
+            (entry("etc", Dir), Modified),
+            (entry("etc/new", File), Added),
+            (entry("srv", Dir), Modified),
+            (entry("var", Dir), Modified),
+            (entry("var/.wh.old", Whiteout), Removed),
+            (entry("opt", Dir), Added),
+        ];
+        let tree = FileTree::build(entries.iter().map(|(e, _)| (1, e)));
+        let by_path: std::collections::HashMap<&str, Change> =
+            entries.iter().map(|(e, c)| (e.path.as_str(), *c)).collect();
+        let changes = (0..=tree.len())
+            .map(|id| by_path.get(tree.node(id).path.as_str()).copied())
+            .collect();
+        let built = BuiltTree {
+            tree,
+            changes,
+            scope: TreeScope::Layer,
+        };
+        let rows = changed_rows(&built, |_| true, "");
+        assert_eq!(
+            paths(&built, &rows),
+            ["etc", "etc/new", "opt", "var", "var/.wh.old"],
+            "srv is only listed again; etc and var stay as parents"
+        );
+        let collapsed = changed_rows(&built, |_| false, "");
+        assert_eq!(paths(&built, &collapsed), ["etc", "opt", "var"]);
+        let filtered = changed_rows(&built, |_| false, "old");
+        assert_eq!(paths(&built, &filtered), ["var", "var/.wh.old"]);
+        assert_eq!(
+            removal_text(&entry("var/.wh.old", Whiteout)).as_deref(),
+            Some("removes var/old")
+        );
     }
 }

@@ -183,9 +183,12 @@ impl LayerslayerApp {
                         listed_from: ListedFrom::Blob,
                         note: None,
                         progress: job.progress(position).cloned().unwrap_or_default(),
+                        summary: None,
                     })
                     .collect();
                 self.peek = Some(job);
+                self.summaries_stale = false;
+                self.summary_job = None;
                 if self.view != TreeChoice::Merged {
                     self.view = TreeChoice::Layer(0);
                 }
@@ -213,6 +216,7 @@ impl LayerslayerApp {
         for layer in &mut self.peeked {
             layer.end_with(&LayerStatus::Cancelled);
         }
+        self.summaries_stale = true;
         self.status = format!(
             "Cancelled; kept the {} entries read so far.",
             self.entry_count()

@@ -1,12 +1,15 @@
 //! The left panel: the image's layers with their checkboxes, Peek / Cancel, and how each
 //! layer's peek is going.
 
-use egui::{RichText, Ui};
+use egui::text::LayoutJob;
+use egui::{Color32, FontId, RichText, TextFormat, Ui};
 
 use super::PeekedLayer;
 use super::actions::Action;
+use crate::gui::jobs::ChangeSummary;
+use crate::gui::tree_view::change_color;
 use crate::image::{ImageInfo, LayerInfo};
-use crate::listing::{LayerStatus, escape_control, human_size};
+use crate::listing::{Change, LayerStatus, escape_control, human_size};
 
 /// Build steps longer than this are shortened in the layer list (full text on hover).
 const CREATED_BY_CHARS: usize = 72;
@@ -143,7 +146,44 @@ fn layer_row_ui(ui: &mut Ui, layer: &LayerInfo, checked: &mut bool, peek: Option
         ),
     };
     ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
+    if let Some(summary) = &peek.summary {
+        summary_ui(ui, summary);
+    }
     if let Some(note) = &peek.note {
         ui.add(egui::Label::new(RichText::new(escape_control(note)).weak().small()).wrap());
     }
+}
+
+/// What a complete layer changes: `+A ~M −R, +SIZE added`, each count in its change's colour.
+fn summary_ui(ui: &mut Ui, summary: &ChangeSummary) {
+    let font = FontId::default();
+    let visuals = ui.visuals();
+    let part = |color: Color32| TextFormat::simple(font.clone(), color);
+    let mut job = LayoutJob::default();
+    job.append(
+        &format!("+{}", summary.added),
+        0.0,
+        part(change_color(visuals, Change::Added)),
+    );
+    job.append(
+        &format!(" ~{}", summary.modified),
+        0.0,
+        part(change_color(visuals, Change::Modified)),
+    );
+    job.append(
+        &format!(" \u{2212}{}", summary.removed),
+        0.0,
+        part(change_color(visuals, Change::Removed)),
+    );
+    job.append(
+        &format!(", +{} added", human_size(summary.added_bytes)),
+        0.0,
+        part(visuals.text_color()),
+    );
+    ui.add(egui::Label::new(job).wrap()).on_hover_text(format!(
+        "Against the peeked layers below: {} entries added, {} modified (paths that existed \
+         below), {} removed (whiteouts and opaque directories); the added regular files hold {} \
+         bytes",
+        summary.added, summary.modified, summary.removed, summary.added_bytes
+    ));
 }

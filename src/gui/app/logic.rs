@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 
 use super::{LayerslayerApp, LoadedImage, SaveInProgress, TreeChoice};
 use crate::carve::{CarveError, CarveReport};
-use crate::gui::jobs::{FetchJob, FetchedImage, PeekMessage, SaveError, TreeBuildJob, TreeInput};
-use crate::gui::tree_view::TreeView;
+use crate::gui::jobs::{
+    ChangeSummaryJob, FetchJob, FetchedImage, PeekMessage, SaveError, TreeBuildJob, TreeInput,
+};
+use crate::gui::tree_view::{BuiltTree, TreeScope, TreeView};
 use crate::image::LayerInfo;
-use crate::listing::{FileTree, LayerStatus, escape_control, human_size};
+use crate::listing::{LayerStatus, escape_control, human_size};
 
 /// How many recent references are remembered.
 const MAX_RECENT: usize = 12;
@@ -54,6 +56,8 @@ impl LayerslayerApp {
         self.tree = TreeView::new();
         self.tree_stale = false;
         self.tree_build = None;
+        self.summaries_stale = false;
+        self.summary_job = None;
         self.layer_checked = vec![false; info.layers.len()];
         let total: u64 = info.layers.iter().map(LayerInfo::size).sum();
         let platform = info
@@ -121,6 +125,7 @@ impl LayerslayerApp {
             for layer in &mut self.peeked {
                 layer.end_with(&stopped);
             }
+            self.summaries_stale = true;
             self.status = self.peek_summary();
         }
     }
@@ -150,6 +155,7 @@ impl LayerslayerApp {
                     layer.listed_from = listed_from;
                     layer.note = note;
                 }
+                self.summaries_stale = true;
             }
         }
     }
@@ -182,10 +188,13 @@ impl LayerslayerApp {
 
     /// Switches the central panel to `self.view`: the old tree goes, a new one is built.
     pub(super) fn show_new_view(&mut self) {
-        self.tree.set_tree(
-            FileTree::build(std::iter::empty()),
-            self.view == TreeChoice::Merged,
-        );
+        let scope = match self.view {
+            TreeChoice::Merged => TreeScope::Merged {
+                base_layer: self.peeked.first().map(|layer| layer.layer.index),
+            },
+            TreeChoice::Layer(_) => TreeScope::Layer,
+        };
+        self.tree.set_built_tree(BuiltTree::empty(scope));
         self.tree_build = None;
         self.tree_build_started = None;
         self.tree_stale = true;
@@ -198,7 +207,7 @@ impl LayerslayerApp {
             && let Some(tree) = job.take_result()
         {
             if *choice == self.view {
-                self.tree.set_tree(tree, *choice == TreeChoice::Merged);
+                self.tree.set_built_tree(tree);
             }
             self.tree_build = None;
         }
@@ -208,26 +217,58 @@ impl LayerslayerApp {
         if !self.tree_stale || self.tree_build.is_some() || (self.is_peeking() && !due) {
             return;
         }
+        // Base first: the layers below the one shown decide its entries' changes.
         let input = match self.view {
-            TreeChoice::Merged => TreeInput::Merged(
+            TreeChoice::Merged => {
+                TreeInput::Merged(self.peeked.iter().map(|layer| layer.to_entries()).collect())
+            }
+            TreeChoice::Layer(position) => TreeInput::Layer(
                 self.peeked
                     .iter()
-                    .map(|layer| (layer.layer.clone(), layer.batches.clone()))
+                    .take(position.saturating_add(1))
+                    .map(|layer| layer.to_entries())
                     .collect(),
             ),
-            TreeChoice::Layer(position) => TreeInput::Layer {
-                layer_index: self.peeked.get(position).map_or(0, |l| l.layer.index),
-                batches: self
-                    .peeked
-                    .get(position)
-                    .map(|layer| layer.batches.clone())
-                    .unwrap_or_default(),
-            },
         };
         self.tree_stale = false;
         self.tree_build_started = Some(Instant::now());
         match TreeBuildJob::start(input, ctx.clone()) {
             Ok(job) => self.tree_build = Some((self.view, job)),
+            Err(error) => self.error = Some(error),
+        }
+    }
+}
+
+impl LayerslayerApp {
+    /// Takes finished change summaries, and computes them again in the background when a
+    /// layer ended since (one computation at a time). A layer's summary shows once it and
+    /// every peeked layer below it are complete.
+    pub(super) fn refresh_summaries(&mut self, ctx: &egui::Context) {
+        if let Some(job) = &mut self.summary_job
+            && let Some(summaries) = job.take_result()
+        {
+            self.summary_job = None;
+            if summaries.len() == self.peeked.len() {
+                for (layer, summary) in self.peeked.iter_mut().zip(summaries) {
+                    layer.summary = summary;
+                }
+            }
+        }
+        if !self.summaries_stale || self.summary_job.is_some() {
+            return;
+        }
+        self.summaries_stale = false;
+        let complete = self
+            .peeked
+            .iter()
+            .take_while(|layer| layer.is_complete())
+            .count();
+        if complete == 0 {
+            return;
+        }
+        let layers = self.peeked.iter().map(|layer| layer.to_entries()).collect();
+        match ChangeSummaryJob::start(layers, complete, ctx.clone()) {
+            Ok(job) => self.summary_job = Some(job),
             Err(error) => self.error = Some(error),
         }
     }

@@ -25,7 +25,10 @@ use egui::Ui;
 use self::actions::{Action, shortcut_action};
 pub use self::dialogs::{FileDialogs, FixedSavePath, NativeFileDialogs};
 use self::tree_panel::TreePanel;
-use super::jobs::{CarveJob, EntryBatches, FetchJob, FetchRequest, PeekJob, TreeBuildJob};
+use super::jobs::{
+    CarveJob, ChangeSummary, ChangeSummaryJob, EntryBatches, FetchJob, FetchRequest, LayerEntries,
+    PeekJob, TreeBuildJob,
+};
 use super::tree_view::TreeView;
 use crate::cache::ListingCache;
 use crate::carve::CarveTarget;
@@ -71,11 +74,26 @@ struct PeekedLayer {
     note: Option<String>,
     /// Live download / decode counters.
     progress: Arc<PeekProgress>,
+    /// What the layer changes, once it and the peeked layers below it are complete.
+    summary: Option<ChangeSummary>,
 }
 
 impl PeekedLayer {
     fn entries(&self) -> impl Iterator<Item = &crate::listing::Entry> {
         self.batches.iter().flat_map(|batch| batch.iter())
+    }
+
+    /// The layer and its entries so far, for background work (no entry is copied).
+    fn to_entries(&self) -> LayerEntries {
+        LayerEntries {
+            layer: self.layer.clone(),
+            batches: self.batches.clone(),
+        }
+    }
+
+    /// Whether every entry of the layer arrived.
+    fn is_complete(&self) -> bool {
+        self.status.as_ref().is_some_and(LayerStatus::is_complete)
     }
 
     /// A copy as a listing; a layer still being read counts as cancelled (partial).
@@ -127,6 +145,10 @@ pub struct LayerslayerApp {
     /// A tree being built for a view.
     tree_build: Option<(TreeChoice, TreeBuildJob)>,
     tree_build_started: Option<Instant>,
+    /// A layer ended since the change summaries were last computed.
+    summaries_stale: bool,
+    /// The change summaries being computed.
+    summary_job: Option<ChangeSummaryJob>,
     /// A file being carved out of the image and saved.
     saving: Option<SaveInProgress>,
     status: String,
@@ -189,6 +211,8 @@ impl LayerslayerApp {
             tree_stale: false,
             tree_build: None,
             tree_build_started: None,
+            summaries_stale: false,
+            summary_job: None,
             saving: None,
             status: "Type an image reference, open an image file or folder, or drop one here."
                 .into(),
@@ -213,9 +237,19 @@ impl LayerslayerApp {
         self
     }
 
-    /// True while anything runs in the background: a fetch, a peek, a tree build or a save.
+    /// True while anything runs in the background: a fetch, a peek, a tree build, the layers'
+    /// change summaries or a save.
     pub fn is_busy(&self) -> bool {
-        self.is_fetching() || self.is_peeking() || self.is_building_tree() || self.is_saving()
+        self.is_fetching()
+            || self.is_peeking()
+            || self.is_building_tree()
+            || self.is_summarising()
+            || self.is_saving()
+    }
+
+    /// True while the layers' change summaries are out of date and being computed.
+    pub fn is_summarising(&self) -> bool {
+        self.summaries_stale || self.summary_job.is_some()
     }
 
     /// True while a file is being carved out of the image and saved.
@@ -297,6 +331,7 @@ impl eframe::App for LayerslayerApp {
         self.poll_peek();
         self.poll_save();
         self.refresh_tree(ctx);
+        self.refresh_summaries(ctx);
         if self.is_busy() {
             ctx.request_repaint_after(BUSY_REPAINT);
         }
