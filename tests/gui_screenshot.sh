@@ -92,13 +92,25 @@ done
 
 # A private home so the run neither reads nor writes the user's saved state; X11 only.
 mkdir -p "$work/home"
-HOME="$work/home" XDG_DATA_HOME="$work/home/data" XDG_CONFIG_HOME="$work/home/config" \
-  WAYLAND_DISPLAY="" LIBGL_ALWAYS_SOFTWARE=1 \
-  "${runner[@]}" "$binary" "${app_args[@]}" >"$work/app.log" 2>&1 &
-app_pid=$!
+start_app() {
+  HOME="$work/home" XDG_DATA_HOME="$work/home/data" XDG_CONFIG_HOME="$work/home/config" \
+    WAYLAND_DISPLAY="" LIBGL_ALWAYS_SOFTWARE=1 \
+    "${runner[@]}" "$binary" "${app_args[@]}" >"$work/app.log" 2>&1 &
+  app_pid=$!
+}
+start_app
 if [ "${#runner[@]}" -gt 0 ]; then
   echo "gui_screenshot: first launch without network: ${runner[*]} $binary"
 fi
+# A fresh Xvfb now and then refuses a client's very first connection; that is the virtual
+# display, not the app: start the app again (twice at most) when that is why it stopped.
+for _ in 1 2; do
+  sleep 0.5
+  if ! kill -0 "$app_pid" 2>/dev/null && grep -q 'Failed to open connection to X server' "$work/app.log"; then
+    echo "gui_screenshot: the X server refused the app's connection; starting it again"
+    start_app
+  fi
+done
 
 # The title becomes "layerslayer - IMAGE" once the image is resolved and listed (unshare execs
 # the app, so $app_pid is the app either way).

@@ -13,9 +13,15 @@ fn screenshot_path(name: &str) -> PathBuf {
     screenshot
 }
 
+/// One virtual display at a time: Xvfb servers started together can trip over each other.
+static ONE_DISPLAY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `tests/gui_screenshot.sh BINARY IMAGE SCREENSHOT`; returns whether it succeeded and
 /// its output.
 fn run_screenshot_script(image: &str, screenshot: &Path) -> (bool, String) {
+    let _display = ONE_DISPLAY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gui_screenshot.sh");
     let output = std::process::Command::new("bash")
         .arg(&script)
