@@ -29,15 +29,6 @@ use common::fault::{BodyWriter, FakeBlob, FakeRegistry};
 use common::images::{noise, push_layer_blob};
 use serde_json::{Value, json};
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
-}
-
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -63,9 +54,13 @@ fn peek(binary: &Path, reference: &str, extra: &[&str], cache: &Path) -> (Value,
 
 fn main() {
     let binary = Path::new(env!("CARGO_BIN_EXE_layerslayer"));
-    let tree = arg("--tree", "/usr/share");
-    let layer_mib: usize = arg("--layer-mib", "400").parse().expect("--layer-mib N");
-    let rate_mib: u64 = arg("--rate-mib", "4").parse().expect("--rate-mib N");
+    let tree = common::bench_arg("--tree", "/usr/share");
+    let layer_mib: usize = common::bench_arg("--layer-mib", "400")
+        .parse()
+        .expect("--layer-mib N");
+    let rate_mib: u64 = common::bench_arg("--rate-mib", "4")
+        .parse()
+        .expect("--rate-mib N");
     let work = tempfile::tempdir().expect("tempdir");
     let no_cache = Path::new(common::NO_CACHE_DIR);
     let registry = common::TestRegistry::start();

@@ -67,15 +67,6 @@ fn best_of(runs: usize, mut make: impl FnMut() -> Command) -> Measurement {
         .expect("at least one run")
 }
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
-}
-
 fn report(name: &str, m: &Measurement, baseline: &Measurement) {
     println!(
         "  {name:<34} {:>7.2} s  {:>5.2}x baseline time  peak RSS {:>7.1} MiB",
@@ -87,9 +78,11 @@ fn report(name: &str, m: &Measurement, baseline: &Measurement) {
 
 fn main() {
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_layerslayer"));
-    let big_gib: u64 = arg("--big-gib", "4").parse().expect("--big-gib N");
-    let tree = arg("--tree", "/usr/share");
-    let runs: usize = arg("--runs", "3").parse().expect("--runs N");
+    let big_gib: u64 = common::bench_arg("--big-gib", "4")
+        .parse()
+        .expect("--big-gib N");
+    let tree = common::bench_arg("--tree", "/usr/share");
+    let runs: usize = common::bench_arg("--runs", "3").parse().expect("--runs N");
     let seed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/seed_peek.py");
 
     // Part 1: synthetic multi-GiB layer, generated while it is sent.

@@ -21,15 +21,6 @@ use std::time::{Duration, Instant};
 use common::images::{push_blob, push_manifest, sha256};
 use serde_json::json;
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
-}
-
 /// Wall time of a command with its output discarded; panics when it fails.
 fn time(command: &mut Command) -> Duration {
     let started = Instant::now();
@@ -120,8 +111,10 @@ fn oci_archive(reference: &str, file: &Path) {
 
 fn main() {
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_layerslayer"));
-    let rounds: usize = arg("--rounds", "5").parse().expect("--rounds N");
-    let trees_arg = arg(
+    let rounds: usize = common::bench_arg("--rounds", "5")
+        .parse()
+        .expect("--rounds N");
+    let trees_arg = common::bench_arg(
         "--trees",
         "/usr/share,/usr/include,/usr/bin,/usr/lib/python3",
     );

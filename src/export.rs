@@ -59,23 +59,27 @@ pub struct ExportRow<'a> {
     pub change: Change,
 }
 
-/// Rows for per-layer listings, in layer then tar order.
-pub fn rows_of_listings(listings: &[LayerListing]) -> Vec<ExportRow<'_>> {
+/// Each listing with each of its entries' changes, in order.
+fn with_changes(
+    listings: &[LayerListing],
+) -> impl Iterator<Item = (&LayerListing, impl Iterator<Item = (&Entry, Change)>)> {
     listings
         .iter()
         .zip(layer_changes(listings))
-        .flat_map(|(listing, changes)| {
-            listing
-                .entries
-                .iter()
-                .zip(changes)
-                .map(move |(entry, change)| ExportRow {
-                    layer_index: listing.layer.index,
-                    layer_digest: listing.layer.digest(),
-                    layer_status: listing.status.label(),
-                    entry,
-                    change,
-                })
+        .map(|(listing, changes)| (listing, listing.entries.iter().zip(changes)))
+}
+
+/// Rows for per-layer listings, in layer then tar order.
+pub fn rows_of_listings(listings: &[LayerListing]) -> Vec<ExportRow<'_>> {
+    with_changes(listings)
+        .flat_map(|(listing, entries)| {
+            entries.map(move |(entry, change)| ExportRow {
+                layer_index: listing.layer.index,
+                layer_digest: listing.layer.digest(),
+                layer_status: listing.status.label(),
+                entry,
+                change,
+            })
         })
         .collect()
 }
@@ -86,15 +90,9 @@ pub fn rows_of_merged<'a>(
     listings: &'a [LayerListing],
 ) -> Vec<ExportRow<'a>> {
     // The change each entry made in the layer it comes from.
-    let changes: HashMap<(usize, &str), Change> = listings
-        .iter()
-        .zip(layer_changes(listings))
-        .flat_map(|(listing, changes)| {
-            listing
-                .entries
-                .iter()
-                .zip(changes)
-                .map(move |(entry, change)| ((listing.layer.index, entry.path.as_str()), change))
+    let changes: HashMap<(usize, &str), Change> = with_changes(listings)
+        .flat_map(|(listing, entries)| {
+            entries.map(move |(entry, change)| ((listing.layer.index, entry.path.as_str()), change))
         })
         .collect();
     merged
@@ -198,18 +196,13 @@ pub fn write_json(
     merged: Option<&[MergedEntry]>,
     out: impl Write,
 ) -> Result<(), ExportError> {
-    let layers = listings
-        .iter()
-        .zip(layer_changes(listings))
-        .map(|(listing, changes)| JsonLayer {
+    let layers = with_changes(listings)
+        .map(|(listing, entries)| JsonLayer {
             layer: &listing.layer,
             status: &listing.status,
             bytes_read: listing.bytes_read,
             listed_from: listing.listed_from,
-            entries: listing
-                .entries
-                .iter()
-                .zip(changes)
+            entries: entries
                 .map(|(entry, change)| JsonEntry { entry, change })
                 .collect(),
         })

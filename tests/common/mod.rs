@@ -190,6 +190,16 @@ pub fn layerslayer_command() -> Command {
 /// An `XDG_CACHE_HOME` under which no directory can be made.
 pub const NO_CACHE_DIR: &str = "/dev/null/no-cache";
 
+/// The value after `name` on the command line (benchmark options), or `default`.
+pub fn bench_arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_owned())
+}
+
 /// Path of the `layerslayer` binary built for these integration tests.
 pub fn layerslayer_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_layerslayer"))
