@@ -25,6 +25,7 @@ fn entry(path: String, kind: EntryKind, size: u64) -> Entry {
         gid: 0,
         mtime: 1_700_000_000,
         link_target: (kind == EntryKind::Symlink).then(|| "../target".to_owned()),
+        content: None,
     }
 }
 

@@ -21,7 +21,7 @@ use sha2::{Digest as _, Sha256};
 use crate::listing::Entry;
 
 /// Bumped whenever the file format or the meaning of an entry changes.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 /// Format name in the header line.
 const FORMAT_NAME: &str = "layerslayer-listing";
 /// File name suffix of cache entries.
@@ -36,6 +36,10 @@ struct Header {
     format: String,
     version: u32,
     digest: String,
+    /// Whether the regular files carry [`Entry::content`] (false for listings read from a
+    /// table of contents).
+    #[serde(default)]
+    with_content: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -81,10 +85,16 @@ impl ListingCache {
     }
 
     /// Hands the cached entries of `digest` to `on_entry` and returns how many there were, or
-    /// `None` when there is no valid entry. A damaged entry is deleted first and never shown.
-    pub fn replay(&self, digest: &str, on_entry: &mut dyn FnMut(Entry)) -> Option<u64> {
+    /// `None` when there is no valid entry (or, with `need_content`, none whose files carry
+    /// their content facts). A damaged entry is deleted first and never shown.
+    pub fn replay(
+        &self,
+        digest: &str,
+        need_content: bool,
+        on_entry: &mut dyn FnMut(Entry),
+    ) -> Option<u64> {
         let path = self.path_of(digest)?;
-        match read_entry(&path, digest, &mut |_| {}) {
+        match read_entry(&path, digest, need_content, &mut |_| {}) {
             Ok(Some(_)) => {}
             Ok(None) => return None,
             Err(_) => {
@@ -98,12 +108,14 @@ impl ListingCache {
             .open(&path)
             .and_then(|file| file.set_modified(SystemTime::now()))
             .ok();
-        read_entry(&path, digest, on_entry).ok().flatten()
+        read_entry(&path, digest, need_content, on_entry)
+            .ok()
+            .flatten()
     }
 
-    /// Starts writing the listing of `digest`; nothing is visible until
-    /// [`CacheWriter::commit`].
-    pub fn writer(&self, digest: &str) -> io::Result<CacheWriter> {
+    /// Starts writing the listing of `digest` (`with_content`: its files carry their content
+    /// facts); nothing is visible until [`CacheWriter::commit`].
+    pub fn writer(&self, digest: &str, with_content: bool) -> io::Result<CacheWriter> {
         let path = self
             .path_of(digest)
             .ok_or_else(|| io::Error::other(format!("{digest:?} is not a digest")))?;
@@ -113,6 +125,7 @@ impl ListingCache {
             format: FORMAT_NAME.to_owned(),
             version: FORMAT_VERSION,
             digest: digest.to_owned(),
+            with_content,
         };
         serde_json::to_writer(&mut encoder, &header)?;
         encoder.write_all(b"\n")?;
@@ -187,10 +200,12 @@ impl CacheWriter {
 }
 
 /// Reads and checks a cache entry, handing each entry to `on_entry`; `Ok(None)` when there is
-/// no entry, an error when it is damaged (wrong version, digest, count or checksum, junk).
+/// no entry (or it lacks content facts that are needed), an error when it is damaged (wrong
+/// version, digest, count or checksum, junk).
 fn read_entry(
     path: &Path,
     digest: &str,
+    need_content: bool,
     on_entry: &mut dyn FnMut(Entry),
 ) -> io::Result<Option<u64>> {
     let file = match File::open(path) {
@@ -210,13 +225,11 @@ fn read_entry(
         return Err(damaged("empty"));
     }
     let header: Header = serde_json::from_slice(&line)?;
-    let expected = Header {
-        format: FORMAT_NAME.to_owned(),
-        version: FORMAT_VERSION,
-        digest: digest.to_owned(),
-    };
-    if header != expected {
+    if header.format != FORMAT_NAME || header.version != FORMAT_VERSION || header.digest != digest {
         return Err(damaged("another format, version or layer"));
+    }
+    if need_content && !header.with_content {
+        return Ok(None);
     }
     let mut hasher = Sha256::new();
     let mut count = 0u64;
@@ -256,26 +269,44 @@ mod tests {
             gid: 0,
             mtime: 1,
             link_target: None,
+            content: None,
         }
     }
 
     fn replayed(cache: &ListingCache, digest: &str) -> Option<Vec<Entry>> {
         let mut entries = Vec::new();
-        cache.replay(digest, &mut |e| entries.push(e)).map(|count| {
-            assert_eq!(count as usize, entries.len());
-            entries
-        })
+        cache
+            .replay(digest, false, &mut |e| entries.push(e))
+            .map(|count| {
+                assert_eq!(count as usize, entries.len());
+                entries
+            })
+    }
+
+    #[test]
+    fn listings_without_content_facts_are_not_replayed_when_they_are_needed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = ListingCache::open(dir.path().join("c"), DEFAULT_MAX_BYTES).expect("open");
+        let mut writer = cache.writer(DIGEST, false).expect("writer");
+        writer.add(&entry("a")).expect("add");
+        writer.commit().expect("commit");
+        assert_eq!(cache.replay(DIGEST, true, &mut |_| {}), None);
+        assert_eq!(replayed(&cache, DIGEST), Some(vec![entry("a")]), "kept");
+        let mut writer = cache.writer(DIGEST, true).expect("writer");
+        writer.add(&entry("b")).expect("add");
+        writer.commit().expect("commit");
+        assert_eq!(cache.replay(DIGEST, true, &mut |_| {}), Some(1));
     }
 
     #[test]
     fn committed_listings_replay_and_uncommitted_ones_do_not_exist() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = ListingCache::open(dir.path().join("c"), DEFAULT_MAX_BYTES).expect("open");
-        let mut writer = cache.writer(DIGEST).expect("writer");
+        let mut writer = cache.writer(DIGEST, true).expect("writer");
         writer.add(&entry("a")).expect("add");
         drop(writer);
         assert_eq!(replayed(&cache, DIGEST), None, "an uncommitted listing");
-        let mut writer = cache.writer(DIGEST).expect("writer");
+        let mut writer = cache.writer(DIGEST, true).expect("writer");
         writer.add(&entry("a")).expect("add");
         writer.add(&entry("b/c")).expect("add");
         writer.commit().expect("commit");
@@ -283,14 +314,14 @@ mod tests {
             replayed(&cache, DIGEST),
             Some(vec![entry("a"), entry("b/c")])
         );
-        assert!(cache.writer("sha256:../../x").is_err());
+        assert!(cache.writer("sha256:../../x", false).is_err());
     }
 
     #[test]
     fn damaged_entries_are_deleted_and_never_shown() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = ListingCache::open(dir.path().to_owned(), DEFAULT_MAX_BYTES).expect("open");
-        let mut writer = cache.writer(DIGEST).expect("writer");
+        let mut writer = cache.writer(DIGEST, true).expect("writer");
         for i in 0..100 {
             writer.add(&entry(&format!("file-{i}"))).expect("add");
         }
@@ -301,7 +332,7 @@ mod tests {
         // Cut short: a partial entry.
         fs::write(&path, &whole[..whole.len() / 2]).expect("cut");
         let mut shown = 0;
-        assert_eq!(cache.replay(DIGEST, &mut |_| shown += 1), None);
+        assert_eq!(cache.replay(DIGEST, false, &mut |_| shown += 1), None);
         assert_eq!(shown, 0, "nothing of a damaged entry is shown");
         assert!(!path.exists(), "the damaged entry is deleted");
 
@@ -325,7 +356,7 @@ mod tests {
         let digests: Vec<String> = (0..4).map(|i| format!("sha256:{i:064x}")).collect();
         let size_of_one = {
             let cache = ListingCache::open(dir.path().join("probe"), u64::MAX).expect("open");
-            let mut writer = cache.writer(&digests[0]).expect("writer");
+            let mut writer = cache.writer(&digests[0], true).expect("writer");
             for i in 0..50 {
                 writer.add(&entry(&format!("p{i}"))).expect("add");
             }
@@ -337,7 +368,7 @@ mod tests {
         let cache = ListingCache::open(dir.path().join("c"), size_of_one * 2 + size_of_one / 2)
             .expect("open");
         let store = |digest: &str| {
-            let mut writer = cache.writer(digest).expect("writer");
+            let mut writer = cache.writer(digest, true).expect("writer");
             for i in 0..50 {
                 writer.add(&entry(&format!("p{i}"))).expect("add");
             }

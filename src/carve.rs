@@ -339,7 +339,7 @@ impl CarveSearch<'_> {
         if let Some(cache) = self.cache {
             let mut entries = Vec::new();
             if cache
-                .replay(layer.digest(), &mut |e| entries.push(e))
+                .replay(layer.digest(), false, &mut |e| entries.push(e))
                 .is_some()
             {
                 return Some((entries, None));

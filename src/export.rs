@@ -297,6 +297,7 @@ mod tests {
             gid: 100,
             mtime: 1_700_000_000,
             link_target: Some("=HYPERLINK(\"x\")".into()),
+            content: None,
         }
     }
 

@@ -67,6 +67,8 @@ pub struct ImageInfo {
     pub available_platforms: Vec<Platform>,
     /// Layers, base first.
     pub layers: Vec<LayerInfo>,
+    /// The image config: how containers run, and the build history.
+    pub config: ImageConfig,
 }
 
 /// Fetches the manifest for `reference`; for an index, picks `platform` (default: the host's,
@@ -118,6 +120,7 @@ pub fn resolve_image(
         platform: chosen,
         available_platforms: available,
         layers,
+        config,
     })
 }
 

@@ -6,11 +6,14 @@
 //! into [`listing`] entries, and [`export`] writes CSV/JSON. The [`cli`] and `gui` front ends
 //! are thin shells over it.
 
+pub mod analysis;
 pub mod cache;
 pub mod cancel;
 pub mod carve;
 pub mod cli;
 pub mod compression;
+pub mod content;
+pub mod diff;
 pub mod export;
 pub mod gui;
 pub mod image;

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::content::ContentFacts;
 use crate::image::LayerInfo;
 use crate::toc::TocFormat;
 
@@ -91,6 +92,10 @@ pub struct Entry {
     pub mtime: u64,
     /// Target of a symlink or hardlink.
     pub link_target: Option<String>,
+    /// For a regular file whose data was read: its content hash and secret marks (`None`
+    /// when listed from a table of contents, or for other kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentFacts>,
 }
 
 impl Entry {
@@ -625,6 +630,7 @@ mod tests {
             gid: 0,
             mtime: 0,
             link_target: None,
+            content: None,
         }
     }
 

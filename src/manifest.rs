@@ -32,7 +32,7 @@ pub mod media_type {
 }
 
 /// A content descriptor: what a manifest says about a blob or a child manifest.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
     /// Media type of the referenced content.
@@ -289,7 +289,7 @@ impl ImageIndex {
 }
 
 /// The parts of an image config blob this tool uses.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ImageConfig {
     /// Build steps, including ones that produced no layer (`empty_layer`).
     #[serde(default)]
@@ -300,13 +300,65 @@ pub struct ImageConfig {
     /// CPU architecture of the image.
     #[serde(default)]
     pub architecture: Option<String>,
+    /// When the image was created (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Who created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// How a container of the image runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<RuntimeConfig>,
     /// The uncompressed layers' digests.
     #[serde(default)]
     pub rootfs: RootFs,
 }
 
+/// The `config` object of an image config: how containers run (the OCI image spec's
+/// "execution parameters", Docker's `Config`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuntimeConfig {
+    /// The program run (`ENTRYPOINT`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub entrypoint: Vec<String>,
+    /// Its default arguments (`CMD`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cmd: Vec<String>,
+    /// `NAME=value` environment variables.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub env: Vec<String>,
+    /// The user (`name`, `uid`, `uid:gid`); empty means root.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub user: String,
+    /// The working directory.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub working_dir: String,
+    /// Exposed ports, e.g. `8080/tcp`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub exposed_ports: BTreeMap<String, serde_json::Value>,
+    /// Volumes.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub volumes: BTreeMap<String, serde_json::Value>,
+    /// Labels.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub labels: BTreeMap<String, String>,
+    /// The signal that stops the container.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub stop_signal: String,
+}
+
+/// Reads `null` as the type's default (Docker writes `"Cmd": null`).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// The `rootfs` of an image config.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct RootFs {
     /// `sha256` of each layer's uncompressed tar, base first.
     #[serde(default)]
@@ -314,7 +366,7 @@ pub struct RootFs {
 }
 
 /// One build step of the image history.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct HistoryEntry {
     /// The command that produced this step, e.g. `/bin/sh -c apk add curl`.
     #[serde(default)]
@@ -322,9 +374,93 @@ pub struct HistoryEntry {
     /// True when the step produced no layer.
     #[serde(default)]
     pub empty_layer: bool,
+    /// When the step ran (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// A note the builder left (e.g. `buildkit.dockerfile.v0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// One build step as a Dockerfile-like line, with the layer it made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildStep {
+    /// The instruction, e.g. `RUN apk add curl` or `ENV A=1`.
+    pub instruction: String,
+    /// The layer the step made, or `None` for a step that made none (`ENV`, `CMD`, …).
+    pub layer: Option<usize>,
+    /// When it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
+/// Turns a history `created_by` into a Dockerfile-like instruction: the classic builder's
+/// `/bin/sh -c #(nop) ENV A=1` becomes `ENV A=1`, `/bin/sh -c make` becomes `RUN make`,
+/// BuildKit's `RUN /bin/sh -c make # buildkit` becomes `RUN make`.
+pub fn dockerfile_instruction(created_by: &str) -> String {
+    let text = created_by.trim();
+    let text = text.strip_suffix("# buildkit").unwrap_or(text).trim_end();
+    let (explicit_run, body) = match text.strip_prefix("RUN ") {
+        Some(rest) => (true, rest.trim_start()),
+        None => (false, text),
+    };
+    match shell_command(body) {
+        Some(command) => match command.strip_prefix("#(nop)") {
+            Some(instruction) => instruction.trim().to_owned(),
+            None => format!("RUN {command}"),
+        },
+        None if explicit_run => format!("RUN {body}"),
+        None => text.to_owned(),
+    }
+}
+
+/// The command of `/bin/sh -c COMMAND`, also after BuildKit's build arguments
+/// (`|2 A=1 B=2 /bin/sh -c COMMAND`).
+fn shell_command(text: &str) -> Option<&str> {
+    ["/bin/sh -c ", "/bin/bash -c "]
+        .into_iter()
+        .find_map(|shell| {
+            if let Some(command) = text.strip_prefix(shell) {
+                return Some(command.trim_start());
+            }
+            let at = text.strip_prefix('|')?.find(&format!(" {shell}"))?;
+            Some(text[1 + at + 1 + shell.len()..].trim_start())
+        })
 }
 
 impl ImageConfig {
+    /// Every build step, empty ones included, as Dockerfile-like lines tied to their layers.
+    /// A config without history gets one unnamed step per layer of `layer_count`.
+    pub fn build_steps(&self, layer_count: usize) -> Vec<BuildStep> {
+        if self.history.is_empty() {
+            return (0..layer_count)
+                .map(|layer| BuildStep {
+                    instruction: "(no history)".into(),
+                    layer: Some(layer),
+                    created: None,
+                })
+                .collect();
+        }
+        let mut next_layer = 0;
+        self.history
+            .iter()
+            .map(|step| {
+                let layer = (!step.empty_layer).then(|| {
+                    next_layer += 1;
+                    next_layer - 1
+                });
+                BuildStep {
+                    instruction: step
+                        .created_by
+                        .as_deref()
+                        .map_or_else(|| "(unnamed step)".into(), dockerfile_instruction),
+                    layer,
+                    created: step.created.clone(),
+                }
+            })
+            .collect()
+    }
+
     /// `created_by` of each layer-producing step, in layer order; steps marked `empty_layer`
     /// are skipped so that entry *i* belongs to layer *i*.
     pub fn layer_commands(&self) -> Vec<Option<String>> {
@@ -344,6 +480,52 @@ pub fn is_non_distributable(media_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_becomes_dockerfile_lines_tied_to_layers() {
+        for (created_by, instruction) in [
+            ("/bin/sh -c #(nop) ADD file:abc in / ", "ADD file:abc in /"),
+            ("/bin/sh -c #(nop)  CMD [\"sh\"]", "CMD [\"sh\"]"),
+            ("/bin/sh -c apk add curl", "RUN apk add curl"),
+            ("RUN /bin/sh -c make install # buildkit", "RUN make install"),
+            (
+                "RUN |2 A=1 B=x y /bin/sh -c echo $A # buildkit",
+                "RUN echo $A",
+            ),
+            ("ENV PATH=/usr/bin", "ENV PATH=/usr/bin"),
+            ("COPY . /app # buildkit", "COPY . /app"),
+        ] {
+            assert_eq!(
+                dockerfile_instruction(created_by),
+                instruction,
+                "{created_by}"
+            );
+        }
+        let config: ImageConfig = serde_json::from_str(
+            r#"{"config":{"Cmd":null,"Env":["A=1"],"ExposedPorts":{"80/tcp":{}},"User":"app"},
+                "history":[{"created_by":"ADD x /"},{"created_by":"ENV A=1","empty_layer":true},
+                           {"created_by":"/bin/sh -c make"}]}"#,
+        )
+        .expect("config parses");
+        let runtime = config.config.clone().expect("runtime config");
+        assert!(runtime.cmd.is_empty());
+        assert_eq!(runtime.user, "app");
+        assert!(runtime.exposed_ports.contains_key("80/tcp"));
+        let steps: Vec<(String, Option<usize>)> = config
+            .build_steps(2)
+            .into_iter()
+            .map(|s| (s.instruction, s.layer))
+            .collect();
+        assert_eq!(
+            steps,
+            vec![
+                ("ADD x /".to_owned(), Some(0)),
+                ("ENV A=1".to_owned(), None),
+                ("RUN make".to_owned(), Some(1)),
+            ]
+        );
+        assert_eq!(ImageConfig::default().build_steps(1)[0].layer, Some(0));
+    }
 
     #[test]
     fn platform_strings_round_trip_and_reject_junk() {

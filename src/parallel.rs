@@ -322,6 +322,7 @@ mod tests {
             gid: 0,
             mtime: 0,
             link_target: None,
+            content: None,
         }
     }
 

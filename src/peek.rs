@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::cancel::CancelToken;
 pub use crate::compression::Compression;
+use crate::content::ContentScanner;
 use crate::image::LayerInfo;
 use crate::listing::{Entry, EntryKind, LayerListing, LayerStatus, ListedFrom, normalize_path};
 use crate::source::{ErrorKind, ImageSource};
@@ -506,10 +507,24 @@ fn read_entries<R: Read>(
     progress: &PeekProgress,
     on_entry: &mut dyn FnMut(Entry),
 ) -> Result<(), TarError> {
+    let mut scanner = ContentScanner::default();
     while let Some(member) = walker.next_entry()? {
-        if let Some(entry) = convert_entry(member) {
+        // A sparse file's stored data leaves out its holes: its hash would not be the file's.
+        let (offset, sparse) = (member.offset, member.sparse);
+        if let Some(mut entry) = convert_entry(member) {
+            let mut data_error = None;
+            if entry.kind == EntryKind::File && !sparse {
+                match scanner.scan(walker.data()) {
+                    Ok(facts) => entry.content = Some(facts),
+                    // The header was valid: list the entry, then report its data.
+                    Err(error) => data_error = Some(TarError::of_data_read(error, offset)),
+                }
+            }
             progress.entries.fetch_add(1, Ordering::Relaxed);
             on_entry(entry);
+            if let Some(error) = data_error {
+                return Err(error);
+            }
         }
     }
     Ok(())
@@ -559,5 +574,6 @@ pub(crate) fn convert_entry(member: TarEntry) -> Option<Entry> {
         gid: member.gid,
         mtime: member.mtime,
         link_target,
+        content: None,
     })
 }

@@ -16,8 +16,11 @@ use crate::toc::{TocResult, list_from_toc};
 pub struct ListingOptions<'a> {
     /// Listings replayed and stored, if any.
     pub cache: Option<&'a ListingCache>,
-    /// List from a table of contents when the layer has one.
+    /// List from a table of contents when the layer has one (ignored with `need_content`).
     pub use_toc: bool,
+    /// Regular files must carry their [`Entry::content`] facts: the layer's data is read
+    /// (a table of contents does not give them).
+    pub need_content: bool,
 }
 
 /// Lists one layer, handing each entry to `on_entry` as it comes: from the cache when it holds
@@ -33,7 +36,7 @@ pub fn list_layer(
     on_entry: &mut dyn FnMut(Entry),
 ) -> LayerOutcome {
     if let Some(cache) = options.cache {
-        let replayed = cache.replay(layer.digest(), &mut |entry| {
+        let replayed = cache.replay(layer.digest(), options.need_content, &mut |entry| {
             progress.count_entry();
             on_entry(entry);
         });
@@ -48,20 +51,23 @@ pub fn list_layer(
             };
         }
     }
+    let use_toc = options.use_toc && !options.need_content;
+    let toc = if use_toc && !cancel.is_cancelled() {
+        list_from_toc(source, layer, cancel)
+    } else {
+        TocResult::NoToc
+    };
+    // Only a TOC listing lacks content facts.
+    let with_content = !matches!(toc, TocResult::Listed(_));
     let mut writer = options
         .cache
-        .and_then(|cache| cache.writer(layer.digest()).ok());
+        .and_then(|cache| cache.writer(layer.digest(), with_content).ok());
     let mut keep = |entry: &Entry| {
         if let Some(active) = &mut writer
             && active.add(entry).is_err()
         {
             writer = None; // a full disk loses the cache entry, not the listing
         }
-    };
-    let toc = if options.use_toc && !cancel.is_cancelled() {
-        list_from_toc(source, layer, cancel)
-    } else {
-        TocResult::NoToc
     };
     let (outcome, verified) = match toc {
         TocResult::Listed(listing) => {

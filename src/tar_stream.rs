@@ -507,6 +507,26 @@ impl<R: Read> TarWalker<R> {
     }
 }
 
+/// The error [`EntryData`] reads end with when the archive stops inside the member's data.
+#[derive(Debug, thiserror::Error)]
+#[error("the archive ends inside the entry's data")]
+struct DataCutShort;
+
+impl TarError {
+    /// The error of reading a member's [`data`](TarWalker::data) that began at `offset`: an
+    /// archive cut short inside it is invalid tar data, anything else a failed read.
+    pub fn of_data_read(error: io::Error, offset: u64) -> Self {
+        if error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<DataCutShort>())
+        {
+            invalid(offset, TarProblem::Truncated("an entry's data"))
+        } else {
+            Self::Read(error)
+        }
+    }
+}
+
 /// The data of one member; see [`TarWalker::data`].
 pub struct EntryData<'a, R> {
     walker: &'a mut TarWalker<R>,
@@ -523,10 +543,7 @@ impl<R: Read> Read for EntryData<'_, R> {
             .min(usize::try_from(walker.data_left).unwrap_or(usize::MAX));
         let read = walker.reader.read(&mut buf[..want])?;
         if read == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the archive ends inside the entry's data",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, DataCutShort));
         }
         walker.data_left -= read as u64;
         walker.to_skip -= read as u64;

@@ -741,6 +741,7 @@ fn listing_entries(items: &[TocEntry]) -> Vec<Entry> {
                 .and_then(|t| u64::try_from(t.timestamp()).ok())
                 .unwrap_or(0),
             link_target,
+            content: None,
         });
     }
     entries

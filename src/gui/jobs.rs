@@ -188,6 +188,7 @@ impl PeekJob {
                     options: ListingOptions {
                         cache: cache.as_deref(),
                         use_toc: true,
+                        need_content: false,
                     },
                     concurrency: default_concurrency(),
                     delivery: Delivery::AsTheyArrive,

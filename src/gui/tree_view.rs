@@ -596,6 +596,7 @@ mod tests {
             gid: 0,
             mtime: 0,
             link_target: None,
+            content: None,
         }
     }
 

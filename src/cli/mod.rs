@@ -1,4 +1,7 @@
-//! The command line: `layerslayer layers IMAGE`, `layerslayer peek IMAGE …`, and `gui`.
+//! The command line: `layerslayer layers IMAGE`, `peek`, `carve`, `config`, `analyze`,
+//! `diff`, and `gui`.
+
+mod explain;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -46,6 +49,8 @@ pub mod exit_code {
     pub const REGISTRY: u8 = 6;
     /// At least one layer could not be read completely (its partial listing is still output).
     pub const INCOMPLETE: u8 = 7;
+    /// `analyze`: the image broke a rule (`--min-efficiency`, `--max-wasted`, `--deny`).
+    pub const RULE_BROKEN: u8 = 8;
 }
 
 /// See what is inside every layer of a container image, straight from the registry or from
@@ -75,6 +80,21 @@ pub enum Command {
     /// Copy one file out of an image: the version in the final filesystem, fetching only what
     /// it takes (the file's chunks on a layer with a table of contents).
     Carve(CarveArgs),
+    /// Show how containers of the image run (entrypoint, cmd, env, user, ports, labels) and
+    /// its build steps as a Dockerfile-like list.
+    Config {
+        /// Where and which image.
+        #[command(flatten)]
+        image: ImageArgs,
+        /// Print the config as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain the image: wasted bytes and efficiency, duplicate files, risky files
+    /// (setuid, setgid, world-writable, secrets); with rules, a CI gate (exit code 8).
+    Analyze(explain::AnalyzeArgs),
+    /// Compare the final filesystems of two images, path by path.
+    Diff(explain::DiffArgs),
     /// Open the desktop app (optionally with an image reference filled in).
     Gui {
         /// Image reference to open at start.
@@ -198,6 +218,9 @@ pub fn run(command: Command) -> ExitCode {
         Command::Layers { image, json } => run_layers(&image, json),
         Command::Peek(args) => run_peek(&args),
         Command::Carve(args) => run_carve(&args),
+        Command::Config { image, json } => explain::run_config(&image, json),
+        Command::Analyze(args) => explain::run_analyze(&args),
+        Command::Diff(args) => explain::run_diff(&args),
         Command::Gui { .. } => Err(Failure::new(
             exit_code::USAGE,
             "the gui command is handled by main",
@@ -386,6 +409,7 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
         options: ListingOptions {
             cache: cache.as_ref(),
             use_toc: !args.no_toc,
+            need_content: false,
         },
         concurrency: args.jobs.map_or_else(default_concurrency, usize::from),
         delivery: Delivery::InLayerOrder,
@@ -526,17 +550,21 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
         print_merged(&mut out, listings.len(), merged).map_err(|e| stdout_failure(&e))?;
     }
     out.flush().map_err(|e| stdout_failure(&e))?;
-    let missing = listings
+    Ok(listings_exit_code(&listings))
+}
+
+/// 4 when a layer is missing, 7 when one is incomplete, else 0.
+fn listings_exit_code(listings: &[LayerListing]) -> u8 {
+    if listings
         .iter()
-        .any(|l| matches!(l.status, LayerStatus::Missing(_)));
-    let complete = listings.iter().all(|l| l.status.is_complete());
-    Ok(if missing {
+        .any(|l| matches!(l.status, LayerStatus::Missing(_)))
+    {
         exit_code::NOT_FOUND
-    } else if complete {
+    } else if listings.iter().all(|l| l.status.is_complete()) {
         exit_code::OK
     } else {
         exit_code::INCOMPLETE
-    })
+    }
 }
 
 fn run_carve(args: &CarveArgs) -> Result<u8, Failure> {

@@ -1,0 +1,595 @@
+//! What an image's layers say beyond their listings: the bytes wasted on files a later layer
+//! overwrote or removed, files with identical content, and risky files (setuid, setgid,
+//! world-writable, secrets). Computed from listings alone, with no extra download; content
+//! checks use the facts gathered while the layers streamed ([`Entry::content`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::content::{ContentHash, SecretContent};
+use crate::listing::{Entry, EntryKind, LayerListing, MergedEntry, merge_layers};
+
+/// How many of the largest files of the final filesystem a report lists.
+pub const LARGEST_FILES: usize = 20;
+
+/// The analysis of one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// Sizes of all regular-file entries in all layers.
+    pub total_bytes: u64,
+    /// Sizes of the regular files visible in the final filesystem.
+    pub final_bytes: u64,
+    /// `total_bytes - final_bytes`: versions overwritten by a later layer, or removed by a
+    /// whiteout or an opaque directory.
+    pub wasted_bytes: u64,
+    /// `final_bytes / total_bytes` (1.0 for an image without file data).
+    pub efficiency: f64,
+    /// Paths whose bytes are wasted, largest first.
+    pub wasted: Vec<WastedPath>,
+    /// Groups of final regular files (size ≥ 1) with identical content, largest waste first.
+    pub duplicates: Vec<DuplicateGroup>,
+    /// Risky entries of every layer (a secret removed by a later layer is still in the image).
+    pub flags: Vec<Flag>,
+    /// The largest regular files of the final filesystem, largest first.
+    pub largest: Vec<LargestFile>,
+    /// Layers whose listing is partial, or whose files were listed without reading their data
+    /// (from a table of contents): figures that depend on them may be incomplete.
+    pub caveats: Vec<String>,
+}
+
+/// Bytes of one path that no longer show in the final filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WastedPath {
+    /// The path.
+    pub path: String,
+    /// Sizes of its hidden versions.
+    pub bytes: u64,
+    /// Layers holding those versions, base first.
+    pub layers: Vec<usize>,
+}
+
+/// Final regular files with identical content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DuplicateGroup {
+    /// Their content hash.
+    pub digest: ContentHash,
+    /// The size of one copy.
+    pub size: u64,
+    /// Their paths, sorted.
+    pub paths: Vec<String>,
+}
+
+impl DuplicateGroup {
+    /// Bytes all copies but one take.
+    pub fn redundant_bytes(&self) -> u64 {
+        self.size * (self.paths.len() as u64).saturating_sub(1)
+    }
+}
+
+/// A risky entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flag {
+    /// Its path.
+    pub path: String,
+    /// The layer holding it.
+    pub layer: usize,
+    /// What is risky about it.
+    pub kind: FlagKind,
+    /// Why, in words (e.g. `private key in its content`, `mode 4755`).
+    pub detail: String,
+}
+
+/// What makes an entry risky.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    /// A regular file with the set-user-id bit.
+    Setuid,
+    /// A regular file with the set-group-id bit.
+    Setgid,
+    /// A file, or a directory without the sticky bit, that others may write.
+    WorldWritable,
+    /// A private key or a credentials file.
+    Secret,
+}
+
+impl FlagKind {
+    /// Every kind, in report order.
+    pub const ALL: [Self; 4] = [
+        Self::Setuid,
+        Self::Setgid,
+        Self::WorldWritable,
+        Self::Secret,
+    ];
+
+    /// The name the CLI, JSON and GUI use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Setuid => "setuid",
+            Self::Setgid => "setgid",
+            Self::WorldWritable => "world_writable",
+            Self::Secret => "secret",
+        }
+    }
+}
+
+impl fmt::Display for FlagKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FlagKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim().replace('-', "_");
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| {
+                format!("unknown flag {text:?}; expected setuid, setgid, world_writable or secret")
+            })
+    }
+}
+
+/// One of the largest final files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LargestFile {
+    /// Its path.
+    pub path: String,
+    /// Its size.
+    pub size: u64,
+    /// The layer it comes from.
+    pub layer: usize,
+}
+
+/// Analyses `listings` (base layer first; every layer of the image for exact figures).
+pub fn analyze(listings: &[LayerListing]) -> Analysis {
+    let merged = merge_layers(listings);
+    let final_files: HashMap<&str, usize> = merged
+        .iter()
+        .filter(|m| m.entry.kind == EntryKind::File)
+        .map(|m| (m.entry.path.as_str(), m.layer_index))
+        .collect();
+    let final_bytes: u64 = merged
+        .iter()
+        .filter(|m| m.entry.kind == EntryKind::File)
+        .map(|m| m.entry.size)
+        .sum();
+    let mut total_bytes = 0;
+    let mut wasted: BTreeMap<&str, (u64, BTreeSet<usize>)> = BTreeMap::new();
+    for listing in listings {
+        let layer = listing.layer.index;
+        // Within a layer a path written twice keeps its last version: walk backwards.
+        let mut seen_here = HashSet::new();
+        for entry in listing.entries.iter().rev() {
+            if entry.kind != EntryKind::File {
+                continue;
+            }
+            total_bytes += entry.size;
+            let first_seen = seen_here.insert(entry.path.as_str());
+            let is_final = first_seen && final_files.get(entry.path.as_str()) == Some(&layer);
+            if !is_final {
+                let slot = wasted.entry(entry.path.as_str()).or_default();
+                slot.0 += entry.size;
+                slot.1.insert(layer);
+            }
+        }
+    }
+    let mut wasted: Vec<WastedPath> = wasted
+        .into_iter()
+        .map(|(path, (bytes, layers))| WastedPath {
+            path: path.to_owned(),
+            bytes,
+            layers: layers.into_iter().collect(),
+        })
+        .collect();
+    wasted.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+    let wasted_bytes = total_bytes.saturating_sub(final_bytes);
+    Analysis {
+        total_bytes,
+        final_bytes,
+        wasted_bytes,
+        efficiency: if total_bytes == 0 {
+            1.0
+        } else {
+            final_bytes as f64 / total_bytes as f64
+        },
+        wasted,
+        duplicates: duplicates(&merged),
+        flags: listings.iter().flat_map(layer_flags).collect(),
+        largest: largest_files(&merged, LARGEST_FILES),
+        caveats: caveats(listings),
+    }
+}
+
+/// Groups the final regular files (size ≥ 1) by content hash.
+fn duplicates(merged: &[MergedEntry]) -> Vec<DuplicateGroup> {
+    let mut groups: HashMap<(ContentHash, u64), Vec<String>> = HashMap::new();
+    for item in merged {
+        let entry = &item.entry;
+        if let (EntryKind::File, Some(content)) = (entry.kind, &entry.content)
+            && entry.size > 0
+        {
+            groups
+                .entry((content.hash, entry.size))
+                .or_default()
+                .push(entry.path.clone());
+        }
+    }
+    let mut duplicates: Vec<DuplicateGroup> = groups
+        .into_iter()
+        .filter(|(_, paths)| paths.len() > 1)
+        .map(|((digest, size), mut paths)| {
+            paths.sort();
+            DuplicateGroup {
+                digest,
+                size,
+                paths,
+            }
+        })
+        .collect();
+    duplicates.sort_by(|a, b| {
+        b.redundant_bytes()
+            .cmp(&a.redundant_bytes())
+            .then_with(|| a.paths.cmp(&b.paths))
+    });
+    duplicates
+}
+
+/// The `count` largest regular files of the final filesystem.
+pub fn largest_files(merged: &[MergedEntry], count: usize) -> Vec<LargestFile> {
+    let mut files: Vec<LargestFile> = merged
+        .iter()
+        .filter(|m| m.entry.kind == EntryKind::File)
+        .map(|m| LargestFile {
+            path: m.entry.path.clone(),
+            size: m.entry.size,
+            layer: m.layer_index,
+        })
+        .collect();
+    files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+    files.truncate(count);
+    files
+}
+
+/// The flags of one layer's entries, in entry order.
+fn layer_flags(listing: &LayerListing) -> Vec<Flag> {
+    let layer = listing.layer.index;
+    let mut flags = Vec::new();
+    for entry in &listing.entries {
+        let mut flag = |kind: FlagKind, detail: String| {
+            flags.push(Flag {
+                path: entry.path.clone(),
+                layer,
+                kind,
+                detail,
+            });
+        };
+        let mode = entry.mode;
+        match entry.kind {
+            EntryKind::File => {
+                if mode & 0o4000 != 0 {
+                    flag(FlagKind::Setuid, format!("mode {mode:04o}"));
+                }
+                if mode & 0o2000 != 0 {
+                    flag(FlagKind::Setgid, format!("mode {mode:04o}"));
+                }
+                if mode & 0o002 != 0 {
+                    flag(FlagKind::WorldWritable, format!("mode {mode:04o}"));
+                }
+                if let Some(reason) = secret_reason(entry) {
+                    flag(FlagKind::Secret, reason);
+                }
+            }
+            EntryKind::Dir if mode & 0o002 != 0 && mode & 0o1000 == 0 => flag(
+                FlagKind::WorldWritable,
+                format!("directory mode {mode:04o} without the sticky bit"),
+            ),
+            _ => {}
+        }
+    }
+    flags
+}
+
+/// Credential files known by name: (path suffix, whether its content must show credential
+/// words too, what it is).
+const CREDENTIAL_FILES: &[(&str, bool, &str)] = &[
+    (".aws/credentials", false, "AWS credentials file"),
+    (
+        ".docker/config.json",
+        false,
+        "Docker client config (registry logins)",
+    ),
+    (".git-credentials", false, "git credentials store"),
+    (".netrc", false, "netrc login file"),
+    (".pgpass", false, "PostgreSQL password file"),
+    (".vault-token", false, "Vault token"),
+    (".kube/config", false, "Kubernetes client config"),
+    (".npmrc", true, "npm config with an auth token"),
+    (".pypirc", true, "PyPI config with a password"),
+];
+
+/// Why a regular file looks like a secret, if it does.
+pub fn secret_reason(entry: &Entry) -> Option<String> {
+    let secret_content = entry.content.and_then(|content| content.secret);
+    if secret_content == Some(SecretContent::PrivateKey) {
+        return Some("private key in its content".into());
+    }
+    let has_words = secret_content == Some(SecretContent::CredentialWords);
+    let path = entry.path.as_str();
+    let name = entry.name();
+    for &(suffix, needs_words, what) in CREDENTIAL_FILES {
+        let matches = path == suffix || path.ends_with(&format!("/{suffix}"));
+        if matches && (!needs_words || has_words) {
+            return Some(what.into());
+        }
+    }
+    let in_ssh_dir = entry.parent() == ".ssh" || entry.parent().ends_with("/.ssh");
+    if in_ssh_dir && name.starts_with("id_") && !name.ends_with(".pub") {
+        return Some("SSH private key file".into());
+    }
+    let is_env = name == ".env"
+        || name.strip_prefix(".env.").is_some_and(|suffix| {
+            !matches!(
+                suffix,
+                "example" | "sample" | "template" | "dist" | "defaults"
+            )
+        });
+    if is_env {
+        return Some("environment file (often holds secrets)".into());
+    }
+    None
+}
+
+/// Why some figures may be incomplete.
+fn caveats(listings: &[LayerListing]) -> Vec<String> {
+    let mut caveats = Vec::new();
+    for listing in listings {
+        let layer = listing.layer.index;
+        if !listing.status.is_complete() {
+            caveats.push(format!(
+                "layer {layer} was not read completely ({}): its figures are partial",
+                listing.status.label()
+            ));
+        }
+        let unread = listing
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File && e.content.is_none())
+            .count();
+        if unread > 0 {
+            caveats.push(format!(
+                "layer {layer}: {unread} files were listed without reading their data \
+                 (table of contents or sparse files): no duplicate or content checks for them"
+            ));
+        }
+    }
+    caveats
+}
+
+/// Rules an image must pass, as a CI gate.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GateRules {
+    /// Lowest acceptable efficiency (0.0 to 1.0).
+    pub min_efficiency: Option<f64>,
+    /// Most wasted bytes accepted.
+    pub max_wasted: Option<u64>,
+    /// Flag kinds that must not occur.
+    pub deny: Vec<FlagKind>,
+}
+
+impl GateRules {
+    /// Whether any rule is set.
+    pub fn is_empty(&self) -> bool {
+        self.min_efficiency.is_none() && self.max_wasted.is_none() && self.deny.is_empty()
+    }
+
+    /// Each broken rule, explained; empty when the image passes.
+    pub fn check(&self, analysis: &Analysis) -> Vec<String> {
+        let mut broken = Vec::new();
+        if let Some(min) = self.min_efficiency
+            && analysis.efficiency < min
+        {
+            broken.push(format!(
+                "efficiency {:.4} is below the minimum {min}",
+                analysis.efficiency
+            ));
+        }
+        if let Some(max) = self.max_wasted
+            && analysis.wasted_bytes > max
+        {
+            broken.push(format!(
+                "{} bytes are wasted, more than the maximum {max}",
+                analysis.wasted_bytes
+            ));
+        }
+        for &kind in &self.deny {
+            let found: Vec<&Flag> = analysis.flags.iter().filter(|f| f.kind == kind).collect();
+            if let Some(first) = found.first() {
+                broken.push(format!(
+                    "{} {kind} flag{} (denied), first: {} in layer {}",
+                    found.len(),
+                    if found.len() == 1 { "" } else { "s" },
+                    first.path,
+                    first.layer
+                ));
+            }
+        }
+        broken
+    }
+}
+
+/// Parses a `--max-wasted` value: bytes, or a size such as `50MB`, `50MiB` or `1.5 GB`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|e| format!("{text:?} is not a size (e.g. 50MB, 50MiB, 1048576): {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::ContentFacts;
+    use crate::image::LayerInfo;
+    use crate::listing::{LayerStatus, ListedFrom};
+    use crate::manifest::Descriptor;
+
+    fn file(path: &str, data: &[u8], mode: u32) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::File,
+            size: data.len() as u64,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            link_target: None,
+            content: Some(ContentFacts::of_bytes(data)),
+        }
+    }
+
+    fn other(path: &str, kind: EntryKind, mode: u32) -> Entry {
+        Entry {
+            kind,
+            size: 0,
+            content: None,
+            ..file(path, b"", mode)
+        }
+    }
+
+    fn listing(index: usize, entries: Vec<Entry>) -> LayerListing {
+        LayerListing {
+            layer: LayerInfo {
+                index,
+                descriptor: Descriptor {
+                    digest: format!("sha256:{index:064x}"),
+                    ..Descriptor::default()
+                },
+                created_by: None,
+            },
+            entries,
+            status: LayerStatus::Complete {
+                digest_verified: true,
+            },
+            bytes_read: 0,
+            listed_from: ListedFrom::Blob,
+        }
+    }
+
+    #[test]
+    fn waste_counts_overwritten_removed_and_hidden_versions() {
+        let layers = vec![
+            listing(
+                0,
+                vec![
+                    file("a", &[1; 100], 0o644),
+                    file("b", &[2; 10], 0o644),
+                    other("d", EntryKind::Dir, 0o755),
+                    file("d/x", &[3; 7], 0o644),
+                    file("c", &[4; 5], 0o644),
+                ],
+            ),
+            listing(
+                1,
+                vec![
+                    file("a", &[5; 40], 0o644),
+                    other(".wh.b", EntryKind::Whiteout, 0),
+                    other("d/.wh..wh..opq", EntryKind::OpaqueMarker, 0),
+                    file("c", &[4; 5], 0o644),
+                    file("c", &[6; 3], 0o644),
+                ],
+            ),
+        ];
+        let analysis = analyze(&layers);
+        assert_eq!(analysis.total_bytes, 100 + 10 + 7 + 5 + 40 + 5 + 3);
+        assert_eq!(analysis.final_bytes, 40 + 3);
+        assert_eq!(analysis.wasted_bytes, 170 - 43);
+        assert!((analysis.efficiency - 43.0 / 170.0).abs() < 1e-12);
+        let wasted: Vec<(&str, u64, &[usize])> = analysis
+            .wasted
+            .iter()
+            .map(|w| (w.path.as_str(), w.bytes, w.layers.as_slice()))
+            .collect();
+        assert_eq!(
+            wasted,
+            vec![
+                ("a", 100, &[0][..]),
+                ("b", 10, &[0][..]),
+                ("c", 10, &[0, 1][..]),
+                ("d/x", 7, &[0][..]),
+            ]
+        );
+        assert_eq!(
+            analysis.wasted.iter().map(|w| w.bytes).sum::<u64>(),
+            analysis.wasted_bytes
+        );
+    }
+
+    #[test]
+    fn duplicates_flags_and_rules() {
+        let layers = vec![listing(
+            0,
+            vec![
+                file("x/one", b"same bytes", 0o644),
+                file("y/two", b"same bytes", 0o644),
+                file("empty1", b"", 0o644),
+                file("empty2", b"", 0o644),
+                file("bin/su", b"elf", 0o4755),
+                file("bin/wall", b"elf2", 0o2755),
+                file("tmp/open", b"w", 0o666),
+                other("tmp", EntryKind::Dir, 0o1777),
+                other("srv/drop", EntryKind::Dir, 0o777),
+                file("srv/key.pem", b"-----BEGIN EC PRIVATE KEY-----\n", 0o600),
+                file("root/.ssh/id_ed25519", b"x", 0o600),
+                file("root/.ssh/id_ed25519.pub", b"y", 0o644),
+                file("home/u/.npmrc", b"registry=https://r\n", 0o644),
+                file("home/v/.npmrc", b"//r/:_authToken=abc\n", 0o644),
+                file("app/.env", b"A=1", 0o644),
+                file("app/.env.example", b"A=", 0o644),
+            ],
+        )];
+        let analysis = analyze(&layers);
+        assert_eq!(analysis.duplicates.len(), 1);
+        assert_eq!(analysis.duplicates[0].paths, vec!["x/one", "y/two"]);
+        assert_eq!(analysis.duplicates[0].size, 10);
+        let flags: Vec<(&str, FlagKind)> = analysis
+            .flags
+            .iter()
+            .map(|f| (f.path.as_str(), f.kind))
+            .collect();
+        assert_eq!(
+            flags,
+            vec![
+                ("bin/su", FlagKind::Setuid),
+                ("bin/wall", FlagKind::Setgid),
+                ("tmp/open", FlagKind::WorldWritable),
+                ("srv/drop", FlagKind::WorldWritable),
+                ("srv/key.pem", FlagKind::Secret),
+                ("root/.ssh/id_ed25519", FlagKind::Secret),
+                ("home/v/.npmrc", FlagKind::Secret),
+                ("app/.env", FlagKind::Secret),
+            ]
+        );
+        let rules = GateRules {
+            min_efficiency: Some(0.5),
+            max_wasted: Some(0),
+            deny: vec![FlagKind::Secret, FlagKind::Setuid],
+        };
+        let broken = rules.check(&analysis);
+        assert_eq!(broken.len(), 2, "{broken:?}");
+        assert!(broken[0].contains("4 secret flags"), "{broken:?}");
+        assert!(broken[1].contains("1 setuid flag (denied), first: bin/su"));
+        assert_eq!("world-writable".parse(), Ok(FlagKind::WorldWritable));
+        assert!("bogus".parse::<FlagKind>().is_err());
+        assert_eq!(parse_size("50MB"), Ok(50_000_000));
+        assert_eq!(parse_size("50MiB"), Ok(50 * 1024 * 1024));
+        assert_eq!(parse_size("1234"), Ok(1234));
+        assert!(parse_size("lots").is_err());
+    }
+}

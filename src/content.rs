@@ -1,0 +1,213 @@
+//! What a regular file's data says, learnt while it streams past and never kept: a fast
+//! content hash (to find duplicates and tell identical files from changed ones) and whether
+//! its first KiBs look like a secret.
+
+use std::fmt;
+use std::io::{self, Read};
+
+use memchr::memmem;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use xxhash_rust::xxh3::Xxh3;
+
+/// How much of a file's start is searched for secrets.
+pub const SNIFF_BYTES: usize = 8 * 1024;
+/// Bytes per read while hashing.
+const READ_BYTES: usize = 64 * 1024;
+
+/// The XXH3-128 hash of a file's data: fast, not cryptographic (it groups duplicates and
+/// compares versions of one image; blob digests stay sha256).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentHash(pub u128);
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "xxh3:{:032x}", self.0)
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for ContentHash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentHash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.strip_prefix("xxh3:")
+            .filter(|hex| hex.len() == 32)
+            .and_then(|hex| u128::from_str_radix(hex, 16).ok())
+            .map(Self)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an xxh3 hash: {text:?}")))
+    }
+}
+
+/// A secret a file's first KiBs show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretContent {
+    /// A PEM private key (`-----BEGIN … PRIVATE KEY-----`).
+    PrivateKey,
+    /// Credential words such as `_authToken=`, `password` or `"auth":`: a secret only in a
+    /// file whose name says it holds credentials (`.npmrc`, `.pypirc`, …).
+    CredentialWords,
+}
+
+/// What was learnt from one regular file's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ContentFacts {
+    /// Hash of the whole data.
+    pub hash: ContentHash,
+    /// What its first [`SNIFF_BYTES`] show, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretContent>,
+}
+
+impl ContentFacts {
+    /// The facts of an in-memory file.
+    pub fn of_bytes(data: &[u8]) -> Self {
+        Self {
+            hash: ContentHash(xxhash_rust::xxh3::xxh3_128(data)),
+            secret: sniff_secret(&data[..data.len().min(SNIFF_BYTES)]),
+        }
+    }
+}
+
+/// Reads file data to learn its [`ContentFacts`], reusing its buffers from file to file.
+#[derive(Debug, Default)]
+pub struct ContentScanner {
+    buffer: Vec<u8>,
+    prefix: Vec<u8>,
+}
+
+impl ContentScanner {
+    /// Reads `data` to its end, hashing it and searching its start for secrets.
+    pub fn scan(&mut self, mut data: impl Read) -> io::Result<ContentFacts> {
+        if self.buffer.is_empty() {
+            self.buffer = vec![0; READ_BYTES];
+        }
+        self.prefix.clear();
+        let mut hasher = Xxh3::new();
+        loop {
+            let read = match data.read(&mut self.buffer) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            let chunk = &self.buffer[..read];
+            if self.prefix.len() < SNIFF_BYTES {
+                let wanted = (SNIFF_BYTES - self.prefix.len()).min(chunk.len());
+                self.prefix.extend_from_slice(&chunk[..wanted]);
+            }
+            hasher.update(chunk);
+        }
+        Ok(ContentFacts {
+            hash: ContentHash(hasher.digest128()),
+            secret: sniff_secret(&self.prefix),
+        })
+    }
+}
+
+/// Words that mark credentials in configuration files (searched case-sensitively, as the
+/// files spell them).
+const CREDENTIAL_WORDS: &[&[u8]] = &[
+    b"_authToken",
+    b"_auth=",
+    b"_auth =",
+    b"_password",
+    b"password",
+    b"\"auth\"",
+    b"aws_secret_access_key",
+];
+
+/// The secret `prefix` (a file's first KiBs) shows, if any.
+pub fn sniff_secret(prefix: &[u8]) -> Option<SecretContent> {
+    if has_private_key(prefix) {
+        Some(SecretContent::PrivateKey)
+    } else if CREDENTIAL_WORDS
+        .iter()
+        .any(|word| memmem::find(prefix, word).is_some())
+    {
+        Some(SecretContent::CredentialWords)
+    } else {
+        None
+    }
+}
+
+/// Whether a PEM block `-----BEGIN <words> PRIVATE KEY[ BLOCK]-----` starts in `prefix`.
+fn has_private_key(prefix: &[u8]) -> bool {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    memmem::find_iter(prefix, BEGIN).any(|start| {
+        let rest = &prefix[start + BEGIN.len()..];
+        let line_end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let label = &rest[..line_end];
+        let Some(close) = memmem::find(label, b"-----") else {
+            return false;
+        };
+        let label = &label[..close];
+        label.ends_with(b"PRIVATE KEY") || label.ends_with(b"PRIVATE KEY BLOCK")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_keys_are_found_by_their_pem_label_only() {
+        for key in [
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE",
+            "junk\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl",
+            "-----BEGIN PRIVATE KEY-----\n",
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\n",
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\n",
+        ] {
+            assert_eq!(
+                sniff_secret(key.as_bytes()),
+                Some(SecretContent::PrivateKey),
+                "{key}"
+            );
+        }
+        for other in [
+            "-----BEGIN CERTIFICATE-----\nMIIB",
+            "-----BEGIN PUBLIC KEY-----\n",
+            "the words PRIVATE KEY----- alone",
+            "-----BEGIN RSA\nPRIVATE KEY-----",
+        ] {
+            assert_ne!(
+                sniff_secret(other.as_bytes()),
+                Some(SecretContent::PrivateKey),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn streaming_and_in_memory_facts_agree_and_hashes_round_trip() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let streamed = ContentScanner::default().scan(&data[..]).expect("reads");
+        assert_eq!(streamed, ContentFacts::of_bytes(&data));
+        assert_ne!(streamed.hash, ContentFacts::of_bytes(&data[1..]).hash);
+        let json = serde_json::to_string(&streamed).expect("serialises");
+        assert!(json.contains("\"xxh3:"), "{json}");
+        let back: ContentFacts = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back, streamed);
+        assert!(serde_json::from_str::<ContentHash>("\"sha256:00\"").is_err());
+    }
+
+    #[test]
+    fn credential_words_are_marked_but_only_in_the_sniffed_prefix() {
+        let npmrc = b"//registry.npmjs.org/:_authToken=npm_abc\n";
+        assert_eq!(sniff_secret(npmrc), Some(SecretContent::CredentialWords));
+        let mut late = vec![b' '; SNIFF_BYTES];
+        late.extend_from_slice(b"-----BEGIN RSA PRIVATE KEY-----\n");
+        assert_eq!(ContentFacts::of_bytes(&late).secret, None);
+    }
+}
