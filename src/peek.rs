@@ -296,11 +296,33 @@ pub struct LayerOutcome {
     pub note: Option<String>,
 }
 
-/// Streams one layer, handing each tar entry to `on_entry` as soon as it is decoded and
-/// keeping none of them: memory stays flat however many entries the layer has.
+/// What streaming does with regular files' data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileData {
+    /// Skip it: the listing only (the fastest).
+    Skip,
+    /// Hash it and sniff its start for secrets, into [`Entry::content`].
+    Scan,
+}
+
+/// Streams one layer, handing each tar entry (with its [`Entry::content`] facts) to
+/// `on_entry` as soon as it is decoded and keeping none of them: memory stays flat however
+/// many entries the layer has.
 pub fn stream_layer(
     source: &dyn ImageSource,
     layer: &LayerInfo,
+    cancel: &CancelToken,
+    progress: &Arc<PeekProgress>,
+    on_entry: &mut dyn FnMut(Entry),
+) -> LayerOutcome {
+    stream_layer_with(source, layer, FileData::Scan, cancel, progress, on_entry)
+}
+
+/// [`stream_layer`], choosing what happens to file data.
+pub fn stream_layer_with(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    file_data: FileData,
     cancel: &CancelToken,
     progress: &Arc<PeekProgress>,
     on_entry: &mut dyn FnMut(Entry),
@@ -362,7 +384,7 @@ pub fn stream_layer(
                 cancel: cancel.clone(),
                 end: DownloadEnd::default(),
             };
-            decode(reader, layer, progress, on_entry)
+            decode(reader, layer, file_data, progress, on_entry)
         }
         Err(error) => Err(PeekError::Open(format!(
             "could not start a download thread: {error}"
@@ -437,6 +459,7 @@ fn digest_mismatch(layer: &LayerInfo, actual: &str) -> Option<PeekError> {
 fn decode(
     reader: ChunkReader,
     layer: &LayerInfo,
+    file_data: FileData,
     progress: &PeekProgress,
     on_entry: &mut dyn FnMut(Entry),
 ) -> Result<String, PeekError> {
@@ -451,7 +474,7 @@ fn decode(
     let decoder =
         Decoder::new(compression, buffered).map_err(|e| corrupt(compression, &e.to_string()))?;
     let mut walker = TarWalker::new(BufReader::with_capacity(STRIDE, decoder));
-    let walked = read_entries(&mut walker, progress, on_entry);
+    let walked = read_entries(&mut walker, file_data, progress, on_entry);
     let mut decoded = walker.into_inner();
     // After the end marker (or a tar error) the rest still counts for the digest.
     let drained = match &walked {
@@ -504,6 +527,7 @@ fn download_error(reader: &ChunkReader) -> Option<PeekError> {
 
 fn read_entries<R: Read>(
     walker: &mut TarWalker<R>,
+    file_data: FileData,
     progress: &PeekProgress,
     on_entry: &mut dyn FnMut(Entry),
 ) -> Result<(), TarError> {
@@ -513,7 +537,7 @@ fn read_entries<R: Read>(
         let (offset, sparse) = (member.offset, member.sparse);
         if let Some(mut entry) = convert_entry(member) {
             let mut data_error = None;
-            if entry.kind == EntryKind::File && !sparse {
+            if file_data == FileData::Scan && entry.kind == EntryKind::File && !sparse {
                 match scanner.scan(walker.data()) {
                     Ok(facts) => entry.content = Some(facts),
                     // The header was valid: list the entry, then report its data.

@@ -7,7 +7,7 @@ use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
 use crate::image::LayerInfo;
 use crate::listing::{Entry, LayerStatus, ListedFrom};
-use crate::peek::{LayerOutcome, PeekProgress, stream_layer};
+use crate::peek::{FileData, LayerOutcome, PeekProgress, stream_layer_with};
 use crate::source::ImageSource;
 use crate::toc::{TocResult, list_from_toc};
 
@@ -16,11 +16,23 @@ use crate::toc::{TocResult, list_from_toc};
 pub struct ListingOptions<'a> {
     /// Listings replayed and stored, if any.
     pub cache: Option<&'a ListingCache>,
-    /// List from a table of contents when the layer has one (ignored with `need_content`).
+    /// List from a table of contents when the layer has one (not with
+    /// [`ContentNeed::Required`]).
     pub use_toc: bool,
-    /// Regular files must carry their [`Entry::content`] facts: the layer's data is read
-    /// (a table of contents does not give them).
-    pub need_content: bool,
+    /// Whether regular files get their [`Entry::content`] facts.
+    pub content: ContentNeed,
+}
+
+/// Whether listed regular files carry their [`Entry::content`] facts (hash, secret marks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentNeed {
+    /// No: file data is skipped (the fastest listing).
+    Skip,
+    /// When the layer is streamed; a table of contents or a cached listing without them
+    /// will do.
+    WhenStreamed,
+    /// Always: the layer is streamed unless the cache holds a listing with them.
+    Required,
 }
 
 /// Lists one layer, handing each entry to `on_entry` as it comes: from the cache when it holds
@@ -36,7 +48,8 @@ pub fn list_layer(
     on_entry: &mut dyn FnMut(Entry),
 ) -> LayerOutcome {
     if let Some(cache) = options.cache {
-        let replayed = cache.replay(layer.digest(), options.need_content, &mut |entry| {
+        let required = options.content == ContentNeed::Required;
+        let replayed = cache.replay(layer.digest(), required, &mut |entry| {
             progress.count_entry();
             on_entry(entry);
         });
@@ -51,14 +64,17 @@ pub fn list_layer(
             };
         }
     }
-    let use_toc = options.use_toc && !options.need_content;
+    let use_toc = options.use_toc && options.content != ContentNeed::Required;
     let toc = if use_toc && !cancel.is_cancelled() {
         list_from_toc(source, layer, cancel)
     } else {
         TocResult::NoToc
     };
-    // Only a TOC listing lacks content facts.
-    let with_content = !matches!(toc, TocResult::Listed(_));
+    let file_data = match options.content {
+        ContentNeed::Skip => FileData::Skip,
+        ContentNeed::WhenStreamed | ContentNeed::Required => FileData::Scan,
+    };
+    let with_content = file_data == FileData::Scan && !matches!(toc, TocResult::Listed(_));
     let mut writer = options
         .cache
         .and_then(|cache| cache.writer(layer.digest(), with_content).ok());
@@ -94,10 +110,11 @@ pub fn list_layer(
                 TocResult::Fallback(reason) => Some(format!("{reason}; read the whole layer")),
                 _ => None,
             };
-            let outcome = stream_layer(source, layer, cancel, progress, &mut |entry| {
-                keep(&entry);
-                on_entry(entry);
-            });
+            let outcome =
+                stream_layer_with(source, layer, file_data, cancel, progress, &mut |entry| {
+                    keep(&entry);
+                    on_entry(entry);
+                });
             let verified = outcome.status
                 == LayerStatus::Complete {
                     digest_verified: true,

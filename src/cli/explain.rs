@@ -21,7 +21,7 @@ use crate::listing::{LayerListing, LayerStatus, escape_control, human_size, merg
 use crate::open::OpenedImage;
 use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
 use crate::peek::PeekProgress;
-use crate::pipeline::ListingOptions;
+use crate::pipeline::{ContentNeed, ListingOptions};
 use crate::source::ImageSource;
 
 /// How the layers are read, shared by `analyze` and `diff`.
@@ -463,7 +463,7 @@ fn read_layers(
         options: ListingOptions {
             cache,
             use_toc: false,
-            need_content: true,
+            content: ContentNeed::Required,
         },
         concurrency: args.jobs.map_or_else(default_concurrency, usize::from),
         delivery: Delivery::InLayerOrder,

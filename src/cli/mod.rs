@@ -23,7 +23,7 @@ use crate::manifest::Platform;
 use crate::open::{Location, OpenOptions, OpenedImage, open_location};
 use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
 use crate::peek::PeekProgress;
-use crate::pipeline::ListingOptions;
+use crate::pipeline::{ContentNeed, ListingOptions};
 use crate::registry::ClientOptions;
 use crate::source::{ErrorKind, SourceError};
 
@@ -409,7 +409,7 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
         options: ListingOptions {
             cache: cache.as_ref(),
             use_toc: !args.no_toc,
-            need_content: false,
+            content: ContentNeed::Skip,
         },
         concurrency: args.jobs.map_or_else(default_concurrency, usize::from),
         delivery: Delivery::InLayerOrder,

@@ -26,7 +26,7 @@ use crate::manifest::Platform;
 use crate::open::{OpenOptions, OpenedImage, open_image};
 use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
 use crate::peek::PeekProgress;
-use crate::pipeline::ListingOptions;
+use crate::pipeline::{ContentNeed, ListingOptions};
 use crate::registry::ClientOptions;
 use crate::source::ImageSource;
 
@@ -188,7 +188,7 @@ impl PeekJob {
                     options: ListingOptions {
                         cache: cache.as_deref(),
                         use_toc: true,
-                        need_content: false,
+                        content: ContentNeed::WhenStreamed,
                     },
                     concurrency: default_concurrency(),
                     delivery: Delivery::AsTheyArrive,

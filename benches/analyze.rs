@@ -1,0 +1,160 @@
+//! What `analyze` costs over a plain full listing of the same image: both read every layer
+//! whole from the same OCI layout (no network, so the extra CPU is all there is to see), in
+//! alternating rounds; prints the medians and their ratio (the goal: at most 1.15).
+//!
+//! - plain listing: the layers streamed with file data skipped (`peek --no-toc`);
+//! - analysis: the layers streamed with every file hashed (XXH3-128) and its first 8 KiB
+//!   searched for secrets, then waste, duplicates and flags computed.
+//!
+//! Run it with:
+//!
+//!     cargo bench --bench analyze -- --rounds 5 --trees /usr/share,/usr/include,/usr/bin,/usr/lib/python3
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::images::{Compression, TestLayer, sha256};
+use common::layouts::{IndexEntry, LayoutImage, write_oci_layout};
+use layerslayer::analysis::analyze;
+use layerslayer::cancel::CancelToken;
+use layerslayer::listing::LayerListing;
+use layerslayer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
+use layerslayer::peek::PeekProgress;
+use layerslayer::pipeline::{ContentNeed, ListingOptions};
+
+/// A gzip layer (`tar | gzip -6`) of a system tree.
+fn layer_of(tree: &str, work: &Path) -> TestLayer {
+    let tar_path = work.join("layer.tar");
+    let status = Command::new("tar")
+        .args(["-C", "/", "-cf"])
+        .arg(&tar_path)
+        .arg(tree.trim_start_matches('/'))
+        .status()
+        .expect("run tar");
+    assert!(status.success() || tar_path.metadata().is_ok_and(|m| m.len() > 0));
+    let tar = std::fs::read(&tar_path).expect("read tar");
+    let gzip = Command::new("gzip")
+        .args(["-6", "-k", "-f"])
+        .arg(&tar_path)
+        .status()
+        .expect("run gzip");
+    assert!(gzip.success());
+    let blob = std::fs::read(work.join("layer.tar.gz")).expect("read gzip");
+    TestLayer {
+        digest: sha256(&blob),
+        diff_id: sha256(&tar),
+        blob,
+        compression: Compression::Gzip,
+        expected: Vec::new(),
+        created_by: format!("COPY {tree} {tree}"),
+    }
+}
+
+/// Reads every layer of the image at `layout` with `content`; returns the listings and the
+/// time it took (opening the image included).
+fn read_all(layout: &str, content: ContentNeed) -> (Vec<LayerListing>, Duration) {
+    let started = Instant::now();
+    let (source, image) =
+        common::open_with(layout, Default::default(), None).expect("open the layout");
+    let progress: Vec<Arc<PeekProgress>> = image.layers.iter().map(|_| Arc::default()).collect();
+    let peek = ParallelPeek {
+        source: source.as_ref(),
+        options: ListingOptions {
+            cache: None,
+            use_toc: false,
+            content,
+        },
+        concurrency: default_concurrency(),
+        delivery: Delivery::InLayerOrder,
+    };
+    let mut listings = Vec::new();
+    let mut entries = Vec::new();
+    peek.run(
+        &image.layers,
+        &progress,
+        &CancelToken::new(),
+        &mut |event| match event {
+            LayerEvent::Entry(_, entry) => entries.push(entry),
+            LayerEvent::Done(position, outcome) => {
+                assert!(outcome.status.is_complete(), "{:?}", outcome.status);
+                listings.push(LayerListing {
+                    layer: image.layers[position].clone(),
+                    entries: std::mem::take(&mut entries),
+                    status: outcome.status,
+                    bytes_read: outcome.bytes_read,
+                    listed_from: outcome.listed_from,
+                });
+            }
+            LayerEvent::Idle => {}
+        },
+    );
+    (listings, started.elapsed())
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn main() {
+    let rounds: usize = common::bench_arg("--rounds", "5")
+        .parse()
+        .expect("--rounds N");
+    let trees = common::bench_arg(
+        "--trees",
+        "/usr/share,/usr/include,/usr/bin,/usr/lib/python3",
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let layers: Vec<TestLayer> = trees
+        .split(',')
+        .map(|tree| layer_of(tree, work.path()))
+        .collect();
+    let layout = work.path().join("layout");
+    write_oci_layout(
+        &layout,
+        &[IndexEntry::Image(
+            None,
+            LayoutImage {
+                layers: &layers,
+                architecture: "amd64",
+            },
+        )],
+    );
+    let layout = layout.display().to_string();
+    let compressed: usize = layers.iter().map(|l| l.blob.len()).sum();
+    println!(
+        "image: {} gzip layers of {trees}, {:.1} MiB compressed; {rounds} alternating rounds",
+        layers.len(),
+        compressed as f64 / (1024.0 * 1024.0)
+    );
+    let (mut plain, mut analysed) = (Vec::new(), Vec::new());
+    let mut report = None;
+    for _ in 0..rounds {
+        plain.push(read_all(&layout, ContentNeed::Skip).1);
+        let started = Instant::now();
+        let (listings, _) = read_all(&layout, ContentNeed::Required);
+        report = Some(analyze(&listings));
+        analysed.push(started.elapsed());
+    }
+    let (plain, analysed) = (median(plain), median(analysed));
+    if let Some(report) = report {
+        println!(
+            "analysis: {} files' bytes, {} wasted, {} duplicate groups, {} flags",
+            report.total_bytes,
+            report.wasted_bytes,
+            report.duplicates.len(),
+            report.flags.len()
+        );
+    }
+    println!("plain full listing   {:>8.3} s", plain.as_secs_f64());
+    println!(
+        "listing + analysis   {:>8.3} s   ratio {:.3} (goal ≤ 1.15)",
+        analysed.as_secs_f64(),
+        analysed.as_secs_f64() / plain.as_secs_f64()
+    );
+}
