@@ -16,7 +16,7 @@ pub use crate::compression::Compression;
 use crate::content::ContentScanner;
 use crate::image::LayerInfo;
 use crate::listing::{Entry, EntryKind, LayerListing, LayerStatus, ListedFrom, normalize_path};
-use crate::source::{ErrorKind, ImageSource};
+use crate::source::{ErrorKind, ImageSource, ResumeHook, Resumed};
 use crate::tar_stream::{TarEntry, TarError, TarWalker};
 use crate::toc::FORMAT_METADATA;
 
@@ -31,6 +31,7 @@ const CANCEL_POLL: Duration = Duration::from_millis(25);
 pub struct PeekProgress {
     bytes_read: AtomicU64,
     entries: AtomicU64,
+    resumes: AtomicU64,
 }
 
 impl PeekProgress {
@@ -42,6 +43,11 @@ impl PeekProgress {
     /// Entries decoded so far.
     pub fn entries(&self) -> u64 {
         self.entries.load(Ordering::Relaxed)
+    }
+
+    /// How many times the download resumed after a dropped or stalled connection.
+    pub fn resumes(&self) -> u64 {
+        self.resumes.load(Ordering::Relaxed)
     }
 
     /// Counts one more entry handed out (by the decoder, or replayed from the cache).
@@ -327,16 +333,37 @@ pub fn stream_layer_with(
     progress: &Arc<PeekProgress>,
     on_entry: &mut dyn FnMut(Entry),
 ) -> LayerOutcome {
+    let last_resume = Arc::new(std::sync::Mutex::new(None::<Resumed>));
     let ended = |status: LayerStatus| LayerOutcome {
         status,
         bytes_read: progress.bytes_read(),
         listed_from: ListedFrom::Blob,
-        note: None,
+        note: last_resume
+            .lock()
+            .ok()
+            .and_then(|last| last.clone())
+            .map(|last| {
+                format!(
+                    "resumed ×{} (last at byte {}: {})",
+                    last.count, last.at, last.reason
+                )
+            }),
     };
     if cancel.is_cancelled() {
         return ended(LayerStatus::Cancelled);
     }
-    let body = match source.open_blob(&layer.descriptor, cancel) {
+    let on_resume: ResumeHook = {
+        let (progress, last_resume) = (Arc::clone(progress), Arc::clone(&last_resume));
+        Arc::new(move |resumed: &Resumed| {
+            progress
+                .resumes
+                .store(u64::from(resumed.count), Ordering::Relaxed);
+            if let Ok(mut last) = last_resume.lock() {
+                *last = Some(resumed.clone());
+            }
+        })
+    };
+    let body = match source.open_blob_reporting(&layer.descriptor, cancel, on_resume) {
         Ok(body) => body,
         Err(_) if cancel.is_cancelled() => return ended(LayerStatus::Cancelled),
         Err(error) if layer.is_non_distributable() => {

@@ -119,6 +119,11 @@ pub fn list_layer(
                 == LayerStatus::Complete {
                     digest_verified: true,
                 };
+            // Both notes matter: why the TOC was not used, and how the download went.
+            let note = match (note, outcome.note.clone()) {
+                (Some(toc), Some(download)) => Some(format!("{toc}; {download}")),
+                (toc, download) => toc.or(download),
+            };
             (LayerOutcome { note, ..outcome }, verified)
         }
     };

@@ -302,6 +302,7 @@ fn a_truncated_body_fails_naming_the_layer_and_keeps_what_was_read() {
 #[test]
 fn a_body_that_ends_early_without_length_is_truncated() {
     let layer = gzip_layer(500);
+    let layer_len = layer.len();
     let short = layer[..layer.len() - 100].to_vec();
     let server = with_layer_reply(GZIP, layer, move || {
         let body = short.clone();
@@ -313,10 +314,18 @@ fn a_body_that_ends_early_without_length_is_truncated() {
         }
     });
     let message = failure(&peek_first(&server));
+    let cut = layer_len - 100;
     assert!(
-        message.contains("truncated") && message.contains("of"),
+        message.contains(&format!("closed early at byte {cut}"))
+            && message.contains("after 5 resumes"),
         "{message}"
     );
+    let resumed = server
+        .requests()
+        .iter()
+        .filter(|r| r.header("range") == Some(&format!("bytes={cut}-{}", layer_len - 1)))
+        .count();
+    assert_eq!(resumed, 5, "each resume asks for the rest");
 }
 
 #[test]

@@ -99,22 +99,29 @@ fn registries_and_image_files_serve_byte_ranges() {
 #[test]
 fn a_registry_ignoring_range_is_reported_not_followed() {
     let blob = layers().remove(0).blob;
+    let blob_start = blob[..10].to_vec();
     let server = FakeRegistry::new(vec![(
         "application/vnd.oci.image.layer.v1.tar+gzip",
         FakeBlob::Bytes(blob),
     )])
     .serve_plain();
     let (source, image) = open(&FakeRegistry::reference(&server));
+    let descriptor = &image.layers[0].descriptor;
     let reply = source
-        .open_blob_range(&image.layers[0].descriptor, 0..10, &CancelToken::new())
+        .open_blob_range(descriptor, 5..10, &CancelToken::new())
         .expect("request");
     match reply {
         RangeReply::Unsupported(reason) => assert!(reason.contains("200"), "{reason}"),
         RangeReply::Partial(_) => panic!("the fault server ignores Range"),
     }
+    // From byte 0 the whole blob's start is the part asked for: it is used, and cut.
+    assert_eq!(
+        read_range(source.as_ref(), &image, 0..10),
+        Some(blob_start[..10].to_vec())
+    );
     let asked = server.requests();
     assert!(
-        asked.iter().any(|r| r.header("range") == Some("bytes=0-9")),
+        asked.iter().any(|r| r.header("range") == Some("bytes=5-9")),
         "a Range header was sent"
     );
 }

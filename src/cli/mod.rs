@@ -116,6 +116,19 @@ pub struct ImageArgs {
     /// Allow plain http and unverified TLS for registries that are not on loopback.
     #[arg(long)]
     pub insecure: bool,
+    /// Seconds without a byte after which a download (or its response) has stalled and is
+    /// resumed from the byte reached.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
+    pub idle_timeout: f64,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 86400"
+        )),
+    }
 }
 
 /// Arguments of `peek`.
@@ -248,6 +261,7 @@ fn open(args: &ImageArgs, cancel: &CancelToken) -> Result<OpenedImage, Failure> 
         platform,
         registry: ClientOptions {
             insecure: args.insecure,
+            idle_timeout: Duration::from_secs_f64(args.idle_timeout),
             ..ClientOptions::default()
         },
     };

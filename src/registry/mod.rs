@@ -4,10 +4,11 @@
 //! one request per thread and streams the body straight into a decoder.
 
 pub mod auth;
+mod resume;
 
 use std::io::Read;
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -24,8 +25,12 @@ pub use auth::Credential;
 use crate::cancel::CancelToken;
 use crate::manifest::{Descriptor, media_type};
 use crate::reference::{ImageReference, host_without_port, is_loopback_host};
-use crate::source::{BlobReader, ErrorKind, FetchedManifest, ImageSource, RangeReply, SourceError};
+use crate::source::{
+    BlobReader, ErrorKind, FetchedManifest, ImageSource, RangeReply, ResumeHook, Resumed,
+    SourceError,
+};
 use auth::{BearerToken, Challenge};
+use resume::{BlobEnd, OpenAt, Opened, ResumePolicy, ResumingBlob};
 
 /// Manifests larger than this are refused (the distribution spec's recommended limit).
 const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -141,8 +146,14 @@ pub struct ClientOptions {
     pub max_attempts: u32,
     /// The longest single wait between retries; a longer `Retry-After` fails at once.
     pub max_retry_wait: Duration,
-    /// Time limit for small requests (ping, manifests, tokens). Blob streams have none.
+    /// Time limit for small requests (ping, manifests, tokens). Blob streams have none: they
+    /// are bounded by `idle_timeout` instead.
     pub request_timeout: Duration,
+    /// A blob download (or its response headers) with no byte for this long has stalled: it
+    /// is resumed from the byte reached.
+    pub idle_timeout: Duration,
+    /// Resumes allowed per blob download after a dropped or stalled connection.
+    pub max_resumes: u32,
 }
 
 impl Default for ClientOptions {
@@ -153,6 +164,8 @@ impl Default for ClientOptions {
             max_attempts: 4,
             max_retry_wait: Duration::from_secs(30),
             request_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(30),
+            max_resumes: 5,
         }
     }
 }
@@ -163,8 +176,9 @@ struct AuthState {
     token: Option<BearerToken>,
 }
 
-/// A client for one repository on one registry.
-#[derive(Debug)]
+/// A client for one repository on one registry. Clones share the connection pool and the
+/// authorisation state.
+#[derive(Debug, Clone)]
 pub struct RegistryClient {
     http: Client,
     base: Url,
@@ -172,7 +186,7 @@ pub struct RegistryClient {
     repository: String,
     credential: Option<Credential>,
     options: ClientOptions,
-    auth: Mutex<AuthState>,
+    auth: Arc<Mutex<AuthState>>,
 }
 
 impl RegistryClient {
@@ -219,7 +233,7 @@ impl RegistryClient {
             repository: reference.repository().to_owned(),
             credential,
             options,
-            auth: Mutex::new(AuthState::default()),
+            auth: Arc::default(),
         };
         match client.ping(cancel) {
             Err(RegistryError::Connect { .. })
@@ -307,8 +321,7 @@ impl RegistryClient {
                 .headers()
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(retry_after_delay);
             let exhausted = |hint: String| RegistryError::RetriesExhausted {
                 url: url.to_string(),
                 status: status.as_u16(),
@@ -581,31 +594,25 @@ impl ImageSource for RegistryClient {
         descriptor: &Descriptor,
         cancel: &CancelToken,
     ) -> Result<BlobReader, SourceError> {
-        let path = format!("v2/{}/blobs/{}", self.repository, descriptor.digest);
-        let what = format!(
-            "blob {} in {}/{}",
-            descriptor.digest, self.registry_host, self.repository
-        );
-        let response = self.get(&path, &[], None, &what, cancel)?;
-        let announced = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if let Some(length) = announced
-            && descriptor.size > 0
-            && length > descriptor.size
-        {
-            return Err(RegistryError::Protocol {
-                url: response.url().to_string(),
-                reason: format!(
-                    "it announces {length} bytes for a blob the manifest says is {} bytes",
-                    descriptor.size
-                ),
-            }
-            .into());
-        }
-        Ok(Box::new(response))
+        self.open_blob_reporting(descriptor, cancel, Arc::new(|_: &Resumed| {}))
+    }
+
+    fn open_blob_reporting(
+        &self,
+        descriptor: &Descriptor,
+        cancel: &CancelToken,
+        on_resume: ResumeHook,
+    ) -> Result<BlobReader, SourceError> {
+        let end = (descriptor.size > 0).then_some(descriptor.size);
+        let (blob, _) = ResumingBlob::start(
+            self.opener(descriptor, end),
+            0,
+            end.map_or(BlobEnd::Unknown, BlobEnd::Blob),
+            self.resume_policy(),
+            cancel,
+            on_resume,
+        )?;
+        Ok(Box::new(blob))
     }
 
     fn open_blob_range(
@@ -614,44 +621,118 @@ impl ImageSource for RegistryClient {
         range: Range<u64>,
         cancel: &CancelToken,
     ) -> Result<RangeReply, SourceError> {
-        let path = format!("v2/{}/blobs/{}", self.repository, descriptor.digest);
-        let what = format!(
-            "blob {} in {}/{}",
-            descriptor.digest, self.registry_host, self.repository
-        );
         // Within the blob: a registry answers a range past the end with the part that exists.
         let end = if descriptor.size > 0 {
             range.end.min(descriptor.size)
         } else {
             range.end
         };
-        let range = range.start..end;
-        let length = range.end.saturating_sub(range.start);
-        if length == 0 {
+        if end <= range.start {
             return Ok(RangeReply::Partial(Box::new(std::io::empty())));
         }
-        let bytes = format!("bytes={}-{}", range.start, range.end - 1);
-        let response = self.get(&path, &[(RANGE, &bytes)], None, &what, cancel)?;
-        if response.status() != StatusCode::PARTIAL_CONTENT {
-            return Ok(RangeReply::Unsupported(format!(
-                "the registry ignored a Range request (answered {} instead of 206)",
-                response.status().as_u16()
-            )));
+        let (blob, starts_at) = ResumingBlob::start(
+            self.opener(descriptor, Some(end)),
+            range.start,
+            BlobEnd::Range(end),
+            self.resume_policy(),
+            cancel,
+            Arc::new(|_: &Resumed| {}),
+        )?;
+        if starts_at != range.start {
+            return Ok(RangeReply::Unsupported(
+                "the registry ignored a Range request (answered 200 instead of 206)".into(),
+            ));
         }
-        let expected = format!("bytes {}-{}/", range.start, range.end - 1);
-        let content_range = response
-            .headers()
-            .get(CONTENT_RANGE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !content_range.starts_with(&expected) {
-            return Err(RegistryError::Protocol {
-                url: response.url().to_string(),
-                reason: format!("asked for {bytes}, got Content-Range {content_range:?}"),
-            }
-            .into());
+        Ok(RangeReply::Partial(Box::new(blob)))
+    }
+}
+
+impl RegistryClient {
+    fn resume_policy(&self) -> ResumePolicy {
+        ResumePolicy {
+            idle_timeout: self.options.idle_timeout,
+            max_resumes: self.options.max_resumes,
+            first_backoff: Duration::from_millis(100),
         }
-        Ok(RangeReply::Partial(Box::new(response.take(length))))
+    }
+
+    /// Opens the blob from any offset up to `end` (exclusive), always from the registry URL
+    /// (a redirect is followed afresh, with fresh authorisation if needed).
+    fn opener(&self, descriptor: &Descriptor, end: Option<u64>) -> OpenAt {
+        let client = self.clone();
+        let path = format!("v2/{}/blobs/{}", self.repository, descriptor.digest);
+        let what = format!(
+            "blob {} in {}/{}",
+            descriptor.digest, self.registry_host, self.repository
+        );
+        let size = descriptor.size;
+        Arc::new(move |offset, cancel| {
+            let range = match end {
+                _ if offset == 0 && end.is_none_or(|end| end == size) => None,
+                Some(end) => Some(format!("bytes={offset}-{}", end - 1)),
+                None => Some(format!("bytes={offset}-")),
+            };
+            let headers: Vec<(HeaderName, &str)> =
+                range.iter().map(|r| (RANGE, r.as_str())).collect();
+            let response = client.get(&path, &headers, None, &what, cancel)?;
+            let url = response.url().clone();
+            let protocol = |reason: String| -> SourceError {
+                RegistryError::Protocol {
+                    url: url.to_string(),
+                    reason,
+                }
+                .into()
+            };
+            let starts_at = if response.status() == StatusCode::PARTIAL_CONTENT {
+                let expected = format!("bytes {offset}-");
+                let content_range = response
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if !content_range.starts_with(&expected) {
+                    return Err(protocol(format!(
+                        "asked for bytes from {offset}, got Content-Range {content_range:?}"
+                    )));
+                }
+                offset
+            } else {
+                let announced = response
+                    .headers()
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if let Some(length) = announced
+                    && size > 0
+                    && length > size
+                {
+                    return Err(protocol(format!(
+                        "it announces {length} bytes for a blob the manifest says is {size} bytes"
+                    )));
+                }
+                0
+            };
+            Ok(Opened {
+                body: Box::new(response),
+                starts_at,
+            })
+        })
+    }
+}
+
+/// A `Retry-After` value as a wait: delay-seconds, or an HTTP-date (a date in the past
+/// means now).
+fn retry_after_delay(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    match value.parse::<u64>() {
+        Ok(seconds) => Some(Duration::from_secs(seconds)),
+        Err(_) => {
+            let date = httpdate::parse_http_date(value).ok()?;
+            Some(
+                date.duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default(),
+            )
+        }
     }
 }
 

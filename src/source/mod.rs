@@ -32,6 +32,20 @@ pub struct FetchedManifest {
 /// A streaming blob body.
 pub type BlobReader = Box<dyn Read + Send>;
 
+/// A download that went on after its connection dropped or stalled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resumed {
+    /// How many times this blob's download has resumed so far.
+    pub count: u32,
+    /// The blob offset it resumed from.
+    pub at: u64,
+    /// What happened to the previous connection.
+    pub reason: String,
+}
+
+/// Told each time a blob download resumes (e.g. to show "resumed ×2" on the layer).
+pub type ResumeHook = std::sync::Arc<dyn Fn(&Resumed) + Send + Sync>;
+
 /// What a source made of a request for part of a blob.
 pub enum RangeReply {
     /// Exactly the bytes asked for.
@@ -118,6 +132,17 @@ pub trait ImageSource: Send + Sync {
         descriptor: &Descriptor,
         cancel: &CancelToken,
     ) -> Result<BlobReader, SourceError>;
+
+    /// [`open_blob`](Self::open_blob), telling `on_resume` whenever the download resumes after
+    /// a dropped or stalled connection (sources that never resume ignore it).
+    fn open_blob_reporting(
+        &self,
+        descriptor: &Descriptor,
+        cancel: &CancelToken,
+        _on_resume: ResumeHook,
+    ) -> Result<BlobReader, SourceError> {
+        self.open_blob(descriptor, cancel)
+    }
 
     /// Opens the bytes `range` of a blob (an HTTP Range request on a registry), for reading a
     /// table of contents or one file without the whole blob.
