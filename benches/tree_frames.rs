@@ -26,6 +26,7 @@ fn entry(path: String, kind: EntryKind, size: u64) -> Entry {
         mtime: 1_700_000_000,
         link_target: (kind == EntryKind::Symlink).then(|| "../target".to_owned()),
         content: None,
+        raw_names: None,
     }
 }
 

@@ -451,6 +451,7 @@ mod tests {
             mtime: 0,
             link_target: None,
             content: Some(ContentFacts::of_bytes(data)),
+            raw_names: None,
         }
     }
 

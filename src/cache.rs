@@ -270,6 +270,7 @@ mod tests {
             mtime: 1,
             link_target: None,
             content: None,
+            raw_names: None,
         }
     }
 

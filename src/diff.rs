@@ -229,6 +229,7 @@ mod tests {
                 mtime: 0,
                 link_target: None,
                 content: (kind == EntryKind::File).then(|| ContentFacts::of_bytes(data)),
+                raw_names: None,
             },
         }
     }

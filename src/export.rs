@@ -1,7 +1,7 @@
 //! Writing listings as CSV or JSON, atomically (temporary file + rename) or to stdout.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -123,6 +123,15 @@ pub fn neutralize_formula(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// [`neutralize_formula`] for a cell of raw bytes (a name that may not be UTF-8).
+fn neutralize_formula_bytes(cell: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if cell.first().is_some_and(|b| b"=+-@\t\r".contains(b)) {
+        [&b"'"[..], cell].concat().into()
+    } else {
+        cell.into()
+    }
+}
+
 /// Formats seconds since the epoch as RFC 3339 UTC.
 pub fn format_mtime(seconds: u64) -> String {
     i64::try_from(seconds)
@@ -141,20 +150,26 @@ pub fn write_csv(rows: &[ExportRow<'_>], out: impl Write) -> Result<(), ExportEr
     writer.write_record(CSV_COLUMNS).map_err(encode)?;
     for row in rows {
         let e = row.entry;
+        let (index, size, mode) = (
+            row.layer_index.to_string(),
+            e.size.to_string(),
+            format!("{:04o}", e.mode),
+        );
+        let (uid, gid, mtime) = (e.uid.to_string(), e.gid.to_string(), format_mtime(e.mtime));
         writer
             .write_record([
-                row.layer_index.to_string().as_str(),
-                row.layer_digest,
-                &neutralize_formula(&e.path),
-                e.kind.as_str(),
-                &e.size.to_string(),
-                &format!("{:04o}", e.mode),
-                &e.uid.to_string(),
-                &e.gid.to_string(),
-                &format_mtime(e.mtime),
-                &neutralize_formula(e.link_target.as_deref().unwrap_or("")),
-                row.layer_status,
-                row.change.as_str(),
+                index.as_bytes(),
+                row.layer_digest.as_bytes(),
+                &neutralize_formula_bytes(e.path_bytes()),
+                e.kind.as_str().as_bytes(),
+                size.as_bytes(),
+                mode.as_bytes(),
+                uid.as_bytes(),
+                gid.as_bytes(),
+                mtime.as_bytes(),
+                &neutralize_formula_bytes(e.link_target_bytes().unwrap_or_default()),
+                row.layer_status.as_bytes(),
+                row.change.as_str().as_bytes(),
             ])
             .map_err(encode)?;
     }
@@ -244,14 +259,103 @@ pub fn write_to(
     match destination {
         Destination::Stdout => {
             let stdout = io::stdout();
+            let to_terminal = stdout.is_terminal();
             let mut lock = io::BufWriter::new(stdout.lock());
-            write(&mut lock)?;
-            lock.flush().map_err(|source| ExportError::Io {
-                path: "stdout".into(),
-                source,
-            })
+            let flushed = if to_terminal {
+                let mut guarded = TerminalSafe::new(&mut lock);
+                write(&mut guarded)?;
+                guarded.finish()
+            } else {
+                write(&mut lock)?;
+                Ok(())
+            };
+            flushed
+                .and_then(|()| lock.flush())
+                .map_err(|source| ExportError::Io {
+                    path: "stdout".into(),
+                    source,
+                })
         }
         Destination::File(path) => write_atomically(path, write),
+    }
+}
+
+/// A writer for a terminal: control characters (other than newline) become visible `\u001b`
+/// escapes and bytes that are not UTF-8 become `\xff`, so that no file name can move the
+/// cursor, retitle the window or ring the bell. The escapes are valid inside JSON strings
+/// (where only DEL and C1 controls are left to escape); files keep their bytes.
+pub struct TerminalSafe<W: Write> {
+    inner: W,
+    /// The start of a UTF-8 sequence cut by the end of a write.
+    carry: Vec<u8>,
+}
+
+impl<W: Write> TerminalSafe<W> {
+    /// Guards `inner`.
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            carry: Vec::new(),
+        }
+    }
+
+    /// Writes out a sequence left incomplete at the end (as escaped bytes).
+    pub fn finish(&mut self) -> io::Result<()> {
+        let carry = std::mem::take(&mut self.carry);
+        for byte in carry {
+            write!(self.inner, "\\x{byte:02x}")?;
+        }
+        Ok(())
+    }
+
+    fn write_text(&mut self, text: &str) -> io::Result<()> {
+        let mut clean_from = 0;
+        for (at, c) in text.char_indices() {
+            if c.is_control() && c != '\n' {
+                self.inner.write_all(&text.as_bytes()[clean_from..at])?;
+                write!(self.inner, "\\u{:04x}", u32::from(c))?;
+                clean_from = at + c.len_utf8();
+            }
+        }
+        self.inner.write_all(&text.as_bytes()[clean_from..])
+    }
+}
+
+impl<W: Write> Write for TerminalSafe<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut bytes = std::mem::take(&mut self.carry);
+        bytes.extend_from_slice(buf);
+        let mut rest = &bytes[..];
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(text) => {
+                    self.write_text(text)?;
+                    break;
+                }
+                Err(error) => {
+                    let (valid, after) = rest.split_at(error.valid_up_to());
+                    // Checked by from_utf8 up to valid_up_to.
+                    self.write_text(std::str::from_utf8(valid).unwrap_or_default())?;
+                    match error.error_len() {
+                        Some(bad) => {
+                            for byte in &after[..bad] {
+                                write!(self.inner, "\\x{byte:02x}")?;
+                            }
+                            rest = &after[bad..];
+                        }
+                        None => {
+                            self.carry = after.to_vec();
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -298,7 +402,69 @@ mod tests {
             mtime: 1_700_000_000,
             link_target: Some("=HYPERLINK(\"x\")".into()),
             content: None,
+            raw_names: None,
         }
+    }
+
+    #[test]
+    fn terminal_output_escapes_controls_and_bad_bytes_even_across_writes() {
+        let mut out = Vec::new();
+        let mut guard = TerminalSafe::new(&mut out);
+        guard.write_all(b"ok\n\x1b]0;title\x07 caf").expect("write");
+        guard.write_all(&[0xc3]).expect("half a character");
+        guard
+            .write_all(&[0xa9, b' ', 0xff, b'\t', 0xc2, 0x9b, b'\n'])
+            .expect("write");
+        guard.write_all(&[0xe2]).expect("cut");
+        guard.finish().expect("finish");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            "ok\n\\u001b]0;title\\u0007 café \\xff\\u0009\\u009b\n\\xe2"
+        );
+    }
+
+    #[test]
+    fn csv_files_keep_names_that_are_not_utf8_byte_for_byte() {
+        let mut e = entry("caf\u{fffd}");
+        e.raw_names = Some(Box::new(crate::listing::RawNames {
+            path: Some(b"caf\xe9".to_vec()),
+            link_target: None,
+        }));
+        e.kind = EntryKind::File;
+        e.link_target = None;
+        let listing = LayerListing {
+            layer: LayerInfo {
+                index: 0,
+                descriptor: crate::manifest::Descriptor::default(),
+                created_by: None,
+            },
+            entries: vec![e],
+            status: LayerStatus::Complete {
+                digest_verified: true,
+            },
+            bytes_read: 0,
+            listed_from: ListedFrom::Blob,
+        };
+        let mut csv = Vec::new();
+        write_csv(&rows_of_listings(std::slice::from_ref(&listing)), &mut csv).expect("csv");
+        assert!(csv.windows(5).any(|w| w == b"caf\xe9,"), "{csv:?}");
+        let mut json = Vec::new();
+        write_json(
+            &ImageInfo {
+                source: String::new(),
+                manifest_digest: String::new(),
+                platform: None,
+                available_platforms: Vec::new(),
+                layers: Vec::new(),
+                config: crate::manifest::ImageConfig::default(),
+            },
+            std::slice::from_ref(&listing),
+            None,
+            &mut json,
+        )
+        .expect("json");
+        let json = String::from_utf8(json).expect("json is utf-8");
+        assert!(json.contains(r#""path_base64": "Y2Fm6Q==""#), "{json}");
     }
 
     #[test]

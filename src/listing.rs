@@ -96,9 +96,81 @@ pub struct Entry {
     /// when listed from a table of contents, or for other kinds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentFacts>,
+    /// The stored bytes of a path or link target that is not valid UTF-8 (`path` and
+    /// `link_target` then hold lossy text, with U+FFFD for each bad byte).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_names: Option<Box<RawNames>>,
+}
+
+/// Names as an archive stored them, kept when they are not valid UTF-8 so that they stay
+/// recoverable (JSON carries them in base64; CSV files get the bytes themselves).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawNames {
+    /// The normalised path's bytes, when they are not UTF-8.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "path_base64",
+        with = "base64_bytes"
+    )]
+    pub path: Option<Vec<u8>>,
+    /// The link target's bytes, when they are not UTF-8.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "link_target_base64",
+        with = "base64_bytes"
+    )]
+    pub link_target: Option<Vec<u8>>,
+}
+
+/// Serialises optional bytes as standard base64 text.
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => serializer.serialize_str(&STANDARD.encode(bytes)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| STANDARD.decode(text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 impl Entry {
+    /// Whether the path or link target is not valid UTF-8 (and shown lossily).
+    pub fn has_raw_names(&self) -> bool {
+        self.raw_names.is_some()
+    }
+
+    /// The path's bytes as stored (normalised), valid UTF-8 or not.
+    pub fn path_bytes(&self) -> &[u8] {
+        self.raw_names
+            .as_ref()
+            .and_then(|raw| raw.path.as_deref())
+            .unwrap_or(self.path.as_bytes())
+    }
+
+    /// The link target's bytes as stored, valid UTF-8 or not.
+    pub fn link_target_bytes(&self) -> Option<&[u8]> {
+        self.raw_names
+            .as_ref()
+            .and_then(|raw| raw.link_target.as_deref())
+            .or(self.link_target.as_deref().map(str::as_bytes))
+    }
+
     /// The last path component.
     pub fn name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or(&self.path)
@@ -128,6 +200,26 @@ fn join_path(dir: &str, name: &str) -> String {
         name.to_owned()
     } else {
         format!("{dir}/{name}")
+    }
+}
+
+/// [`normalize_path`] on bytes: the normalised path as text (lossy), and its bytes when they
+/// are not valid UTF-8.
+pub fn normalize_path_bytes(raw: &[u8]) -> (String, Option<Vec<u8>>) {
+    let parts: Vec<&[u8]> = raw
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
+        .collect();
+    if parts.is_empty() {
+        return (".".to_owned(), None);
+    }
+    let joined = parts.join(&b'/');
+    match String::from_utf8(joined) {
+        Ok(text) => (text, None),
+        Err(error) => {
+            let bytes = error.into_bytes();
+            (String::from_utf8_lossy(&bytes).into_owned(), Some(bytes))
+        }
     }
 }
 
@@ -631,6 +723,7 @@ mod tests {
             mtime: 0,
             link_target: None,
             content: None,
+            raw_names: None,
         }
     }
 

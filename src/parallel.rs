@@ -323,6 +323,7 @@ mod tests {
             mtime: 0,
             link_target: None,
             content: None,
+            raw_names: None,
         }
     }
 

@@ -15,7 +15,9 @@ use crate::cancel::CancelToken;
 pub use crate::compression::Compression;
 use crate::content::ContentScanner;
 use crate::image::LayerInfo;
-use crate::listing::{Entry, EntryKind, LayerListing, LayerStatus, ListedFrom, normalize_path};
+use crate::listing::{
+    Entry, EntryKind, LayerListing, LayerStatus, ListedFrom, RawNames, normalize_path_bytes,
+};
 use crate::source::{ErrorKind, ImageSource, ResumeHook, Resumed};
 use crate::tar_stream::{TarEntry, TarError, TarWalker};
 use crate::toc::FORMAT_METADATA;
@@ -584,10 +586,7 @@ fn read_entries<R: Read>(
 /// Turns a tar member (PAX, GNU long names and sparse headers already applied) into an
 /// [`Entry`]; `None` for the layer formats' own metadata files.
 pub(crate) fn convert_entry(member: TarEntry) -> Option<Entry> {
-    let path = normalize_path(&String::from_utf8_lossy(&member.path));
-    let link_target = member
-        .link_name
-        .map(|target| String::from_utf8_lossy(&target).into_owned());
+    let (path, raw_path) = normalize_path_bytes(&member.path);
     let kind = match EntryKind::by_name(&path) {
         Some(kind) => kind,
         None => match member.entry_type {
@@ -608,10 +607,31 @@ pub(crate) fn convert_entry(member: TarEntry) -> Option<Entry> {
     if kind == EntryKind::File && FORMAT_METADATA.contains(&path.as_str()) {
         return None;
     }
-    let link_target = match kind {
-        EntryKind::Hardlink => link_target.map(|t| normalize_path(&t)),
-        _ => link_target,
+    // A hardlink names a path of the archive: normalised like paths. A symlink's target is
+    // kept as written.
+    let (link_target, raw_target) = match member.link_name {
+        Some(target) if kind == EntryKind::Hardlink => {
+            let (text, raw) = normalize_path_bytes(&target);
+            (Some(text), raw)
+        }
+        Some(target) => match String::from_utf8(target) {
+            Ok(text) => (Some(text), None),
+            Err(error) => {
+                let bytes = error.into_bytes();
+                (
+                    Some(String::from_utf8_lossy(&bytes).into_owned()),
+                    Some(bytes),
+                )
+            }
+        },
+        None => (None, None),
     };
+    let raw_names = (raw_path.is_some() || raw_target.is_some()).then(|| {
+        Box::new(RawNames {
+            path: raw_path,
+            link_target: raw_target,
+        })
+    });
     Some(Entry {
         size: if kind == EntryKind::File {
             member.size
@@ -626,5 +646,6 @@ pub(crate) fn convert_entry(member: TarEntry) -> Option<Entry> {
         mtime: member.mtime,
         link_target,
         content: None,
+        raw_names,
     })
 }

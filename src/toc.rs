@@ -742,6 +742,7 @@ fn listing_entries(items: &[TocEntry]) -> Vec<Entry> {
                 .unwrap_or(0),
             link_target,
             content: None,
+            raw_names: None,
         });
     }
     entries

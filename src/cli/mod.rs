@@ -730,9 +730,14 @@ fn write_entry(out: &mut dyn Write, layer: Option<usize>, entry: &Entry) -> io::
         .map(|t| format!(" -> {}", escape_control(t)))
         .unwrap_or_default();
     let origin = layer.map(|l| format!("[{l}] ")).unwrap_or_default();
+    let mark = if entry.has_raw_names() {
+        "  [not UTF-8, shown lossily]"
+    } else {
+        ""
+    };
     writeln!(
         out,
-        "  {origin}{:<13} {:04o} {:>10}  {}{target}",
+        "  {origin}{:<13} {:04o} {:>10}  {}{target}{mark}",
         entry.kind.as_str(),
         entry.mode,
         human_size(entry.size),

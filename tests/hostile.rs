@@ -1,0 +1,367 @@
+//! Hostile layers, listed faithfully and never corrupting the terminal or a CSV: names with
+//! `..`, absolute paths, control and escape characters, invalid UTF-8, paths over 4096 bytes
+//! deep, duplicate paths, hardlinks to missing targets, a million entries. Carve never writes
+//! outside the chosen path.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+use common::images::{Compression, TestLayer, sha256};
+use common::layerslayer_command;
+use common::layouts::{IndexEntry, LayoutImage, write_oci_layout};
+use serde_json::Value;
+
+/// A tar member with a raw byte path (set through the header, or a PAX record when long).
+fn append(
+    builder: &mut tar::Builder<Vec<u8>>,
+    path: &[u8],
+    kind: tar::EntryType,
+    link: Option<&[u8]>,
+    data: &[u8],
+) {
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(kind);
+    header.set_mode(0o644);
+    header.set_mtime(1_700_000_000);
+    header.set_size(data.len() as u64);
+    let mut pax: Vec<(&str, &[u8])> = vec![("path", path)];
+    if let Some(link) = link {
+        pax.push(("linkpath", link));
+    }
+    builder.append_pax_extensions(pax).expect("pax");
+    header.set_path("placeholder").expect("short path");
+    header.set_cksum();
+    builder.append(&header, data).expect("member");
+}
+
+const ESCAPE_NAME: &[u8] = b"etc/\x1b]0;pwned\x07\x1b[31mred";
+const BAD_UTF8_NAME: &[u8] = b"srv/caf\xe9-\xff";
+
+fn deep_path() -> Vec<u8> {
+    let mut path = b"deep/".repeat(1000); // 5000 bytes, 1000 levels
+    path.extend_from_slice(b"bottom.txt");
+    path
+}
+
+/// One layer with every hostile name, and a second that duplicates a path.
+fn hostile_layout(dir: &Path) -> String {
+    let mut builder = tar::Builder::new(Vec::new());
+    append(
+        &mut builder,
+        b"../../etc/escape",
+        tar::EntryType::Regular,
+        None,
+        b"dotdot",
+    );
+    append(
+        &mut builder,
+        b"/abs/olute",
+        tar::EntryType::Regular,
+        None,
+        b"absolute",
+    );
+    append(
+        &mut builder,
+        ESCAPE_NAME,
+        tar::EntryType::Regular,
+        None,
+        b"esc",
+    );
+    append(
+        &mut builder,
+        BAD_UTF8_NAME,
+        tar::EntryType::Regular,
+        None,
+        b"latin-1",
+    );
+    append(
+        &mut builder,
+        b"srv/link",
+        tar::EntryType::Symlink,
+        Some(b"caf\xe9"),
+        b"",
+    );
+    append(
+        &mut builder,
+        &deep_path(),
+        tar::EntryType::Regular,
+        None,
+        b"deep",
+    );
+    append(
+        &mut builder,
+        b"dup/file",
+        tar::EntryType::Regular,
+        None,
+        b"first",
+    );
+    append(
+        &mut builder,
+        b"dup/file",
+        tar::EntryType::Regular,
+        None,
+        b"second!",
+    );
+    append(
+        &mut builder,
+        b"orphan",
+        tar::EntryType::Link,
+        Some(b"no/such/target"),
+        b"",
+    );
+    let tar = builder.into_inner().expect("tar");
+    let layer = TestLayer {
+        blob: tar.clone(),
+        digest: sha256(&tar),
+        diff_id: sha256(&tar),
+        compression: Compression::None,
+        expected: Vec::new(),
+        created_by: "hostile".into(),
+    };
+    write_oci_layout(
+        dir,
+        &[IndexEntry::Image(
+            None,
+            LayoutImage {
+                layers: &[layer],
+                architecture: "amd64",
+            },
+        )],
+    );
+    format!("oci:{}", dir.display())
+}
+
+fn run(args: &[&str]) -> Output {
+    layerslayer_command()
+        .args(args)
+        .output()
+        .expect("run layerslayer")
+}
+
+#[test]
+fn hostile_names_are_listed_faithfully_and_never_reach_the_terminal_raw() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let image = hostile_layout(&work.path().join("layout"));
+
+    // JSON: lossy text plus the original bytes in base64.
+    let json = run(&["peek", &image, "--json", "-", "-q"]);
+    assert_eq!(json.status.code(), Some(0), "{json:?}");
+    let json: Value = serde_json::from_slice(&json.stdout).expect("json");
+    let entries = json["layers"][0]["entries"]
+        .as_array()
+        .expect("entries")
+        .clone();
+    let paths: Vec<&str> = entries
+        .iter()
+        .map(|e| e["path"].as_str().expect("path"))
+        .collect();
+    assert_eq!(
+        paths.len(),
+        9,
+        "every member listed, duplicates too: {paths:?}"
+    );
+    assert_eq!(
+        paths[0], "../../etc/escape",
+        "listed as written, never resolved"
+    );
+    assert_eq!(paths[1], "abs/olute");
+    assert_eq!(
+        paths[2].as_bytes(),
+        ESCAPE_NAME,
+        "valid UTF-8 is kept as is"
+    );
+    assert_eq!(paths[3], "srv/caf\u{fffd}-\u{fffd}");
+    let raw = entries[3]["raw_names"]["path_base64"]
+        .as_str()
+        .expect("raw path");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .expect("base64"),
+        BAD_UTF8_NAME
+    );
+    let link = entries[4]["raw_names"]["link_target_base64"]
+        .as_str()
+        .expect("raw link");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(link)
+            .expect("base64"),
+        b"caf\xe9"
+    );
+    assert_eq!(paths[5].as_bytes(), deep_path().as_slice());
+    assert_eq!((paths[6], paths[7]), ("dup/file", "dup/file"));
+    assert_eq!(entries[8]["link_target"], "no/such/target");
+
+    // A CSV file keeps the bytes themselves.
+    let csv_path = work.path().join("out.csv");
+    let csv = run(&[
+        "peek",
+        &image,
+        "--csv",
+        csv_path.to_str().expect("utf-8"),
+        "-q",
+    ]);
+    assert_eq!(csv.status.code(), Some(0), "{csv:?}");
+    let csv = std::fs::read(&csv_path).expect("csv");
+    for name in [ESCAPE_NAME, BAD_UTF8_NAME, &deep_path()[..]] {
+        assert!(
+            csv.windows(name.len()).any(|w| w == name),
+            "{name:?} kept byte for byte"
+        );
+    }
+
+    // The human listing escapes and marks.
+    let text = run(&["peek", &image, "-q"]);
+    assert!(
+        !text.stdout.contains(&0x1b) && !text.stdout.contains(&0x07),
+        "no raw ESC or BEL"
+    );
+    let text = String::from_utf8(text.stdout).expect("the listing is UTF-8");
+    assert!(
+        text.contains("srv/caf\u{fffd}-\u{fffd}  [not UTF-8, shown lossily]"),
+        "{text}"
+    );
+
+    // The merged view: the later duplicate wins.
+    let merged = run(&["peek", &image, "--merged", "--json", "-", "-q"]);
+    let merged: Value = serde_json::from_slice(&merged.stdout).expect("json");
+    let dup = merged["merged"]
+        .as_array()
+        .expect("merged")
+        .iter()
+        .find(|m| m["entry"]["path"] == "dup/file")
+        .expect("dup/file");
+    assert_eq!(dup["entry"]["size"], 7);
+}
+
+#[test]
+fn csv_to_a_terminal_is_escaped_and_to_a_pipe_is_not() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let image = hostile_layout(&work.path().join("layout"));
+    // `script` gives the command a real terminal (util-linux, in every Debian).
+    let command = format!(
+        "XDG_CACHE_HOME={} {} peek '{image}' --csv - -q",
+        common::NO_CACHE_DIR,
+        common::layerslayer_binary().display()
+    );
+    let output = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .output()
+        .expect("run script");
+    assert!(output.status.success(), "{output:?}");
+    let shown = output.stdout;
+    assert!(
+        !shown.contains(&0x1b) && !shown.contains(&0x07),
+        "no raw ESC or BEL on the terminal"
+    );
+    let shown = String::from_utf8_lossy(&shown);
+    assert!(
+        shown.contains(r"etc/\u001b]0;pwned\u0007\u001b[31mred"),
+        "{shown}"
+    );
+    assert!(shown.contains(r"srv/caf\xe9-\xff"), "{shown}");
+
+    let piped = run(&["peek", &image, "--csv", "-", "-q"]);
+    assert!(
+        piped
+            .stdout
+            .windows(ESCAPE_NAME.len())
+            .any(|w| w == ESCAPE_NAME)
+    );
+}
+
+#[test]
+fn carve_writes_only_where_it_is_told() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let image = hostile_layout(&work.path().join("layout"));
+    let out_dir = work.path().join("out");
+    std::fs::create_dir(&out_dir).expect("out dir");
+    let carved = layerslayer_command()
+        .current_dir(&out_dir)
+        .args(["carve", &image, "../../etc/escape", "-q"])
+        .output()
+        .expect("carve");
+    assert_eq!(carved.status.code(), Some(0), "{carved:?}");
+    assert_eq!(
+        std::fs::read(out_dir.join("escape")).expect("carved"),
+        b"dotdot"
+    );
+    let written: Vec<_> = std::fs::read_dir(&out_dir).expect("list").collect();
+    assert_eq!(
+        written.len(),
+        1,
+        "only the one file, in the current directory"
+    );
+    assert!(!work.path().join("etc").exists());
+
+    let orphan = run(&["carve", &image, "orphan", "-o", "-"]);
+    assert_ne!(orphan.status.code(), Some(0));
+    let message = String::from_utf8_lossy(&orphan.stderr);
+    assert!(message.contains("no/such/target"), "{message}");
+}
+
+#[test]
+fn a_million_entries_are_listed() {
+    const COUNT: usize = 1_000_000;
+    let work = tempfile::tempdir().expect("tempdir");
+    // Header-only members written straight into a zstd stream (512 MB of tar, a few MB
+    // compressed), hashing the tar for the config's diff_id on the way.
+    struct Hashing<W: Write>(W, sha2::Sha256);
+    impl<W: Write> Write for Hashing<W> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            sha2::Digest::update(&mut self.1, buf);
+            self.0.write_all(buf).map(|()| buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.0.flush()
+        }
+    }
+    let encoder = zstd::Encoder::new(Vec::new(), 1).expect("zstd");
+    let mut builder = tar::Builder::new(Hashing(encoder, <sha2::Sha256 as sha2::Digest>::new()));
+    for i in 0..COUNT {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(0);
+        header.set_mode(0o644);
+        header
+            .set_path(format!("m/{:03}/{i:07}", i % 1000))
+            .expect("path");
+        header.set_cksum();
+        builder.append(&header, std::io::empty()).expect("member");
+    }
+    let Hashing(encoder, hasher) = builder.into_inner().expect("tar");
+    let blob = encoder.finish().expect("zstd finish");
+    let layer = TestLayer {
+        digest: sha256(&blob),
+        diff_id: format!("sha256:{:x}", sha2::Digest::finalize(hasher)),
+        blob,
+        compression: Compression::Zstd,
+        expected: Vec::new(),
+        created_by: "million".into(),
+    };
+    let dir = work.path().join("layout");
+    write_oci_layout(
+        &dir,
+        &[IndexEntry::Image(
+            None,
+            LayoutImage {
+                layers: &[layer],
+                architecture: "amd64",
+            },
+        )],
+    );
+    let image = format!("oci:{}", dir.display());
+    let output = run(&["peek", &image, "-q"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains(&format!("({COUNT} entries, complete)")),
+        "{}",
+        &text[text.len() - 200..]
+    );
+}
