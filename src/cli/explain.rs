@@ -78,6 +78,9 @@ pub struct DiffArgs {
     /// Allow plain http and unverified TLS for registries that are not on loopback.
     #[arg(long)]
     pub insecure: bool,
+    /// How to log in (used for both images).
+    #[command(flatten)]
+    pub login: super::LoginArgs,
     /// Seconds without a byte after which a download has stalled and is resumed.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = super::parse_seconds)]
     pub idle_timeout: f64,
@@ -346,6 +349,7 @@ pub(super) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
         platform: args.platform.clone(),
         insecure: args.insecure,
         idle_timeout: args.idle_timeout,
+        login: args.login.clone(),
     };
     let a = open(&image_args(&args.image_a), &cancel)?;
     let b = open(&image_args(&args.image_b), &cancel)?;

@@ -24,7 +24,7 @@ use crate::open::{Location, OpenOptions, OpenedImage, open_location};
 use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
 use crate::peek::PeekProgress;
 use crate::pipeline::{ContentNeed, ListingOptions};
-use crate::registry::ClientOptions;
+use crate::registry::{ClientOptions, Credential, stored};
 use crate::source::{ErrorKind, SourceError};
 
 /// Entries printed to a pipe are flushed at least this often.
@@ -61,6 +61,10 @@ pub struct Cli {
     /// What to do; without a command the desktop app opens.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Log what is done (requests, redirects, tokens, resumes) on stderr; credentials and
+    /// tokens are never shown. `RUST_LOG` works too.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
 }
 
 /// The subcommands.
@@ -120,6 +124,66 @@ pub struct ImageArgs {
     /// resumed from the byte reached.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
     pub idle_timeout: f64,
+    #[command(flatten)]
+    pub login: LoginArgs,
+}
+
+/// How to log in to a registry without a credentials file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LoginArgs {
+    /// Log in as USER (USER:PASSWORD works, but shows the password to other processes:
+    /// prefer --password-stdin, or the prompt you get on a terminal).
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    pub user: Option<String>,
+    /// Read the password (or access token) from the first line of stdin.
+    #[arg(long, requires = "user")]
+    pub password_stdin: bool,
+    /// Keep this login in the OS keyring for later runs (asked for explicitly, never
+    /// implied; `--forget` removes it).
+    #[arg(long, requires = "user")]
+    pub remember: bool,
+    /// Remove the login the OS keyring keeps for this registry.
+    #[arg(long, conflicts_with = "remember")]
+    pub forget: bool,
+}
+
+impl LoginArgs {
+    /// The credential the options give, asking for the password when needed.
+    fn credential(&self) -> Result<Option<Credential>, Failure> {
+        let Some(user) = &self.user else {
+            return Ok(None);
+        };
+        let (username, password) = match user.split_once(':') {
+            Some((username, password)) => (username.to_owned(), password.to_owned()),
+            None if self.password_stdin => {
+                let mut line = String::new();
+                io::stdin().lock().read_line(&mut line).map_err(|e| {
+                    Failure::new(
+                        exit_code::BAD_INPUT,
+                        format!("could not read the password: {e}"),
+                    )
+                })?;
+                (user.clone(), line.trim_end_matches(['\r', '\n']).to_owned())
+            }
+            None if io::stdin().is_terminal() => {
+                let password = rpassword::prompt_password(format!("Password for {user}: "))
+                    .map_err(|e| {
+                        Failure::new(
+                            exit_code::BAD_INPUT,
+                            format!("could not read the password: {e}"),
+                        )
+                    })?;
+                (user.clone(), password)
+            }
+            None => {
+                return Err(Failure::new(
+                    exit_code::BAD_INPUT,
+                    "--user without a password: give it with --password-stdin",
+                ));
+            }
+        };
+        Ok(Some(Credential::Basic { username, password }))
+    }
 }
 
 fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -257,15 +321,45 @@ fn open(args: &ImageArgs, cancel: &CancelToken) -> Result<OpenedImage, Failure> 
         .map(str::parse::<Platform>)
         .transpose()
         .map_err(|e| Failure::new(exit_code::BAD_INPUT, e.to_string()))?;
+    let registry = match &location {
+        Location::Registry(reference) => Some(reference.registry().to_owned()),
+        _ => None,
+    };
+    if args.login.forget
+        && let Some(registry) = &registry
+    {
+        let forgotten = stored::forget(registry);
+        eprintln!(
+            "{}",
+            if forgotten {
+                format!("the login for {registry} was removed from the OS keyring")
+            } else {
+                format!("the OS keyring held no login for {registry}")
+            }
+        );
+    }
+    let credential = args.login.credential()?;
     let options = OpenOptions {
         platform,
         registry: ClientOptions {
             insecure: args.insecure,
             idle_timeout: Duration::from_secs_f64(args.idle_timeout),
+            credential: credential.clone(),
             ..ClientOptions::default()
         },
     };
-    open_location(&location, &options, cancel).map_err(|e| Failure::opening(&e, Some(&location)))
+    let opened = open_location(&location, &options, cancel)
+        .map_err(|e| Failure::opening(&e, Some(&location)))?;
+    // Only a login that worked is kept.
+    if args.login.remember
+        && let (Some(registry), Some(credential)) = (&registry, &credential)
+    {
+        match stored::remember(registry, credential) {
+            Ok(()) => eprintln!("the login for {registry} is kept in the OS keyring"),
+            Err(reason) => eprintln!("warning: {reason}"),
+        }
+    }
+    Ok(opened)
 }
 
 fn run_layers(args: &ImageArgs, json: bool) -> Result<u8, Failure> {

@@ -5,6 +5,7 @@
 
 pub mod auth;
 mod resume;
+pub mod stored;
 
 use std::io::Read;
 use std::ops::Range;
@@ -225,7 +226,16 @@ impl RegistryClient {
         let credential = options
             .credential
             .clone()
-            .or_else(|| Credential::from_config_files(reference.registry()));
+            .or_else(|| Credential::from_config_files(reference.registry()))
+            .or_else(|| stored::recall(reference.registry()));
+        log::debug!(
+            "registry {registry_host}: credentials {}",
+            match &credential {
+                Some(Credential::Basic { username, .. }) => format!("for user {username}"),
+                Some(Credential::IdentityToken(_)) => "an identity token".into(),
+                None => "none (anonymous)".into(),
+            }
+        );
         let mut client = Self {
             http,
             base,
@@ -273,7 +283,7 @@ impl RegistryClient {
                 Ok(())
             }
             StatusCode::NOT_FOUND => Err(RegistryError::Protocol {
-                url: url.to_string(),
+                url: redact_url(&url),
                 reason: "this host does not serve the registry API (/v2/ is 404)".into(),
             }),
             status => Err(status_error(&url, status, response)),
@@ -307,11 +317,15 @@ impl RegistryClient {
             if cancel.is_cancelled() {
                 return Err(RegistryError::Cancelled);
             }
-            let response = build().send().map_err(|e| RegistryError::Connect {
-                url: url.to_string(),
-                reason: connect_hint(&e, url),
+            let response = build().send().map_err(|e| {
+                log::debug!("{} failed: {e}", redact_url(url));
+                RegistryError::Connect {
+                    url: redact_url(url),
+                    reason: connect_hint(&e, url),
+                }
             })?;
             let status = response.status();
+            log::debug!("{} -> {status}", redact_url(url));
             let retryable = status == StatusCode::TOO_MANY_REQUESTS
                 || matches!(status.as_u16(), 500 | 502 | 503 | 504);
             if !retryable {
@@ -323,7 +337,7 @@ impl RegistryClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(retry_after_delay);
             let exhausted = |hint: String| RegistryError::RetriesExhausted {
-                url: url.to_string(),
+                url: redact_url(url),
                 status: status.as_u16(),
                 attempts: attempt,
                 hint,
@@ -408,12 +422,13 @@ impl RegistryClient {
                     .and_then(|location| url.join(location).ok());
                 match target {
                     Some(next) if redirects <= MAX_REDIRECTS => {
+                        log::debug!("redirected to {}", redact_url(&next));
                         url = next;
                         continue;
                     }
                     _ => {
                         return Err(RegistryError::Protocol {
-                            url: url.to_string(),
+                            url: redact_url(&url),
                             reason: format!("bad or endless redirect ({status})"),
                         });
                     }
@@ -537,8 +552,12 @@ impl RegistryClient {
             return Err(status_error(&realm_url, status, response));
         }
         let body = read_limited(response, MAX_SMALL_BODY_BYTES, &realm_url)?;
+        log::debug!(
+            "token service {} answered for {scope} (token not shown)",
+            redact_url(&realm_url)
+        );
         auth::parse_token_response(&body).ok_or_else(|| RegistryError::Protocol {
-            url: realm_url.to_string(),
+            url: redact_url(&realm_url),
             reason: "the token response has no token".into(),
         })
     }
@@ -577,7 +596,7 @@ impl ImageSource for RegistryClient {
         let digest = format!("sha256:{:x}", Sha256::digest(&body));
         if reference.starts_with("sha256:") && reference != digest {
             return Err(RegistryError::Protocol {
-                url: url.to_string(),
+                url: redact_url(&url),
                 reason: format!("the manifest's digest is {digest}, not the requested {reference}"),
             }
             .into());
@@ -678,7 +697,7 @@ impl RegistryClient {
             let url = response.url().clone();
             let protocol = |reason: String| -> SourceError {
                 RegistryError::Protocol {
-                    url: url.to_string(),
+                    url: redact_url(&url),
                     reason,
                 }
                 .into()
@@ -736,6 +755,19 @@ fn retry_after_delay(value: &str) -> Option<Duration> {
     }
 }
 
+/// A URL for messages and logs: without user information, and with its query (which may be
+/// a signature granting access, as on a CDN redirect) replaced by `?redacted`.
+pub fn redact_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    // Both fail only for URLs that cannot have credentials (e.g. `data:`).
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    if shown.query().is_some() {
+        shown.set_query(Some("redacted"));
+    }
+    shown.to_string()
+}
+
 fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme()
         && a.host_str() == b.host_str()
@@ -757,12 +789,12 @@ fn read_limited(response: Response, limit: u64, url: &Url) -> Result<Vec<u8>, Re
         .take(limit + 1)
         .read_to_end(&mut body)
         .map_err(|e| RegistryError::Connect {
-            url: url.to_string(),
+            url: redact_url(url),
             reason: format!("reading the response failed: {e}"),
         })?;
     if body.len() as u64 > limit {
         return Err(RegistryError::Protocol {
-            url: url.to_string(),
+            url: redact_url(url),
             reason: format!("the response is larger than {limit} bytes"),
         });
     }
@@ -810,7 +842,7 @@ fn error_detail(response: Response) -> String {
 
 fn status_error(url: &Url, status: StatusCode, response: Response) -> RegistryError {
     RegistryError::Status {
-        url: url.to_string(),
+        url: redact_url(url),
         status: status.as_u16(),
         detail: error_detail(response),
     }

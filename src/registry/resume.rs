@@ -206,6 +206,12 @@ impl ResumingBlob {
         if !self.cancel.sleep(backoff) {
             return Err(io::Error::other("cancelled"));
         }
+        log::info!(
+            "resuming a download at byte {} (try {} of {}): {reason}",
+            self.position,
+            self.resumes,
+            self.policy.max_resumes
+        );
         (self.on_resume)(&Resumed {
             count: self.resumes,
             at: self.position,
