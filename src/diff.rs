@@ -153,7 +153,7 @@ pub const DIFF_CSV_COLUMNS: [&str; 8] = [
 
 /// Writes diff rows as CSV (empty cells for the missing side).
 pub fn write_diff_csv(rows: &[DiffRow], out: impl Write) -> Result<(), ExportError> {
-    let encode = |e: csv::Error| ExportError::Encode(e.to_string());
+    let encode = ExportError::from_csv;
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(DIFF_CSV_COLUMNS).map_err(encode)?;
     let kind = |side: &Option<DiffSide>| side.as_ref().map_or("", |s| s.kind.as_str());
@@ -177,9 +177,7 @@ pub fn write_diff_csv(rows: &[DiffRow], out: impl Write) -> Result<(), ExportErr
             ])
             .map_err(encode)?;
     }
-    writer
-        .flush()
-        .map_err(|e| ExportError::Encode(e.to_string()))
+    writer.flush().map_err(ExportError::Write)
 }
 
 /// The listings of image B, taking those of layers image A shares (same digest) from A's

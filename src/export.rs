@@ -42,6 +42,49 @@ pub enum ExportError {
     /// Encoding failed (should not happen for valid listings).
     #[error("could not encode the listing: {0}")]
     Encode(String),
+    /// Writing failed; [`write_to`] names the destination.
+    #[error("{0}")]
+    Write(#[source] io::Error),
+}
+
+impl ExportError {
+    /// A CSV writer's error: a failed write, or an encoding problem.
+    pub fn from_csv(error: csv::Error) -> Self {
+        match error.into_kind() {
+            csv::ErrorKind::Io(error) => Self::Write(error),
+            other => Self::Encode(format!("{other:?}")),
+        }
+    }
+
+    /// A JSON writer's error: a failed write, or an encoding problem.
+    pub fn from_json(error: serde_json::Error) -> Self {
+        if error.is_io() {
+            Self::Write(error.into())
+        } else {
+            Self::Encode(error.to_string())
+        }
+    }
+
+    /// Names `path` as where a failed write was going; a full disk says so.
+    fn at(self, path: &Path) -> Self {
+        match self {
+            Self::Write(source) | Self::Io { source, .. } => {
+                let source = if source.kind() == io::ErrorKind::StorageFull {
+                    io::Error::new(
+                        source.kind(),
+                        format!("{source}: the disk is full, and any previous file is unchanged"),
+                    )
+                } else {
+                    source
+                };
+                Self::Io {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 /// One row of an export: an entry and the layer it belongs to.
@@ -145,7 +188,7 @@ pub fn format_mtime(seconds: u64) -> String {
 
 /// Writes rows as CSV with a header line.
 pub fn write_csv(rows: &[ExportRow<'_>], out: impl Write) -> Result<(), ExportError> {
-    let encode = |e: csv::Error| ExportError::Encode(e.to_string());
+    let encode = ExportError::from_csv;
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(CSV_COLUMNS).map_err(encode)?;
     for row in rows {
@@ -173,9 +216,7 @@ pub fn write_csv(rows: &[ExportRow<'_>], out: impl Write) -> Result<(), ExportEr
             ])
             .map_err(encode)?;
     }
-    writer
-        .flush()
-        .map_err(|e| ExportError::Encode(e.to_string()))
+    writer.flush().map_err(ExportError::Write)
 }
 
 #[derive(Serialize)]
@@ -227,7 +268,7 @@ pub fn write_json(
         layers,
         merged,
     };
-    serde_json::to_writer_pretty(out, &document).map_err(|e| ExportError::Encode(e.to_string()))
+    serde_json::to_writer_pretty(out, &document).map_err(ExportError::from_json)
 }
 
 /// Where an export goes.
@@ -261,20 +302,18 @@ pub fn write_to(
             let stdout = io::stdout();
             let to_terminal = stdout.is_terminal();
             let mut lock = io::BufWriter::new(stdout.lock());
+            let stdout_path = Path::new("stdout");
             let flushed = if to_terminal {
                 let mut guarded = TerminalSafe::new(&mut lock);
-                write(&mut guarded)?;
+                write(&mut guarded).map_err(|e| e.at(stdout_path))?;
                 guarded.finish()
             } else {
-                write(&mut lock)?;
+                write(&mut lock).map_err(|e| e.at(stdout_path))?;
                 Ok(())
             };
             flushed
                 .and_then(|()| lock.flush())
-                .map_err(|source| ExportError::Io {
-                    path: "stdout".into(),
-                    source,
-                })
+                .map_err(|source| ExportError::Write(source).at(stdout_path))
         }
         Destination::File(path) => write_atomically(path, write),
     }
@@ -363,10 +402,7 @@ fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
-    let io_error = |source: io::Error| ExportError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io_error = |source: io::Error| ExportError::Write(source).at(path);
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -378,7 +414,7 @@ fn write_atomically(
         .map_err(io_error)?;
     {
         let mut buffered = io::BufWriter::new(temp.as_file());
-        write(&mut buffered)?;
+        write(&mut buffered).map_err(|e| e.at(path))?;
         buffered.flush().map_err(io_error)?;
     }
     temp.as_file().sync_all().map_err(io_error)?;

@@ -537,3 +537,127 @@ fn the_cli_prints_entries_while_downloading_and_stops_when_the_reader_goes() {
         "the download stopped with the reader"
     );
 }
+
+#[test]
+fn a_manifest_with_a_wrong_content_type_is_read_by_its_media_type() {
+    let server = FakeRegistry::new(vec![(GZIP, FakeBlob::Bytes(gzip_layer(5)))]).serve(
+        |request, registry| {
+            request.path.contains("/manifests/").then(|| {
+                Reply::bytes(200, registry.manifest.clone()).header("Content-Type", "text/html")
+            })
+        },
+    );
+    let (_, image) = open(&server).expect("the body's mediaType decides");
+    assert_eq!(image.layers.len(), 1);
+
+    let unknown =
+        FakeRegistry::new(vec![(GZIP, FakeBlob::Bytes(gzip_layer(5)))]).serve(|request, _| {
+            request.path.contains("/manifests/").then(|| {
+                Reply::bytes(200, r#"{"schemaVersion":2}"#).header("Content-Type", "text/html")
+            })
+        });
+    let error = open(&unknown).expect_err("neither says what it is");
+    assert!(error.to_string().contains("text/html"), "{error}");
+}
+
+#[test]
+fn oversized_manifests_and_configs_are_refused_without_reading_them() {
+    let endless = || Reply {
+        status: 200,
+        headers: vec![(
+            "Content-Type".into(),
+            "application/vnd.oci.image.manifest.v1+json".into(),
+        )],
+        body: common::fault::Body::Stream(Arc::new(|out| {
+            out.write_all(b"{\"schemaVersion\":2,\"x\":\"")?;
+            loop {
+                out.write_all(&[b'a'; 65536])?;
+            }
+        })),
+        content_length: None,
+    };
+    let server = FakeRegistry::new(vec![(GZIP, FakeBlob::Bytes(gzip_layer(5)))])
+        .serve(move |request, _| request.path.contains("/manifests/").then(endless));
+    let started = Instant::now();
+    let error = open(&server).expect_err("too big");
+    assert!(error.to_string().contains("4194304"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let huge =
+        FakeRegistry::new(vec![(GZIP, FakeBlob::Bytes(gzip_layer(5)))]).serve(|request, _| {
+            request.path.contains("/manifests/").then(|| Reply {
+                content_length: Some(10 << 30),
+                ..Reply::bytes(200, "{}")
+            })
+        });
+    let error = open(&huge).expect_err("announced too big");
+    assert!(error.to_string().contains("4194304"), "{error}");
+
+    // A config over its bound is refused by its descriptor's size, before any request.
+    let mut registry = FakeRegistry::new(vec![(GZIP, FakeBlob::Bytes(gzip_layer(5)))]);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&registry.manifest).expect("manifest");
+    manifest["config"]["size"] = serde_json::json!(1u64 << 30);
+    registry.manifest = serde_json::to_vec(&manifest).expect("manifest");
+    let config_digest = manifest["config"]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_owned();
+    let server = registry.serve_plain();
+    let error = open(&server).expect_err("config too big");
+    assert!(error.to_string().contains("more than the"), "{error}");
+    assert!(
+        !server
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with(&config_digest)),
+        "never fetched"
+    );
+}
+
+#[test]
+fn rate_limits_without_retry_after_back_off() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    let server =
+        FakeRegistry::new(vec![(GZIP, FakeBlob::Bytes(gzip_layer(5)))]).serve(move |request, _| {
+            (request.path.contains("/manifests/") && counter.fetch_add(1, Ordering::SeqCst) < 2)
+                .then(|| Reply::bytes(429, "slow down"))
+        });
+    let started = Instant::now();
+    open(&server).expect("succeeds on the third try");
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    // 250 ms, then 500 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn an_export_to_a_full_disk_says_so_and_keeps_the_previous_file() {
+    // A 4 KiB tmpfs in a private mount namespace (tests/run runs as root, as CI does).
+    let work = tempfile::tempdir().expect("tempdir");
+    let mount = work.path().join("small");
+    std::fs::create_dir(&mount).expect("mount point");
+    let script = format!(
+        "mount -t tmpfs -o size=4k tmpfs '{dir}' && echo old > '{dir}/out.csv' && \
+         XDG_CACHE_HOME={cache} '{bin}' peek demo --csv '{dir}/out.csv' -q >/dev/null; \
+         echo \"exit $?\"; cat '{dir}/out.csv'; ls -A '{dir}'",
+        dir = mount.display(),
+        cache = common::NO_CACHE_DIR,
+        bin = common::layerslayer_binary().display()
+    );
+    let output = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .expect("run unshare");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stdout, "exit 1\nold\nout.csv\n", "{stderr}");
+    assert!(
+        stderr.contains("No space left on device") && stderr.contains("the disk is full"),
+        "{stderr}"
+    );
+}

@@ -227,8 +227,7 @@ pub(super) fn run_analyze(args: &AnalyzeArgs) -> Result<u8, Failure> {
             analysis: &analysis,
         };
         export::write_to(&Destination::from_arg(json), |out| {
-            serde_json::to_writer_pretty(&mut *out, &document)
-                .map_err(|e| ExportError::Encode(e.to_string()))?;
+            serde_json::to_writer_pretty(&mut *out, &document).map_err(ExportError::from_json)?;
             writeln!(out).map_err(|source| ExportError::Io {
                 path: json.into(),
                 source,
@@ -403,8 +402,7 @@ pub(super) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
             changes: &rows,
         };
         export::write_to(&Destination::from_arg(json), |out| {
-            serde_json::to_writer_pretty(&mut *out, &document)
-                .map_err(|e| ExportError::Encode(e.to_string()))?;
+            serde_json::to_writer_pretty(&mut *out, &document).map_err(ExportError::from_json)?;
             writeln!(out).map_err(|source| ExportError::Io {
                 path: json.into(),
                 source,

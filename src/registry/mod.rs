@@ -784,6 +784,13 @@ fn challenge_of(headers: &HeaderMap) -> Option<Challenge> {
 
 /// Reads a whole small body, refusing more than `limit` bytes.
 fn read_limited(response: Response, limit: u64, url: &Url) -> Result<Vec<u8>, RegistryError> {
+    let too_large = || RegistryError::Protocol {
+        url: redact_url(url),
+        reason: format!("the response is larger than {limit} bytes"),
+    };
+    if response.content_length().is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
     let mut body = Vec::new();
     response
         .take(limit + 1)
@@ -793,10 +800,7 @@ fn read_limited(response: Response, limit: u64, url: &Url) -> Result<Vec<u8>, Re
             reason: format!("reading the response failed: {e}"),
         })?;
     if body.len() as u64 > limit {
-        return Err(RegistryError::Protocol {
-            url: redact_url(url),
-            reason: format!("the response is larger than {limit} bytes"),
-        });
+        return Err(too_large());
     }
     Ok(body)
 }
