@@ -209,7 +209,7 @@ pub fn analyze(listings: &[LayerListing]) -> Analysis {
 
 /// Groups the final regular files (size ≥ 1) by content hash.
 fn duplicates(merged: &[MergedEntry]) -> Vec<DuplicateGroup> {
-    let mut groups: HashMap<(ContentHash, u64), Vec<String>> = HashMap::new();
+    let mut groups: HashMap<(ContentHash, u64), Vec<&str>> = HashMap::new();
     for item in merged {
         let entry = &item.entry;
         if let (EntryKind::File, Some(content)) = (entry.kind, &entry.content)
@@ -218,13 +218,14 @@ fn duplicates(merged: &[MergedEntry]) -> Vec<DuplicateGroup> {
             groups
                 .entry((content.hash, entry.size))
                 .or_default()
-                .push(entry.path.clone());
+                .push(&entry.path);
         }
     }
     let mut duplicates: Vec<DuplicateGroup> = groups
         .into_iter()
         .filter(|(_, paths)| paths.len() > 1)
-        .map(|((digest, size), mut paths)| {
+        .map(|((digest, size), paths)| {
+            let mut paths: Vec<String> = paths.into_iter().map(str::to_owned).collect();
             paths.sort();
             DuplicateGroup {
                 digest,
@@ -243,18 +244,29 @@ fn duplicates(merged: &[MergedEntry]) -> Vec<DuplicateGroup> {
 
 /// The `count` largest regular files of the final filesystem.
 pub fn largest_files(merged: &[MergedEntry], count: usize) -> Vec<LargestFile> {
-    let mut files: Vec<LargestFile> = merged
+    let mut files: Vec<&MergedEntry> = merged
         .iter()
         .filter(|m| m.entry.kind == EntryKind::File)
+        .collect();
+    let order = |a: &&MergedEntry, b: &&MergedEntry| {
+        b.entry
+            .size
+            .cmp(&a.entry.size)
+            .then_with(|| a.entry.path.cmp(&b.entry.path))
+    };
+    if files.len() > count && count > 0 {
+        files.select_nth_unstable_by(count - 1, order);
+    }
+    files.truncate(count);
+    files.sort_by(order);
+    files
+        .into_iter()
         .map(|m| LargestFile {
             path: m.entry.path.clone(),
             size: m.entry.size,
             layer: m.layer_index,
         })
-        .collect();
-    files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
-    files.truncate(count);
-    files
+        .collect()
 }
 
 /// The flags of one layer's entries, in entry order.
@@ -324,7 +336,9 @@ pub fn secret_reason(entry: &Entry) -> Option<String> {
     let path = entry.path.as_str();
     let name = entry.name();
     for &(suffix, needs_words, what) in CREDENTIAL_FILES {
-        let matches = path == suffix || path.ends_with(&format!("/{suffix}"));
+        let matches = path
+            .strip_suffix(suffix)
+            .is_some_and(|before| before.is_empty() || before.ends_with('/'));
         if matches && (!needs_words || has_words) {
             return Some(what.into());
         }

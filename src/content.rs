@@ -86,9 +86,20 @@ pub struct ContentScanner {
     prefix: Vec<u8>,
 }
 
+/// Whether a file of this name is a secret only when it holds credential words (`.npmrc`,
+/// `.pypirc`): only such files are searched for them.
+pub fn wants_credential_words(name: &str) -> bool {
+    matches!(name, ".npmrc" | ".pypirc")
+}
+
 impl ContentScanner {
-    /// Reads `data` to its end, hashing it and searching its start for secrets.
-    pub fn scan(&mut self, mut data: impl Read) -> io::Result<ContentFacts> {
+    /// Reads `data` to its end, hashing it and searching its start for a private key, and for
+    /// credential words when `credential_words` is set (see [`wants_credential_words`]).
+    pub fn scan(
+        &mut self,
+        mut data: impl Read,
+        credential_words: bool,
+    ) -> io::Result<ContentFacts> {
         if self.buffer.is_empty() {
             self.buffer = vec![0; READ_BYTES];
         }
@@ -108,9 +119,14 @@ impl ContentScanner {
             }
             hasher.update(chunk);
         }
+        let secret = if credential_words {
+            sniff_secret(&self.prefix)
+        } else {
+            has_private_key(&self.prefix).then_some(SecretContent::PrivateKey)
+        };
         Ok(ContentFacts {
             hash: ContentHash(hasher.digest128()),
-            secret: sniff_secret(&self.prefix),
+            secret,
         })
     }
 }
@@ -192,7 +208,9 @@ mod tests {
     #[test]
     fn streaming_and_in_memory_facts_agree_and_hashes_round_trip() {
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        let streamed = ContentScanner::default().scan(&data[..]).expect("reads");
+        let streamed = ContentScanner::default()
+            .scan(&data[..], true)
+            .expect("reads");
         assert_eq!(streamed, ContentFacts::of_bytes(&data));
         assert_ne!(streamed.hash, ContentFacts::of_bytes(&data[1..]).hash);
         let json = serde_json::to_string(&streamed).expect("serialises");

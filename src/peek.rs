@@ -13,7 +13,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::cancel::CancelToken;
 pub use crate::compression::Compression;
-use crate::content::ContentScanner;
+use crate::content::{ContentScanner, wants_credential_words};
 use crate::image::LayerInfo;
 use crate::listing::{
     Entry, EntryKind, LayerListing, LayerStatus, ListedFrom, RawNames, normalize_path_bytes,
@@ -567,7 +567,8 @@ fn read_entries<R: Read>(
         if let Some(mut entry) = convert_entry(member) {
             let mut data_error = None;
             if file_data == FileData::Scan && entry.kind == EntryKind::File && !sparse {
-                match scanner.scan(walker.data()) {
+                let words = wants_credential_words(entry.name());
+                match scanner.scan(walker.data(), words) {
                     Ok(facts) => entry.content = Some(facts),
                     // The header was valid: list the entry, then report its data.
                     Err(error) => data_error = Some(TarError::of_data_read(error, offset)),

@@ -10,6 +10,12 @@
 #               network namespace (`unshare --net`); the script then waits for the title
 #               `layerslayer - demo`, and fails if no network namespace can be made.
 #   SCREENSHOT  where to write the PNG (or env LAYERSLAYER_SCREENSHOT; default gui-screenshot.png)
+# Env LAYERSLAYER_STEPS: after the first screenshot, what to do in the window, one step a line:
+#   click X Y   click at window coordinates X,Y (points; the pointer then leaves the window)
+#   type TEXT   type TEXT on the keyboard
+#   key NAME    press a key (xdotool names: Return, ctrl+a, …)
+#   shot FILE   wait until the screen stops changing (work done, spinners gone), then write
+#               it to FILE; fails if it is blank
 # Needs Xvfb, xdotool and ImageMagick (import, convert); `-` also needs util-linux's unshare and
 # either root or unprivileged user namespaces.
 set -euo pipefail
@@ -152,3 +158,50 @@ done
 
 title=$(xdotool search --name "$title_pattern" getwindowname | head -n1)
 echo "gui_screenshot: '$title' rendered; screenshot $screenshot (standard deviation $deviation)"
+
+# Waits until two screenshots 0.4 s apart are identical (at most about 60 s), then keeps the
+# last one as $1 and checks it is not blank.
+shot_when_still() {
+  local file=$1 still=""
+  import -window root "$work/still-a.png"
+  for _ in $(seq 150); do
+    sleep 0.4
+    kill -0 "$app_pid" 2>/dev/null || fail "the app exited during the steps: $(cat "$work/app.log")"
+    import -window root "$work/still-b.png"
+    if [ "$(compare -metric AE "$work/still-a.png" "$work/still-b.png" null: 2>&1 || true)" = "0" ]; then
+      still=yes
+      break
+    fi
+    mv "$work/still-b.png" "$work/still-a.png"
+  done
+  [ -n "$still" ] || fail "the screen kept changing; last screenshot: $file"
+  mv "$work/still-b.png" "$file"
+  local d
+  d=$(convert "$file" -format '%[fx:standard_deviation]' info:)
+  awk -v d="$d" -v min="$min_deviation" 'BEGIN { exit !(d > min) }' ||
+    fail "the screenshot $file is blank (standard deviation $d)"
+  echo "gui_screenshot: step screenshot $file (standard deviation $d)"
+}
+
+if [ -n "${LAYERSLAYER_STEPS:-}" ]; then
+  command -v compare >/dev/null || fail "compare is missing (apt-get install imagemagick)"
+  window=$(xdotool search --name "$title_pattern" | head -n1)
+  # No window manager: give the window the keyboard focus by hand.
+  xdotool windowfocus --sync "$window" 2>/dev/null || xdotool windowfocus "$window"
+  while IFS= read -r step; do
+    case "$step" in
+      "click "*)
+        read -r _ x y <<<"$step"
+        xdotool mousemove --window "$window" "$x" "$y" click 1
+        sleep 0.2
+        # Off the window (it is narrower than the screen), so no tooltip stays on screen.
+        xdotool mousemove 1279 799
+        ;;
+      "type "*) xdotool type --delay 20 -- "${step#type }" ;;
+      "key "*) xdotool key "${step#key }" ;;
+      "shot "*) shot_when_still "${step#shot }" ;;
+      "") ;;
+      *) fail "unknown step '$step' in LAYERSLAYER_STEPS" ;;
+    esac
+  done <<<"$LAYERSLAYER_STEPS"
+fi

@@ -1,26 +1,30 @@
 //! Background work for the app, always off the UI thread: resolving an image, peeking layers,
-//! building file trees and saving a file carved out of the image. Workers never panic; they report failures as values, stream
+//! building file trees, analysing the layers, comparing two images and saving a file carved
+//! out of the image. Workers never panic; they report failures as values, stream
 //! entries in batches over a channel and wake the UI after each message.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
 use poll_promise::Promise;
 
+use crate::analysis::{Analysis, analyze};
 use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
 use crate::carve::{self, CarveError, CarveReport, CarveTarget};
+use crate::diff::{DiffRow, diff_filesystems, shared_listings};
 use crate::export::{self, Destination, ExportError};
+use crate::gui::diff_view::DiffTree;
 use crate::gui::tree_view::{BuiltTree, TreeScope};
 use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{
     Change, Entry, EntryKind, FileTree, LayerListing, LayerStatus, ListedFrom, TreeNode,
-    layer_changes, merge_entries,
+    escape_control, layer_changes, merge_entries, merge_layers,
 };
 use crate::manifest::Platform;
 use crate::open::{OpenOptions, OpenedImage, open_image};
@@ -155,10 +159,13 @@ pub struct PeekPoll {
 impl PeekJob {
     /// Peeks `layers` on worker threads (as many at once as there are cores), streaming
     /// entries in batches; layers in `cache` are replayed from it, and complete ones stored.
+    /// With `need_content` every layer is read whole (no table of contents), so that regular
+    /// files carry their content facts for the analysis.
     pub fn start(
         source: Arc<dyn ImageSource>,
         layers: Vec<LayerInfo>,
         cache: Option<Arc<ListingCache>>,
+        need_content: bool,
         ctx: egui::Context,
     ) -> Result<Self, String> {
         let cancel = CancelToken::new();
@@ -188,7 +195,7 @@ impl PeekJob {
                     options: ListingOptions {
                         cache: cache.as_deref(),
                         use_toc: true,
-                        content: ContentNeed::WhenStreamed,
+                        content: content_need(need_content),
                     },
                     concurrency: default_concurrency(),
                     delivery: Delivery::AsTheyArrive,
@@ -630,6 +637,374 @@ fn save_carved(
             reason: "nothing was carved".into(),
         }
         .into()),
+    }
+}
+
+/// A peeked layer as background work takes it: its entries (shared, not copied) and how its
+/// reading ended.
+#[derive(Clone)]
+pub struct PeekedListing {
+    /// The layer and its entries.
+    pub entries: LayerEntries,
+    /// How reading it ended.
+    pub status: LayerStatus,
+    /// Compressed bytes received.
+    pub bytes_read: u64,
+    /// Whether the entries came from the blob, the listing cache or a TOC.
+    pub listed_from: ListedFrom,
+}
+
+impl PeekedListing {
+    /// The layer as a listing (its entries copied, on the worker).
+    fn into_listing(self) -> LayerListing {
+        LayerListing {
+            entries: self.entries.entries().cloned().collect(),
+            layer: self.entries.layer,
+            status: self.status,
+            bytes_read: self.bytes_read,
+            listed_from: self.listed_from,
+        }
+    }
+}
+
+/// A finished analysis.
+pub struct AnalysisDone {
+    /// What [`analyze`] found.
+    pub analysis: Analysis,
+    /// Regular files listed without their content facts: the duplicate and content checks
+    /// could not look at them.
+    pub files_without_content: usize,
+}
+
+/// The analysis of the peeked layers, computed on a worker thread.
+pub struct AnalysisJob {
+    /// `None` once the result was taken.
+    promise: Option<Promise<AnalysisDone>>,
+}
+
+impl AnalysisJob {
+    /// Analyses `layers` (base first) with [`analyze`]; wakes `ctx` when done.
+    pub fn start(layers: Vec<PeekedListing>, ctx: egui::Context) -> Result<Self, String> {
+        let (sender, promise) = Promise::new();
+        thread::Builder::new()
+            .name("analysis".into())
+            .spawn(move || {
+                let listings: Vec<LayerListing> = layers
+                    .into_iter()
+                    .map(PeekedListing::into_listing)
+                    .collect();
+                let files_without_content = listings
+                    .iter()
+                    .flat_map(|listing| &listing.entries)
+                    .filter(|entry| entry.kind == EntryKind::File && entry.content.is_none())
+                    .count();
+                sender.send(AnalysisDone {
+                    analysis: analyze(&listings),
+                    files_without_content,
+                });
+                ctx.request_repaint();
+            })
+            .map_err(|e| format!("could not start a worker thread: {e}"))?;
+        Ok(Self {
+            promise: Some(promise),
+        })
+    }
+
+    /// The analysis once computed (only once); `None` while the work runs.
+    pub fn take_result(&mut self) -> Option<AnalysisDone> {
+        take_if_ready(&mut self.promise)
+    }
+}
+
+/// What to compare image A (on screen) with.
+pub struct CompareRequest {
+    /// Image B: what the user typed, and the platform to pick from an index.
+    pub image_b: FetchRequest,
+    /// Where image A's blobs come from.
+    pub source_a: Arc<dyn ImageSource>,
+    /// Every layer of image A, base first.
+    pub layers_a: Vec<LayerInfo>,
+    /// The layers of A already peeked; complete ones are not read again.
+    pub peeked_a: Vec<PeekedListing>,
+    /// Listings of layers seen before.
+    pub cache: Option<Arc<ListingCache>>,
+    /// Read whole layers for their content facts (no table of contents).
+    pub need_content: bool,
+}
+
+/// A finished comparison.
+pub struct CompareResult {
+    /// The request for image B that was compared (its platform as resolved).
+    pub request_b: FetchRequest,
+    /// Image B as resolved.
+    pub image_b: ImageInfo,
+    /// Layers of B that A has too (same digest): their listings were taken from A's.
+    pub shared_layers: usize,
+    /// Layers of A read for the comparison (not peeked before).
+    pub read_a: usize,
+    /// Layers of B read for the comparison (not shared with A).
+    pub read_b: usize,
+    /// The differing paths, sorted by path.
+    pub rows: Vec<DiffRow>,
+    /// The same rows as a directory tree.
+    pub tree: DiffTree,
+    /// Layers not read completely: the comparison may miss differences in them.
+    pub notes: Vec<String>,
+}
+
+/// How a comparison is going, for the UI to show.
+#[derive(Default)]
+pub struct CompareProgress {
+    /// What is being done, e.g. `Reading 2 layers of B…`.
+    stage: Mutex<String>,
+    /// The layers being read now: their compressed sizes and live counters.
+    reading: Mutex<Vec<(u64, Arc<PeekProgress>)>>,
+}
+
+impl CompareProgress {
+    /// What is being done.
+    pub fn stage(&self) -> String {
+        self.stage.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Compressed bytes read so far and the total, over the layers being read now.
+    pub fn bytes(&self) -> (u64, u64) {
+        self.reading.lock().map_or((0, 0), |reading| {
+            reading
+                .iter()
+                .fold((0, 0), |(read, total), (size, progress)| {
+                    (read + progress.bytes_read().min(*size), total + size)
+                })
+        })
+    }
+
+    fn set_stage(&self, stage: impl Into<String>) {
+        if let Ok(mut slot) = self.stage.lock() {
+            *slot = stage.into();
+        }
+    }
+
+    fn set_reading(&self, reading: Vec<(u64, Arc<PeekProgress>)>) {
+        if let Ok(mut slot) = self.reading.lock() {
+            *slot = reading;
+        }
+    }
+}
+
+/// A comparison of image A with image B running on a worker thread; dropping it cancels it.
+pub struct CompareJob {
+    /// `None` once the result was taken.
+    promise: Option<Promise<Result<CompareResult, String>>>,
+    cancel: CancelToken,
+    progress: Arc<CompareProgress>,
+}
+
+impl CompareJob {
+    /// Opens image B, reads the layers of A not peeked yet and the layers of B that A does
+    /// not share, and diffs the two final filesystems; wakes `ctx` as it goes and when done.
+    pub fn start(request: CompareRequest, ctx: egui::Context) -> Result<Self, String> {
+        let cancel = CancelToken::new();
+        let progress = Arc::new(CompareProgress::default());
+        let (sender, promise) = Promise::new();
+        let (worker_cancel, worker_progress) = (cancel.clone(), Arc::clone(&progress));
+        thread::Builder::new()
+            .name("compare".into())
+            .spawn(move || {
+                let result = compare(request, &worker_cancel, &worker_progress, &ctx);
+                sender.send(result);
+                ctx.request_repaint();
+            })
+            .map_err(|e| format!("could not start a worker thread: {e}"))?;
+        Ok(Self {
+            promise: Some(promise),
+            cancel,
+            progress,
+        })
+    }
+
+    /// How the comparison is going.
+    pub fn progress(&self) -> &CompareProgress {
+        &self.progress
+    }
+
+    /// The result once the worker is done (only once); `None` while it is still running.
+    pub fn take_result(&mut self) -> Option<Result<CompareResult, String>> {
+        take_if_ready(&mut self.promise)
+    }
+}
+
+impl Drop for CompareJob {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn compare(
+    request: CompareRequest,
+    cancel: &CancelToken,
+    progress: &CompareProgress,
+    ctx: &egui::Context,
+) -> Result<CompareResult, String> {
+    let CompareRequest {
+        image_b,
+        source_a,
+        layers_a,
+        peeked_a,
+        cache,
+        need_content,
+    } = request;
+    progress.set_stage(format!("Opening {}…", escape_control(&image_b.reference)));
+    ctx.request_repaint();
+    let opened = resolve(image_b, cancel)?;
+    let options = ListingOptions {
+        cache: cache.as_deref(),
+        use_toc: true,
+        content: content_need(need_content),
+    };
+    let mut peeked: HashMap<usize, LayerListing> = peeked_a
+        .into_iter()
+        .filter(|layer| layer.status.is_complete())
+        .map(|layer| (layer.entries.layer.index, layer.into_listing()))
+        .collect();
+    let unread_a: Vec<LayerInfo> = layers_a
+        .iter()
+        .filter(|layer| !peeked.contains_key(&layer.index))
+        .cloned()
+        .collect();
+    let read_a = unread_a.len();
+    let mut fresh_a = if unread_a.is_empty() {
+        Vec::new()
+    } else {
+        progress.set_stage(format!("Reading {} of image A…", layers_word(read_a)));
+        read_listings(source_a.as_ref(), &unread_a, options, cancel, progress, ctx)
+    }
+    .into_iter();
+    let listings_a: Vec<LayerListing> = layers_a
+        .iter()
+        .filter_map(|layer| peeked.remove(&layer.index).or_else(|| fresh_a.next()))
+        .collect();
+    if cancel.is_cancelled() {
+        return Err("cancelled".into());
+    }
+    let (known, shared_layers) = shared_listings(&listings_a, &opened.info.layers);
+    let unread_b: Vec<LayerInfo> = opened
+        .info
+        .layers
+        .iter()
+        .zip(&known)
+        .filter(|(_, known)| known.is_none())
+        .map(|(layer, _)| layer.clone())
+        .collect();
+    let read_b = unread_b.len();
+    let mut fresh_b = if unread_b.is_empty() {
+        Vec::new()
+    } else {
+        progress.set_stage(format!(
+            "Reading {} of image B ({shared_layers} shared with A)…",
+            layers_word(read_b)
+        ));
+        read_listings(
+            opened.source.as_ref(),
+            &unread_b,
+            options,
+            cancel,
+            progress,
+            ctx,
+        )
+    }
+    .into_iter();
+    let listings_b: Vec<LayerListing> = known
+        .into_iter()
+        .filter_map(|known| known.or_else(|| fresh_b.next()))
+        .collect();
+    if cancel.is_cancelled() {
+        return Err("cancelled".into());
+    }
+    progress.set_reading(Vec::new());
+    progress.set_stage("Comparing the final filesystems…");
+    ctx.request_repaint();
+    let rows = diff_filesystems(&merge_layers(&listings_a), &merge_layers(&listings_b));
+    let tree = DiffTree::build(&rows);
+    let notes = [("A", &listings_a), ("B", &listings_b)]
+        .into_iter()
+        .flat_map(|(image, listings)| {
+            listings
+                .iter()
+                .filter(|listing| !listing.status.is_complete())
+                .map(move |listing| {
+                    format!(
+                        "layer {} of image {image} was not read completely ({}): differences in it may be missing",
+                        listing.layer.index,
+                        listing.status.label()
+                    )
+                })
+        })
+        .collect();
+    Ok(CompareResult {
+        request_b: opened.request,
+        image_b: opened.info,
+        shared_layers,
+        read_a,
+        read_b,
+        rows,
+        tree,
+        notes,
+    })
+}
+
+/// `1 layer`, `3 layers`.
+fn layers_word(count: usize) -> String {
+    format!("{count} layer{}", if count == 1 { "" } else { "s" })
+}
+
+/// Reads `layers` whole into listings, in layer order, counting progress in `progress`.
+fn read_listings(
+    source: &dyn ImageSource,
+    layers: &[LayerInfo],
+    options: ListingOptions<'_>,
+    cancel: &CancelToken,
+    progress: &CompareProgress,
+    ctx: &egui::Context,
+) -> Vec<LayerListing> {
+    let counters: Vec<Arc<PeekProgress>> = layers.iter().map(|_| Arc::default()).collect();
+    progress.set_reading(
+        layers
+            .iter()
+            .map(LayerInfo::size)
+            .zip(counters.iter().cloned())
+            .collect(),
+    );
+    let peek = ParallelPeek {
+        source,
+        options,
+        concurrency: default_concurrency(),
+        delivery: Delivery::InLayerOrder,
+    };
+    let mut listings = Vec::with_capacity(layers.len());
+    let mut entries = Vec::new();
+    peek.run(layers, &counters, cancel, &mut |event| match event {
+        LayerEvent::Entry(_, entry) => entries.push(entry),
+        LayerEvent::Idle => ctx.request_repaint(),
+        LayerEvent::Done(position, outcome) => {
+            listings.push(LayerListing {
+                layer: layers[position].clone(),
+                entries: std::mem::take(&mut entries),
+                status: outcome.status,
+                bytes_read: outcome.bytes_read,
+                listed_from: outcome.listed_from,
+            });
+            ctx.request_repaint();
+        }
+    });
+    listings
+}
+
+/// Whether listings must carry content facts: with `need_content`, layers are read whole.
+fn content_need(need_content: bool) -> ContentNeed {
+    if need_content {
+        ContentNeed::Required
+    } else {
+        ContentNeed::WhenStreamed
     }
 }
 

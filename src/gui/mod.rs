@@ -1,14 +1,18 @@
 //! The desktop app (eframe/egui), a thin shell over the core: [`app`] holds the window,
-//! [`jobs`] the background work, [`tree_view`] the virtualised file tree.
+//! [`jobs`] the background work, [`tree_view`] the virtualised file tree, [`diff_view`] the
+//! tree of two images' differences.
 
 pub mod app;
+pub mod diff_view;
 pub mod jobs;
 pub mod tree_view;
 
 use std::process::ExitCode;
 
-pub use app::{FileDialogs, FixedSavePath, LayerslayerApp, NativeFileDialogs, TreeChoice};
-pub use tree_view::{TreeAction, TreeView};
+pub use app::{
+    CentralTab, FileDialogs, FixedSavePath, LayerslayerApp, NativeFileDialogs, TreeChoice,
+};
+pub use tree_view::{SortKey, TreeAction, TreeSort, TreeView};
 
 /// The window icon, converted to raw RGBA by `build.rs`.
 mod icon {

@@ -5,7 +5,9 @@
 //! the rows that are on screen. What the user asks of a row (its context menu) is handed back
 //! as a [`TreeAction`] for the app to carry out. Rows are coloured by the change their entry
 //! made (added, modified, removed), and "Changes only" hides what a layer did not really
-//! change.
+//! change. Clicking the "Name" or "Size" header sorts each directory's children; a path can be
+//! revealed (its parents opened, its row selected and scrolled into view), which is how the
+//! Analysis tab jumps to a file.
 
 use std::collections::HashSet;
 
@@ -21,6 +23,8 @@ const KIND_WIDTH: f32 = 96.0;
 const SIZE_WIDTH: f32 = 76.0;
 const MODE_WIDTH: f32 = 44.0;
 const LAYER_WIDTH: f32 = 44.0;
+/// Width of the "Name" header (the names themselves take the rest of the row).
+const NAME_HEADER_WIDTH: f32 = 80.0;
 /// Indentation per directory level.
 const INDENT: f32 = 16.0;
 /// Size of the open/close triangle, relative to the row height.
@@ -104,6 +108,53 @@ pub fn change_color(visuals: &Visuals, change: Change) -> Color32 {
     }
 }
 
+/// What the children of each directory are sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// By name, directories first (the tree's own order).
+    #[default]
+    Name,
+    /// By total size (a directory counts everything below it), directories and files mixed.
+    Size,
+}
+
+/// How the rows are sorted: the key, and the direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeSort {
+    /// What is compared.
+    pub key: SortKey,
+    /// Largest / last first.
+    pub descending: bool,
+}
+
+impl TreeSort {
+    /// The sort after a click on the header of `key`: the same key flips its direction; another
+    /// key starts A→Z for names and largest first for sizes.
+    pub fn clicked(self, key: SortKey) -> Self {
+        if self.key == key {
+            Self {
+                key,
+                descending: !self.descending,
+            }
+        } else {
+            Self {
+                key,
+                descending: key == SortKey::Size,
+            }
+        }
+    }
+
+    /// The arrow shown beside the header of `key` (empty when the rows are not sorted by it):
+    /// `▲` ascending, `▼` descending.
+    fn arrow(self, key: SortKey) -> &'static str {
+        match (self.key == key, self.descending) {
+            (false, _) => "",
+            (true, false) => "▲",
+            (true, true) => "▼",
+        }
+    }
+}
+
 /// What the user asked of a row, for the app to carry out.
 #[must_use]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +174,15 @@ pub struct TreeView {
     /// After "Expand all", directories that appear in later rebuilds open too.
     expand_new_directories: bool,
     filter: String,
+    /// How each directory's children are sorted.
+    sort: TreeSort,
+    /// Children of each node in the order of `sort`, by node id; `None` for the tree's own
+    /// order or when the tree changed since.
+    sorted_children: Option<Vec<Vec<NodeId>>>,
+    /// The selected row's path (a clicked row, or a revealed path).
+    selected: Option<String>,
+    /// Scroll the selected row into view as soon as it is among the rows.
+    scroll_to_selected: bool,
     rows: Vec<TreeRow>,
     rows_stale: bool,
 }
@@ -152,6 +212,7 @@ impl TreeView {
     /// naming each entry's source layer.
     pub fn set_built_tree(&mut self, built: BuiltTree) {
         self.built = built;
+        self.sorted_children = None;
         if self.expand_new_directories {
             self.expand_directories();
         }
@@ -182,6 +243,43 @@ impl TreeView {
     /// Narrows the rows to paths containing `filter` (case-insensitive) and their parents.
     pub fn set_filter(&mut self, filter: impl Into<String>) {
         self.filter = filter.into();
+        self.rows_stale = true;
+    }
+
+    /// How the rows are sorted.
+    pub fn sort(&self) -> TreeSort {
+        self.sort
+    }
+
+    /// Sorts each directory's children by `sort`.
+    pub fn set_sort(&mut self, sort: TreeSort) {
+        if self.sort != sort {
+            self.sort = sort;
+            self.sorted_children = None;
+            self.rows_stale = true;
+        }
+    }
+
+    /// The selected row's path, if any.
+    pub fn selected(&self) -> Option<&str> {
+        self.selected.as_deref()
+    }
+
+    /// Shows `path`: opens its parent directories, clears a filter that would hide it (and
+    /// "Changes only", once the tree holds the path and that filter hides it), selects its row
+    /// and scrolls it into view as soon as it is drawn (also after a tree still being built
+    /// arrives).
+    pub fn reveal(&mut self, path: &str) {
+        let mut parent = path;
+        while let Some((up, _)) = parent.rsplit_once('/') {
+            self.expanded.insert(up.to_owned());
+            parent = up;
+        }
+        if !PathFilter::new(&self.filter).matches(path) {
+            self.filter.clear();
+        }
+        self.selected = Some(path.to_owned());
+        self.scroll_to_selected = true;
         self.rows_stale = true;
     }
 
@@ -235,14 +333,41 @@ impl TreeView {
         if !self.rows_stale {
             return;
         }
+        self.rows = self.compute_rows();
+        // A revealed path that "Changes only" hides: show everything rather than nothing.
+        if self.changes_only
+            && self.scroll_to_selected
+            && let Some(selected) = &self.selected
+            && !self.rows_hold(selected)
+            && (1..=self.built.tree.len()).any(|id| self.built.tree.node(id).path == *selected)
+        {
+            self.changes_only = false;
+            self.rows = self.compute_rows();
+        }
+        self.rows_stale = false;
+    }
+
+    fn rows_hold(&self, path: &str) -> bool {
+        self.rows
+            .iter()
+            .any(|row| self.built.tree.node(row.node).path == path)
+    }
+
+    fn compute_rows(&mut self) -> Vec<TreeRow> {
+        if self.sort != TreeSort::default() && self.sorted_children.is_none() {
+            self.sorted_children = Some(sorted_children(&self.built.tree, self.sort));
+        }
         let (tree, expanded) = (&self.built.tree, &self.expanded);
         let is_expanded = |id| expanded.contains(&tree.node(id).path);
-        self.rows = if self.changes_only {
-            changed_rows(&self.built, is_expanded, &self.filter)
+        let order = self.sorted_children.as_deref();
+        if self.changes_only {
+            ordered_changed_rows(&self.built, order, is_expanded, &self.filter)
         } else {
-            tree.visible_rows(is_expanded, &self.filter)
-        };
-        self.rows_stale = false;
+            let filter = PathFilter::new(&self.filter);
+            let keep = (!filter.is_empty())
+                .then(|| kept_with_parents(tree, |id| filter.matches(&tree.node(id).path)));
+            flatten(tree, order, keep.as_deref(), keep.is_some(), is_expanded)
+        }
     }
 
     /// The filter field and the expand / collapse buttons.
@@ -290,45 +415,79 @@ impl TreeView {
         self.refresh_rows();
         let row_height = ui.spacing().interact_size.y;
         let show_layer = matches!(self.built.scope, TreeScope::Merged { .. });
+        let mut sort_by = None;
         ui.horizontal(|ui| {
             let strong = |text: &str| RichText::new(text).strong();
             cell(ui, KIND_WIDTH, row_height, Align::Min, strong("Kind"));
-            cell(ui, SIZE_WIDTH, row_height, Align::Max, strong("Size"));
+            let arrow = self.sort.arrow(SortKey::Size);
+            if sort_header_ui(ui, SIZE_WIDTH, row_height, Align::Max, ("Size", arrow)) {
+                sort_by = Some(SortKey::Size);
+            }
             cell(ui, MODE_WIDTH, row_height, Align::Min, strong("Mode"));
             if show_layer {
                 cell(ui, LAYER_WIDTH, row_height, Align::Max, strong("Layer"));
             }
-            ui.label(strong("Name"));
+            let arrow = self.sort.arrow(SortKey::Name);
+            if sort_header_ui(
+                ui,
+                NAME_HEADER_WIDTH,
+                row_height,
+                Align::Min,
+                ("Name", arrow),
+            ) {
+                sort_by = Some(SortKey::Name);
+            }
         });
         ui.separator();
         let filtering = !self.filter.trim().is_empty();
-        let (built, expanded, rows) = (&self.built, &self.expanded, &self.rows);
-        let mut toggled = None;
-        let mut action = None;
-        egui::ScrollArea::vertical()
+        let row_step = row_height + ui.spacing().item_spacing.y;
+        let mut scroll_area = egui::ScrollArea::vertical()
             .id_salt("tree_rows")
-            .auto_shrink(false)
-            .show_rows(ui, row_height, rows.len(), |ui, range| {
-                for row in &rows[range] {
-                    let node = built.tree.node(row.node);
-                    let change = built.change(row.node);
-                    let is_open = filtering || expanded.contains(&node.path);
-                    let style = RowStyle {
-                        height: row_height,
-                        show_layer,
-                        can_toggle: !filtering,
-                    };
-                    match show_row(ui, node, change, row.depth, is_open, &style) {
-                        Some(RowClick::Toggle) => toggled = Some((node.path.clone(), !is_open)),
-                        Some(RowClick::Save) => {
-                            action = Some(TreeAction::SaveFile(node.path.clone()))
-                        }
-                        None => {}
+            .auto_shrink(false);
+        if self.scroll_to_selected
+            && let Some(selected) = &self.selected
+            && let Some(index) = self
+                .rows
+                .iter()
+                .position(|row| self.built.tree.node(row.node).path == *selected)
+        {
+            let centred = index as f32 * row_step - (ui.available_height() - row_step) / 2.0;
+            scroll_area = scroll_area.vertical_scroll_offset(centred.max(0.0));
+            self.scroll_to_selected = false;
+        }
+        let (built, expanded, rows) = (&self.built, &self.expanded, &self.rows);
+        let selected = self.selected.as_deref();
+        let mut clicked = None;
+        let mut action = None;
+        scroll_area.show_rows(ui, row_height, rows.len(), |ui, range| {
+            for row in &rows[range] {
+                let node = built.tree.node(row.node);
+                let change = built.change(row.node);
+                let is_open = filtering || expanded.contains(&node.path);
+                let style = RowStyle {
+                    height: row_height,
+                    show_layer,
+                    can_toggle: !filtering,
+                    selected: selected == Some(node.path.as_str()),
+                };
+                match show_row(ui, node, change, row.depth, is_open, &style) {
+                    Some(RowClick::Toggle) => {
+                        clicked = Some((node.path.clone(), Some(!is_open)));
                     }
+                    Some(RowClick::Select) => clicked = Some((node.path.clone(), None)),
+                    Some(RowClick::Save) => action = Some(TreeAction::SaveFile(node.path.clone())),
+                    None => {}
                 }
-            });
-        if let Some((path, open)) = toggled {
-            self.set_expanded(&path, open);
+            }
+        });
+        if let Some((path, open)) = clicked {
+            if let Some(open) = open {
+                self.set_expanded(&path, open);
+            }
+            self.selected = Some(path);
+        }
+        if let Some(key) = sort_by {
+            self.set_sort(self.sort.clicked(key));
         }
         action
     }
@@ -339,12 +498,16 @@ struct RowStyle {
     height: f32,
     show_layer: bool,
     can_toggle: bool,
+    /// The row is the selected one: drawn highlighted.
+    selected: bool,
 }
 
 /// What a click on a row asked for.
 enum RowClick {
     /// Open or close the directory.
     Toggle,
+    /// Select the row (a click on a name that does not open or close anything).
+    Select,
     /// "Save file…" in the row's context menu.
     Save,
 }
@@ -364,8 +527,23 @@ fn show_row(
     let is_dir = node.is_dir();
     let kind = entry.map_or(EntryKind::Dir, |e| e.kind);
     let mut toggled = false;
+    let mut name_clicked = false;
     // Keyed by path, so that an open context menu stays with its row while the rows scroll.
     let row = ui.push_id(&node.path, |ui| {
+        if style.selected {
+            let rect =
+                egui::Rect::from_min_size(ui.cursor().min, Vec2::new(ui.available_width(), height));
+            // Half the selection colour, framed by its stroke: the row's coloured text stays
+            // readable on it.
+            let selection = ui.visuals().selection;
+            ui.painter().rect(
+                rect,
+                2.0,
+                selection.bg_fill.linear_multiply(0.45),
+                selection.stroke,
+                egui::StrokeKind::Inside,
+            );
+        }
         ui.horizontal(|ui| {
             let kind_color = match kind {
                 EntryKind::Dir => ui.visuals().hyperlink_color,
@@ -413,12 +591,18 @@ fn show_row(
             if let Some(change) = change {
                 name_text = name_text.color(change_color(ui.visuals(), change));
             }
-            let mut name = egui::Label::new(name_text).selectable(false);
-            if is_dir && style.can_toggle {
-                name = name.sense(Sense::click());
+            if style.selected {
+                name_text = name_text.strong();
             }
+            let name = egui::Label::new(name_text)
+                .selectable(false)
+                .sense(Sense::click());
             let response = ui.add(name);
-            toggled |= response.clicked();
+            if is_dir && style.can_toggle {
+                toggled |= response.clicked();
+            } else {
+                name_clicked |= response.clicked();
+            }
             response.on_hover_ui(|ui| entry_details(ui, node, change));
             if let Some(removes) = entry.and_then(removal_text) {
                 ui.label(RichText::new(removes).weak());
@@ -450,9 +634,49 @@ fn show_row(
         Some(RowClick::Save)
     } else if toggled {
         Some(RowClick::Toggle)
+    } else if name_clicked {
+        Some(RowClick::Select)
     } else {
         None
     }
+}
+
+/// A clickable column header `width` wide: the title with the sort arrow (in the monospace
+/// font, which has the arrows); returns whether it was clicked. Its accessible name is
+/// "Sort by TITLE".
+fn sort_header_ui(
+    ui: &mut Ui,
+    width: f32,
+    height: f32,
+    align: Align,
+    (title, arrow): (&str, &str),
+) -> bool {
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(width, height), Sense::hover());
+    let layout = if align == Align::Max {
+        Layout::right_to_left(Align::Center)
+    } else {
+        Layout::left_to_right(Align::Center)
+    };
+    let mut cell = ui.new_child(UiBuilder::new().max_rect(rect).layout(layout));
+    let color = cell.visuals().strong_text_color();
+    let mut text = egui::text::LayoutJob::default();
+    let proportional = egui::TextStyle::Body.resolve(cell.style());
+    text.append(title, 0.0, egui::TextFormat::simple(proportional, color));
+    if !arrow.is_empty() {
+        let monospace = egui::TextStyle::Monospace.resolve(cell.style());
+        text.append(arrow, 4.0, egui::TextFormat::simple(monospace, color));
+    }
+    let name = title.to_lowercase();
+    let response = cell
+        .add(egui::Button::new(text).frame(false))
+        .on_hover_text(format!(
+            "Sort each directory's entries by {name}; click again to reverse"
+        ));
+    let enabled = response.enabled();
+    response.widget_info(|| {
+        WidgetInfo::labeled(egui::Role::Button, enabled, format!("Sort by {name}"))
+    });
+    response.clicked()
 }
 
 /// A fixed-width cell with its text aligned left (`Align::Min`) or right (`Align::Max`).
@@ -498,13 +722,32 @@ fn removal_text(entry: &crate::listing::Entry) -> Option<String> {
 /// The rows "Changes only" shows: nodes [`BuiltTree::is_notable`] keeps that match `filter`,
 /// and their parents. Without a path filter directories open and close as usual; with one,
 /// every kept directory is open (as [`FileTree::visible_rows`] does).
+#[cfg(test)]
 fn changed_rows(
     built: &BuiltTree,
     is_expanded: impl Fn(NodeId) -> bool,
     filter: &str,
 ) -> Vec<TreeRow> {
+    ordered_changed_rows(built, None, is_expanded, filter)
+}
+
+/// [`changed_rows`] with the children in `order` (by node id; `None`: the tree's order).
+fn ordered_changed_rows(
+    built: &BuiltTree,
+    order: Option<&[Vec<NodeId>]>,
+    is_expanded: impl Fn(NodeId) -> bool,
+    filter: &str,
+) -> Vec<TreeRow> {
     let tree = &built.tree;
     let filter = PathFilter::new(filter);
+    let keep = kept_with_parents(tree, |id| {
+        built.is_notable(id) && filter.matches(&tree.node(id).path)
+    });
+    flatten(tree, order, Some(&keep), !filter.is_empty(), is_expanded)
+}
+
+/// Marks, by node id, the nodes `wanted` accepts and all their parents.
+fn kept_with_parents(tree: &FileTree, wanted: impl Fn(NodeId) -> bool) -> Vec<bool> {
     let count = tree.len() + 1;
     let mut parent = vec![FileTree::ROOT; count];
     for id in 0..count {
@@ -514,7 +757,7 @@ fn changed_rows(
     }
     let mut keep = vec![false; count];
     for id in 1..count {
-        if built.is_notable(id) && filter.matches(&tree.node(id).path) {
+        if wanted(id) {
             let mut at = id;
             while at != FileTree::ROOT && !keep[at] {
                 keep[at] = true;
@@ -522,25 +765,70 @@ fn changed_rows(
             }
         }
     }
-    let open_all = !filter.is_empty();
+    keep
+}
+
+/// The visible rows, top to bottom: children in `order` (by node id; `None`: the tree's
+/// order), only nodes marked in `keep` (all when `None`), below open directories (every one
+/// when `open_all`).
+fn flatten(
+    tree: &FileTree,
+    order: Option<&[Vec<NodeId>]>,
+    keep: Option<&[bool]>,
+    open_all: bool,
+    is_expanded: impl Fn(NodeId) -> bool,
+) -> Vec<TreeRow> {
+    let children = |id: NodeId| -> &[NodeId] {
+        match order {
+            Some(order) => &order[id],
+            None => &tree.node(id).children,
+        }
+    };
     let mut rows = Vec::new();
-    let mut stack: Vec<(NodeId, usize)> = tree
-        .node(FileTree::ROOT)
-        .children
+    let mut stack: Vec<(NodeId, usize)> = children(FileTree::ROOT)
         .iter()
         .rev()
         .map(|&c| (c, 0))
         .collect();
     while let Some((id, depth)) = stack.pop() {
-        if !keep[id] {
+        if keep.is_some_and(|keep| !keep[id]) {
             continue;
         }
         rows.push(TreeRow { node: id, depth });
         if open_all || is_expanded(id) {
-            stack.extend(tree.node(id).children.iter().rev().map(|&c| (c, depth + 1)));
+            stack.extend(children(id).iter().rev().map(|&c| (c, depth + 1)));
         }
     }
     rows
+}
+
+/// Every node's children sorted by `sort` (ties by name), by node id.
+fn sorted_children(tree: &FileTree, sort: TreeSort) -> Vec<Vec<NodeId>> {
+    let directed = |ordering: std::cmp::Ordering| {
+        if sort.descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    };
+    (0..=tree.len())
+        .map(|id| {
+            let mut children = tree.node(id).children.clone();
+            children.sort_by(|&a, &b| {
+                let (a, b) = (tree.node(a), tree.node(b));
+                match sort.key {
+                    SortKey::Name => b
+                        .is_dir()
+                        .cmp(&a.is_dir())
+                        .then_with(|| directed(a.name.cmp(&b.name))),
+                    SortKey::Size => {
+                        directed(a.total_size.cmp(&b.total_size)).then_with(|| a.name.cmp(&b.name))
+                    }
+                }
+            });
+            children
+        })
+        .collect()
 }
 
 /// The tooltip of a row: the full path, its change and every field of the entry.
@@ -644,5 +932,47 @@ mod tests {
             removal_text(&entry("var/.wh.old", Whiteout)).as_deref(),
             Some("removes var/old")
         );
+    }
+
+    #[test]
+    fn sorting_and_revealing_a_path() {
+        use EntryKind::*;
+        let mut big = entry("b/big", File);
+        big.size = 100;
+        let entries = [
+            entry("a", Dir),
+            entry("a/small", File),
+            entry("b", Dir),
+            big,
+            entry("c", File),
+        ];
+        let mut view = TreeView::new();
+        // A merged tree whose entries all come from the base layer.
+        view.set_built_tree(BuiltTree {
+            tree: FileTree::build(entries.iter().map(|e| (0, e))),
+            changes: Vec::new(),
+            scope: TreeScope::Merged {
+                base_layer: Some(0),
+            },
+        });
+        assert_eq!(view.visible_paths(), ["a", "b", "c"]);
+        view.set_sort(TreeSort::default().clicked(SortKey::Size));
+        assert!(view.sort().descending, "sizes start largest first");
+        assert_eq!(view.visible_paths(), ["b", "a", "c"]);
+        view.set_sort(view.sort().clicked(SortKey::Size));
+        assert_eq!(view.visible_paths(), ["c", "a", "b"]);
+        view.set_sort(view.sort().clicked(SortKey::Name));
+        assert_eq!(view.visible_paths(), ["a", "b", "c"]);
+
+        // "Changes only" hides all of the base layer: revealing b/big clears that filter and
+        // the path filter, opens its parent and selects it.
+        view.set_changes_only(true);
+        assert!(view.visible_paths().is_empty());
+        view.set_filter("small");
+        view.reveal("b/big");
+        assert_eq!(view.visible_paths(), ["a", "b", "b/big", "c"]);
+        assert!(!view.changes_only());
+        assert_eq!(view.filter(), "");
+        assert_eq!(view.selected(), Some("b/big"));
     }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use egui::{Key, KeyboardShortcut, Modifiers};
 
-use super::{LayerslayerApp, PeekedLayer, SaveInProgress, TreeChoice};
+use super::{CentralTab, LayerslayerApp, PeekedLayer, SaveInProgress, TreeChoice};
 use crate::carve::{CarveError, CarveTarget, find_target};
 use crate::export::{self, Destination};
-use crate::gui::jobs::{CarveJob, FetchJob, FetchRequest, PeekJob};
+use crate::gui::jobs::{CarveJob, CompareRequest, FetchJob, FetchRequest, PeekJob};
 use crate::image::LayerInfo;
 use crate::listing::{
     LayerListing, LayerStatus, ListedFrom, PathFilter, escape_control, merge_layers,
@@ -55,6 +55,27 @@ pub(super) enum Action {
     CancelSave,
     /// Open the About window.
     ShowAbout,
+    /// Show another tab of the central area.
+    ShowTab(CentralTab),
+    /// Show `path` in the Files tab: in the tree of the layer with index `layer`, or in the
+    /// final filesystem (`None`); its parents opened, its row selected and scrolled to.
+    RevealPath {
+        /// The layer's index in the image, or `None` for the merged view.
+        layer: Option<usize>,
+        /// The path.
+        path: String,
+    },
+    /// A build step's layer (by index) picked in the Config tab: highlight it, and show its
+    /// tree if it was peeked (else tick it for the next peek).
+    SelectLayer(usize),
+    /// Peek the same layers again, reading them whole so that content checks cover every file.
+    PeekWholeLayers,
+    /// Compare the image on screen with the image the Compare tab's field names.
+    StartCompare,
+    /// Compare again with another platform of image B's index.
+    PickComparePlatform(Platform),
+    /// Stop the comparison.
+    CancelCompare,
 }
 
 /// The action of a keyboard shortcut pressed this frame, consuming the shortcut.
@@ -113,7 +134,110 @@ impl LayerslayerApp {
             Action::SaveFile(path) => self.save_file(&path, ctx),
             Action::CancelSave => self.cancel_save(),
             Action::ShowAbout => self.show_about = true,
+            Action::ShowTab(tab) => self.tab = tab,
+            Action::RevealPath { layer, path } => self.reveal_path(layer, &path),
+            Action::SelectLayer(index) => self.select_layer(index),
+            Action::PeekWholeLayers => {
+                self.need_content = true;
+                self.start_peek(ctx);
+            }
+            Action::StartCompare => {
+                self.compare.platform_b = None;
+                self.start_compare(ctx);
+            }
+            Action::PickComparePlatform(platform) => {
+                self.compare.platform_b = Some(platform);
+                self.start_compare(ctx);
+            }
+            Action::CancelCompare => {
+                if self.compare.cancel() {
+                    self.status = "Comparison cancelled.".into();
+                }
+            }
         }
+    }
+
+    /// Switches to the Files tab showing `path` in the tree of layer `layer` (by index), or of
+    /// the final filesystem.
+    fn reveal_path(&mut self, layer: Option<usize>, path: &str) {
+        let view = match layer {
+            None => TreeChoice::Merged,
+            Some(index) => match self.peeked.iter().position(|p| p.layer.index == index) {
+                Some(position) => TreeChoice::Layer(position),
+                None => {
+                    self.error = Some(format!(
+                        "Layer {index} is not among the peeked layers: peek it to see {}.",
+                        escape_control(path)
+                    ));
+                    return;
+                }
+            },
+        };
+        self.tab = CentralTab::Files;
+        if self.view != view {
+            self.view = view;
+            self.show_new_view();
+        }
+        self.tree.reveal(path);
+    }
+
+    /// Highlights layer `index` in the layer list; shows its tree when it was peeked, else
+    /// ticks it (alone) for the next peek.
+    fn select_layer(&mut self, index: usize) {
+        self.highlighted_layer = Some(index);
+        self.scroll_to_highlighted = true;
+        if let Some(position) = self.peeked.iter().position(|p| p.layer.index == index) {
+            self.tab = CentralTab::Files;
+            let view = TreeChoice::Layer(position);
+            if self.view != view {
+                self.view = view;
+                self.show_new_view();
+            }
+            self.status = format!("Showing the files of layer {index}.");
+        } else if index < self.layer_checked.len() {
+            for (at, checked) in self.layer_checked.iter_mut().enumerate() {
+                *checked = at == index;
+            }
+            self.status =
+                format!("Layer {index} is ticked in the layer list: press Peek to list its files.");
+        }
+    }
+
+    /// Starts comparing the image on screen (A) with the one the Compare tab names (B), on
+    /// B's chosen platform or else A's.
+    fn start_compare(&mut self, ctx: &egui::Context) {
+        let Some(image) = &self.image else {
+            return;
+        };
+        let reference = self.compare.input.trim().to_owned();
+        if reference.is_empty() {
+            self.compare
+                .fail("Type the image to compare with: a reference, a path, oci:DIR or demo.");
+            return;
+        }
+        let platform = self
+            .compare
+            .platform_b
+            .clone()
+            .or_else(|| image.info.platform.clone());
+        let request = CompareRequest {
+            image_b: FetchRequest {
+                reference,
+                platform,
+                insecure: self.insecure,
+            },
+            source_a: Arc::clone(&image.source),
+            layers_a: image.info.layers.clone(),
+            peeked_a: self
+                .peeked
+                .iter()
+                .filter(|layer| layer.is_complete())
+                .map(PeekedLayer::to_peeked_listing)
+                .collect(),
+            cache: self.cache.clone(),
+            need_content: self.need_content,
+        };
+        self.compare.start(request, ctx);
     }
 
     fn fetch_from_input(&mut self, ctx: &egui::Context) {
@@ -168,7 +292,14 @@ impl LayerslayerApp {
         }
         let source = Arc::clone(&image.source);
         self.peek = None;
-        match PeekJob::start(source, layers.clone(), self.cache.clone(), ctx.clone()) {
+        let need_content = self.need_content;
+        match PeekJob::start(
+            source,
+            layers.clone(),
+            self.cache.clone(),
+            need_content,
+            ctx.clone(),
+        ) {
             Ok(job) => {
                 let count = layers.len();
                 self.peeked = layers
@@ -189,6 +320,9 @@ impl LayerslayerApp {
                 self.peek = Some(job);
                 self.summaries_stale = false;
                 self.summary_job = None;
+                self.analysis = None;
+                self.analysis_stale = false;
+                self.analysis_job = None;
                 if self.view != TreeChoice::Merged {
                     self.view = TreeChoice::Layer(0);
                 }
@@ -217,6 +351,7 @@ impl LayerslayerApp {
             layer.end_with(&LayerStatus::Cancelled);
         }
         self.summaries_stale = true;
+        self.analysis_stale = true;
         self.status = format!(
             "Cancelled; kept the {} entries read so far.",
             self.entry_count()

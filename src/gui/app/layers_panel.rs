@@ -14,6 +14,15 @@ use crate::listing::{Change, LayerStatus, escape_control, human_size};
 /// Build steps longer than this are shortened in the layer list (full text on hover).
 const CREATED_BY_CHARS: usize = 72;
 
+/// The layer picked elsewhere (a build step in the Config tab), shown framed in the list.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Highlight {
+    /// The layer's index, if any.
+    pub layer: Option<usize>,
+    /// Scroll the list to it this frame.
+    pub scroll: bool,
+}
+
 /// The layer list, ticking the checkboxes in `layer_checked` in place.
 pub(super) fn layers_panel_ui(
     ui: &mut Ui,
@@ -21,6 +30,7 @@ pub(super) fn layers_panel_ui(
     layer_checked: &mut [bool],
     peeked: &[PeekedLayer],
     peeking: bool,
+    highlight: Highlight,
 ) -> Option<Action> {
     // Keep the panel's width when its content is narrow (e.g. before the first fetch).
     ui.set_min_width(ui.available_width());
@@ -57,7 +67,16 @@ pub(super) fn layers_panel_ui(
         .show(ui, |ui| {
             for (layer, checked) in info.layers.iter().zip(layer_checked.iter_mut()) {
                 let peeked = peeked.iter().find(|p| p.layer.index == layer.index);
-                layer_row_ui(ui, layer, checked, peeked);
+                if highlight.layer == Some(layer.index) {
+                    let frame = egui::Frame::group(ui.style())
+                        .stroke(ui.visuals().selection.stroke)
+                        .show(ui, |ui| layer_row_ui(ui, layer, checked, peeked));
+                    if highlight.scroll {
+                        frame.response.scroll_to_me(Some(egui::Align::Center));
+                    }
+                } else {
+                    layer_row_ui(ui, layer, checked, peeked);
+                }
                 ui.separator();
             }
         });

@@ -1,13 +1,14 @@
-//! Background work reaching the screen: fetch results, peeked entries, tree builds and saves,
-//! polled once per frame.
+//! Background work reaching the screen: fetch results, peeked entries, tree builds, change
+//! summaries, the analysis, comparisons and saves, polled once per frame.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{LayerslayerApp, LoadedImage, SaveInProgress, TreeChoice};
+use super::{AnalysisShown, LayerslayerApp, LoadedImage, SaveInProgress, TreeChoice};
 use crate::carve::{CarveError, CarveReport};
 use crate::gui::jobs::{
-    ChangeSummaryJob, FetchJob, FetchedImage, PeekMessage, SaveError, TreeBuildJob, TreeInput,
+    AnalysisJob, ChangeSummaryJob, FetchJob, FetchedImage, PeekMessage, SaveError, TreeBuildJob,
+    TreeInput,
 };
 use crate::gui::tree_view::{BuiltTree, TreeScope, TreeView};
 use crate::image::LayerInfo;
@@ -58,6 +59,13 @@ impl LayerslayerApp {
         self.tree_build = None;
         self.summaries_stale = false;
         self.summary_job = None;
+        self.analysis = None;
+        self.analysis_stale = false;
+        self.analysis_job = None;
+        // A new image is peeked the quick way again (tables of contents) until asked otherwise.
+        self.need_content = false;
+        self.highlighted_layer = None;
+        self.compare.clear_result();
         self.layer_checked = vec![false; info.layers.len()];
         let total: u64 = info.layers.iter().map(LayerInfo::size).sum();
         let platform = info
@@ -126,6 +134,7 @@ impl LayerslayerApp {
                 layer.end_with(&stopped);
             }
             self.summaries_stale = true;
+            self.analysis_stale = true;
             self.status = self.peek_summary();
         }
     }
@@ -270,6 +279,47 @@ impl LayerslayerApp {
         match ChangeSummaryJob::start(layers, complete, ctx.clone()) {
             Ok(job) => self.summary_job = Some(job),
             Err(error) => self.error = Some(error),
+        }
+    }
+}
+
+impl LayerslayerApp {
+    /// Takes a finished analysis, and analyses the peeked layers in the background once the
+    /// peek has ended (again after a new peek).
+    pub(super) fn refresh_analysis(&mut self, ctx: &egui::Context) {
+        if let Some((job, layers)) = &mut self.analysis_job
+            && let Some(done) = job.take_result()
+        {
+            self.analysis = Some(AnalysisShown {
+                analysis: done.analysis,
+                layers: std::mem::take(layers),
+                files_without_content: done.files_without_content,
+            });
+            self.analysis_job = None;
+        }
+        if !self.analysis_stale || self.analysis_job.is_some() || self.is_peeking() {
+            return;
+        }
+        self.analysis_stale = false;
+        if self.peeked.is_empty() || self.peeked.iter().any(|layer| layer.status.is_none()) {
+            return;
+        }
+        let layers = self
+            .peeked
+            .iter()
+            .map(|layer| layer.to_peeked_listing())
+            .collect();
+        let indexes = self.peeked.iter().map(|layer| layer.layer.index).collect();
+        match AnalysisJob::start(layers, ctx.clone()) {
+            Ok(job) => self.analysis_job = Some((job, indexes)),
+            Err(error) => self.error = Some(error),
+        }
+    }
+
+    /// Takes a finished comparison.
+    pub(super) fn poll_compare(&mut self) {
+        if let Some(status) = self.compare.poll() {
+            self.status = status;
         }
     }
 }

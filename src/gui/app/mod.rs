@@ -1,13 +1,18 @@
-//! The main window: image reference and platform at the top, layers on the left, the file
-//! tree in the middle, status and errors at the bottom.
+//! The main window: image reference and platform at the top, layers on the left, tabs in the
+//! middle (Files: the file tree; Analysis: wasted bytes, duplicates, risky files; Config: how
+//! containers run and the build steps; Compare: the differences with another image), status
+//! and errors at the bottom.
 //!
 //! This module holds the app's state; `logic` takes in background results each frame; the
-//! panels (`toolbar`, `layers_panel`, `tree_panel`, `status_bar`, `about`, `drop_target`)
-//! draw and hand back what the user asked for as an `Action`, and `run_action` (in
-//! `actions`) is the one place that acts on it.
+//! panels (`toolbar`, `layers_panel`, `tree_panel`, `analysis_panel`, `config_panel`,
+//! `compare_panel`, `status_bar`, `about`, `drop_target`) draw and hand back what the user
+//! asked for as an `Action`, and `run_action` (in `actions`) is the one place that acts on it.
 
 mod about;
 mod actions;
+mod analysis_panel;
+mod compare_panel;
+mod config_panel;
 mod dialogs;
 mod drop_target;
 mod layers_panel;
@@ -23,15 +28,18 @@ use std::time::{Duration, Instant};
 use egui::Ui;
 
 use self::actions::{Action, shortcut_action};
+use self::compare_panel::CompareState;
 pub use self::dialogs::{FileDialogs, FixedSavePath, NativeFileDialogs};
 use self::tree_panel::TreePanel;
 use super::jobs::{
-    CarveJob, ChangeSummary, ChangeSummaryJob, EntryBatches, FetchJob, FetchRequest, LayerEntries,
-    PeekJob, TreeBuildJob,
+    AnalysisJob, CarveJob, ChangeSummary, ChangeSummaryJob, EntryBatches, FetchJob, FetchRequest,
+    LayerEntries, PeekJob, PeekedListing, TreeBuildJob,
 };
 use super::tree_view::TreeView;
+use crate::analysis::Analysis;
 use crate::cache::ListingCache;
 use crate::carve::CarveTarget;
+use crate::diff::{DiffChange, DiffSummary};
 use crate::image::{ImageInfo, LayerInfo};
 use crate::listing::{LayerListing, LayerStatus, ListedFrom};
 use crate::peek::PeekProgress;
@@ -50,6 +58,62 @@ pub enum TreeChoice {
     Layer(usize),
     /// The final filesystem: all peeked layers merged, whiteouts applied.
     Merged,
+}
+
+/// The tabs of the central area.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CentralTab {
+    /// The file tree of a peeked layer or of the final filesystem.
+    #[default]
+    Files,
+    /// Wasted bytes, duplicates, risky files and the largest files of the peeked layers.
+    Analysis,
+    /// How containers of the image run, and its build steps.
+    Config,
+    /// The differences between the final filesystems of this image and another.
+    Compare,
+}
+
+impl CentralTab {
+    /// Every tab, in the order of the tab row.
+    pub const ALL: [Self; 4] = [Self::Files, Self::Analysis, Self::Config, Self::Compare];
+
+    /// The tab's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Files => "Files",
+            Self::Analysis => "Analysis",
+            Self::Config => "Config",
+            Self::Compare => "Compare",
+        }
+    }
+
+    /// What the tab shows, for its tooltip.
+    fn description(self) -> &'static str {
+        match self {
+            Self::Files => "The files of each peeked layer, or of the final filesystem",
+            Self::Analysis => {
+                "Wasted bytes and efficiency, duplicate files, risky files (setuid, setgid, \
+                 world-writable, secrets) and the largest files of the peeked layers"
+            }
+            Self::Config => {
+                "How containers of the image run (entrypoint, cmd, env, user, ports, labels) \
+                 and its build steps"
+            }
+            Self::Compare => {
+                "The paths that differ between this image's final filesystem and another's"
+            }
+        }
+    }
+}
+
+/// The analysis on screen: what was analysed, and the result.
+struct AnalysisShown {
+    analysis: Analysis,
+    /// Indexes of the layers analysed.
+    layers: Vec<usize>,
+    /// Regular files listed without their content facts (content checks skipped them).
+    files_without_content: usize,
 }
 
 /// The resolved image on screen.
@@ -88,6 +152,17 @@ impl PeekedLayer {
         LayerEntries {
             layer: self.layer.clone(),
             batches: self.batches.clone(),
+        }
+    }
+
+    /// The layer, its entries (shared) and how it ended, for background work; a layer still
+    /// being read counts as cancelled (partial).
+    fn to_peeked_listing(&self) -> PeekedListing {
+        PeekedListing {
+            entries: self.to_entries(),
+            status: self.status.clone().unwrap_or(LayerStatus::Cancelled),
+            bytes_read: self.bytes_read,
+            listed_from: self.listed_from,
         }
     }
 
@@ -151,6 +226,22 @@ pub struct LayerslayerApp {
     summary_job: Option<ChangeSummaryJob>,
     /// A file being carved out of the image and saved.
     saving: Option<SaveInProgress>,
+    /// The tab shown in the central area.
+    tab: CentralTab,
+    /// Peek layers whole so that files carry content facts (no table of contents).
+    need_content: bool,
+    /// The analysis of the last peek, once computed.
+    analysis: Option<AnalysisShown>,
+    /// The layers ended since the analysis was computed: compute it again once the peek ends.
+    analysis_stale: bool,
+    /// The analysis being computed, and the layers it covers.
+    analysis_job: Option<(AnalysisJob, Vec<usize>)>,
+    /// The layer picked in the Config tab's build steps, highlighted in the layer list.
+    highlighted_layer: Option<usize>,
+    /// Scroll the layer list to the highlighted layer on the next frame.
+    scroll_to_highlighted: bool,
+    /// The Compare tab: image B, the comparison running or done.
+    compare: CompareState,
     status: String,
     error: Option<String>,
     show_about: bool,
@@ -214,6 +305,14 @@ impl LayerslayerApp {
             summaries_stale: false,
             summary_job: None,
             saving: None,
+            tab: CentralTab::Files,
+            need_content: false,
+            analysis: None,
+            analysis_stale: false,
+            analysis_job: None,
+            highlighted_layer: None,
+            scroll_to_highlighted: false,
+            compare: CompareState::default(),
             status: "Type an image reference, open an image file or folder, or drop one here."
                 .into(),
             error: None,
@@ -238,13 +337,66 @@ impl LayerslayerApp {
     }
 
     /// True while anything runs in the background: a fetch, a peek, a tree build, the layers'
-    /// change summaries or a save.
+    /// change summaries, the analysis, a comparison or a save.
     pub fn is_busy(&self) -> bool {
         self.is_fetching()
             || self.is_peeking()
             || self.is_building_tree()
             || self.is_summarising()
+            || self.is_analysing()
+            || self.is_comparing()
             || self.is_saving()
+    }
+
+    /// True while the analysis of the peeked layers is out of date and being computed.
+    pub fn is_analysing(&self) -> bool {
+        self.analysis_stale || self.analysis_job.is_some()
+    }
+
+    /// True while image A is being compared with image B.
+    pub fn is_comparing(&self) -> bool {
+        self.compare.is_running()
+    }
+
+    /// The analysis of the peeked layers, once computed.
+    pub fn analysis(&self) -> Option<&Analysis> {
+        self.analysis.as_ref().map(|shown| &shown.analysis)
+    }
+
+    /// The tab shown in the central area.
+    pub fn current_tab(&self) -> CentralTab {
+        self.tab
+    }
+
+    /// The path of the selected row of the file tree, if any.
+    pub fn selected_tree_path(&self) -> Option<&str> {
+        self.tree.selected()
+    }
+
+    /// The layer highlighted in the layer list (picked in the Config tab), by index.
+    pub fn highlighted_layer(&self) -> Option<usize> {
+        self.highlighted_layer
+    }
+
+    /// The error of the last comparison, if it failed.
+    pub fn compare_error(&self) -> Option<&str> {
+        self.compare.error()
+    }
+
+    /// Counts of each change of the last comparison, once done.
+    pub fn compare_summary(&self) -> Option<DiffSummary> {
+        self.compare.summary()
+    }
+
+    /// How many layers of image B the last comparison took from image A's listings.
+    pub fn compare_shared_layers(&self) -> Option<usize> {
+        self.compare.shared_layers()
+    }
+
+    /// The rows of the comparison currently visible, top to bottom: path and change (`None`
+    /// for a directory shown only as a parent).
+    pub fn visible_compare_rows(&mut self) -> Vec<(String, Option<DiffChange>)> {
+        self.compare.visible_rows()
     }
 
     /// True while the layers' change summaries are out of date and being computed.
@@ -332,6 +484,8 @@ impl eframe::App for LayerslayerApp {
         self.poll_save();
         self.refresh_tree(ctx);
         self.refresh_summaries(ctx);
+        self.refresh_analysis(ctx);
+        self.poll_compare();
         if self.is_busy() {
             ctx.request_repaint_after(BUSY_REPAINT);
         }
@@ -370,6 +524,10 @@ impl eframe::App for LayerslayerApp {
             .inner;
         self.run_actions(action, &ctx);
         let peeking = self.is_peeking();
+        let highlight = layers_panel::Highlight {
+            layer: self.highlighted_layer,
+            scroll: std::mem::take(&mut self.scroll_to_highlighted),
+        };
         let action = egui::Panel::left("layers")
             .resizable(true)
             .default_size(440.0)
@@ -380,22 +538,13 @@ impl eframe::App for LayerslayerApp {
                     &mut self.layer_checked,
                     &self.peeked,
                     peeking,
+                    highlight,
                 )
             })
             .inner;
         self.run_actions(action, &ctx);
-        let peeking = self.is_peeking();
-        let building_tree = self.is_building_tree();
-        let panel = TreePanel {
-            has_image: self.image.is_some(),
-            peeked: &self.peeked,
-            view: self.view,
-            tree: &mut self.tree,
-            peeking,
-            building_tree,
-        };
         let actions = egui::CentralPanel::default()
-            .show(ui, |ui| tree_panel::tree_panel_ui(ui, panel))
+            .show(ui, |ui| self.central_ui(ui))
             .inner;
         self.run_actions(actions, &ctx);
         about::about_window(&ctx, &mut self.show_about);
@@ -405,4 +554,87 @@ impl eframe::App for LayerslayerApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, RECENT_KEY, &self.recent);
     }
+}
+
+impl LayerslayerApp {
+    /// The central area: how to start before an image is open, then the tab row and the tab.
+    fn central_ui(&mut self, ui: &mut Ui) -> Vec<Action> {
+        let Some(image) = &self.image else {
+            return tree_panel::tree_panel_ui(
+                ui,
+                TreePanel {
+                    has_image: false,
+                    peeked: &self.peeked,
+                    view: self.view,
+                    tree: &mut self.tree,
+                    peeking: false,
+                    building_tree: false,
+                },
+            );
+        };
+        let mut actions: Vec<Action> = tab_row_ui(ui, self.tab).into_iter().collect();
+        ui.separator();
+        let peeking = self.peek.is_some();
+        match self.tab {
+            CentralTab::Files => {
+                let building_tree = self.tree_stale || self.tree_build.is_some();
+                let panel = TreePanel {
+                    has_image: true,
+                    peeked: &self.peeked,
+                    view: self.view,
+                    tree: &mut self.tree,
+                    peeking,
+                    building_tree,
+                };
+                actions.extend(tree_panel::tree_panel_ui(ui, panel));
+            }
+            CentralTab::Analysis => {
+                let panel = analysis_panel::AnalysisPanel {
+                    image: &image.info,
+                    peeked: &self.peeked,
+                    peeking,
+                    analysing: self.analysis_stale || self.analysis_job.is_some(),
+                    shown: self.analysis.as_ref(),
+                    need_content: self.need_content,
+                };
+                actions.extend(analysis_panel::analysis_panel_ui(ui, &panel));
+            }
+            CentralTab::Config => {
+                actions.extend(config_panel::config_panel_ui(
+                    ui,
+                    &image.info,
+                    self.highlighted_layer,
+                ));
+            }
+            CentralTab::Compare => {
+                actions.extend(compare_panel::compare_panel_ui(
+                    ui,
+                    &image.info,
+                    &mut self.compare,
+                ));
+            }
+        }
+        actions
+    }
+}
+
+/// The row of tabs; returns the tab clicked, if another.
+fn tab_row_ui(ui: &mut Ui, current: CentralTab) -> Option<Action> {
+    let mut action = None;
+    ui.horizontal(|ui| {
+        for tab in CentralTab::ALL {
+            let selected = tab == current;
+            let response = ui
+                .selectable_label(selected, egui::RichText::new(tab.title()).heading())
+                .on_hover_text(tab.description());
+            let enabled = response.enabled();
+            response.widget_info(|| {
+                egui::WidgetInfo::selected(egui::Role::Tab, enabled, selected, tab.title())
+            });
+            if response.clicked() && !selected {
+                action = Some(Action::ShowTab(tab));
+            }
+        }
+    });
+    action
 }

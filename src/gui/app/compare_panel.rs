@@ -1,0 +1,283 @@
+//! The Compare tab: a second image (B) to compare the image on screen (A) with, the
+//! comparison's progress, and the differing paths as one tree with both sides.
+
+use egui::{Key, RichText, Ui};
+
+use super::actions::Action;
+use crate::diff::{DiffChange, DiffSummary};
+use crate::gui::diff_view::DiffView;
+use crate::gui::jobs::{CompareJob, CompareRequest, CompareResult, FetchRequest};
+use crate::image::ImageInfo;
+use crate::listing::{escape_control, human_size};
+use crate::manifest::Platform;
+
+/// A finished comparison on screen.
+struct CompareShown {
+    request_b: FetchRequest,
+    image_b: ImageInfo,
+    shared_layers: usize,
+    read_a: usize,
+    read_b: usize,
+    notes: Vec<String>,
+    view: DiffView,
+}
+
+/// The Compare tab's state: the field naming image B, the comparison running, the last one.
+#[derive(Default)]
+pub(super) struct CompareState {
+    /// What the user typed for image B.
+    pub input: String,
+    /// The platform picked for image B (`None`: image A's).
+    pub platform_b: Option<Platform>,
+    job: Option<CompareJob>,
+    shown: Option<CompareShown>,
+    error: Option<String>,
+}
+
+impl CompareState {
+    /// Whether a comparison runs.
+    pub fn is_running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Starts comparing as `request` says; the last result stays until the new one is done.
+    pub fn start(&mut self, request: CompareRequest, ctx: &egui::Context) {
+        self.error = None;
+        match CompareJob::start(request, ctx.clone()) {
+            Ok(job) => self.job = Some(job),
+            Err(error) => self.error = Some(error),
+        }
+    }
+
+    /// Stops the comparison running, if any; returns whether one ran.
+    pub fn cancel(&mut self) -> bool {
+        // Dropping the job cancels it.
+        self.job.take().is_some()
+    }
+
+    /// Shows `message` as the comparison's error.
+    pub fn fail(&mut self, message: impl Into<String>) {
+        self.error = Some(message.into());
+    }
+
+    /// Forgets the last comparison (image A changed); stops one running.
+    pub fn clear_result(&mut self) {
+        self.job = None;
+        self.shown = None;
+        self.error = None;
+        self.platform_b = None;
+    }
+
+    /// The error of the last comparison.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Counts of each change of the last comparison.
+    pub fn summary(&self) -> Option<DiffSummary> {
+        self.shown.as_ref().map(|shown| shown.view.summary())
+    }
+
+    /// Layers of B the last comparison took from A's listings.
+    pub fn shared_layers(&self) -> Option<usize> {
+        self.shown.as_ref().map(|shown| shown.shared_layers)
+    }
+
+    /// The visible rows of the last comparison.
+    pub fn visible_rows(&mut self) -> Vec<(String, Option<DiffChange>)> {
+        self.shown
+            .as_mut()
+            .map(|shown| shown.view.visible_rows())
+            .unwrap_or_default()
+    }
+
+    /// Takes a finished comparison; returns the status line to show, if one ended.
+    pub fn poll(&mut self) -> Option<String> {
+        let result = self.job.as_mut()?.take_result()?;
+        self.job = None;
+        match result {
+            Ok(result) => {
+                let status = format!(
+                    "Compared with {}: {} paths differ.",
+                    escape_control(&result.request_b.reference),
+                    result.rows.len()
+                );
+                self.shown = Some(shown_of(result));
+                Some(status)
+            }
+            Err(error) => {
+                let status = "The comparison failed; see the Compare tab.".to_owned();
+                self.error = Some(error);
+                Some(status)
+            }
+        }
+    }
+}
+
+fn shown_of(result: CompareResult) -> CompareShown {
+    let CompareResult {
+        request_b,
+        image_b,
+        shared_layers,
+        read_a,
+        read_b,
+        rows,
+        tree,
+        notes,
+    } = result;
+    CompareShown {
+        request_b,
+        image_b,
+        shared_layers,
+        read_a,
+        read_b,
+        notes,
+        view: DiffView::new(rows, tree),
+    }
+}
+
+/// The Compare tab.
+pub(super) fn compare_panel_ui(
+    ui: &mut Ui,
+    image_a: &ImageInfo,
+    state: &mut CompareState,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let running = state.is_running();
+    ui.horizontal(|ui| {
+        let label = ui.label("Compare with");
+        let field = ui
+            .add(
+                egui::TextEdit::singleline(&mut state.input)
+                    .hint_text("image B: alpine:3.21, ./image.tar, oci:DIR, demo")
+                    .desired_width(360.0),
+            )
+            .labelled_by(label.id);
+        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        let clicked = ui
+            .add_enabled(!running, egui::Button::new("Compare"))
+            .on_hover_text(
+                "Open image B and compare its final filesystem with this image's, path by path",
+            )
+            .clicked();
+        if (entered || clicked) && !running {
+            actions.push(Action::StartCompare);
+        }
+        if running
+            && ui
+                .button("Cancel compare")
+                .on_hover_text("Stop the comparison; the last result stays")
+                .clicked()
+        {
+            actions.push(Action::CancelCompare);
+        }
+    });
+    ui.label(
+        RichText::new(format!(
+            "Image A is {}{}. Layers image B shares with A are read once; the final \
+             filesystems are compared (+ only in B, \u{2212} only in A, ~ in both but different).",
+            escape_control(&image_a.source),
+            image_a
+                .platform
+                .as_ref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default()
+        ))
+        .weak(),
+    );
+    if let Some(job) = &state.job {
+        progress_ui(ui, job);
+    }
+    if let Some(error) = &state.error {
+        ui.colored_label(
+            ui.visuals().error_fg_color,
+            format!("Error: {}", escape_control(error)),
+        );
+    }
+    let Some(shown) = &mut state.shown else {
+        return actions;
+    };
+    ui.separator();
+    actions.extend(result_header_ui(ui, shown, running));
+    ui.horizontal(|ui| shown.view.show_controls(ui));
+    ui.add_space(4.0);
+    shown.view.show_rows(ui);
+    actions
+}
+
+/// The comparison's stage and how much of the layers being read has arrived.
+fn progress_ui(ui: &mut Ui, job: &CompareJob) {
+    let progress = job.progress();
+    ui.horizontal(|ui| {
+        ui.spinner();
+        ui.label(progress.stage());
+        let (read, total) = progress.bytes();
+        if total > 0 {
+            let fraction = (read as f64 / total as f64).clamp(0.0, 1.0) as f32;
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .desired_width(200.0)
+                    .text(format!("{} of {}", human_size(read), human_size(total))),
+            );
+        }
+    });
+}
+
+/// What was compared, how many layers were shared, B's platform picker, the summary line and
+/// the notes.
+fn result_header_ui(ui: &mut Ui, shown: &CompareShown, running: bool) -> Option<Action> {
+    let image_b = &shown.image_b;
+    let mut action = None;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new(format!(
+                "Image B: {}",
+                escape_control(&shown.request_b.reference)
+            ))
+            .strong(),
+        );
+        if !image_b.available_platforms.is_empty() {
+            let current = image_b.platform.as_ref();
+            ui.add_enabled_ui(!running, |ui| {
+                egui::ComboBox::new("compare_platform", "Platform of B")
+                    .selected_text(
+                        current.map_or_else(|| "default".to_owned(), ToString::to_string),
+                    )
+                    .show_ui(ui, |ui| {
+                        for platform in &image_b.available_platforms {
+                            let selected = current == Some(platform);
+                            if ui
+                                .selectable_label(selected, platform.to_string())
+                                .clicked()
+                                && !selected
+                            {
+                                action = Some(Action::PickComparePlatform(platform.clone()));
+                            }
+                        }
+                    });
+            });
+        } else if let Some(platform) = &image_b.platform {
+            ui.label(format!("({platform})"));
+        }
+    });
+    ui.label(format!(
+        "{} shared layer{} read once; read {} layer{} of A and {} of B for the comparison.",
+        shown.shared_layers,
+        if shown.shared_layers == 1 { "" } else { "s" },
+        shown.read_a,
+        if shown.read_a == 1 { "" } else { "s" },
+        shown.read_b
+    ))
+    .on_hover_text(
+        "Layers with the same digest in both images are listed once (from image A's listings)",
+    );
+    shown.view.summary_ui(ui);
+    let warn = ui.visuals().warn_fg_color;
+    for note in &shown.notes {
+        ui.add(
+            egui::Label::new(RichText::new(format!("Note: {}", escape_control(note))).color(warn))
+                .wrap(),
+        );
+    }
+    action
+}
