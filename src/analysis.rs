@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::content::{ContentHash, SecretContent};
-use crate::listing::{Entry, EntryKind, LayerListing, MergedEntry, merge_layers};
+use crate::listing::{Entry, EntryKind, LayerListing, MergedFilesystem};
 
 /// How many of the largest files of the final filesystem a report lists.
 pub const LARGEST_FILES: usize = 20;
@@ -149,34 +149,32 @@ pub struct LargestFile {
 
 /// Analyses `listings` (base layer first; every layer of the image for exact figures).
 pub fn analyze(listings: &[LayerListing]) -> Analysis {
-    let merged = merge_layers(listings);
-    let final_files: HashMap<&str, usize> = merged
+    let mut filesystem = MergedFilesystem::default();
+    for listing in listings {
+        filesystem.apply(listing.layer.index, &listing.entries);
+    }
+    let merged: Vec<(usize, &Entry)> = filesystem.iter().collect();
+    // The final version of each path, by identity: a path written twice in one layer, or
+    // again by a later layer, has only its last entry here.
+    let final_files: HashSet<*const Entry> = merged
         .iter()
-        .filter(|m| m.entry.kind == EntryKind::File)
-        .map(|m| (m.entry.path.as_str(), m.layer_index))
+        .filter(|(_, entry)| entry.kind == EntryKind::File)
+        .map(|&(_, entry)| std::ptr::from_ref(entry))
         .collect();
     let final_bytes: u64 = merged
         .iter()
-        .filter(|m| m.entry.kind == EntryKind::File)
-        .map(|m| m.entry.size)
+        .filter(|(_, entry)| entry.kind == EntryKind::File)
+        .map(|(_, entry)| entry.size)
         .sum();
     let mut total_bytes = 0;
     let mut wasted: BTreeMap<&str, (u64, BTreeSet<usize>)> = BTreeMap::new();
     for listing in listings {
-        let layer = listing.layer.index;
-        // Within a layer a path written twice keeps its last version: walk backwards.
-        let mut seen_here = HashSet::new();
-        for entry in listing.entries.iter().rev() {
-            if entry.kind != EntryKind::File {
-                continue;
-            }
+        for entry in listing.entries.iter().filter(|e| e.kind == EntryKind::File) {
             total_bytes += entry.size;
-            let first_seen = seen_here.insert(entry.path.as_str());
-            let is_final = first_seen && final_files.get(entry.path.as_str()) == Some(&layer);
-            if !is_final {
+            if !final_files.contains(&std::ptr::from_ref(entry)) {
                 let slot = wasted.entry(entry.path.as_str()).or_default();
                 slot.0 += entry.size;
-                slot.1.insert(layer);
+                slot.1.insert(listing.layer.index);
             }
         }
     }
@@ -208,10 +206,9 @@ pub fn analyze(listings: &[LayerListing]) -> Analysis {
 }
 
 /// Groups the final regular files (size ≥ 1) by content hash.
-fn duplicates(merged: &[MergedEntry]) -> Vec<DuplicateGroup> {
+fn duplicates(merged: &[(usize, &Entry)]) -> Vec<DuplicateGroup> {
     let mut groups: HashMap<(ContentHash, u64), Vec<&str>> = HashMap::new();
-    for item in merged {
-        let entry = &item.entry;
+    for &(_, entry) in merged {
         if let (EntryKind::File, Some(content)) = (entry.kind, &entry.content)
             && entry.size > 0
         {
@@ -242,17 +239,17 @@ fn duplicates(merged: &[MergedEntry]) -> Vec<DuplicateGroup> {
     duplicates
 }
 
-/// The `count` largest regular files of the final filesystem.
-pub fn largest_files(merged: &[MergedEntry], count: usize) -> Vec<LargestFile> {
-    let mut files: Vec<&MergedEntry> = merged
+/// The `count` largest regular files of a final filesystem (`(layer, entry)` pairs).
+pub fn largest_files(merged: &[(usize, &Entry)], count: usize) -> Vec<LargestFile> {
+    let mut files: Vec<(usize, &Entry)> = merged
         .iter()
-        .filter(|m| m.entry.kind == EntryKind::File)
+        .filter(|(_, entry)| entry.kind == EntryKind::File)
+        .copied()
         .collect();
-    let order = |a: &&MergedEntry, b: &&MergedEntry| {
-        b.entry
-            .size
-            .cmp(&a.entry.size)
-            .then_with(|| a.entry.path.cmp(&b.entry.path))
+    let order = |a: &(usize, &Entry), b: &(usize, &Entry)| {
+        b.1.size
+            .cmp(&a.1.size)
+            .then_with(|| a.1.path.cmp(&b.1.path))
     };
     if files.len() > count && count > 0 {
         files.select_nth_unstable_by(count - 1, order);
@@ -261,10 +258,10 @@ pub fn largest_files(merged: &[MergedEntry], count: usize) -> Vec<LargestFile> {
     files.sort_by(order);
     files
         .into_iter()
-        .map(|m| LargestFile {
-            path: m.entry.path.clone(),
-            size: m.entry.size,
-            layer: m.layer_index,
+        .map(|(layer, entry)| LargestFile {
+            path: entry.path.clone(),
+            size: entry.size,
+            layer,
         })
         .collect()
 }

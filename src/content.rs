@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
+use std::sync::LazyLock;
 
 use memchr::memmem;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -80,10 +81,11 @@ impl ContentFacts {
 }
 
 /// Reads file data to learn its [`ContentFacts`], reusing its buffers from file to file.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ContentScanner {
     buffer: Vec<u8>,
     prefix: Vec<u8>,
+    hasher: Xxh3,
 }
 
 /// Whether a file of this name is a secret only when it holds credential words (`.npmrc`,
@@ -104,7 +106,7 @@ impl ContentScanner {
             self.buffer = vec![0; READ_BYTES];
         }
         self.prefix.clear();
-        let mut hasher = Xxh3::new();
+        self.hasher.reset();
         loop {
             let read = match data.read(&mut self.buffer) {
                 Ok(0) => break,
@@ -117,7 +119,7 @@ impl ContentScanner {
                 let wanted = (SNIFF_BYTES - self.prefix.len()).min(chunk.len());
                 self.prefix.extend_from_slice(&chunk[..wanted]);
             }
-            hasher.update(chunk);
+            self.hasher.update(chunk);
         }
         let secret = if credential_words {
             sniff_secret(&self.prefix)
@@ -125,7 +127,7 @@ impl ContentScanner {
             has_private_key(&self.prefix).then_some(SecretContent::PrivateKey)
         };
         Ok(ContentFacts {
-            hash: ContentHash(hasher.digest128()),
+            hash: ContentHash(self.hasher.digest128()),
             secret,
         })
     }
@@ -160,7 +162,9 @@ pub fn sniff_secret(prefix: &[u8]) -> Option<SecretContent> {
 /// Whether a PEM block `-----BEGIN <words> PRIVATE KEY[ BLOCK]-----` starts in `prefix`.
 fn has_private_key(prefix: &[u8]) -> bool {
     const BEGIN: &[u8] = b"-----BEGIN ";
-    memmem::find_iter(prefix, BEGIN).any(|start| {
+    // Built once: this runs for every file of every layer.
+    static FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(BEGIN));
+    FINDER.find_iter(prefix).any(|start| {
         let rest = &prefix[start + BEGIN.len()..];
         let line_end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         let label = &rest[..line_end];

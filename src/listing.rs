@@ -358,26 +358,28 @@ where
     filesystem.into_entries()
 }
 
-/// The final filesystem, built one layer at a time (whiteouts and opaque directories applied).
+/// The final filesystem, built one layer at a time (whiteouts and opaque directories applied),
+/// borrowing the entries of the layers laid so far.
 #[derive(Debug, Clone, Default)]
-pub struct MergedFilesystem {
-    merged: BTreeMap<String, MergedEntry>,
+pub struct MergedFilesystem<'a> {
+    merged: BTreeMap<&'a str, (usize, &'a Entry)>,
+    /// Scratch space for `dir/` prefixes.
+    prefix: String,
 }
 
-impl MergedFilesystem {
+impl<'a> MergedFilesystem<'a> {
     /// Lays the entries of the layer `layer_index` over what is there.
-    pub fn apply<'a>(
+    pub fn apply(
         &mut self,
         layer_index: usize,
         entries: impl IntoIterator<Item = &'a Entry> + Clone,
     ) {
-        let merged = &mut self.merged;
         for entry in entries.clone() {
             match (entry.kind, entry.whiteout_target()) {
-                (EntryKind::OpaqueMarker, Some(dir)) => remove_below(merged, &dir, layer_index),
+                (EntryKind::OpaqueMarker, Some(dir)) => self.remove_below(&dir, layer_index),
                 (EntryKind::Whiteout, Some(target)) => {
-                    merged.remove(&target);
-                    remove_below(merged, &target, usize::MAX);
+                    self.merged.remove(target.as_str());
+                    self.remove_below(&target, usize::MAX);
                 }
                 _ => {}
             }
@@ -388,15 +390,32 @@ impl MergedFilesystem {
             }
             if entry.kind != EntryKind::Dir {
                 // A non-directory replacing a directory also replaces what was under it.
-                remove_below(merged, &entry.path, layer_index);
+                self.remove_below(&entry.path, layer_index);
             }
-            merged.insert(
-                entry.path.clone(),
-                MergedEntry {
-                    layer_index,
-                    entry: entry.clone(),
-                },
-            );
+            self.merged.insert(&entry.path, (layer_index, entry));
+        }
+    }
+
+    /// Removes everything strictly below `dir` that came from a layer before `current_layer`.
+    fn remove_below(&mut self, dir: &str, current_layer: usize) {
+        self.prefix.clear();
+        if !dir.is_empty() && dir != "." {
+            self.prefix.push_str(dir);
+            self.prefix.push('/');
+        }
+        let prefix = self.prefix.as_str();
+        let doomed: Vec<&'a str> = self
+            .merged
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(path, _)| path.starts_with(prefix))
+            .filter(|(path, (layer, _))| *layer < current_layer && **path != ".")
+            .map(|(path, _)| *path)
+            .collect();
+        for path in doomed {
+            self.merged.remove(path);
         }
     }
 
@@ -405,9 +424,20 @@ impl MergedFilesystem {
         self.merged.contains_key(path)
     }
 
-    /// Its entries, sorted by path.
+    /// Its entries with their layers, sorted by path.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &'a Entry)> + '_ {
+        self.merged.values().copied()
+    }
+
+    /// Its entries, sorted by path, as owned [`MergedEntry`] values.
     pub fn into_entries(self) -> Vec<MergedEntry> {
-        self.merged.into_values().collect()
+        self.merged
+            .into_values()
+            .map(|(layer_index, entry)| MergedEntry {
+                layer_index,
+                entry: entry.clone(),
+            })
+            .collect()
     }
 }
 
@@ -454,24 +484,6 @@ pub fn layer_changes(listings: &[LayerListing]) -> Vec<Vec<Change>> {
             changes
         })
         .collect()
-}
-
-/// Removes everything strictly below `dir` that came from a layer before `current_layer`.
-fn remove_below(merged: &mut BTreeMap<String, MergedEntry>, dir: &str, current_layer: usize) {
-    let prefix = if dir.is_empty() || dir == "." {
-        String::new()
-    } else {
-        format!("{dir}/")
-    };
-    let doomed: Vec<String> = merged
-        .range(prefix.clone()..)
-        .take_while(|(path, _)| path.starts_with(&prefix))
-        .filter(|(path, item)| item.layer_index < current_layer && path.as_str() != ".")
-        .map(|(path, _)| path.clone())
-        .collect();
-    for path in doomed {
-        merged.remove(&path);
-    }
 }
 
 /// A case-insensitive path substring filter, as the tree view and exports apply it.
