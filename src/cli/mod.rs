@@ -801,7 +801,11 @@ impl ProgressBars {
             for (bar, counters) in self.bars.iter().zip(progress) {
                 if !bar.is_finished() {
                     bar.set_position(counters.bytes_read());
-                    bar.set_message(format!("{} entries", counters.entries()));
+                    let resumed = match counters.resumes() {
+                        0 => String::new(),
+                        n => format!(", resumed ×{n}"),
+                    };
+                    bar.set_message(format!("{} entries{resumed}", counters.entries()));
                 }
             }
             std::thread::sleep(Duration::from_millis(100));

@@ -117,11 +117,15 @@ fn layer_row_ui(ui: &mut Ui, layer: &LayerInfo, checked: &mut bool, peek: Option
         } else {
             (bytes as f64 / size as f64).clamp(0.0, 1.0) as f32
         };
+        let resumes = match peek.progress.resumes() {
+            0 => String::new(),
+            n => format!(" · resumed ×{n}"),
+        };
         let text = if bytes == 0 {
-            "waiting for data…".to_owned()
+            format!("waiting for data…{resumes}")
         } else {
             format!(
-                "{} of {} · {} entries",
+                "{} of {} · {} entries{resumes}",
                 human_size(bytes),
                 human_size(size),
                 peek.progress.entries().max(entries as u64)
