@@ -14,6 +14,9 @@
 #   click X Y   click at window coordinates X,Y (points; the pointer then leaves the window)
 #   type TEXT   type TEXT on the keyboard
 #   key NAME    press a key (xdotool names: Return, ctrl+a, …)
+#   blur        move the keyboard focus off the window (to the root window), so a focused text
+#               field stops blinking its cursor and the screen can come to rest for a shot
+#   focus       give the window the keyboard focus back
 #   shot FILE   wait until the screen stops changing (work done, spinners gone), then write
 #               it to FILE; fails if it is blank
 # Needs Xvfb, xdotool and ImageMagick (import, convert); `-` also needs util-linux's unshare and
@@ -98,10 +101,13 @@ done
 
 # A private home so the run neither reads nor writes the user's saved state; X11 only.
 mkdir -p "$work/home"
+# LAYERSLAYER_APP_PATH, when set, is the app's whole PATH (e.g. an empty directory, so that it
+# finds no zenity); the script's own tools keep the caller's PATH.
+app_path=("PATH=${LAYERSLAYER_APP_PATH:-$PATH}")
 start_app() {
   HOME="$work/home" XDG_DATA_HOME="$work/home/data" XDG_CONFIG_HOME="$work/home/config" \
     WAYLAND_DISPLAY="" LIBGL_ALWAYS_SOFTWARE=1 \
-    "${runner[@]}" "$binary" "${app_args[@]}" >"$work/app.log" 2>&1 &
+    "${runner[@]}" env "${app_path[@]}" "$binary" "${app_args[@]}" >"$work/app.log" 2>&1 &
   app_pid=$!
 }
 start_app
@@ -199,6 +205,12 @@ if [ -n "${LAYERSLAYER_STEPS:-}" ]; then
         ;;
       "type "*) xdotool type --delay 20 -- "${step#type }" ;;
       "key "*) xdotool key "${step#key }" ;;
+      blur)
+        root=$(xdotool search --maxdepth 0 "" 2>/dev/null | head -n1)
+        [ -n "$root" ] || fail "no root window to move the focus to"
+        xdotool windowfocus "$root"
+        ;;
+      focus) xdotool windowfocus --sync "$window" 2>/dev/null || xdotool windowfocus "$window" ;;
       "shot "*) shot_when_still "${step#shot }" ;;
       "") ;;
       *) fail "unknown step '$step' in LAYERSLAYER_STEPS" ;;

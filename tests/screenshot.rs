@@ -34,18 +34,36 @@ fn run_screenshot_script(image: &str, screenshot: &Path) -> (bool, String) {
 /// Like [`run_screenshot_script`], then carries out `steps` (the script's
 /// `LAYERSLAYER_STEPS`) in the window.
 fn run_screenshot_steps(image: &str, screenshot: &Path, steps: &str) -> (bool, String) {
+    run_screenshot_steps_without(image, screenshot, steps, &[], None)
+}
+
+/// Like [`run_screenshot_steps`], with the variables `unset` removed from the environment and,
+/// when given, `app_path` as the app's whole `PATH`.
+fn run_screenshot_steps_without(
+    image: &str,
+    screenshot: &Path,
+    steps: &str,
+    unset: &[&str],
+    app_path: Option<&Path>,
+) -> (bool, String) {
     let _display = ONE_DISPLAY
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gui_screenshot.sh");
-    let output = std::process::Command::new("bash")
+    let mut command = std::process::Command::new("bash");
+    command
         .arg(&script)
         .arg(common::layerslayer_binary())
         .arg(image)
         .arg(screenshot)
-        .env("LAYERSLAYER_STEPS", steps)
-        .output()
-        .expect("run tests/gui_screenshot.sh");
+        .env("LAYERSLAYER_STEPS", steps);
+    for name in unset {
+        command.env_remove(name);
+    }
+    if let Some(app_path) = app_path {
+        command.env("LAYERSLAYER_APP_PATH", app_path);
+    }
+    let output = command.output().expect("run tests/gui_screenshot.sh");
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -185,4 +203,50 @@ fn the_explain_tabs_under_xvfb() {
     for shot in &shots {
         assert_png(shot);
     }
+}
+
+/// The real window on a desktop without file dialogs: no D-Bus session bus (so no xdg
+/// portal) and no zenity. Ctrl+S must not say "Export cancelled": the app's own prompt asks
+/// where to save (its field has the keyboard focus), and saving there writes the CSV.
+#[test]
+fn export_without_a_file_dialog_under_xvfb() {
+    // The app runs with an empty PATH: even where zenity is installed it finds none (zenity
+    // would show a real dialog on the virtual display, and nothing would answer it).
+    let empty_path = tempfile::tempdir().expect("an empty PATH directory");
+    let csv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xvfb-export.csv");
+    std::fs::remove_file(&csv).ok();
+    let peeked = screenshot_path("no-dialog-peeked.png");
+    let prompt = screenshot_path("no-dialog-prompt.png");
+    let saved = screenshot_path("no-dialog-saved.png");
+
+    let mut layout = Layout::first_launch();
+    let mut steps = layout.click(Role::Button, "Peek");
+    steps += &format!("shot {}\n", peeked.display());
+    steps += "key ctrl+s\nblur\n";
+    steps += &format!("shot {}\n", prompt.display());
+    steps += &format!("focus\nkey ctrl+a\ntype {}\nkey Return\n", csv.display());
+    steps += &format!("shot {}\n", saved.display());
+
+    let screenshot = screenshot_path("no-dialog-first.png");
+    // No session bus: rfd's portal call fails at once, and so does its zenity fallback.
+    let (success, log) = run_screenshot_steps_without(
+        "-",
+        &screenshot,
+        &steps,
+        &["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"],
+        Some(empty_path.path()),
+    );
+    assert!(success, "steps:\n{steps}\n{log}");
+    for shot in [&peeked, &prompt, &saved] {
+        assert_png(shot);
+    }
+    let text = std::fs::read_to_string(&csv)
+        .unwrap_or_else(|e| panic!("the prompt saved {}: {e}\n{log}", csv.display()));
+    let header = text.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("layer_index,layer_digest,path,"),
+        "{header}"
+    );
+    assert!(text.lines().count() > 10, "the demo's rows:\n{text}");
+    eprintln!("exported through the in-window prompt to {}", csv.display());
 }

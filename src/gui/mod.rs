@@ -10,7 +10,8 @@ pub mod tree_view;
 use std::process::ExitCode;
 
 pub use app::{
-    CentralTab, FileDialogs, FixedSavePath, LayerslayerApp, NativeFileDialogs, TreeChoice,
+    CentralTab, DialogChoice, FileDialogs, FixedChoice, FixedSavePath, LayerslayerApp,
+    NativeFileDialogs, TreeChoice,
 };
 pub use tree_view::{SortKey, TreeAction, TreeSort, TreeView};
 

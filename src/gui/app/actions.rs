@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use egui::{Key, KeyboardShortcut, Modifiers};
 
+use super::dialogs::DialogChoice;
+use super::save_prompt::{FileToSave, SavePrompt, SavePurpose, suggested_path};
 use super::{CentralTab, LayerslayerApp, PeekedLayer, SaveInProgress, TreeChoice};
 use crate::carve::{CarveError, CarveTarget, find_target};
 use crate::export::{self, Destination};
@@ -15,13 +17,15 @@ use crate::listing::{
     LayerListing, LayerStatus, ListedFrom, PathFilter, escape_control, merge_layers,
 };
 use crate::manifest::Platform;
+use crate::source::ImageSource;
 use crate::source::demo::DEMO_NAME;
 
 /// Ctrl+S (Cmd+S on macOS): export CSV.
 pub(super) const EXPORT_SHORTCUT: KeyboardShortcut =
     KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
-/// The file name offered by the save dialog.
-const SUGGESTED_FILE_NAME: &str = "layers.csv";
+
+/// The status line while the in-window save prompt is open (the prompt itself says why).
+const NO_DIALOG_STATUS: &str = "No file dialog could be shown: asking in the window where to save.";
 
 /// One thing the user asked for, to be carried out by [`LayerslayerApp::run_action`].
 #[must_use]
@@ -53,6 +57,10 @@ pub(super) enum Action {
     SaveFile(String),
     /// Stop the save in progress.
     CancelSave,
+    /// Save to the path typed in the save prompt (shown when no file dialog is available).
+    SaveToTypedPath,
+    /// Close the save prompt without saving.
+    CancelSavePrompt,
     /// Open the About window.
     ShowAbout,
     /// Show another tab of the central area.
@@ -103,14 +111,12 @@ impl LayerslayerApp {
             Action::OpenRecent(reference) => self.open_text(reference, ctx),
             Action::OpenPath(path) => self.open_path(&path, ctx),
             Action::ChooseImageFile => {
-                if let Some(path) = self.dialogs.pick_image_file() {
-                    self.open_path(&path, ctx);
-                }
+                let choice = self.dialogs.pick_image_file();
+                self.open_chosen(choice, ctx);
             }
             Action::ChooseImageFolder => {
-                if let Some(path) = self.dialogs.pick_image_folder() {
-                    self.open_path(&path, ctx);
-                }
+                let choice = self.dialogs.pick_image_folder();
+                self.open_chosen(choice, ctx);
             }
             Action::OpenDemo => self.open_text(DEMO_NAME.to_owned(), ctx),
             Action::PickPlatform(platform) => {
@@ -133,6 +139,18 @@ impl LayerslayerApp {
             Action::Export => self.export(),
             Action::SaveFile(path) => self.save_file(&path, ctx),
             Action::CancelSave => self.cancel_save(),
+            Action::SaveToTypedPath => self.save_to_typed_path(ctx),
+            Action::CancelSavePrompt => {
+                if let Some(prompt) = self.save_prompt.take() {
+                    self.status = match prompt.purpose {
+                        SavePurpose::Export => "Export cancelled; nothing was written.".into(),
+                        SavePurpose::File(file) => format!(
+                            "Save of {} cancelled; nothing was written.",
+                            escape_control(&file.target.path)
+                        ),
+                    };
+                }
+            }
             Action::ShowAbout => self.show_about = true,
             Action::ShowTab(tab) => self.tab = tab,
             Action::RevealPath { layer, path } => self.reveal_path(layer, &path),
@@ -255,6 +273,22 @@ impl LayerslayerApp {
         self.fetch_from_input(ctx);
     }
 
+    /// Opens what the user picked in an open dialog. Without a dialog, says how else to open
+    /// an image: the reference field takes paths, and the window takes dropped files.
+    fn open_chosen(&mut self, choice: DialogChoice, ctx: &egui::Context) {
+        match choice {
+            DialogChoice::Chosen(path) => self.open_path(&path, ctx),
+            DialogChoice::Cancelled => {}
+            DialogChoice::Unavailable(why) => {
+                self.error = Some(format!(
+                    "No file dialog is available ({}): type the image's path in the Image \
+                     reference field and press Enter, or drop it on the window.",
+                    escape_control(&why)
+                ));
+            }
+        }
+    }
+
     /// Opens a path picked in a dialog or dropped on the window.
     fn open_path(&mut self, path: &std::path::Path, ctx: &egui::Context) {
         self.open_text(path.to_string_lossy().into_owned(), ctx);
@@ -358,7 +392,12 @@ impl LayerslayerApp {
         );
     }
 
+    /// "Export CSV…": asks where (the native dialog, else the in-window prompt), then writes.
     fn export(&mut self) {
+        if self.save_prompt.is_some() {
+            // Ctrl+S again while the prompt asks where to save: it is already on screen.
+            return;
+        }
         if self.is_peeking() {
             self.error =
                 Some("Wait for the peek to finish (or cancel it) before exporting.".into());
@@ -368,10 +407,31 @@ impl LayerslayerApp {
             self.error = Some("Nothing to export yet: peek some layers first.".into());
             return;
         }
-        let Some(path) = self.dialogs.pick_save_path(SUGGESTED_FILE_NAME) else {
-            self.status = "Export cancelled.".into();
-            return;
-        };
+        let file_name = export_file_name(
+            self.image
+                .as_ref()
+                .map_or("", |image| image.request.reference.as_str()),
+        );
+        match self.dialogs.pick_save_path(&file_name) {
+            DialogChoice::Chosen(path) => {
+                self.export_to(&path).ok();
+            }
+            DialogChoice::Cancelled => self.status = "Export cancelled.".into(),
+            DialogChoice::Unavailable(why) => {
+                self.status = NO_DIALOG_STATUS.into();
+                self.save_prompt = Some(SavePrompt::new(
+                    SavePurpose::Export,
+                    why,
+                    &suggested_path(&file_name),
+                ));
+            }
+        }
+    }
+
+    /// Writes the CSV export of the peeked layers (the view shown, narrowed by the filter) to
+    /// `path`, atomically: on failure any previous file there is unchanged. The outcome goes
+    /// to the status line or the error line; the error is also returned.
+    fn export_to(&mut self, path: &std::path::Path) -> Result<(), String> {
         let listings = self.peeked_listings();
         let merged;
         let mut rows = match self.view {
@@ -383,13 +443,72 @@ impl LayerslayerApp {
         };
         let filter = PathFilter::new(self.tree.filter());
         rows.retain(|row| filter.matches(&row.entry.path));
-        let destination = Destination::File(path.clone());
+        let destination = Destination::File(path.to_owned());
         match export::write_to(&destination, |out| export::write_csv(&rows, out)) {
             Ok(()) => {
                 self.error = None;
                 self.status = format!("Exported {} rows to {}", rows.len(), path.display());
+                Ok(())
             }
-            Err(error) => self.error = Some(format!("Export failed: {error}")),
+            Err(error) => {
+                let message = format!("Export failed: {error}");
+                self.error = Some(message.clone());
+                Err(message)
+            }
+        }
+    }
+
+    /// Save in the prompt: the export is written now; a file's carving starts in the
+    /// background. A path that cannot be used keeps the prompt open, saying why.
+    fn save_to_typed_path(&mut self, ctx: &egui::Context) {
+        let Some(prompt) = &mut self.save_prompt else {
+            return;
+        };
+        let path = match prompt.chosen_path() {
+            Ok(path) => path,
+            Err(message) => {
+                prompt.fail(message);
+                return;
+            }
+        };
+        match &prompt.purpose {
+            SavePurpose::Export => match self.export_to(&path) {
+                Ok(()) => self.save_prompt = None,
+                Err(message) => {
+                    if let Some(prompt) = &mut self.save_prompt {
+                        prompt.fail(message);
+                    }
+                }
+            },
+            SavePurpose::File(_) => {
+                // The carve writes in the background: refuse a missing folder now, while the
+                // prompt is still open to correct it.
+                if let Some(parent) = path.parent()
+                    && !parent.is_dir()
+                {
+                    prompt.fail(format!(
+                        "The folder {} does not exist.",
+                        escape_control(&parent.display().to_string())
+                    ));
+                    return;
+                }
+                if self.saving.is_some() {
+                    prompt.fail("A file is being saved: wait for it, or press Cancel save.".into());
+                    return;
+                }
+                if let Some(SavePrompt {
+                    purpose: SavePurpose::File(file),
+                    ..
+                }) = self.save_prompt.take()
+                {
+                    let FileToSave {
+                        source,
+                        target,
+                        caveat,
+                    } = *file;
+                    self.start_carve(source, target, caveat, path, ctx);
+                }
+            }
         }
     }
 
@@ -400,6 +519,9 @@ impl LayerslayerApp {
         let Some(image) = &self.image else {
             return;
         };
+        if self.save_prompt.is_some() {
+            return;
+        }
         if self.saving.is_some() {
             self.error = Some("A file is being saved: wait for it, or press Cancel save.".into());
             return;
@@ -430,12 +552,37 @@ impl LayerslayerApp {
                 return;
             }
         };
-        let name = target.path.rsplit('/').next().unwrap_or("file");
-        let Some(destination) = self.dialogs.pick_save_path(name) else {
-            self.status = "Save cancelled.".into();
-            return;
-        };
         let source = Arc::clone(&image.source);
+        let name = target.path.rsplit('/').next().unwrap_or("file").to_owned();
+        match self.dialogs.pick_save_path(&name) {
+            DialogChoice::Chosen(destination) => {
+                self.start_carve(source, target, caveat, destination, ctx);
+            }
+            DialogChoice::Cancelled => self.status = "Save cancelled.".into(),
+            DialogChoice::Unavailable(why) => {
+                self.status = NO_DIALOG_STATUS.into();
+                self.save_prompt = Some(SavePrompt::new(
+                    SavePurpose::File(Box::new(FileToSave {
+                        source,
+                        target,
+                        caveat,
+                    })),
+                    why,
+                    &suggested_path(&name),
+                ));
+            }
+        }
+    }
+
+    /// Starts carving `target` out of `source` into `destination` in the background.
+    fn start_carve(
+        &mut self,
+        source: Arc<dyn ImageSource>,
+        target: CarveTarget,
+        caveat: Option<String>,
+        destination: PathBuf,
+        ctx: &egui::Context,
+    ) {
         match CarveJob::start(source, target.clone(), destination.clone(), ctx.clone()) {
             Ok(job) => {
                 self.error = None;
@@ -479,5 +626,54 @@ fn incomplete_above(listings: &[LayerListing], target: &CarveTarget) -> Option<S
             "layers {} were not read completely and may hold a newer version",
             many.join(", ")
         )),
+    }
+}
+
+/// The file name an export is offered under: `layerslayer-NAME.csv`, NAME from the image's
+/// reference (its last path part, without a digest; only letters, digits, `.`, `_` and `-`).
+fn export_file_name(reference: &str) -> String {
+    let reference = reference.trim().trim_end_matches('/');
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    let name = last.split('@').next().unwrap_or(last);
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    let name = name.trim_matches(|c| c == '-' || c == '.');
+    if name.is_empty() {
+        "layerslayer.csv".into()
+    } else {
+        format!("layerslayer-{name}.csv")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::export_file_name;
+
+    #[test]
+    fn export_file_names_come_from_the_reference() {
+        assert_eq!(export_file_name("demo"), "layerslayer-demo.csv");
+        assert_eq!(
+            export_file_name("localhost:5000/gui/sample:v1"),
+            "layerslayer-sample-v1.csv"
+        );
+        assert_eq!(
+            export_file_name("alpine@sha256:0123abcd"),
+            "layerslayer-alpine.csv"
+        );
+        assert_eq!(
+            export_file_name("./dir/image.tar"),
+            "layerslayer-image.tar.csv"
+        );
+        assert_eq!(export_file_name(""), "layerslayer.csv");
+        assert_eq!(export_file_name("../"), "layerslayer.csv");
     }
 }

@@ -5,8 +5,9 @@
 //!
 //! This module holds the app's state; `logic` takes in background results each frame; the
 //! panels (`toolbar`, `layers_panel`, `tree_panel`, `analysis_panel`, `config_panel`,
-//! `compare_panel`, `status_bar`, `about`, `drop_target`) draw and hand back what the user
-//! asked for as an `Action`, and `run_action` (in `actions`) is the one place that acts on it.
+//! `compare_panel`, `status_bar`, `about`, `drop_target`, `save_prompt`) draw and hand back
+//! what the user asked for as an `Action`, and `run_action` (in `actions`) is the one place
+//! that acts on it. File dialogs go through the `dialogs` seam.
 
 mod about;
 mod actions;
@@ -17,6 +18,7 @@ mod dialogs;
 mod drop_target;
 mod layers_panel;
 mod logic;
+mod save_prompt;
 mod status_bar;
 mod toolbar;
 mod tree_panel;
@@ -29,7 +31,8 @@ use egui::Ui;
 
 use self::actions::{Action, shortcut_action};
 use self::compare_panel::CompareState;
-pub use self::dialogs::{FileDialogs, FixedSavePath, NativeFileDialogs};
+pub use self::dialogs::{DialogChoice, FileDialogs, FixedChoice, FixedSavePath, NativeFileDialogs};
+use self::save_prompt::SavePrompt;
 use self::tree_panel::TreePanel;
 use super::jobs::{
     AnalysisJob, CarveJob, ChangeSummary, ChangeSummaryJob, EntryBatches, FetchJob, FetchRequest,
@@ -246,6 +249,8 @@ pub struct LayerslayerApp {
     error: Option<String>,
     show_about: bool,
     dialogs: Box<dyn FileDialogs>,
+    /// Where to save, asked in the window when no native file dialog could be shown.
+    save_prompt: Option<SavePrompt>,
     /// Listings of layers seen before; `None` runs without a cache.
     cache: Option<Arc<ListingCache>>,
 }
@@ -318,6 +323,7 @@ impl LayerslayerApp {
             error: None,
             show_about: false,
             dialogs,
+            save_prompt: None,
             cache: None,
         }
     }
@@ -461,6 +467,12 @@ impl LayerslayerApp {
         self.error.as_deref()
     }
 
+    /// The reason line of the in-window save prompt, while it is open (no native file dialog
+    /// could be shown).
+    pub fn save_prompt_reason(&self) -> Option<String> {
+        self.save_prompt.as_ref().map(SavePrompt::reason)
+    }
+
     /// The status line shown in the window.
     pub fn status_message(&self) -> &str {
         &self.status
@@ -548,6 +560,10 @@ impl eframe::App for LayerslayerApp {
             .inner;
         self.run_actions(actions, &ctx);
         about::about_window(&ctx, &mut self.show_about);
+        if let Some(prompt) = &mut self.save_prompt {
+            let action = save_prompt::save_prompt_ui(&ctx, prompt);
+            self.run_actions(action, &ctx);
+        }
         self.run_actions(drop_target::dropped_files(&ctx), &ctx);
     }
 
