@@ -82,13 +82,10 @@ fn read_all(layout: &str, content: ContentNeed) -> (Vec<LayerListing>, Duration)
             LayerEvent::Entry(_, entry) => entries.push(entry),
             LayerEvent::Done(position, outcome) => {
                 assert!(outcome.status.is_complete(), "{:?}", outcome.status);
-                listings.push(LayerListing {
-                    layer: image.layers[position].clone(),
-                    entries: std::mem::take(&mut entries),
-                    status: outcome.status,
-                    bytes_read: outcome.bytes_read,
-                    listed_from: outcome.listed_from,
-                });
+                listings.push(
+                    outcome
+                        .into_listing(image.layers[position].clone(), std::mem::take(&mut entries)),
+                );
             }
             LayerEvent::Idle => {}
         },

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::content::ContentHash;
 use crate::export::{ExportError, neutralize_formula};
+use crate::image::LayerInfo;
 use crate::listing::{EntryKind, LayerListing, MergedEntry};
 
 /// How a path differs between image A and image B.
@@ -180,32 +181,57 @@ pub fn write_diff_csv(rows: &[DiffRow], out: impl Write) -> Result<(), ExportErr
     writer.flush().map_err(ExportError::Write)
 }
 
-/// The listings of image B, taking those of layers image A shares (same digest) from A's
-/// listings so that a shared layer is read once: returns B's listings (in B's layer order,
-/// `None` where a layer still has to be read) and how many were shared.
-pub fn shared_listings(
-    a: &[LayerListing],
-    b_layers: &[crate::image::LayerInfo],
-) -> (Vec<Option<LayerListing>>, usize) {
-    let by_digest: HashMap<&str, &LayerListing> = a
-        .iter()
-        .filter(|l| l.status.is_complete())
-        .map(|l| (l.layer.digest(), l))
-        .collect();
-    let mut shared = 0;
-    let listings = b_layers
-        .iter()
-        .map(|layer| {
-            by_digest.get(layer.digest()).map(|listing| {
-                shared += 1;
-                LayerListing {
+/// Image B's listings as far as image A's already give them: layers B shares with A (same
+/// digest, read completely) are taken from A's listings, so that a shared layer is read once.
+#[derive(Debug)]
+pub struct SharedListings {
+    known: Vec<Option<LayerListing>>,
+    /// B's layers that still have to be read, in B's order.
+    pub unread: Vec<LayerInfo>,
+    /// How many of B's layers came from A.
+    pub shared: usize,
+}
+
+impl SharedListings {
+    /// Takes what it can for `b_layers` from `a`.
+    pub fn new(a: &[LayerListing], b_layers: &[LayerInfo]) -> Self {
+        let by_digest: HashMap<&str, &LayerListing> = a
+            .iter()
+            .filter(|l| l.status.is_complete())
+            .map(|l| (l.layer.digest(), l))
+            .collect();
+        let known: Vec<Option<LayerListing>> = b_layers
+            .iter()
+            .map(|layer| {
+                by_digest.get(layer.digest()).map(|listing| LayerListing {
                     layer: layer.clone(),
                     ..(*listing).clone()
-                }
+                })
             })
-        })
-        .collect();
-    (listings, shared)
+            .collect();
+        let unread = b_layers
+            .iter()
+            .zip(&known)
+            .filter(|(_, known)| known.is_none())
+            .map(|(layer, _)| layer.clone())
+            .collect();
+        let shared = known.iter().filter(|k| k.is_some()).count();
+        Self {
+            known,
+            unread,
+            shared,
+        }
+    }
+
+    /// B's listings, in B's order, given the listings of the [`unread`](Self::unread) layers
+    /// (in their order).
+    pub fn complete(self, read: Vec<LayerListing>) -> Vec<LayerListing> {
+        let mut read = read.into_iter();
+        self.known
+            .into_iter()
+            .filter_map(|known| known.or_else(|| read.next()))
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -262,6 +262,17 @@ impl LayerStatus {
         matches!(self, Self::Complete { .. })
     }
 
+    /// Why the layer was not read completely (failed, skipped or missing); `None` when it was
+    /// complete or cancelled.
+    pub fn problem(&self) -> Option<&str> {
+        match self {
+            Self::Failed(message) | Self::Skipped(message) | Self::Missing(message) => {
+                Some(message)
+            }
+            Self::Complete { .. } | Self::Cancelled => None,
+        }
+    }
+
     /// A one-word label for tables and CSV.
     pub fn label(&self) -> &'static str {
         match self {

@@ -304,6 +304,19 @@ pub struct LayerOutcome {
     pub note: Option<String>,
 }
 
+impl LayerOutcome {
+    /// The listing of `layer`: its `entries`, and how reading them ended.
+    pub fn into_listing(self, layer: LayerInfo, entries: Vec<Entry>) -> LayerListing {
+        LayerListing {
+            layer,
+            entries,
+            status: self.status,
+            bytes_read: self.bytes_read,
+            listed_from: self.listed_from,
+        }
+    }
+}
+
 /// What streaming does with regular files' data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileData {
@@ -443,13 +456,7 @@ pub fn peek_layer(
         on_entry(&entry);
         entries.push(entry);
     });
-    LayerListing {
-        layer: layer.clone(),
-        entries,
-        status: outcome.status,
-        bytes_read: outcome.bytes_read,
-        listed_from: outcome.listed_from,
-    }
+    outcome.into_listing(layer.clone(), entries)
 }
 
 fn failed(layer: &LayerInfo, error: &PeekError) -> LayerStatus {

@@ -14,10 +14,10 @@ use super::{
 use crate::analysis::{Analysis, FlagKind, GateRules, analyze, parse_size};
 use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
-use crate::diff::{DiffChange, diff_filesystems, shared_listings, summarize, write_diff_csv};
+use crate::diff::{DiffChange, SharedListings, diff_filesystems, summarize, write_diff_csv};
 use crate::export::{self, Destination, ExportError};
 use crate::image::{ImageInfo, LayerInfo};
-use crate::listing::{LayerListing, LayerStatus, escape_control, human_size, merge_layers};
+use crate::listing::{LayerListing, escape_control, human_size, merge_layers};
 use crate::open::OpenedImage;
 use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
 use crate::peek::PeekProgress;
@@ -226,13 +226,7 @@ pub(super) fn run_analyze(args: &AnalyzeArgs) -> Result<u8, Failure> {
             manifest_digest: &info.manifest_digest,
             analysis: &analysis,
         };
-        export::write_to(&Destination::from_arg(json), |out| {
-            serde_json::to_writer_pretty(&mut *out, &document).map_err(ExportError::from_json)?;
-            writeln!(out).map_err(|source| ExportError::Io {
-                path: json.into(),
-                source,
-            })
-        })?;
+        write_json_document(json, &document)?;
     }
     if args.json.as_deref() != Some("-") {
         let mut out = io::stdout().lock();
@@ -360,30 +354,19 @@ pub(super) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
         cache.as_ref(),
         &cancel,
     );
-    let (known, shared) = shared_listings(&listings_a, &b.info.layers);
-    let unread: Vec<LayerInfo> = b
-        .info
-        .layers
-        .iter()
-        .zip(&known)
-        .filter(|(_, known)| known.is_none())
-        .map(|(layer, _)| layer.clone())
-        .collect();
-    let mut read_b = read_layers(
+    let shared = SharedListings::new(&listings_a, &b.info.layers);
+    let read_b = read_layers(
         b.source.as_ref(),
-        &unread,
+        &shared.unread,
         &args.read,
         cache.as_ref(),
         &cancel,
-    )
-    .into_iter();
-    let listings_b: Vec<LayerListing> = known
-        .into_iter()
-        .filter_map(|known| known.or_else(|| read_b.next()))
-        .collect();
+    );
+    let shared_count = shared.shared;
+    let listings_b = shared.complete(read_b);
     if !args.read.quiet {
         eprintln!(
-            "{shared} of {} layers of B are shared with A and were read once",
+            "{shared_count} of {} layers of B are shared with A and were read once",
             b.info.layers.len()
         );
     }
@@ -397,17 +380,11 @@ pub(super) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
         let document = DiffDocument {
             image_a: &a.info.source,
             image_b: &b.info.source,
-            shared_layers: shared,
+            shared_layers: shared_count,
             summary: summarize(&rows),
             changes: &rows,
         };
-        export::write_to(&Destination::from_arg(json), |out| {
-            serde_json::to_writer_pretty(&mut *out, &document).map_err(ExportError::from_json)?;
-            writeln!(out).map_err(|source| ExportError::Io {
-                path: json.into(),
-                source,
-            })
-        })?;
+        write_json_document(json, &document)?;
     }
     let to_stdout = [&args.csv, &args.json]
         .into_iter()
@@ -443,6 +420,14 @@ struct DiffDocument<'a> {
     shared_layers: usize,
     summary: crate::diff::DiffSummary,
     changes: &'a [crate::diff::DiffRow],
+}
+
+/// Writes `document` as pretty JSON, and a newline, to FILE or `-` (stdout).
+fn write_json_document(destination: &str, document: &impl Serialize) -> Result<(), ExportError> {
+    export::write_to(&Destination::from_arg(destination), |out| {
+        serde_json::to_writer_pretty(&mut *out, document).map_err(ExportError::from_json)?;
+        writeln!(out).map_err(ExportError::Write)
+    })
 }
 
 fn open_cache(args: &ReadArgs) -> Option<ListingCache> {
@@ -489,10 +474,7 @@ fn read_layers(
                     bars.finish(position);
                 }
                 let layer = &layers[position];
-                if let LayerStatus::Failed(message)
-                | LayerStatus::Skipped(message)
-                | LayerStatus::Missing(message) = &outcome.status
-                {
+                if let Some(message) = outcome.status.problem() {
                     eprintln!(
                         "warning: layer {} ({}): {}",
                         layer.index,
@@ -500,13 +482,7 @@ fn read_layers(
                         escape_control(message)
                     );
                 }
-                listings.push(LayerListing {
-                    layer: layer.clone(),
-                    entries: std::mem::take(&mut entries),
-                    status: outcome.status,
-                    bytes_read: outcome.bytes_read,
-                    listed_from: outcome.listed_from,
-                });
+                listings.push(outcome.into_listing(layer.clone(), std::mem::take(&mut entries)));
             }
         });
         finished.store(true, Ordering::Relaxed);

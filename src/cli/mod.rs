@@ -612,22 +612,14 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
                             outcome.status.label()
                         )
                     });
-                    if let LayerStatus::Failed(message)
-                    | LayerStatus::Skipped(message)
-                    | LayerStatus::Missing(message) = &outcome.status
-                    {
+                    if let Some(message) = outcome.status.problem() {
                         eprintln!(
                             "warning: {} (kept {count} entries read before it)",
                             escape_control(message)
                         );
                     }
-                    listings.push(LayerListing {
-                        layer: layer.clone(),
-                        entries: std::mem::take(&mut entries),
-                        status: outcome.status,
-                        bytes_read: outcome.bytes_read,
-                        listed_from: outcome.listed_from,
-                    });
+                    listings
+                        .push(outcome.into_listing(layer.clone(), std::mem::take(&mut entries)));
                 }
             }
         });

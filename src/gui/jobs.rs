@@ -17,7 +17,7 @@ use crate::analysis::{Analysis, analyze};
 use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
 use crate::carve::{self, CarveError, CarveReport, CarveTarget};
-use crate::diff::{DiffRow, diff_filesystems, shared_listings};
+use crate::diff::{DiffRow, SharedListings, diff_filesystems};
 use crate::export::{self, Destination, ExportError};
 use crate::gui::diff_view::DiffTree;
 use crate::gui::tree_view::{BuiltTree, TreeScope};
@@ -886,17 +886,10 @@ fn compare(
     if cancel.is_cancelled() {
         return Err("cancelled".into());
     }
-    let (known, shared_layers) = shared_listings(&listings_a, &opened.info.layers);
-    let unread_b: Vec<LayerInfo> = opened
-        .info
-        .layers
-        .iter()
-        .zip(&known)
-        .filter(|(_, known)| known.is_none())
-        .map(|(layer, _)| layer.clone())
-        .collect();
-    let read_b = unread_b.len();
-    let mut fresh_b = if unread_b.is_empty() {
+    let shared = SharedListings::new(&listings_a, &opened.info.layers);
+    let shared_layers = shared.shared;
+    let read_b = shared.unread.len();
+    let fresh_b = if shared.unread.is_empty() {
         Vec::new()
     } else {
         progress.set_stage(format!(
@@ -905,18 +898,14 @@ fn compare(
         ));
         read_listings(
             opened.source.as_ref(),
-            &unread_b,
+            &shared.unread,
             options,
             cancel,
             progress,
             ctx,
         )
-    }
-    .into_iter();
-    let listings_b: Vec<LayerListing> = known
-        .into_iter()
-        .filter_map(|known| known.or_else(|| fresh_b.next()))
-        .collect();
+    };
+    let listings_b = shared.complete(fresh_b);
     if cancel.is_cancelled() {
         return Err("cancelled".into());
     }
@@ -986,13 +975,8 @@ fn read_listings(
         LayerEvent::Entry(_, entry) => entries.push(entry),
         LayerEvent::Idle => ctx.request_repaint(),
         LayerEvent::Done(position, outcome) => {
-            listings.push(LayerListing {
-                layer: layers[position].clone(),
-                entries: std::mem::take(&mut entries),
-                status: outcome.status,
-                bytes_read: outcome.bytes_read,
-                listed_from: outcome.listed_from,
-            });
+            listings
+                .push(outcome.into_listing(layers[position].clone(), std::mem::take(&mut entries)));
             ctx.request_repaint();
         }
     });
