@@ -2,6 +2,8 @@
 //! reference, picking layers, peeking, browsing and filtering the tree, exporting, cancelling.
 
 mod common;
+#[path = "gui_support/frames.rs"]
+mod frames;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,36 +15,15 @@ use common::{
 use egui::accesskit::{Role, Toggled};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use frames::{WORK_DEADLINE, step_until};
 use layerslayer::gui::{FixedSavePath, LayerslayerApp, TreeChoice};
 use layerslayer::listing::{LayerStatus, ListedFrom};
-
-/// Upper bound for any background step (fetch, peek of the sample image) to finish.
-const WORK_DEADLINE: Duration = Duration::from_secs(60);
 
 fn app_harness(save_to: &Path) -> Harness<'static, LayerslayerApp> {
     let picker = FixedSavePath(save_to.to_owned());
     Harness::builder()
         .with_size([1280.0, 800.0])
         .build_eframe(move |_cc| LayerslayerApp::new_for_tests(None, Box::new(picker)))
-}
-
-/// Steps frames until `done` holds; panics (with the app's status) after [`WORK_DEADLINE`].
-fn step_until(
-    harness: &mut Harness<'_, LayerslayerApp>,
-    what: &str,
-    done: impl Fn(&LayerslayerApp) -> bool,
-) {
-    let deadline = Instant::now() + WORK_DEADLINE;
-    while !done(harness.state()) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; status: {:?}, error: {:?}",
-            harness.state().status_message(),
-            harness.state().last_error()
-        );
-        harness.step();
-        std::thread::yield_now();
-    }
 }
 
 /// Types `reference` into the reference field and presses Enter.

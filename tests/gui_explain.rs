@@ -6,22 +6,21 @@
 mod common;
 #[path = "gui_support/demo_b.rs"]
 mod demo_b;
+#[path = "gui_support/frames.rs"]
+mod frames;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use egui::accesskit::{Role, Toggled};
 use egui::epaint::Shape;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use frames::step_until;
 use layerslayer::diff::DiffChange;
 use layerslayer::gui::diff_view::diff_change_color;
 use layerslayer::gui::tree_view::change_color;
 use layerslayer::gui::{CentralTab, FixedSavePath, LayerslayerApp, TreeChoice};
 use layerslayer::listing::{Change, human_size};
-
-/// Upper bound for any background step to finish.
-const WORK_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The app as a first launch builds it: it opens the built-in demo by itself.
 fn demo_harness(save_to: &Path) -> Harness<'static, LayerslayerApp> {
@@ -33,27 +32,6 @@ fn demo_harness(save_to: &Path) -> Harness<'static, LayerslayerApp> {
         !app.is_busy() && app.image().is_some()
     });
     harness
-}
-
-/// Steps frames until `done` holds; panics (with the app's status) after [`WORK_DEADLINE`].
-fn step_until(
-    harness: &mut Harness<'_, LayerslayerApp>,
-    what: &str,
-    done: impl Fn(&LayerslayerApp) -> bool,
-) {
-    let deadline = Instant::now() + WORK_DEADLINE;
-    while !done(harness.state()) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; status: {:?}, error: {:?}",
-            harness.state().status_message(),
-            harness.state().last_error()
-        );
-        harness.step();
-        std::thread::yield_now();
-    }
-    // One more frame, so the window shows what the work produced.
-    harness.step();
 }
 
 fn idle(app: &LayerslayerApp) -> bool {

@@ -4,41 +4,23 @@
 //! missing folder shows the write error and leaves no file. Driven headlessly with
 //! egui_kittest on the built-in demo image (no network).
 
+#[path = "gui_support/frames.rs"]
+mod frames;
+
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use frames::step_until;
 use layerslayer::gui::{DialogChoice, FixedChoice, LayerslayerApp};
 
-/// Upper bound for the demo to open and be peeked (it is built in: well under a second).
-const WORK_DEADLINE: Duration = Duration::from_secs(60);
 /// What the test double says when asked for a dialog.
 const WHY: &str = "no xdg portal";
 /// The prompt's reason line for [`WHY`].
 const REASON: &str = "No file dialog is available (no xdg portal); type where to save.";
 /// The first columns of the CSV export's header.
 const CSV_HEADER_START: &str = "layer_index,layer_digest,path,";
-
-/// Steps frames until `done` holds; panics (with the app's status) after [`WORK_DEADLINE`].
-fn step_until(
-    harness: &mut Harness<'_, LayerslayerApp>,
-    what: &str,
-    done: impl Fn(&LayerslayerApp) -> bool,
-) {
-    let deadline = Instant::now() + WORK_DEADLINE;
-    while !done(harness.state()) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; status: {:?}, error: {:?}",
-            harness.state().status_message(),
-            harness.state().last_error()
-        );
-        harness.step();
-        std::thread::yield_now();
-    }
-}
 
 fn click(harness: &mut Harness<'_, LayerslayerApp>, label: &str) {
     harness.get_by_label(label).click();

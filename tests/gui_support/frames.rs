@@ -1,0 +1,31 @@
+//! Driving the app headless: stepping frames until background work has produced something,
+//! with a deadline instead of sleeps.
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use layerslayer::gui::LayerslayerApp;
+
+/// The longest any background work may take in these tests.
+pub const WORK_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Steps frames until `done` holds, then one more so the window shows what the work
+/// produced; panics (with the app's status) after [`WORK_DEADLINE`].
+pub fn step_until(
+    harness: &mut Harness<'_, LayerslayerApp>,
+    what: &str,
+    done: impl Fn(&LayerslayerApp) -> bool,
+) {
+    let deadline = Instant::now() + WORK_DEADLINE;
+    while !done(harness.state()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; status: {:?}, error: {:?}",
+            harness.state().status_message(),
+            harness.state().last_error()
+        );
+        harness.step();
+        std::thread::yield_now();
+    }
+    harness.step();
+}
