@@ -3,7 +3,7 @@
 //! world-writable, secrets). Computed from listings alone, with no extra download; content
 //! checks use the facts gathered while the layers streamed ([`Entry::content`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -207,28 +207,21 @@ pub fn analyze(listings: &[LayerListing]) -> Analysis {
 
 /// Groups the final regular files (size ≥ 1) by content hash.
 fn duplicates(merged: &[(usize, &Entry)]) -> Vec<DuplicateGroup> {
-    let mut groups: HashMap<(ContentHash, u64), Vec<&str>> = HashMap::new();
-    for &(_, entry) in merged {
-        if let (EntryKind::File, Some(content)) = (entry.kind, &entry.content)
-            && entry.size > 0
-        {
-            groups
-                .entry((content.hash, entry.size))
-                .or_default()
-                .push(&entry.path);
-        }
-    }
-    let mut duplicates: Vec<DuplicateGroup> = groups
-        .into_iter()
-        .filter(|(_, paths)| paths.len() > 1)
-        .map(|((digest, size), paths)| {
-            let mut paths: Vec<String> = paths.into_iter().map(str::to_owned).collect();
-            paths.sort();
-            DuplicateGroup {
-                digest,
-                size,
-                paths,
-            }
+    // Sorting by content and size puts copies side by side, with no allocation per file.
+    let mut files: Vec<(ContentHash, u64, &str)> = merged
+        .iter()
+        .filter(|(_, entry)| entry.kind == EntryKind::File && entry.size > 0)
+        .filter_map(|(_, entry)| Some((entry.content?.hash, entry.size, entry.path.as_str())))
+        .collect();
+    files.sort_unstable();
+    let mut duplicates: Vec<DuplicateGroup> = files
+        .chunk_by(|a, b| (a.0, a.1) == (b.0, b.1))
+        .filter(|copies| copies.len() > 1)
+        .map(|copies| DuplicateGroup {
+            digest: copies[0].0,
+            size: copies[0].1,
+            // Sorted by path already: the sort's last key.
+            paths: copies.iter().map(|&(_, _, path)| path.to_owned()).collect(),
         })
         .collect();
     duplicates.sort_by(|a, b| {

@@ -107,6 +107,15 @@ impl ContentScanner {
         }
         self.prefix.clear();
         self.hasher.reset();
+        let sniff = |prefix: &[u8]| {
+            if credential_words {
+                sniff_secret(prefix)
+            } else {
+                has_private_key(prefix).then_some(SecretContent::PrivateKey)
+            }
+        };
+        // The prefix's verdict, once SNIFF_BYTES have been seen.
+        let mut secret = None;
         loop {
             let read = match data.read(&mut self.buffer) {
                 Ok(0) => break,
@@ -115,17 +124,21 @@ impl ContentScanner {
                 Err(error) => return Err(error),
             };
             let chunk = &self.buffer[..read];
-            if self.prefix.len() < SNIFF_BYTES {
-                let wanted = (SNIFF_BYTES - self.prefix.len()).min(chunk.len());
-                self.prefix.extend_from_slice(&chunk[..wanted]);
+            if secret.is_none() {
+                if self.prefix.is_empty() && chunk.len() >= SNIFF_BYTES {
+                    // The whole prefix arrived at once: no copy.
+                    secret = Some(sniff(&chunk[..SNIFF_BYTES]));
+                } else {
+                    let wanted = (SNIFF_BYTES - self.prefix.len()).min(chunk.len());
+                    self.prefix.extend_from_slice(&chunk[..wanted]);
+                    if self.prefix.len() == SNIFF_BYTES {
+                        secret = Some(sniff(&self.prefix));
+                    }
+                }
             }
             self.hasher.update(chunk);
         }
-        let secret = if credential_words {
-            sniff_secret(&self.prefix)
-        } else {
-            has_private_key(&self.prefix).then_some(SecretContent::PrivateKey)
-        };
+        let secret = secret.unwrap_or_else(|| sniff(&self.prefix));
         Ok(ContentFacts {
             hash: ContentHash(self.hasher.digest128()),
             secret,
