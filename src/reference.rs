@@ -58,6 +58,17 @@ impl ImageReference {
             };
             fail(format!("{err}: {hint}"))
         })?;
+        // `oci-spec` takes a first component with capitals but no dot or port (`Host/x/y`)
+        // for part of a Docker Hub repository, which then cannot be written back: Docker
+        // reads such a component as a host. Refuse what is not a valid name either way.
+        if inner.repository().chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(fail(format!(
+                "repository names must be lowercase (read as {}/{}); a registry host is \
+                 written with a dot or a port, e.g. host.example:5000/name",
+                inner.registry(),
+                inner.repository()
+            )));
+        }
         Ok(Self { inner })
     }
 
@@ -212,6 +223,7 @@ mod tests {
             ("alpine@sha256:abc", "digest"),
             ("alpine:bad tag", "spaces"),
             ("alpine:", "expected [host"),
+            ("ghcrKio/owner/repo:v1", "lowercase"),
             (
                 "alpine@md5:0123456789abcdef0123456789abcdef",
                 "unsupported digest",

@@ -25,7 +25,7 @@
 //! - sizes are parsed strictly: garbage, negative (base-256) or absurd values
 //!   (over [`MAX_STORED_SIZE`]) are errors, never a guess.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 
 use tar::{EntryType, GnuExtSparseHeader, Header};
 
@@ -160,6 +160,9 @@ pub struct TarWalker<R> {
     global: PaxRecords,
     finished: bool,
     scratch: Vec<u8>,
+    /// Moves a seekable reader forward, so that member data is skipped without being read
+    /// (see [`TarWalker::new_seekable`]).
+    seek_forward: Option<fn(&mut R, u64) -> io::Result<()>>,
 }
 
 impl<R: Read> TarWalker<R> {
@@ -174,6 +177,7 @@ impl<R: Read> TarWalker<R> {
             global: PaxRecords::default(),
             finished: false,
             scratch: Vec::new(),
+            seek_forward: None,
         }
     }
 
@@ -488,6 +492,13 @@ impl<R: Read> TarWalker<R> {
 
     /// Reads and discards `amount` bytes belonging to the member at `owner`.
     fn skip(&mut self, mut amount: u64, owner: u64, what: &'static str) -> Result<(), TarError> {
+        if amount > 0
+            && let Some(seek_forward) = self.seek_forward
+        {
+            seek_forward(&mut self.reader, amount).map_err(TarError::Read)?;
+            self.position += amount;
+            return Ok(());
+        }
         if amount > 0 && self.scratch.is_empty() {
             self.scratch = vec![0; SKIP_CHUNK];
         }
@@ -504,6 +515,24 @@ impl<R: Read> TarWalker<R> {
             }
         }
         Ok(())
+    }
+}
+
+impl<R: Read + Seek> TarWalker<R> {
+    /// A walker that seeks over member data instead of reading it, for indexing an archive
+    /// file by its headers alone. Metadata (PAX records, GNU long names, sparse maps) is still
+    /// read, within the same bounds. Data cut short by the end of the file is not noticed
+    /// here: the next header read meets the end as if the archive ended there, so compare
+    /// the members' extents with the file's length.
+    pub fn new_seekable(reader: R) -> Self {
+        Self {
+            seek_forward: Some(|reader, amount| {
+                let amount = i64::try_from(amount)
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "seek too far"))?;
+                reader.seek(SeekFrom::Current(amount)).map(drop)
+            }),
+            ..Self::new(reader)
+        }
     }
 }
 

@@ -33,6 +33,7 @@ use crate::cancel::CancelToken;
 use crate::image::LayerInfo;
 use crate::listing::{Entry, EntryKind, normalize_path};
 use crate::source::{ImageSource, RangeReply};
+use crate::tar_stream::{TarError, TarWalker};
 
 /// eStargz: digest of the uncompressed TOC JSON.
 const ESTARGZ_TOC_DIGEST: &str = "containerd.io/snapshot/stargz/toc.digest";
@@ -335,8 +336,12 @@ impl Toc {
                 digest: piece.chunk_digest.clone(),
             });
         }
-        let covered: u64 = chunks.iter().map(|c| c.size).sum();
-        if covered != file.size {
+        // Millions of chunks of up to a TiB each could overflow a plain sum.
+        let covered = chunks
+            .iter()
+            .try_fold(0u64, |sum, chunk| sum.checked_add(chunk.size));
+        if covered != Some(file.size) {
+            let covered = covered.map_or_else(|| "more than 2^64".to_owned(), |c| c.to_string());
             return Err(format!(
                 "its chunks of {path} hold {covered} bytes, not the file's {}",
                 file.size
@@ -601,26 +606,25 @@ fn read_toc(
 }
 
 /// The `stargz.index.json` inside an eStargz TOC member (gzip → tar → one entry).
+///
+/// The tar is read by [`TarWalker`]: its metadata headers (PAX records, GNU long names) are
+/// bounded, so a TOC member of a few bytes that claims gigabytes of them is refused unread.
 fn estargz_json(member: &[u8]) -> io::Result<Vec<u8>> {
-    let gzip = flate2::read::GzDecoder::new(member);
-    let mut archive = tar::Archive::new(gzip);
-    let mut entries = archive.entries()?;
-    let mut entry = entries
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "the TOC tar is empty"))??;
-    if entry.path()?.to_string_lossy() != ESTARGZ_TOC_NAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("the TOC tar holds no {ESTARGZ_TOC_NAME}"),
-        ));
+    let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidData, message);
+    let mut walker = TarWalker::new(flate2::read::GzDecoder::new(member));
+    let entry = match walker.next_entry() {
+        Ok(Some(entry)) => entry,
+        Ok(None) => return Err(invalid("the TOC tar is empty".into())),
+        Err(TarError::Read(error)) => return Err(error),
+        Err(error) => return Err(invalid(error.to_string())),
+    };
+    if entry.path != ESTARGZ_TOC_NAME.as_bytes() || entry.sparse {
+        return Err(invalid(format!("the TOC tar holds no {ESTARGZ_TOC_NAME}")));
     }
-    if entry.size() > MAX_TOC_JSON_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "the TOC is too large",
-        ));
+    if entry.stored_size > MAX_TOC_JSON_BYTES {
+        return Err(invalid("the TOC is too large".into()));
     }
-    read_bounded(&mut entry, MAX_TOC_JSON_BYTES)
+    read_bounded(walker.data(), MAX_TOC_JSON_BYTES)
 }
 
 /// Reads at most `limit` bytes; more is an error (no allocation sized by the input).

@@ -176,6 +176,9 @@ struct TokenResponse {
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// Refresh this long before the stated expiry to absorb clock skew and request time.
 const TOKEN_EXPIRY_MARGIN: Duration = Duration::from_secs(5);
+/// The longest lifetime believed: a longer `expires_in` (up to `u64::MAX` seconds, which would
+/// overflow the clock) is cut to this, so the token is merely refreshed sooner than it must be.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Parses a token endpoint's JSON answer (`token` or `access_token`, `expires_in`).
 pub(crate) fn parse_token_response(body: &[u8]) -> Option<BearerToken> {
@@ -186,11 +189,19 @@ pub(crate) fn parse_token_response(body: &[u8]) -> Option<BearerToken> {
         .filter(|t| !t.is_empty())?;
     let lifetime = response
         .expires_in
-        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs)
+        .min(MAX_TOKEN_LIFETIME);
     Some(BearerToken {
         value,
         expires_at: Instant::now() + lifetime.saturating_sub(TOKEN_EXPIRY_MARGIN),
     })
+}
+
+/// The token a token endpoint's JSON answer carries, if it carries one: the parsing the
+/// client does, for tests and fuzzing (`tests/fuzz.rs`).
+#[doc(hidden)]
+pub fn token_of_response(body: &[u8]) -> Option<String> {
+    parse_token_response(body).map(|token| token.value)
 }
 
 /// True for loopback, private, link-local and unique-local addresses (by literal or `localhost`).
@@ -303,6 +314,10 @@ mod tests {
             "a token inside the safety margin counts as expired"
         );
         assert!(parse_token_response(br#"{"token":""}"#).is_none());
+        // An absurd lifetime once overflowed the clock (a panic); it is cut to a day.
+        let t = parse_token_response(br#"{"token":"t","expires_in":18446744073709551615}"#)
+            .expect("token");
+        assert!(!t.is_expired());
         assert!(parse_token_response(b"not json").is_none());
     }
 

@@ -788,7 +788,10 @@ fn read_limited(response: Response, limit: u64, url: &Url) -> Result<Vec<u8>, Re
         url: redact_url(url),
         reason: format!("the response is larger than {limit} bytes"),
     };
-    if response.content_length().is_some_and(|length| length > limit) {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
         return Err(too_large());
     }
     let mut body = Vec::new();

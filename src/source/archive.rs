@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::compression::Compression;
 use crate::source::BlobReader;
+use crate::tar_stream::{BLOCK_SIZE, TarWalker};
 
 /// Members up to this size are kept in memory when a compressed archive is indexed.
 const SMALL_MEMBER_BYTES: u64 = 1024 * 1024;
@@ -304,76 +305,95 @@ fn decompress(compression: Compression, file: File) -> io::Result<Box<dyn Read +
 
 /// Indexes an uncompressed archive by seeking over member data: only headers are read.
 fn index_seekable<R: Read + Seek>(reader: R) -> Index {
-    let mut archive = tar::Archive::new(reader);
     let mut index = Index::default();
-    index.damage = match archive.entries_with_seek() {
-        Ok(entries) => index_entries(entries, &mut index, |_, _| Ok(())).err(),
-        Err(error) => Some(error.to_string()),
-    };
+    index.damage = index_entries(
+        TarWalker::new_seekable(reader),
+        &mut index,
+        |_, _, _| Ok(()),
+    )
+    .err();
     index
 }
 
 /// Indexes a stream in one pass, keeping small members' data in memory.
 fn index_sequential(reader: impl Read) -> Index {
-    let mut archive = tar::Archive::new(reader);
     let mut index = Index::default();
     let mut kept: u64 = 0;
     let mut small = HashMap::new();
-    index.damage = match archive.entries() {
-        Ok(entries) => index_entries(entries, &mut index, |path, entry| {
-            let size = entry.size();
-            if size <= SMALL_MEMBER_BYTES && kept + size <= SMALL_MEMBERS_TOTAL_BYTES {
-                let mut data = Vec::with_capacity(size as usize);
-                entry.read_to_end(&mut data)?;
-                kept += size;
-                small.insert(path.to_owned(), Arc::from(data));
-            }
-            Ok(())
-        })
-        .err(),
-        Err(error) => Some(error.to_string()),
-    };
+    index.damage = index_entries(TarWalker::new(reader), &mut index, |path, data, size| {
+        if size <= SMALL_MEMBER_BYTES && kept + size <= SMALL_MEMBERS_TOTAL_BYTES {
+            // Bounded by SMALL_MEMBER_BYTES, whatever the header claims.
+            let mut bytes = Vec::with_capacity(size as usize);
+            data.take(size).read_to_end(&mut bytes)?;
+            kept += size;
+            small.insert(path.to_owned(), Arc::from(bytes));
+        }
+        Ok(())
+    })
+    .err();
     index.small = small;
     index
 }
 
-/// Records each entry's path and data position; `keep` may read a regular file's data.
+/// Records each member's path and data position; `keep` may read a regular file's data
+/// (given its size).
+///
+/// The headers are read by [`TarWalker`], which buffers no metadata (PAX records, GNU long
+/// names) beyond its bound and checks every size, so a header claiming a huge size costs
+/// nothing but the bytes that are really there.
 fn index_entries<R: Read>(
-    entries: tar::Entries<'_, R>,
+    mut walker: TarWalker<R>,
     index: &mut Index,
-    mut keep: impl FnMut(&str, &mut tar::Entry<'_, R>) -> io::Result<()>,
+    mut keep: impl FnMut(&str, &mut dyn Read, u64) -> io::Result<()>,
 ) -> Result<(), String> {
-    for item in entries {
+    loop {
         let members = &mut index.members;
         if members.len() >= MAX_MEMBERS {
             return Err(format!("it has more than {MAX_MEMBERS} members"));
         }
-        let mut entry = item.map_err(|e| {
+        let breaks_off = |members: &HashMap<String, Member>, error: &dyn std::fmt::Display| {
             format!(
                 "it breaks off after {} members: {}",
                 members.len(),
-                printable(&e.to_string())
+                printable(&error.to_string())
             )
-        })?;
-        let path = match entry.path() {
-            Ok(path) => archive_path(&path.to_string_lossy()),
-            Err(error) => return Err(error.to_string()),
+        };
+        let entry = match walker.next_entry() {
+            Ok(Some(entry)) => entry,
+            Ok(None) => return Ok(()),
+            Err(error) => return Err(breaks_off(members, &error)),
         };
         index.headers += 1;
-        let padded_size = entry.size().div_ceil(512) * 512;
-        index.end = index.end.max(entry.raw_file_position() + padded_size);
+        // A member's data follows its own header (sparse members, whose data does not, are
+        // never image files and are not indexed).
+        let data_offset = entry.offset + BLOCK_SIZE;
+        let is_file = matches!(
+            entry.entry_type,
+            tar::EntryType::Regular | tar::EntryType::Continuous
+        ) && !entry.sparse;
+        let data_end = if is_file {
+            data_offset + entry.stored_size.div_ceil(BLOCK_SIZE) * BLOCK_SIZE
+        } else {
+            data_offset
+        };
+        index.end = index.end.max(data_end);
+        let path = archive_path(&String::from_utf8_lossy(&entry.path));
         let link = entry
-            .link_name()
-            .map_err(|e| e.to_string())?
-            .map(|target| target.to_string_lossy().into_owned());
-        let member = match (entry.header().entry_type(), link) {
-            (tar::EntryType::Regular | tar::EntryType::Continuous, _) => {
-                keep(&path, &mut entry).map_err(|e| e.to_string())?;
+            .link_name
+            .as_deref()
+            .filter(|target| !target.is_empty())
+            .map(|target| String::from_utf8_lossy(target).into_owned());
+        let member = match (entry.entry_type, link) {
+            _ if is_file => {
+                let size = entry.stored_size;
+                keep(&path, &mut walker.data(), size)
+                    .map_err(|error| breaks_off(members, &error))?;
                 Member::Data {
-                    offset: entry.raw_file_position(),
-                    size: entry.size(),
+                    offset: data_offset,
+                    size,
                 }
             }
+            (_, _) if entry.sparse => continue,
             (tar::EntryType::Symlink, Some(target)) => {
                 let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
                 Member::Link(join_archive_path(parent, &target))
@@ -383,7 +403,6 @@ fn index_entries<R: Read>(
         };
         members.insert(path, member);
     }
-    Ok(())
 }
 
 /// The start of an error message from a damaged header, without the header's raw bytes.
@@ -391,7 +410,7 @@ fn printable(message: &str) -> String {
     let clean: String = message
         .chars()
         .take_while(|c| c.is_ascii_graphic() || *c == ' ')
-        .take(80)
+        .take(160)
         .collect();
     clean.trim_end_matches([' ', ':']).to_owned()
 }

@@ -1,0 +1,7 @@
+//! cargo-fuzz target `tar`: the harness the stable fuzz tests use (`tests/fuzz.rs`).
+#![no_main]
+
+#[path = "../../tests/fuzz/harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::tar(data));
