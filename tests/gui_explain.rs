@@ -501,6 +501,16 @@ fn compare_tab_diffs_the_demo_with_an_image_sharing_two_layers() {
     type_into(&mut harness, "Filter differences", "");
     assert!(harness.state_mut().visible_compare_rows().len() > 2);
     harness.run();
+
+    // A path image A has jumps to A's files: the layer its version comes from.
+    click(&mut harness, "demo-app");
+    assert_eq!(harness.state().current_tab(), CentralTab::Files);
+    assert_eq!(harness.state().tree_choice(), TreeChoice::Layer(2));
+    step_until(&mut harness, "the layer's tree", idle);
+    assert_eq!(
+        harness.state().selected_tree_path(),
+        Some("usr/bin/demo-app")
+    );
 }
 
 #[test]

@@ -366,8 +366,9 @@ impl DiffView {
         }
     }
 
-    /// The column header and the rows in view.
-    pub fn show_rows(&mut self, ui: &mut Ui) {
+    /// The column header and the rows in view. Returns the layer of image A and the path of
+    /// a row whose name was clicked, to be shown in A's files.
+    pub fn show_rows(&mut self, ui: &mut Ui) -> Option<(usize, String)> {
         self.refresh();
         let row_height = ui.spacing().interact_size.y;
         let spacing = ui.spacing().item_spacing.x;
@@ -398,12 +399,13 @@ impl DiffView {
         ui.separator();
         if self.visible.is_empty() {
             ui.label(RichText::new("No differences match the filters.").weak());
-            return;
+            return None;
         }
         let filtering = !self.filter.trim().is_empty();
         let (tree, rows, visible, collapsed) =
             (&self.tree, &self.rows, &self.visible, &self.collapsed);
         let mut toggled = None;
+        let mut reveal = None;
         egui::ScrollArea::both()
             .id_salt("diff_rows")
             .auto_shrink(false)
@@ -420,8 +422,14 @@ impl DiffView {
                         is_open,
                         can_toggle,
                     };
-                    if diff_row_ui(ui, node, diff, &layout) {
-                        toggled = Some(node.path.clone());
+                    match diff_row_ui(ui, node, diff, &layout) {
+                        RowClick::Toggle => toggled = Some(node.path.clone()),
+                        RowClick::Name => {
+                            reveal = diff
+                                .and_then(|row| row.a.as_ref())
+                                .map(|a| (a.layer, node.path.clone()));
+                        }
+                        RowClick::Nothing => {}
                     }
                 }
             });
@@ -431,7 +439,17 @@ impl DiffView {
             }
             self.stale = true;
         }
+        reveal
     }
+}
+
+/// What a click on a row did.
+enum RowClick {
+    Nothing,
+    /// The directory was opened or closed.
+    Toggle,
+    /// The name of a path image A has was clicked.
+    Name,
 }
 
 /// How a change reads in a sentence.
@@ -454,12 +472,19 @@ struct RowLayout {
     can_toggle: bool,
 }
 
-/// Draws one row; returns whether its directory was opened or closed.
-fn diff_row_ui(ui: &mut Ui, node: &DiffNode, diff: Option<&DiffRow>, layout: &RowLayout) -> bool {
+/// Draws one row; returns what a click on it did.
+fn diff_row_ui(
+    ui: &mut Ui,
+    node: &DiffNode,
+    diff: Option<&DiffRow>,
+    layout: &RowLayout,
+) -> RowClick {
     let height = layout.height;
     let change = diff.map(|row| row.change);
     let color = change.map(|change| diff_change_color(ui.visuals(), change));
-    let mut toggled = false;
+    let mut click = RowClick::Nothing;
+    // Image A's side of the path can be shown in its files.
+    let in_a = diff.is_some_and(|row| row.a.is_some());
     ui.push_id(&node.path, |ui| {
         ui.horizontal(|ui| {
             let (rect, _) =
@@ -485,7 +510,9 @@ fn diff_row_ui(ui: &mut Ui, node: &DiffNode, diff: Option<&DiffRow>, layout: &Ro
                 });
                 let openness = if layout.is_open { 1.0 } else { 0.0 };
                 egui::collapsing_header::paint_default_icon(&mut name_ui, openness, &response);
-                toggled = response.clicked();
+                if response.clicked() {
+                    click = RowClick::Toggle;
+                }
             } else {
                 name_ui.add_space(height * TOGGLE_SCALE + name_ui.spacing().item_spacing.x);
             }
@@ -493,8 +520,27 @@ fn diff_row_ui(ui: &mut Ui, node: &DiffNode, diff: Option<&DiffRow>, layout: &Ro
             if let Some(color) = color {
                 name = name.color(color);
             }
-            let response = name_ui.add(egui::Label::new(name).selectable(false).truncate());
-            response.on_hover_ui(|ui| row_details(ui, node, diff));
+            let sense = if in_a { Sense::click() } else { Sense::hover() };
+            let response = name_ui.add(
+                egui::Label::new(name)
+                    .selectable(false)
+                    .truncate()
+                    .sense(sense),
+            );
+            if in_a && response.clicked() {
+                click = RowClick::Name;
+            }
+            let response = if in_a {
+                response.on_hover_cursor(egui::CursorIcon::PointingHand)
+            } else {
+                response
+            };
+            response.on_hover_ui(|ui| {
+                row_details(ui, node, diff);
+                if in_a {
+                    ui.label(RichText::new("Click to show it in image A's files.").weak());
+                }
+            });
             let (change_text, size_a, size_b, kind, mode) = match diff {
                 Some(row) => (
                     RichText::new(row.change.as_str()).color(color.unwrap_or_default()),
@@ -525,7 +571,7 @@ fn diff_row_ui(ui: &mut Ui, node: &DiffNode, diff: Option<&DiffRow>, layout: &Ro
             );
         });
     });
-    toggled
+    click
 }
 
 /// The size of one side of a file (empty when the side is missing or not a file).

@@ -201,7 +201,12 @@ pub(super) fn compare_panel_ui(
     actions.extend(result_header_ui(ui, shown, running));
     ui.horizontal(|ui| shown.view.show_controls(ui));
     ui.add_space(4.0);
-    shown.view.show_rows(ui);
+    if let Some((layer, path)) = shown.view.show_rows(ui) {
+        actions.push(Action::RevealPath {
+            layer: Some(layer),
+            path,
+        });
+    }
     actions
 }
 
