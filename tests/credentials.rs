@@ -67,6 +67,23 @@ fn a_login_from_stdin_works_and_never_shows_in_logs() {
     assert!(log.contains("/manifests/v1 -> 200 OK"), "{log}");
     assert_no_secret(&output, &[PASSWORD, &basic, "Basic "]);
 
+    // Two images, one password read from stdin, used for both.
+    let other = common::push_sample_image(&registry, "private/other", "v1");
+    let diff = run_with_stdin(
+        &[
+            "diff",
+            &image.reference,
+            &other.reference,
+            "--user",
+            "alice",
+            "--password-stdin",
+            "-q",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(diff.status.code(), Some(0), "{diff:?}");
+    assert!(String::from_utf8_lossy(&diff.stdout).ends_with("0 added, 0 removed, 0 modified\n"));
+
     let anonymous = layerslayer_command()
         .args(["layers", &image.reference])
         .output()

@@ -9,7 +9,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{
-    Failure, ImageArgs, ProgressBars, exit_code, listings_exit_code, open, stdout_failure,
+    Failure, ImageArgs, ProgressBars, exit_code, listings_exit_code, open, open_with,
+    stdout_failure,
 };
 use crate::analysis::{Analysis, FlagKind, GateRules, analyze, parse_size};
 use crate::cache::ListingCache;
@@ -72,18 +73,9 @@ pub struct DiffArgs {
     pub image_a: String,
     /// Image B (the "after").
     pub image_b: String,
-    /// Platform to pick from multi-arch images: os/arch[/variant].
-    #[arg(long)]
-    pub platform: Option<String>,
-    /// Allow plain http and unverified TLS for registries that are not on loopback.
-    #[arg(long)]
-    pub insecure: bool,
-    /// How to log in (used for both images).
+    /// How to reach both images (one platform, one login).
     #[command(flatten)]
-    pub login: super::LoginArgs,
-    /// Seconds without a byte after which a download has stalled and is resumed.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = super::parse_seconds)]
-    pub idle_timeout: f64,
+    pub access: super::AccessArgs,
     /// Write the differences as CSV to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<String>,
@@ -337,15 +329,9 @@ fn section(out: &mut dyn Write, title: &str, count: usize, top: usize) -> io::Re
 /// `layerslayer diff IMAGE_A IMAGE_B`.
 pub(super) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
     let cancel = CancelToken::new();
-    let image_args = |image: &str| ImageArgs {
-        image: image.to_owned(),
-        platform: args.platform.clone(),
-        insecure: args.insecure,
-        idle_timeout: args.idle_timeout,
-        login: args.login.clone(),
-    };
-    let a = open(&image_args(&args.image_a), &cancel)?;
-    let b = open(&image_args(&args.image_b), &cancel)?;
+    let access = args.access.resolve()?;
+    let a = open_with(&args.image_a, &access, &cancel)?;
+    let b = open_with(&args.image_b, &access, &cancel)?;
     let cache = open_cache(&args.read);
     let listings_a = read_layers(
         a.source.as_ref(),

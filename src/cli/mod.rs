@@ -113,6 +113,14 @@ pub struct ImageArgs {
     /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG], a path to an
     /// image archive or layout, or `demo` (built in, works offline).
     pub image: String,
+    /// How to reach it.
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// How to reach images: which platform, TLS, the stall timeout and the login.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
     /// Platform to pick from a multi-arch image: os/arch[/variant]. Default: this machine's, then
     /// linux/amd64, then the first the index offers.
     #[arg(long)]
@@ -126,6 +134,37 @@ pub struct ImageArgs {
     pub idle_timeout: f64,
     #[command(flatten)]
     pub login: LoginArgs,
+}
+
+/// [`AccessArgs`] made ready to open images with: the platform parsed and the password read
+/// (once, however many images are opened).
+struct Access {
+    options: OpenOptions,
+    login: LoginArgs,
+}
+
+impl AccessArgs {
+    fn resolve(&self) -> Result<Access, Failure> {
+        let platform = self
+            .platform
+            .as_deref()
+            .map(str::parse::<Platform>)
+            .transpose()
+            .map_err(|e| Failure::new(exit_code::BAD_INPUT, e.to_string()))?;
+        let options = OpenOptions {
+            platform,
+            registry: ClientOptions {
+                insecure: self.insecure,
+                idle_timeout: Duration::from_secs_f64(self.idle_timeout),
+                credential: self.login.credential()?,
+                ..ClientOptions::default()
+            },
+        };
+        Ok(Access {
+            options,
+            login: self.login.clone(),
+        })
+    }
 }
 
 /// How to log in to a registry without a credentials file.
@@ -314,18 +353,18 @@ pub fn run(command: Command) -> ExitCode {
 
 /// Opens what the user named and resolves the image.
 fn open(args: &ImageArgs, cancel: &CancelToken) -> Result<OpenedImage, Failure> {
-    let location = Location::parse(&args.image).map_err(|e| Failure::opening(&e, None))?;
-    let platform = args
-        .platform
-        .as_deref()
-        .map(str::parse::<Platform>)
-        .transpose()
-        .map_err(|e| Failure::new(exit_code::BAD_INPUT, e.to_string()))?;
+    open_with(&args.image, &args.access.resolve()?, cancel)
+}
+
+/// Opens `image` with resolved access options; forgets or remembers the registry login as
+/// asked.
+fn open_with(image: &str, access: &Access, cancel: &CancelToken) -> Result<OpenedImage, Failure> {
+    let location = Location::parse(image).map_err(|e| Failure::opening(&e, None))?;
     let registry = match &location {
         Location::Registry(reference) => Some(reference.registry().to_owned()),
         _ => None,
     };
-    if args.login.forget
+    if access.login.forget
         && let Some(registry) = &registry
     {
         let forgotten = stored::forget(registry);
@@ -338,21 +377,11 @@ fn open(args: &ImageArgs, cancel: &CancelToken) -> Result<OpenedImage, Failure> 
             }
         );
     }
-    let credential = args.login.credential()?;
-    let options = OpenOptions {
-        platform,
-        registry: ClientOptions {
-            insecure: args.insecure,
-            idle_timeout: Duration::from_secs_f64(args.idle_timeout),
-            credential: credential.clone(),
-            ..ClientOptions::default()
-        },
-    };
-    let opened = open_location(&location, &options, cancel)
+    let opened = open_location(&location, &access.options, cancel)
         .map_err(|e| Failure::opening(&e, Some(&location)))?;
     // Only a login that worked is kept.
-    if args.login.remember
-        && let (Some(registry), Some(credential)) = (&registry, &credential)
+    if access.login.remember
+        && let (Some(registry), Some(credential)) = (&registry, &access.options.registry.credential)
     {
         match stored::remember(registry, credential) {
             Ok(()) => eprintln!("the login for {registry} is kept in the OS keyring"),
