@@ -679,7 +679,12 @@ impl FileTree {
     }
 
     /// Marks nodes whose path matches `filter` and all their ancestors.
-    fn matching(&self, filter: &PathFilter) -> Vec<bool> {
+    pub fn matching(&self, filter: &PathFilter) -> Vec<bool> {
+        self.kept_with_parents(|id| filter.matches(&self.nodes[id].path))
+    }
+
+    /// Marks, by node id, the nodes `wanted` accepts and all their ancestors.
+    pub fn kept_with_parents(&self, wanted: impl Fn(NodeId) -> bool) -> Vec<bool> {
         let mut keep = vec![false; self.nodes.len()];
         let mut parent = vec![Self::ROOT; self.nodes.len()];
         for (id, node) in self.nodes.iter().enumerate() {
@@ -688,7 +693,7 @@ impl FileTree {
             }
         }
         for id in 1..self.nodes.len() {
-            if filter.matches(&self.nodes[id].path) {
+            if wanted(id) {
                 let mut at = id;
                 while at != Self::ROOT && !keep[at] {
                     keep[at] = true;

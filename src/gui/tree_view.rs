@@ -364,8 +364,7 @@ impl TreeView {
             ordered_changed_rows(&self.built, order, is_expanded, &self.filter)
         } else {
             let filter = PathFilter::new(&self.filter);
-            let keep = (!filter.is_empty())
-                .then(|| kept_with_parents(tree, |id| filter.matches(&tree.node(id).path)));
+            let keep = (!filter.is_empty()).then(|| tree.matching(&filter));
             flatten(tree, order, keep.as_deref(), keep.is_some(), is_expanded)
         }
     }
@@ -740,32 +739,9 @@ fn ordered_changed_rows(
 ) -> Vec<TreeRow> {
     let tree = &built.tree;
     let filter = PathFilter::new(filter);
-    let keep = kept_with_parents(tree, |id| {
-        built.is_notable(id) && filter.matches(&tree.node(id).path)
-    });
+    let keep =
+        tree.kept_with_parents(|id| built.is_notable(id) && filter.matches(&tree.node(id).path));
     flatten(tree, order, Some(&keep), !filter.is_empty(), is_expanded)
-}
-
-/// Marks, by node id, the nodes `wanted` accepts and all their parents.
-fn kept_with_parents(tree: &FileTree, wanted: impl Fn(NodeId) -> bool) -> Vec<bool> {
-    let count = tree.len() + 1;
-    let mut parent = vec![FileTree::ROOT; count];
-    for id in 0..count {
-        for &child in &tree.node(id).children {
-            parent[child] = id;
-        }
-    }
-    let mut keep = vec![false; count];
-    for id in 1..count {
-        if wanted(id) {
-            let mut at = id;
-            while at != FileTree::ROOT && !keep[at] {
-                keep[at] = true;
-                at = parent[at];
-            }
-        }
-    }
-    keep
 }
 
 /// The visible rows, top to bottom: children in `order` (by node id; `None`: the tree's
