@@ -1117,7 +1117,7 @@ mod tests {
 
     fn file_header(name: &str, size: u64) -> Header {
         let mut header = Header::new_ustar();
-        header.set_path(name).unwrap();
+        header.set_path(name).expect("a short test name");
         header.set_size(size);
         header.set_mode(0o644);
         header.set_entry_type(EntryType::Regular);
@@ -1171,7 +1171,7 @@ mod tests {
         assert!(PaxRecords::parse(b"9 size=x\n").is_err());
         assert!(PaxRecords::parse(b"12 path=a\0c\n").is_err());
         assert!(PaxRecords::parse(b"12 path=abc\nxyz").is_err());
-        let records = PaxRecords::parse(b"12 path=abc\n12 path=xyz\n").unwrap();
+        let records = PaxRecords::parse(b"12 path=abc\n12 path=xyz\n").expect("valid PAX records");
         assert_eq!(
             records.path.as_deref(),
             Some(&b"xyz"[..]),
@@ -1194,8 +1194,8 @@ mod tests {
         header.as_old_mut().cksum = *format!("{signed:06o}\0 ")
             .as_bytes()
             .first_chunk::<8>()
-            .unwrap();
-        let entries = walk(&with_data(&header, b"")).unwrap();
+            .expect("eight checksum bytes");
+        let entries = walk(&with_data(&header, b"")).expect("a valid member");
         assert_eq!(entries[0].path, "caf\u{e9}".as_bytes());
 
         header.as_old_mut().cksum = *b"000001\0 ";
@@ -1212,7 +1212,7 @@ mod tests {
     fn data_is_skipped_and_truncation_is_an_error() {
         let mut tar = with_data(&file_header("a", 700), &[1; 700]);
         tar.extend(with_data(&file_header("b", 3), b"abc"));
-        let entries = walk(&tar).unwrap();
+        let entries = walk(&tar).expect("a valid archive");
         assert_eq!(entries.len(), 2);
         assert_eq!((entries[1].offset, entries[1].size), (1536, 3));
         let error = walk(&tar[..1000]).unwrap_err();

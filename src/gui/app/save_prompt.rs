@@ -208,7 +208,9 @@ mod tests {
             prompt("/tmp/x.csv").chosen_path(),
             Ok(PathBuf::from("/tmp/x.csv"))
         );
-        let relative = prompt("x.csv").chosen_path().unwrap();
+        let relative = prompt("x.csv")
+            .chosen_path()
+            .expect("a relative path is kept");
         assert!(relative.is_absolute() && relative.ends_with("x.csv"));
         if let Some(home) = dirs::home_dir() {
             assert_eq!(prompt(" ~/x.csv ").chosen_path(), Ok(home.join("x.csv")));
