@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 
 use common::images::{Compression, TestLayer, sha256};
 use common::layouts::{IndexEntry, LayoutImage, write_oci_layout};
-use layerslayer::analysis::analyze;
 use layerslayer::cancel::CancelToken;
-use layerslayer::listing::LayerListing;
-use layerslayer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
-use layerslayer::peek::PeekProgress;
-use layerslayer::pipeline::{ContentNeed, ListingOptions};
+use layerslayer::inspect::analysis::analyze;
+use layerslayer::layer::list::{ContentNeed, ListingOptions};
+use layerslayer::layer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
+use layerslayer::layer::stream::PeekProgress;
+use layerslayer::model::LayerListing;
 
 /// A gzip layer (`tar | gzip -6`) of a system tree.
 fn layer_of(tree: &str, work: &Path) -> TestLayer {

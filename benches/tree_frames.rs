@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use egui::{Event, Modifiers, MouseWheelSource, MouseWheelUnit, RawInput, TouchPhase};
 use layerslayer::gui::TreeView;
-use layerslayer::listing::{Entry, EntryKind, FileTree, LayerListing, LayerStatus, merge_layers};
+use layerslayer::model::{Entry, EntryKind, FileTree, LayerListing, LayerStatus, merge_layers};
 
 const TOP_DIRS: usize = 200;
 const SUB_DIRS: usize = 10;
@@ -54,7 +54,7 @@ fn synthetic_entries() -> Vec<Entry> {
 
 fn listing_of(index: usize, entries: Vec<Entry>) -> LayerListing {
     LayerListing {
-        layer: layerslayer::image::LayerInfo {
+        layer: layerslayer::oci::LayerInfo {
             index,
             descriptor: serde_json::from_value(serde_json::json!({
                 "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -69,7 +69,7 @@ fn listing_of(index: usize, entries: Vec<Entry>) -> LayerListing {
             digest_verified: true,
         },
         bytes_read: 0,
-        listed_from: layerslayer::listing::ListedFrom::Blob,
+        listed_from: layerslayer::model::ListedFrom::Blob,
     }
 }
 

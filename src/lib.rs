@@ -1,35 +1,27 @@
 //! layerslayer: see what is inside every layer of a container image, straight from the
 //! registry, without pulling or unpacking it.
 //!
-//! The core is UI-free: [`reference`] parses image names, [`registry`] talks the OCI
-//! distribution protocol, [`image`] resolves a reference to layers, [`peek`] streams a layer
-//! into [`listing`] entries, and [`export`] writes CSV/JSON. The [`cli`] and `gui` front ends
-//! are thin shells over it.
+//! The core is UI-free and layered, each folder importing only those below it:
+//!
+//! - [`oci`]: image references, manifests, indexes, configs, the resolved image;
+//! - [`source`]: where manifests and blobs come from ([`source::ImageSource`]: a registry,
+//!   an image file or layout, the built-in demo) and the one opener of what a user typed;
+//! - [`model`]: entries, one layer's result, the merged filesystem, changes, the path tree;
+//! - [`layer`]: reading layers: tar walker, decoders, tables of contents, cache, parallel layers;
+//! - [`inspect`]: analysis, the comparison of two images, carving a file out;
+//! - [`output`]: CSV, JSON, atomic files, terminal escaping, sizes for people.
+//!
+//! The `cli` and `gui` front ends are thin shells over it.
 
-pub mod analysis;
-pub mod cache;
 pub mod cancel;
-pub mod carve;
 pub mod cli;
-pub mod compression;
-pub mod content;
-pub mod diff;
-pub mod export;
 pub mod gui;
-pub mod image;
-#[cfg(feature = "isal")]
-mod isal_gzip;
-pub mod listing;
-pub mod manifest;
-pub mod open;
-pub mod parallel;
-pub mod peek;
-pub mod pipeline;
-pub mod reference;
-pub mod registry;
+pub mod inspect;
+pub mod layer;
+pub mod model;
+pub mod oci;
+pub mod output;
 pub mod source;
-pub mod tar_stream;
-pub mod toc;
 
 /// Version and build information embedded by `build.rs`.
 pub mod build_info {

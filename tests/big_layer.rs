@@ -8,9 +8,9 @@ use std::sync::Arc;
 use common::FakeRegistry;
 use common::fault::{FakeBlob, synthetic_big_layer};
 use layerslayer::cancel::CancelToken;
-use layerslayer::listing::LayerStatus;
-use layerslayer::peek::{PeekProgress, peek_layer};
-use layerslayer::registry::ClientOptions;
+use layerslayer::layer::stream::{PeekProgress, peek_layer};
+use layerslayer::model::LayerStatus;
+use layerslayer::source::registry::ClientOptions;
 
 /// Peak resident set size of this process so far, in KiB (`VmHWM`).
 fn peak_rss_kib() -> u64 {

@@ -10,11 +10,11 @@ use common::fault::{FakeBlob, FakeRegistry, Reply};
 use common::images::{build_tar, compress};
 use common::{Compression, FaultServer, SlowBlobServer, TarItem};
 use layerslayer::cancel::CancelToken;
-use layerslayer::image::ImageInfo;
-use layerslayer::listing::{LayerListing, LayerStatus};
-use layerslayer::peek::{PeekProgress, peek_layer};
-use layerslayer::reference::ImageReference;
-use layerslayer::registry::{ClientOptions, RegistryClient, RegistryError};
+use layerslayer::layer::stream::{PeekProgress, peek_layer};
+use layerslayer::model::{LayerListing, LayerStatus};
+use layerslayer::oci::ImageInfo;
+use layerslayer::oci::reference::ImageReference;
+use layerslayer::source::registry::{ClientOptions, RegistryClient, RegistryError};
 use layerslayer::source::{ImageSource, SourceError};
 
 const GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";

@@ -37,15 +37,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use layerslayer::cancel::CancelToken;
-use layerslayer::image::resolve_image;
-use layerslayer::listing::LayerStatus;
-use layerslayer::manifest::ManifestDocument;
-use layerslayer::reference::ImageReference;
-use layerslayer::registry::auth::{Challenge, token_of_response};
+use layerslayer::layer::tar::{TarProblem, TarWalker};
+use layerslayer::layer::toc::{Toc, TocResult, list_from_toc};
+use layerslayer::model::LayerStatus;
+use layerslayer::oci::manifest::ManifestDocument;
+use layerslayer::oci::reference::ImageReference;
 use layerslayer::source::archive::{ArchiveBytes, TarArchive};
 use layerslayer::source::local::{LocalFormat, LocalSource};
-use layerslayer::tar_stream::{TarProblem, TarWalker};
-use layerslayer::toc::{Toc, TocResult, list_from_toc};
+use layerslayer::source::registry::auth::{Challenge, token_of_response};
+use layerslayer::source::resolve_image;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use sha2::{Digest as _, Sha256};
 
@@ -267,7 +267,7 @@ fn fuzz_manifests_indexes_and_configs() {
     fuzz("manifest", Shape::Text, 20_000, |bytes| {
         let (content_type, body) = harness::split_content_type(bytes);
         let parsed = ManifestDocument::parse(content_type.as_deref(), body);
-        let config = serde_json::from_slice::<layerslayer::manifest::ImageConfig>(body);
+        let config = serde_json::from_slice::<layerslayer::oci::manifest::ImageConfig>(body);
         assert!(
             parsed.is_ok() || config.is_ok_and(|c| !c.history.is_empty()),
             "a valid seed is neither a manifest nor a config"
@@ -310,7 +310,7 @@ fn fuzz_layer_decoder() {
         );
         let progress = std::sync::Arc::default();
         let mut entries = 0;
-        let outcome = layerslayer::peek::stream_layer(
+        let outcome = layerslayer::layer::stream::stream_layer(
             &source,
             &info,
             &CancelToken::new(),
@@ -362,7 +362,7 @@ fn image_is_whole(bytes: &[u8]) {
     let info = resolve_image(&source, &reference, None, &cancel).expect("and resolves");
     assert!(!info.layers.is_empty());
     for layer in &info.layers {
-        let outcome = layerslayer::peek::stream_layer(
+        let outcome = layerslayer::layer::stream::stream_layer(
             &source,
             layer,
             &cancel,
@@ -449,7 +449,7 @@ fn huge_claims_are_never_allocated() {
         assert!(
             matches!(
                 error,
-                layerslayer::tar_stream::TarError::Invalid {
+                layerslayer::layer::tar::TarError::Invalid {
                     problem: TarProblem::TooLarge { .. },
                     ..
                 }

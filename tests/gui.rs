@@ -17,7 +17,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use frames::{WORK_DEADLINE, step_until};
 use layerslayer::gui::{FixedSavePath, LayerslayerApp, TreeChoice};
-use layerslayer::listing::{LayerStatus, ListedFrom};
+use layerslayer::model::{LayerStatus, ListedFrom};
 
 fn app_harness(save_to: &Path) -> Harness<'static, LayerslayerApp> {
     let picker = FixedSavePath(save_to.to_owned());
@@ -691,8 +691,8 @@ fn a_dropped_archive_opens() {
 #[test]
 fn cached_layers_show_at_once_marked_cached() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cache =
-        layerslayer::cache::ListingCache::open(dir.path().join("cache"), 1 << 30).expect("cache");
+    let cache = layerslayer::layer::cache::ListingCache::open(dir.path().join("cache"), 1 << 30)
+        .expect("cache");
     let picker = FixedSavePath(dir.path().join("unused.csv"));
     let mut harness = Harness::builder()
         .with_size([1280.0, 800.0])
@@ -729,10 +729,10 @@ fn cached_layers_show_at_once_marked_cached() {
 
 /// The demo's `path` as the core carves it: from the final filesystem (`layer: None`) or from
 /// one layer's own listing.
-fn demo_file(path: &str, layer: Option<&layerslayer::listing::LayerListing>) -> Vec<u8> {
-    use layerslayer::carve::{CarveSearch, carve, find_target};
+fn demo_file(path: &str, layer: Option<&layerslayer::model::LayerListing>) -> Vec<u8> {
+    use layerslayer::inspect::carve::{CarveSearch, carve, find_target};
     let cancel = layerslayer::cancel::CancelToken::new();
-    let opened = layerslayer::open::open_image("demo", &Default::default(), &cancel)
+    let opened = layerslayer::source::open::open_image("demo", &Default::default(), &cancel)
         .expect("the demo opens");
     let fetched = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut out = Vec::new();
@@ -1014,9 +1014,9 @@ fn layer_summaries_and_changes_only_on_the_demo() {
 
     // Each complete layer's row sums up its changes, as the core judges them.
     let listings = harness.state().peeked_listings();
-    let changes = layerslayer::listing::layer_changes(&listings);
+    let changes = layerslayer::model::layer_changes(&listings);
     let summary = |position: usize| {
-        use layerslayer::listing::{Change, EntryKind};
+        use layerslayer::model::{Change, EntryKind};
         let count = |wanted: Change| changes[position].iter().filter(|c| **c == wanted).count();
         let added_bytes: u64 = listings[position]
             .entries
@@ -1040,7 +1040,7 @@ fn layer_summaries_and_changes_only_on_the_demo() {
     );
     let expected = format!(
         "+{added} ~{modified} \u{2212}{removed}, +{} added",
-        layerslayer::listing::human_size(added_bytes)
+        layerslayer::output::human_size(added_bytes)
     );
     let shown: Vec<String> = harness
         .query_all_by_label_contains(" added")

@@ -16,11 +16,12 @@ use egui::epaint::Shape;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use frames::step_until;
-use layerslayer::diff::DiffChange;
 use layerslayer::gui::diff_view::diff_change_color;
 use layerslayer::gui::tree_view::change_color;
 use layerslayer::gui::{CentralTab, FixedSavePath, LayerslayerApp, TreeChoice};
-use layerslayer::listing::{Change, human_size};
+use layerslayer::inspect::diff::DiffChange;
+use layerslayer::model::Change;
+use layerslayer::output::human_size;
 
 /// The app as a first launch builds it: it opens the built-in demo by itself.
 fn demo_harness(save_to: &Path) -> Harness<'static, LayerslayerApp> {
@@ -564,7 +565,7 @@ fn content_checks_after_a_table_of_contents_read_the_layers_whole() {
     peek(&mut harness);
     assert!(matches!(
         harness.state().peeked_listings()[0].listed_from,
-        layerslayer::listing::ListedFrom::Toc { .. }
+        layerslayer::model::ListedFrom::Toc { .. }
     ));
     show_tab(&mut harness, CentralTab::Analysis);
     assert!(shows(&harness, "Duplicate files (0)"));
@@ -585,12 +586,12 @@ fn content_checks_after_a_table_of_contents_read_the_layers_whole() {
     );
     harness.run();
     let listing = &harness.state().peeked_listings()[0];
-    assert_eq!(listing.listed_from, layerslayer::listing::ListedFrom::Blob);
+    assert_eq!(listing.listed_from, layerslayer::model::ListedFrom::Blob);
     assert!(
         listing
             .entries
             .iter()
-            .filter(|e| e.kind == layerslayer::listing::EntryKind::File)
+            .filter(|e| e.kind == layerslayer::model::EntryKind::File)
             .all(|e| e.content.is_some()),
         "every file has its content facts"
     );

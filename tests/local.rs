@@ -17,10 +17,10 @@ use common::{
     Compression, ImageFormat, TarItem, TestLayer, TestRegistry, open_with, push_image, push_index,
 };
 use layerslayer::cancel::CancelToken;
-use layerslayer::image::ImageInfo;
-use layerslayer::listing::{EntryKind, LayerListing, LayerStatus, merge_layers};
-use layerslayer::peek::{PeekProgress, peek_layer};
-use layerslayer::registry::ClientOptions;
+use layerslayer::layer::stream::{PeekProgress, peek_layer};
+use layerslayer::model::{EntryKind, LayerListing, LayerStatus, merge_layers};
+use layerslayer::oci::ImageInfo;
+use layerslayer::source::registry::ClientOptions;
 use layerslayer::source::{ErrorKind, ImageSource, SourceError};
 
 fn open(

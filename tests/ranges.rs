@@ -10,8 +10,8 @@ use common::fault::{FakeBlob, FakeRegistry};
 use common::layouts::{IndexEntry, LayoutImage, pack_dir, write_oci_layout};
 use common::{Compression, ImageFormat, TarItem, TestLayer, TestRegistry, open_with, push_image};
 use layerslayer::cancel::CancelToken;
-use layerslayer::image::ImageInfo;
-use layerslayer::registry::ClientOptions;
+use layerslayer::oci::ImageInfo;
+use layerslayer::source::registry::ClientOptions;
 use layerslayer::source::{ImageSource, RangeReply};
 
 fn layers() -> Vec<TestLayer> {

@@ -12,10 +12,10 @@ use common::{
     open_with, push_image, push_index,
 };
 use layerslayer::cancel::CancelToken;
-use layerslayer::image::ImageInfo;
-use layerslayer::listing::{LayerListing, LayerStatus, merge_layers};
-use layerslayer::peek::{PeekProgress, peek_layer};
-use layerslayer::registry::{ClientOptions, Credential, RegistryError};
+use layerslayer::layer::stream::{PeekProgress, peek_layer};
+use layerslayer::model::{LayerListing, LayerStatus, merge_layers};
+use layerslayer::oci::ImageInfo;
+use layerslayer::source::registry::{ClientOptions, Credential, RegistryError};
 use layerslayer::source::{ImageSource, SourceError};
 
 fn open(
@@ -386,7 +386,7 @@ fn cli_reads_docker_config_credentials_and_writes_the_exact_csv() {
     let headers = reader.headers().expect("headers").clone();
     assert_eq!(
         headers.iter().collect::<Vec<_>>(),
-        layerslayer::export::CSV_COLUMNS.to_vec()
+        layerslayer::output::CSV_COLUMNS.to_vec()
     );
     let rows: Vec<(String, String, String, String)> = reader
         .records()

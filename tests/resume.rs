@@ -15,9 +15,9 @@ use common::fault::{Body, FakeBlob, FaultServer, Reply, Request};
 use common::images::{build_tar, compress};
 use common::{Compression, FakeRegistry, TarItem, layerslayer_command};
 use layerslayer::cancel::CancelToken;
-use layerslayer::listing::LayerStatus;
-use layerslayer::peek::{LayerOutcome, PeekProgress, stream_layer};
-use layerslayer::registry::ClientOptions;
+use layerslayer::layer::stream::{LayerOutcome, PeekProgress, stream_layer};
+use layerslayer::model::LayerStatus;
+use layerslayer::source::registry::ClientOptions;
 
 const GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 const FILES: usize = 3000;

@@ -24,8 +24,8 @@ use common::Compression;
 use common::images::{TestLayer, compress, sha256};
 use common::layouts::{IndexEntry, LayoutImage, write_oci_layout};
 use layerslayer::cancel::CancelToken;
-use layerslayer::listing::{LayerListing, LayerStatus, normalize_path};
-use layerslayer::peek::{PeekProgress, peek_layer};
+use layerslayer::layer::stream::{PeekProgress, peek_layer};
+use layerslayer::model::{LayerListing, LayerStatus, normalize_path};
 
 /// One listed entry, in the shape every reader can give.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +77,7 @@ fn peek_blob(blob: &[u8], compression: Compression, tar: &[u8]) -> LayerListing 
         )],
     );
     let cancel = CancelToken::new();
-    let opened = layerslayer::open::open_image(
+    let opened = layerslayer::source::open::open_image(
         &format!("oci:{}", dir.path().display()),
         &Default::default(),
         &cancel,

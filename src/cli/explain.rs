@@ -12,18 +12,21 @@ use super::{
     Failure, ImageArgs, ProgressBars, exit_code, listings_exit_code, open, open_with,
     stdout_failure,
 };
-use crate::analysis::{Analysis, FlagKind, GateRules, analyze, parse_size};
-use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
-use crate::diff::{DiffChange, SharedListings, diff_filesystems, summarize, write_diff_csv};
-use crate::export::{self, Destination, ExportError};
-use crate::image::{ImageInfo, LayerInfo};
-use crate::listing::{LayerListing, escape_control, human_size, merge_layers};
-use crate::open::OpenedImage;
-use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
-use crate::peek::PeekProgress;
-use crate::pipeline::{ContentNeed, ListingOptions};
+use crate::inspect::analysis::{Analysis, FlagKind, GateRules, analyze, parse_size};
+use crate::inspect::diff::{
+    DiffChange, SharedListings, diff_filesystems, summarize, write_diff_csv,
+};
+use crate::layer::cache::ListingCache;
+use crate::layer::list::{ContentNeed, ListingOptions};
+use crate::layer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
+use crate::layer::stream::PeekProgress;
+use crate::model::{LayerListing, merge_layers};
+use crate::oci::{ImageInfo, LayerInfo};
+use crate::output::{self, Destination, ExportError};
+use crate::output::{escape_control, human_size};
 use crate::source::ImageSource;
+use crate::source::open::OpenedImage;
 
 /// How the layers are read, shared by `analyze` and `diff`.
 #[derive(Debug, Args)]
@@ -121,8 +124,8 @@ pub(super) fn run_config(args: &ImageArgs, json: bool) -> Result<u8, Failure> {
 struct ConfigDocument<'a> {
     source: &'a str,
     manifest_digest: &'a str,
-    config: &'a crate::manifest::ImageConfig,
-    build_steps: Vec<crate::manifest::BuildStep>,
+    config: &'a crate::oci::manifest::ImageConfig,
+    build_steps: Vec<crate::oci::manifest::BuildStep>,
 }
 
 fn print_config(out: &mut dyn Write, image: &ImageInfo) -> io::Result<()> {
@@ -358,7 +361,7 @@ pub(super) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
     }
     let rows = diff_filesystems(&merge_layers(&listings_a), &merge_layers(&listings_b));
     if let Some(csv) = &args.csv {
-        export::write_to(&Destination::from_arg(csv), |out| {
+        output::write_to(&Destination::from_arg(csv), |out| {
             write_diff_csv(&rows, out)
         })?;
     }
@@ -404,13 +407,13 @@ struct DiffDocument<'a> {
     image_a: &'a str,
     image_b: &'a str,
     shared_layers: usize,
-    summary: crate::diff::DiffSummary,
-    changes: &'a [crate::diff::DiffRow],
+    summary: crate::inspect::diff::DiffSummary,
+    changes: &'a [crate::inspect::diff::DiffRow],
 }
 
 /// Writes `document` as pretty JSON, and a newline, to FILE or `-` (stdout).
 fn write_json_document(destination: &str, document: &impl Serialize) -> Result<(), ExportError> {
-    export::write_to(&Destination::from_arg(destination), |out| {
+    output::write_to(&Destination::from_arg(destination), |out| {
         serde_json::to_writer_pretty(&mut *out, document).map_err(ExportError::from_json)?;
         writeln!(out).map_err(ExportError::Write)
     })

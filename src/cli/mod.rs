@@ -11,20 +11,19 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
-use crate::carve::{CarveError, CarveSearch};
-use crate::export::{self, Destination, ExportError};
-use crate::image::{ImageInfo, LayerInfo};
-use crate::listing::{
-    Entry, LayerListing, LayerStatus, MergedEntry, escape_control, human_size, merge_layers,
-};
-use crate::manifest::Platform;
-use crate::open::{Location, OpenOptions, OpenedImage, open_location};
-use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
-use crate::peek::PeekProgress;
-use crate::pipeline::{ContentNeed, ListingOptions};
-use crate::registry::{ClientOptions, Credential, stored};
+use crate::inspect::carve::{CarveError, CarveSearch};
+use crate::layer::cache::ListingCache;
+use crate::layer::list::{ContentNeed, ListingOptions};
+use crate::layer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
+use crate::layer::stream::PeekProgress;
+use crate::model::{Entry, LayerListing, LayerStatus, MergedEntry, merge_layers};
+use crate::oci::manifest::Platform;
+use crate::oci::{ImageInfo, LayerInfo};
+use crate::output::{self, Destination, ExportError, listed_from_note};
+use crate::output::{escape_control, human_size};
+use crate::source::open::{Location, OpenOptions, OpenedImage, open_location};
+use crate::source::registry::{ClientOptions, Credential, stored};
 use crate::source::{ErrorKind, SourceError};
 
 /// Entries printed to a pipe are flushed at least this often.
@@ -621,11 +620,10 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
                     if let Some(bars) = &bars {
                         bars.finish(position);
                     }
-                    let origin = outcome
-                        .listed_from
-                        .describe(outcome.bytes_read, layer.size())
-                        .map(|how| format!(", {how}"))
-                        .unwrap_or_default();
+                    let origin =
+                        listed_from_note(outcome.listed_from, outcome.bytes_read, layer.size())
+                            .map(|how| format!(", {how}"))
+                            .unwrap_or_default();
                     if let Some(note) = &outcome.note {
                         eprintln!(
                             "note: layer {} ({}): {}",
@@ -663,16 +661,16 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
     let merged = args.merged.then(|| merge_layers(&listings));
     if let Some(csv) = &args.csv {
         let rows = match &merged {
-            Some(merged) => export::rows_of_merged(merged, &listings),
-            None => export::rows_of_listings(&listings),
+            Some(merged) => output::rows_of_merged(merged, &listings),
+            None => output::rows_of_listings(&listings),
         };
-        export::write_to(&Destination::from_arg(csv), |out| {
-            export::write_csv(&rows, out)
+        output::write_to(&Destination::from_arg(csv), |out| {
+            output::write_csv(&rows, out)
         })?;
     }
     if let Some(json) = &args.json {
-        export::write_to(&Destination::from_arg(json), |out| {
-            export::write_json(&image, &listings, merged.as_deref(), out)
+        output::write_to(&Destination::from_arg(json), |out| {
+            output::write_json(&image, &listings, merged.as_deref(), out)
         })?;
     }
     if let Some(merged) = merged.as_deref().filter(|_| !exports_to_stdout) {
@@ -729,7 +727,7 @@ fn run_carve(args: &CarveArgs) -> Result<u8, Failure> {
     };
     // Written to a temporary file renamed into place only when the carve succeeded.
     let mut outcome = None;
-    let written = export::write_to(&destination, |out| {
+    let written = output::write_to(&destination, |out| {
         let carved = search.carve_path(&info.layers, &args.path, &cancel, &fetched, out);
         let failed = carved.is_err();
         outcome = Some(carved);

@@ -10,9 +10,10 @@ use std::collections::{HashMap, HashSet};
 use egui::text::LayoutJob;
 use egui::{Align, Color32, FontId, Layout, RichText, Sense, TextFormat, Ui, UiBuilder, Vec2};
 
-use crate::diff::{DiffChange, DiffRow, DiffSide, DiffSummary, summarize};
 use crate::gui::tree_view::change_color;
-use crate::listing::{Change, EntryKind, PathFilter, escape_control, human_size};
+use crate::inspect::diff::{DiffChange, DiffRow, DiffSide, DiffSummary, summarize};
+use crate::model::{Change, EntryKind, PathFilter};
+use crate::output::{escape_control, human_size};
 
 /// Column widths in points (the name takes what is left).
 const CHANGE_WIDTH: f32 = 70.0;
@@ -54,7 +55,7 @@ pub struct DiffTree {
 impl DiffTree {
     const ROOT: DiffNodeId = 0;
 
-    /// Builds the tree of `rows` (as [`crate::diff::diff_filesystems`] returns them).
+    /// Builds the tree of `rows` (as [`crate::inspect::diff::diff_filesystems`] returns them).
     pub fn build(rows: &[DiffRow]) -> Self {
         let mut nodes = vec![DiffNode {
             name: "/".into(),

@@ -13,26 +13,27 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
 use poll_promise::Promise;
 
-use crate::analysis::{Analysis, analyze};
-use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
-use crate::carve::{self, CarveError, CarveReport, CarveTarget};
-use crate::diff::{DiffRow, SharedListings, diff_filesystems};
-use crate::export::{self, Destination, ExportError};
 use crate::gui::diff_view::DiffTree;
 use crate::gui::tree_view::{BuiltTree, TreeScope};
-use crate::image::{ImageInfo, LayerInfo};
-use crate::listing::{
+use crate::inspect::analysis::{Analysis, analyze};
+use crate::inspect::carve::{self, CarveError, CarveReport, CarveTarget};
+use crate::inspect::diff::{DiffRow, SharedListings, diff_filesystems};
+use crate::layer::cache::ListingCache;
+use crate::layer::list::{ContentNeed, ListingOptions};
+use crate::layer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
+use crate::layer::stream::PeekProgress;
+use crate::model::{
     Change, Entry, EntryKind, FileTree, LayerListing, LayerStatus, ListedFrom, TreeNode,
-    escape_control, layer_changes, merge_entries, merge_layers,
+    layer_changes, merge_entries, merge_layers,
 };
-use crate::manifest::Platform;
-use crate::open::{OpenOptions, OpenedImage, open_image};
-use crate::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
-use crate::peek::PeekProgress;
-use crate::pipeline::{ContentNeed, ListingOptions};
-use crate::registry::ClientOptions;
+use crate::oci::manifest::Platform;
+use crate::oci::{ImageInfo, LayerInfo};
+use crate::output::escape_control;
+use crate::output::{self, Destination, ExportError};
 use crate::source::ImageSource;
+use crate::source::open::{OpenOptions, OpenedImage, open_image};
+use crate::source::registry::ClientOptions;
 
 /// A batch is sent once it holds this many entries…
 const BATCH_ENTRIES: usize = 2000;
@@ -613,7 +614,7 @@ fn save_carved(
     fetched: &Arc<AtomicU64>,
 ) -> Result<CarveReport, SaveError> {
     let mut carved = None;
-    let written = export::write_to(&Destination::File(destination), |out| {
+    let written = output::write_to(&Destination::File(destination), |out| {
         let result = match carve::carve(source, target, cancel, fetched, out) {
             // Cancelled at the last moment: still leave nothing behind.
             Ok(_) if cancel.is_cancelled() => Err(CarveError::Cancelled),

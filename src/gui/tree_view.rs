@@ -13,10 +13,9 @@ use std::collections::HashSet;
 
 use egui::{Align, Color32, Layout, RichText, Sense, Ui, UiBuilder, Vec2, Visuals, WidgetInfo};
 
-use crate::export::format_mtime;
-use crate::listing::{
-    Change, EntryKind, FileTree, NodeId, PathFilter, TreeNode, TreeRow, escape_control, human_size,
-};
+use crate::model::{Change, EntryKind, FileTree, NodeId, PathFilter, TreeNode, TreeRow};
+use crate::output::format_mtime;
+use crate::output::{escape_control, human_size};
 
 /// Column widths in points.
 const KIND_WIDTH: f32 = 96.0;
@@ -704,7 +703,7 @@ fn toggle_button(ui: &mut Ui, is_open: bool, path: &str, size: f32) -> egui::Res
 }
 
 /// What a whiteout or opaque marker removes, e.g. `removes etc/motd`.
-fn removal_text(entry: &crate::listing::Entry) -> Option<String> {
+fn removal_text(entry: &crate::model::Entry) -> Option<String> {
     let target = entry.whiteout_target()?;
     Some(match entry.kind {
         EntryKind::OpaqueMarker if target.is_empty() => {
@@ -848,7 +847,7 @@ fn entry_details(ui: &mut Ui, node: &TreeNode, change: Option<Change>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::listing::Entry;
+    use crate::model::Entry;
 
     fn entry(path: &str, kind: EntryKind) -> Entry {
         Entry {

@@ -13,9 +13,9 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::compression::Compression;
+use crate::layer::tar::{BLOCK_SIZE, TarWalker};
+use crate::oci::compression::Compression;
 use crate::source::BlobReader;
-use crate::tar_stream::{BLOCK_SIZE, TarWalker};
 
 /// Members up to this size are kept in memory when a compressed archive is indexed.
 const SMALL_MEMBER_BYTES: u64 = 1024 * 1024;

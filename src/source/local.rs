@@ -20,8 +20,8 @@ use sha2::{Digest as _, Sha256, Sha512};
 use super::archive::{ArchiveBytes, TarArchive, archive_path};
 use super::{BlobReader, ErrorKind, FetchedManifest, ImageSource, RangeReply, SourceError};
 use crate::cancel::CancelToken;
-use crate::manifest::{Descriptor, ImageConfig, ImageIndex, media_type};
-use crate::reference::ImageReference;
+use crate::oci::manifest::{Descriptor, ImageConfig, ImageIndex, media_type};
+use crate::oci::reference::ImageReference;
 
 /// Manifests and indexes larger than this are refused.
 const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;

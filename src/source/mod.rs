@@ -3,12 +3,17 @@
 //! [`ImageSource`] is the one interface through which anything above (image resolution,
 //! peeking, listings, exports) reads an image. The registry client implements it over HTTP;
 //! [`local::LocalSource`] implements it over OCI image layouts and `docker save` archives, read
-//! in place; [`demo`] serves the image built into the binary. [`crate::open`] turns what a user
+//! in place; [`demo`] serves the image built into the binary. [`crate::source::open`] turns what a user
 //! typed into one of them.
 
 pub mod archive;
 pub mod demo;
 pub mod local;
+pub mod open;
+pub mod registry;
+mod resolve;
+
+pub use resolve::resolve_image;
 
 use std::error::Error;
 use std::fmt;
@@ -16,7 +21,7 @@ use std::io::Read;
 use std::ops::Range;
 
 use crate::cancel::CancelToken;
-use crate::manifest::Descriptor;
+use crate::oci::manifest::Descriptor;
 
 /// A manifest document fetched from a source.
 #[derive(Debug, Clone)]

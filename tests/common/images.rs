@@ -77,7 +77,7 @@ pub struct TestLayer {
 }
 
 /// A listing's entries in the shape of [`ExpectedEntry`], for comparing with a built layer.
-pub fn expected_entries(listing: &layerslayer::listing::LayerListing) -> Vec<ExpectedEntry> {
+pub fn expected_entries(listing: &layerslayer::model::LayerListing) -> Vec<ExpectedEntry> {
     listing
         .entries
         .iter()

@@ -161,21 +161,24 @@ impl Drop for TestRegistry {
 /// `options` for registries and an optional `os/arch[/variant]`.
 pub fn open_with(
     text: &str,
-    options: layerslayer::registry::ClientOptions,
+    options: layerslayer::source::registry::ClientOptions,
     platform: Option<&str>,
 ) -> Result<
     (
         std::sync::Arc<dyn layerslayer::source::ImageSource>,
-        layerslayer::image::ImageInfo,
+        layerslayer::oci::ImageInfo,
     ),
     layerslayer::source::SourceError,
 > {
-    let options = layerslayer::open::OpenOptions {
+    let options = layerslayer::source::open::OpenOptions {
         platform: platform.map(|p| p.parse().expect("platform")),
         registry: options,
     };
-    let opened =
-        layerslayer::open::open_image(text, &options, &layerslayer::cancel::CancelToken::new())?;
+    let opened = layerslayer::source::open::open_image(
+        text,
+        &options,
+        &layerslayer::cancel::CancelToken::new(),
+    )?;
     Ok((opened.source, opened.info))
 }
 

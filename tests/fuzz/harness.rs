@@ -17,20 +17,21 @@ use std::path::{Component, Path};
 use std::sync::Arc;
 
 use layerslayer::cancel::CancelToken;
-use layerslayer::compression::Compression;
-use layerslayer::image::{LayerInfo, resolve_image};
-use layerslayer::listing::{EntryKind, LayerStatus};
-use layerslayer::manifest::{Descriptor, ImageConfig, ManifestDocument, Platform};
-use layerslayer::peek::{PeekProgress, stream_layer};
-use layerslayer::reference::{ImageReference, is_loopback_host};
-use layerslayer::registry::auth::{Challenge, is_internal_host, token_of_response};
+use layerslayer::layer::stream::{PeekProgress, stream_layer};
+use layerslayer::layer::tar::{MAX_STORED_SIZE, TarEntry, TarError, TarWalker};
+use layerslayer::layer::toc::{FORMAT_METADATA, Toc, TocResult, copy_file, list_from_toc};
+use layerslayer::model::{EntryKind, LayerStatus};
+use layerslayer::oci::LayerInfo;
+use layerslayer::oci::compression::Compression;
+use layerslayer::oci::manifest::{Descriptor, ImageConfig, ManifestDocument, Platform};
+use layerslayer::oci::reference::{ImageReference, is_loopback_host};
 use layerslayer::source::archive::{ArchiveBytes, TarArchive};
 use layerslayer::source::local::{LocalFormat, LocalSource};
+use layerslayer::source::registry::auth::{Challenge, is_internal_host, token_of_response};
+use layerslayer::source::resolve_image;
 use layerslayer::source::{
     BlobReader, ErrorKind, FetchedManifest, ImageSource, RangeReply, SourceError,
 };
-use layerslayer::tar_stream::{MAX_STORED_SIZE, TarEntry, TarError, TarWalker};
-use layerslayer::toc::{FORMAT_METADATA, Toc, TocResult, copy_file, list_from_toc};
 use sha2::{Digest as _, Sha256};
 
 thread_local! {

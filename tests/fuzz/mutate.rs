@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
-use layerslayer::compression::Compression;
+use layerslayer::oci::compression::Compression;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use sha2::{Digest as _, Sha256};
@@ -1043,7 +1043,7 @@ impl TocParts {
             TocKind::Estargz { .. } => {
                 // The walker, not the tar crate: a seed may be a bomb (regression inputs).
                 let gzip = flate2::read::GzDecoder::new(region);
-                let mut walker = layerslayer::tar_stream::TarWalker::new(gzip);
+                let mut walker = layerslayer::layer::tar::TarWalker::new(gzip);
                 walker.next_entry().ok()??;
                 let mut json = Vec::new();
                 walker

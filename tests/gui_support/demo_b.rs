@@ -30,7 +30,7 @@ fn demo_blob(digest: &str) -> Vec<u8> {
 }
 
 /// The demo's layer `index` (linux/amd64) as a layer of another image.
-fn demo_layer(layer: &layerslayer::image::LayerInfo) -> TestLayer {
+fn demo_layer(layer: &layerslayer::oci::LayerInfo) -> TestLayer {
     let blob = demo_blob(layer.digest());
     let (compression, tar) = if layer.media_type().ends_with("+zstd") {
         let tar = zstd::decode_all(blob.as_slice()).expect("unzstd the demo layer");
@@ -55,7 +55,7 @@ fn demo_layer(layer: &layerslayer::image::LayerInfo) -> TestLayer {
 /// Writes image B as an OCI layout in `dir`; returns the path to type in the app.
 pub fn write_demo_b(dir: &Path) -> String {
     let cancel = layerslayer::cancel::CancelToken::new();
-    let demo = layerslayer::open::open_image("demo", &Default::default(), &cancel)
+    let demo = layerslayer::source::open::open_image("demo", &Default::default(), &cancel)
         .expect("the demo opens");
     let app = TestLayer::new(
         &[

@@ -9,14 +9,13 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 use super::dialogs::DialogChoice;
 use super::save_prompt::{FileToSave, SavePrompt, SavePurpose, suggested_path};
 use super::{CentralTab, LayerslayerApp, PeekedLayer, SaveInProgress, TreeChoice};
-use crate::carve::{CarveError, CarveTarget, find_target};
-use crate::export::{self, Destination};
 use crate::gui::jobs::{CarveJob, CompareRequest, FetchJob, FetchRequest, PeekJob};
-use crate::image::LayerInfo;
-use crate::listing::{
-    LayerListing, LayerStatus, ListedFrom, PathFilter, escape_control, merge_layers,
-};
-use crate::manifest::Platform;
+use crate::inspect::carve::{CarveError, CarveTarget, find_target};
+use crate::model::{LayerListing, LayerStatus, ListedFrom, PathFilter, merge_layers};
+use crate::oci::LayerInfo;
+use crate::oci::manifest::Platform;
+use crate::output::escape_control;
+use crate::output::{self, Destination};
 use crate::source::ImageSource;
 use crate::source::demo::DEMO_NAME;
 
@@ -437,14 +436,14 @@ impl LayerslayerApp {
         let mut rows = match self.view {
             TreeChoice::Merged => {
                 merged = merge_layers(&listings);
-                export::rows_of_merged(&merged, &listings)
+                output::rows_of_merged(&merged, &listings)
             }
-            TreeChoice::Layer(_) => export::rows_of_listings(&listings),
+            TreeChoice::Layer(_) => output::rows_of_listings(&listings),
         };
         let filter = PathFilter::new(self.tree.filter());
         rows.retain(|row| filter.matches(&row.entry.path));
         let destination = Destination::File(path.to_owned());
-        match export::write_to(&destination, |out| export::write_csv(&rows, out)) {
+        match output::write_to(&destination, |out| output::write_csv(&rows, out)) {
             Ok(()) => {
                 self.error = None;
                 self.status = format!("Exported {} rows to {}", rows.len(), path.display());

@@ -6,9 +6,9 @@ use egui::{Color32, RichText, Ui};
 
 use super::actions::Action;
 use super::{AnalysisShown, PeekedLayer};
-use crate::analysis::FlagKind;
-use crate::image::ImageInfo;
-use crate::listing::{escape_control, human_size};
+use crate::inspect::analysis::FlagKind;
+use crate::oci::ImageInfo;
+use crate::output::{escape_control, human_size};
 
 /// Rows shown per section (the rest is counted).
 const SECTION_ROWS: usize = 200;

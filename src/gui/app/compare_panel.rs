@@ -4,12 +4,12 @@
 use egui::{Key, RichText, Ui};
 
 use super::actions::Action;
-use crate::diff::{DiffChange, DiffSummary};
 use crate::gui::diff_view::DiffView;
 use crate::gui::jobs::{CompareJob, CompareRequest, CompareResult, FetchRequest};
-use crate::image::ImageInfo;
-use crate::listing::{escape_control, human_size};
-use crate::manifest::Platform;
+use crate::inspect::diff::{DiffChange, DiffSummary};
+use crate::oci::ImageInfo;
+use crate::oci::manifest::Platform;
+use crate::output::{escape_control, human_size};
 
 /// A finished comparison on screen.
 struct CompareShown {

@@ -5,8 +5,8 @@
 use egui::{RichText, Ui};
 
 use super::actions::Action;
-use crate::image::ImageInfo;
-use crate::listing::escape_control;
+use crate::oci::ImageInfo;
+use crate::output::escape_control;
 
 /// The Config tab. `highlighted` is the layer picked last (its step is shown selected).
 pub(super) fn config_panel_ui(

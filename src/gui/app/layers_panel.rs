@@ -8,8 +8,9 @@ use super::PeekedLayer;
 use super::actions::Action;
 use crate::gui::jobs::ChangeSummary;
 use crate::gui::tree_view::change_color;
-use crate::image::{ImageInfo, LayerInfo};
-use crate::listing::{Change, LayerStatus, escape_control, human_size};
+use crate::model::{Change, LayerStatus};
+use crate::oci::{ImageInfo, LayerInfo};
+use crate::output::{escape_control, human_size, listed_from_note};
 
 /// Build steps longer than this are shortened in the layer list (full text on hover).
 const CREATED_BY_CHARS: usize = 72;
@@ -144,8 +145,7 @@ fn layer_row_ui(ui: &mut Ui, layer: &LayerInfo, checked: &mut bool, peek: Option
                 } else {
                     ""
                 },
-                peek.listed_from
-                    .describe(peek.bytes_read, layer.size())
+                listed_from_note(peek.listed_from, peek.bytes_read, layer.size())
                     .map(|how| format!(", {how}"))
                     .unwrap_or_default()
             ),

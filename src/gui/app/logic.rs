@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{AnalysisShown, LayerslayerApp, LoadedImage, SaveInProgress, TreeChoice};
-use crate::carve::{CarveError, CarveReport};
 use crate::gui::jobs::{
     AnalysisJob, ChangeSummaryJob, FetchJob, FetchedImage, PeekMessage, SaveError, TreeBuildJob,
     TreeInput,
 };
 use crate::gui::tree_view::{BuiltTree, TreeScope, TreeView};
-use crate::image::LayerInfo;
-use crate::listing::{LayerStatus, escape_control, human_size};
+use crate::inspect::carve::{CarveError, CarveReport};
+use crate::model::LayerStatus;
+use crate::oci::LayerInfo;
+use crate::output::{escape_control, human_size};
 
 /// How many recent references are remembered.
 const MAX_RECENT: usize = 12;

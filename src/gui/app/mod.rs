@@ -39,13 +39,13 @@ use super::jobs::{
     LayerEntries, PeekJob, PeekedListing, TreeBuildJob,
 };
 use super::tree_view::TreeView;
-use crate::analysis::Analysis;
-use crate::cache::ListingCache;
-use crate::carve::CarveTarget;
-use crate::diff::{DiffChange, DiffSummary};
-use crate::image::{ImageInfo, LayerInfo};
-use crate::listing::{LayerListing, LayerStatus, ListedFrom};
-use crate::peek::PeekProgress;
+use crate::inspect::analysis::Analysis;
+use crate::inspect::carve::CarveTarget;
+use crate::inspect::diff::{DiffChange, DiffSummary};
+use crate::layer::cache::ListingCache;
+use crate::layer::stream::PeekProgress;
+use crate::model::{LayerListing, LayerStatus, ListedFrom};
+use crate::oci::{ImageInfo, LayerInfo};
 use crate::source::ImageSource;
 use crate::source::demo::DEMO_NAME;
 
@@ -146,7 +146,7 @@ struct PeekedLayer {
 }
 
 impl PeekedLayer {
-    fn entries(&self) -> impl Iterator<Item = &crate::listing::Entry> {
+    fn entries(&self) -> impl Iterator<Item = &crate::model::Entry> {
         self.batches.iter().flat_map(|batch| batch.iter())
     }
 
@@ -561,7 +561,10 @@ impl eframe::App for LayerslayerApp {
         self.run_actions(actions, &ctx);
         about::about_window(&ctx, &mut self.show_about);
         if let Some(prompt) = &mut self.save_prompt {
-            let action = save_prompt::save_prompt_ui(&ctx, prompt);
+            let action = save_prompt::save_prompt_ui(&ctx, prompt).map(|answer| match answer {
+                save_prompt::SavePromptAnswer::Save => Action::SaveToTypedPath,
+                save_prompt::SavePromptAnswer::Cancel => Action::CancelSavePrompt,
+            });
             self.run_actions(action, &ctx);
         }
         self.run_actions(drop_target::dropped_files(&ctx), &ctx);

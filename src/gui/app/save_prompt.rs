@@ -8,9 +8,8 @@ use std::sync::Arc;
 
 use egui::{Key, RichText};
 
-use super::actions::Action;
-use crate::carve::CarveTarget;
-use crate::listing::escape_control;
+use crate::inspect::carve::CarveTarget;
+use crate::output::escape_control;
 use crate::source::ImageSource;
 
 /// What the prompt saves.
@@ -116,8 +115,21 @@ fn reason_line(why: &str) -> String {
     )
 }
 
+/// What the user answered the prompt.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SavePromptAnswer {
+    /// Save to the typed path.
+    Save,
+    /// Give up saving.
+    Cancel,
+}
+
 /// The prompt, as a modal window over the app: Save or Cancel (also Enter and Escape).
-pub(super) fn save_prompt_ui(ctx: &egui::Context, prompt: &mut SavePrompt) -> Option<Action> {
+pub(super) fn save_prompt_ui(
+    ctx: &egui::Context,
+    prompt: &mut SavePrompt,
+) -> Option<SavePromptAnswer> {
     let mut action = None;
     egui::Modal::new(egui::Id::unique("save_prompt")).show(ctx, |ui| {
         ui.set_max_width(620.0);
@@ -140,7 +152,7 @@ pub(super) fn save_prompt_ui(ctx: &egui::Context, prompt: &mut SavePrompt) -> Op
                 field.request_focus();
             }
             if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
-                action = Some(Action::SaveToTypedPath);
+                action = Some(SavePromptAnswer::Save);
             }
             if field.changed() {
                 prompt.error = None;
@@ -161,7 +173,7 @@ pub(super) fn save_prompt_ui(ctx: &egui::Context, prompt: &mut SavePrompt) -> Op
                 .on_hover_text("Write the file here (Enter)")
                 .clicked()
             {
-                action = Some(Action::SaveToTypedPath);
+                action = Some(SavePromptAnswer::Save);
             }
             if ui
                 .button(cancel_label)
@@ -169,7 +181,7 @@ pub(super) fn save_prompt_ui(ctx: &egui::Context, prompt: &mut SavePrompt) -> Op
                 .clicked()
                 || ui.input(|i| i.key_pressed(Key::Escape))
             {
-                action = Some(Action::CancelSavePrompt);
+                action = Some(SavePromptAnswer::Cancel);
             }
         });
     });

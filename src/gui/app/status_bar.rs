@@ -4,7 +4,7 @@ use egui::{RichText, Ui};
 
 use super::SaveInProgress;
 use super::actions::Action;
-use crate::listing::{escape_control, human_size};
+use crate::output::{escape_control, human_size};
 
 /// The status bar.
 pub(super) fn status_bar_ui(

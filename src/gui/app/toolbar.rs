@@ -4,9 +4,9 @@
 use egui::{Key, RichText, Ui};
 
 use super::actions::Action;
-use crate::image::ImageInfo;
-use crate::listing::escape_control;
-use crate::manifest::Platform;
+use crate::oci::ImageInfo;
+use crate::oci::manifest::Platform;
+use crate::output::escape_control;
 
 /// The toolbar's widgets, editing the reference field and the insecure switch in place.
 pub(super) fn toolbar_ui(

@@ -24,8 +24,8 @@ use sha2::{Digest as _, Sha256};
 pub use auth::Credential;
 
 use crate::cancel::CancelToken;
-use crate::manifest::{Descriptor, media_type};
-use crate::reference::{ImageReference, host_without_port, is_loopback_host};
+use crate::oci::manifest::{Descriptor, media_type};
+use crate::oci::reference::{ImageReference, host_without_port, is_loopback_host};
 use crate::source::{
     BlobReader, ErrorKind, FetchedManifest, ImageSource, RangeReply, ResumeHook, Resumed,
     SourceError,

@@ -1,75 +1,14 @@
 //! Resolving a reference to one image: index → platform manifest → config → layers.
 
-use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use super::{ErrorKind, ImageSource, SourceError};
 use crate::cancel::CancelToken;
-use crate::manifest::{
-    Descriptor, ImageConfig, ManifestDocument, ManifestError, Platform, is_non_distributable,
-};
-use crate::source::{ErrorKind, ImageSource, SourceError};
+use crate::oci::manifest::{Descriptor, ImageConfig, ManifestDocument, ManifestError, Platform};
+use crate::oci::{ImageInfo, LayerInfo};
 
 /// Config blobs larger than this are refused.
 const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
-
-/// One layer of a resolved image.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct LayerInfo {
-    /// Position in the manifest, base layer = 0.
-    pub index: usize,
-    /// The layer blob's descriptor (digest, size, media type, urls, annotations).
-    pub descriptor: Descriptor,
-    /// The build step that created it, from the config's history.
-    pub created_by: Option<String>,
-}
-
-impl LayerInfo {
-    /// The blob digest, `sha256:…`.
-    pub fn digest(&self) -> &str {
-        &self.descriptor.digest
-    }
-
-    /// The first 12 hex digits of the digest, as `docker` shows them.
-    pub fn short_digest(&self) -> &str {
-        let hex = self
-            .digest()
-            .split_once(':')
-            .map_or(self.digest(), |(_, hex)| hex);
-        hex.get(..12).unwrap_or(hex)
-    }
-
-    /// Compressed size in bytes.
-    pub fn size(&self) -> u64 {
-        self.descriptor.size
-    }
-
-    /// The layer's media type.
-    pub fn media_type(&self) -> &str {
-        &self.descriptor.media_type
-    }
-
-    /// Whether the blob may live outside the registry (foreign / non-distributable layer).
-    pub fn is_non_distributable(&self) -> bool {
-        is_non_distributable(&self.descriptor.media_type)
-    }
-}
-
-/// A resolved single-platform image.
-#[derive(Debug, Clone, Serialize)]
-pub struct ImageInfo {
-    /// Where it came from, e.g. `localhost:5000/app`.
-    pub source: String,
-    /// Digest of the platform manifest that lists the layers.
-    pub manifest_digest: String,
-    /// The platform chosen from an index, if the reference named an index.
-    pub platform: Option<Platform>,
-    /// All platforms the index offers (empty for a single-platform image).
-    pub available_platforms: Vec<Platform>,
-    /// Layers, base first.
-    pub layers: Vec<LayerInfo>,
-    /// The image config: how containers run, and the build history.
-    pub config: ImageConfig,
-}
 
 /// Fetches the manifest for `reference`; for an index, picks `platform` (default: the host's,
 /// then linux/amd64, then the first offered); then reads the config to attach build steps to layers.

@@ -2,12 +2,10 @@
 //! content hash (to find duplicates and tell identical files from changed ones) and whether
 //! its first KiBs look like a secret.
 
-use std::fmt;
 use std::io::{self, Read};
 use std::sync::LazyLock;
 
 use memchr::memmem;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use xxhash_rust::xxh3::Xxh3;
 
 /// How much of a file's start is searched for secrets.
@@ -15,68 +13,13 @@ pub const SNIFF_BYTES: usize = 8 * 1024;
 /// Bytes per read while hashing.
 const READ_BYTES: usize = 64 * 1024;
 
-/// The XXH3-128 hash of a file's data: fast, not cryptographic (it groups duplicates and
-/// compares versions of one image; blob digests stay sha256).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ContentHash(pub u128);
+use crate::model::{ContentFacts, ContentHash, SecretContent};
 
-impl fmt::Display for ContentHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "xxh3:{:032x}", self.0)
-    }
-}
-
-impl fmt::Debug for ContentHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl Serialize for ContentHash {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ContentHash {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.strip_prefix("xxh3:")
-            .filter(|hex| hex.len() == 32)
-            .and_then(|hex| u128::from_str_radix(hex, 16).ok())
-            .map(Self)
-            .ok_or_else(|| serde::de::Error::custom(format!("not an xxh3 hash: {text:?}")))
-    }
-}
-
-/// A secret a file's first KiBs show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SecretContent {
-    /// A PEM private key (`-----BEGIN … PRIVATE KEY-----`).
-    PrivateKey,
-    /// Credential words such as `_authToken=`, `password` or `"auth":`: a secret only in a
-    /// file whose name says it holds credentials (`.npmrc`, `.pypirc`, …).
-    CredentialWords,
-}
-
-/// What was learnt from one regular file's data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ContentFacts {
-    /// Hash of the whole data.
-    pub hash: ContentHash,
-    /// What its first [`SNIFF_BYTES`] show, if anything.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<SecretContent>,
-}
-
-impl ContentFacts {
-    /// The facts of an in-memory file.
-    pub fn of_bytes(data: &[u8]) -> Self {
-        Self {
-            hash: ContentHash(xxhash_rust::xxh3::xxh3_128(data)),
-            secret: sniff_secret(&data[..data.len().min(SNIFF_BYTES)]),
-        }
+/// The facts of an in-memory file.
+pub fn facts_of_bytes(data: &[u8]) -> ContentFacts {
+    ContentFacts {
+        hash: ContentHash(xxhash_rust::xxh3::xxh3_128(data)),
+        secret: sniff_secret(&data[..data.len().min(SNIFF_BYTES)]),
     }
 }
 
@@ -228,8 +171,8 @@ mod tests {
         let streamed = ContentScanner::default()
             .scan(&data[..], true)
             .expect("reads");
-        assert_eq!(streamed, ContentFacts::of_bytes(&data));
-        assert_ne!(streamed.hash, ContentFacts::of_bytes(&data[1..]).hash);
+        assert_eq!(streamed, facts_of_bytes(&data));
+        assert_ne!(streamed.hash, facts_of_bytes(&data[1..]).hash);
         let json = serde_json::to_string(&streamed).expect("serialises");
         assert!(json.contains("\"xxh3:"), "{json}");
         let back: ContentFacts = serde_json::from_str(&json).expect("parses");
@@ -243,6 +186,6 @@ mod tests {
         assert_eq!(sniff_secret(npmrc), Some(SecretContent::CredentialWords));
         let mut late = vec![b' '; SNIFF_BYTES];
         late.extend_from_slice(b"-----BEGIN RSA PRIVATE KEY-----\n");
-        assert_eq!(ContentFacts::of_bytes(&late).secret, None);
+        assert_eq!(facts_of_bytes(&late).secret, None);
     }
 }

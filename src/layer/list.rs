@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
-use crate::image::LayerInfo;
-use crate::listing::{Entry, LayerStatus, ListedFrom};
-use crate::peek::{FileData, LayerOutcome, PeekProgress, stream_layer_with};
+use crate::layer::cache::ListingCache;
+use crate::layer::stream::{FileData, LayerOutcome, PeekProgress, stream_layer_with};
+use crate::layer::toc::{TocResult, list_from_toc};
+use crate::model::{Entry, LayerStatus, ListedFrom};
+use crate::oci::LayerInfo;
 use crate::source::ImageSource;
-use crate::toc::{TocResult, list_from_toc};
 
 /// How a layer may be listed.
 #[derive(Debug, Clone, Copy)]

@@ -15,13 +15,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cancel::CancelToken;
-use crate::image::{ImageInfo, resolve_image};
-use crate::manifest::Platform;
-use crate::reference::ImageReference;
-use crate::registry::{ClientOptions, RegistryClient};
+use crate::oci::ImageInfo;
+use crate::oci::manifest::Platform;
+use crate::oci::reference::ImageReference;
 use crate::source::archive::ArchiveBytes;
 use crate::source::demo::{DEMO_NAME, open_demo};
 use crate::source::local::{LocalFormat, LocalSource};
+use crate::source::registry::{ClientOptions, RegistryClient};
+use crate::source::resolve_image;
 use crate::source::{ErrorKind, ImageSource, SourceError};
 
 /// Prefixes naming a local image format, as skopeo writes them.

@@ -30,10 +30,10 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::cancel::CancelToken;
-use crate::image::LayerInfo;
-use crate::listing::{Entry, EntryKind, normalize_path};
+use crate::layer::tar::{TarError, TarWalker};
+use crate::model::{Entry, EntryKind, TocFormat, normalize_path};
+use crate::oci::LayerInfo;
 use crate::source::{ImageSource, RangeReply};
-use crate::tar_stream::{TarError, TarWalker};
 
 /// eStargz: digest of the uncompressed TOC JSON.
 const ESTARGZ_TOC_DIGEST: &str = "containerd.io/snapshot/stargz/toc.digest";
@@ -66,26 +66,6 @@ pub const FORMAT_METADATA: [&str; 3] = [
 ];
 const ZSTD_MAGIC_OLD: &[u8; 8] = b"GnUlInUx";
 const ZSTD_MAGIC_NEW: &[u8; 8] = b"GNUlInUx";
-
-/// Which kind of TOC a layer has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TocFormat {
-    /// eStargz: gzip members and a `stargz.index.json` TOC.
-    Estargz,
-    /// zstd:chunked: zstd frames and a zstd-compressed JSON manifest.
-    ZstdChunked,
-}
-
-impl TocFormat {
-    /// `eStargz` or `zstd:chunked`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Estargz => "eStargz",
-            Self::ZstdChunked => "zstd:chunked",
-        }
-    }
-}
 
 /// A layer listed from its TOC.
 #[derive(Debug, Clone)]

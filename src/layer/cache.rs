@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::listing::Entry;
+use crate::model::Entry;
 
 /// Bumped whenever the file format or the meaning of an entry changes.
 const FORMAT_VERSION: u32 = 2;
@@ -255,7 +255,7 @@ fn read_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::listing::EntryKind;
+    use crate::model::EntryKind;
 
     const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

@@ -8,15 +8,15 @@ use std::io::{self, BufRead as _, BufReader, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::cache::ListingCache;
 use crate::cancel::CancelToken;
-use crate::compression::Compression;
-use crate::image::LayerInfo;
-use crate::listing::{EntryKind, LayerListing, normalize_path};
-use crate::peek::{Decoder, convert_entry};
+use crate::layer::cache::ListingCache;
+use crate::layer::stream::{Decoder, convert_entry};
+use crate::layer::tar::TarWalker;
+use crate::layer::toc::{self, CopyError, Toc};
+use crate::model::{EntryKind, LayerListing, normalize_path};
+use crate::oci::LayerInfo;
+use crate::oci::compression::Compression;
 use crate::source::{BlobReader, ImageSource, SourceError};
-use crate::tar_stream::TarWalker;
-use crate::toc::{self, CopyError, Toc};
 
 /// What to carve: a regular file's data in one layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,7 +194,7 @@ enum Verdict {
 }
 
 /// What a layer's entries say about `path`.
-fn verdict(entries: &[crate::listing::Entry], path: &str) -> Result<Verdict, CarveError> {
+fn verdict(entries: &[crate::model::Entry], path: &str) -> Result<Verdict, CarveError> {
     let not_a_file = |what: String| CarveError::NotAFile {
         path: path.to_owned(),
         what,
@@ -240,7 +240,7 @@ fn verdict(entries: &[crate::listing::Entry], path: &str) -> Result<Verdict, Car
 }
 
 /// Whether a whiteout or opaque marker removes `path` from lower layers.
-fn removes_path(entry: &crate::listing::Entry, path: &str) -> bool {
+fn removes_path(entry: &crate::model::Entry, path: &str) -> bool {
     match (entry.kind, entry.whiteout_target()) {
         // An opaque directory hides what lower layers have below it (the root: everything).
         (EntryKind::OpaqueMarker, Some(dir)) => {
@@ -335,7 +335,7 @@ impl CarveSearch<'_> {
         layer: &LayerInfo,
         cancel: &CancelToken,
         fetched: &Arc<AtomicU64>,
-    ) -> Option<(Vec<crate::listing::Entry>, Option<Toc>)> {
+    ) -> Option<(Vec<crate::model::Entry>, Option<Toc>)> {
         if let Some(cache) = self.cache {
             let mut entries = Vec::new();
             if cache

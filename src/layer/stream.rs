@@ -12,15 +12,15 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use sha2::{Digest as _, Sha256};
 
 use crate::cancel::CancelToken;
-pub use crate::compression::Compression;
-use crate::content::{ContentScanner, wants_credential_words};
-use crate::image::LayerInfo;
-use crate::listing::{
+use crate::layer::content::{ContentScanner, wants_credential_words};
+use crate::layer::tar::{TarEntry, TarError, TarWalker};
+use crate::layer::toc::FORMAT_METADATA;
+use crate::model::{
     Entry, EntryKind, LayerListing, LayerStatus, ListedFrom, RawNames, normalize_path_bytes,
 };
+use crate::oci::LayerInfo;
+pub use crate::oci::compression::Compression;
 use crate::source::{ErrorKind, ImageSource, ResumeHook, Resumed};
-use crate::tar_stream::{TarEntry, TarError, TarWalker};
-use crate::toc::FORMAT_METADATA;
 
 /// Bytes per read from the network, and per buffer in front of the decoders.
 const STRIDE: usize = 256 * 1024;
@@ -250,7 +250,7 @@ fn read_full(body: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
 
 /// The gzip decoder: ISA-L with `--features isal`, else flate2 on zlib-rs (pure Rust).
 #[cfg(feature = "isal")]
-type GzipDecoder<R> = crate::isal_gzip::IsalGzDecoder<R>;
+type GzipDecoder<R> = crate::layer::isal_gzip::IsalGzDecoder<R>;
 #[cfg(not(feature = "isal"))]
 type GzipDecoder<R> = flate2::bufread::MultiGzDecoder<R>;
 

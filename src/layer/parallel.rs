@@ -14,10 +14,10 @@ use std::time::Duration;
 use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
 
 use crate::cancel::CancelToken;
-use crate::image::LayerInfo;
-use crate::listing::{Entry, LayerStatus};
-use crate::peek::{LayerOutcome, PeekProgress};
-use crate::pipeline::{ListingOptions, list_layer};
+use crate::layer::list::{ListingOptions, list_layer};
+use crate::layer::stream::{LayerOutcome, PeekProgress};
+use crate::model::{Entry, LayerStatus};
+use crate::oci::LayerInfo;
 use crate::source::ImageSource;
 
 /// Entries of a waiting layer kept in memory before they move to a temporary file.
@@ -310,7 +310,7 @@ fn replay(file: BufWriter<File>, on_entry: &mut dyn FnMut(Entry)) -> io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::listing::{EntryKind, ListedFrom};
+    use crate::model::{EntryKind, ListedFrom};
 
     fn entry(layer: usize, i: usize) -> Entry {
         Entry {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::reference::is_loopback_host;
+use crate::oci::reference::is_loopback_host;
 use serde::Deserialize;
 
 /// An authentication challenge from a `WWW-Authenticate` header.
@@ -251,7 +251,7 @@ pub(crate) fn realm_is_allowed(
         }
         other => return Err(format!("its scheme {other:?} is not http(s)")),
     }
-    let registry_host = crate::reference::host_without_port(registry_host_port);
+    let registry_host = crate::oci::reference::host_without_port(registry_host_port);
     if is_internal_host(host)
         && !is_internal_host(registry_host)
         && realm_host_port != registry_host_port

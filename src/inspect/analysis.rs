@@ -9,8 +9,8 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::content::{ContentHash, SecretContent};
-use crate::listing::{Entry, EntryKind, LayerListing, MergedFilesystem};
+use crate::model::{ContentHash, SecretContent};
+use crate::model::{Entry, EntryKind, LayerListing, MergedFilesystem};
 
 /// How many of the largest files of the final filesystem a report lists.
 pub const LARGEST_FILES: usize = 20;
@@ -439,10 +439,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::content::ContentFacts;
-    use crate::image::LayerInfo;
-    use crate::listing::{LayerStatus, ListedFrom};
-    use crate::manifest::Descriptor;
+    use crate::model::{LayerStatus, ListedFrom};
+    use crate::oci::LayerInfo;
+    use crate::oci::manifest::Descriptor;
 
     fn file(path: &str, data: &[u8], mode: u32) -> Entry {
         Entry {
@@ -454,7 +453,7 @@ mod tests {
             gid: 0,
             mtime: 0,
             link_target: None,
-            content: Some(ContentFacts::of_bytes(data)),
+            content: Some(crate::layer::content::facts_of_bytes(data)),
             raw_names: None,
         }
     }

@@ -5,10 +5,10 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::content::ContentHash;
-use crate::export::{ExportError, neutralize_formula};
-use crate::image::LayerInfo;
-use crate::listing::{EntryKind, LayerListing, MergedEntry};
+use crate::model::ContentHash;
+use crate::model::{EntryKind, LayerListing, MergedEntry};
+use crate::oci::LayerInfo;
+use crate::output::{ExportError, neutralize_formula};
 
 /// How a path differs between image A and image B.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -104,7 +104,7 @@ pub struct DiffSummary {
     pub modified: usize,
 }
 
-/// The differing paths of two final filesystems (as [`crate::listing::merge_layers`] returns
+/// The differing paths of two final filesystems (as [`crate::model::merge_layers`] returns
 /// them), sorted by path; unchanged paths are left out.
 pub fn diff_filesystems(a: &[MergedEntry], b: &[MergedEntry]) -> Vec<DiffRow> {
     let mut paths: BTreeMap<&str, (Option<&MergedEntry>, Option<&MergedEntry>)> = BTreeMap::new();
@@ -237,8 +237,7 @@ impl SharedListings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::content::ContentFacts;
-    use crate::listing::Entry;
+    use crate::model::Entry;
 
     fn item(path: &str, kind: EntryKind, data: &[u8], mode: u32) -> MergedEntry {
         MergedEntry {
@@ -252,7 +251,8 @@ mod tests {
                 gid: 0,
                 mtime: 0,
                 link_target: None,
-                content: (kind == EntryKind::File).then(|| ContentFacts::of_bytes(data)),
+                content: (kind == EntryKind::File)
+                    .then(|| crate::layer::content::facts_of_bytes(data)),
                 raw_names: None,
             },
         }

@@ -1,0 +1,168 @@
+//! The final filesystem across layers (whiteouts and opaque directories applied) and what
+//! each entry changes in the layers below it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::entry::{Entry, EntryKind};
+use super::listing::LayerListing;
+/// An entry of the merged view, with the layer that last wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergedEntry {
+    /// Index of the layer the entry comes from.
+    pub layer_index: usize,
+    /// The entry as that layer wrote it.
+    pub entry: Entry,
+}
+
+/// Applies layers in order (whiteouts delete, opaque markers hide lower contents, later
+/// entries replace earlier ones) and returns the final filesystem, sorted by path.
+pub fn merge_layers<'a>(layers: impl IntoIterator<Item = &'a LayerListing>) -> Vec<MergedEntry> {
+    merge_entries(
+        layers
+            .into_iter()
+            .map(|listing| (listing.layer.index, &listing.entries)),
+    )
+}
+
+/// [`merge_layers`] over `(layer index, entries)` pairs, for callers that hold entries in
+/// another shape than a [`LayerListing`] (each layer's entries are walked twice).
+pub fn merge_entries<'a, E>(layers: impl IntoIterator<Item = (usize, E)>) -> Vec<MergedEntry>
+where
+    E: IntoIterator<Item = &'a Entry> + Clone,
+{
+    let mut filesystem = MergedFilesystem::default();
+    for (layer_index, entries) in layers {
+        filesystem.apply(layer_index, entries);
+    }
+    filesystem.into_entries()
+}
+
+/// The final filesystem, built one layer at a time (whiteouts and opaque directories applied),
+/// borrowing the entries of the layers laid so far.
+#[derive(Debug, Clone, Default)]
+pub struct MergedFilesystem<'a> {
+    merged: BTreeMap<&'a str, (usize, &'a Entry)>,
+    /// Scratch space for `dir/` prefixes.
+    prefix: String,
+}
+
+impl<'a> MergedFilesystem<'a> {
+    /// Lays the entries of the layer `layer_index` over what is there.
+    pub fn apply(
+        &mut self,
+        layer_index: usize,
+        entries: impl IntoIterator<Item = &'a Entry> + Clone,
+    ) {
+        for entry in entries.clone() {
+            match (entry.kind, entry.whiteout_target()) {
+                (EntryKind::OpaqueMarker, Some(dir)) => self.remove_below(&dir, layer_index),
+                (EntryKind::Whiteout, Some(target)) => {
+                    self.merged.remove(target.as_str());
+                    self.remove_below(&target, usize::MAX);
+                }
+                _ => {}
+            }
+        }
+        for entry in entries {
+            if matches!(entry.kind, EntryKind::Whiteout | EntryKind::OpaqueMarker) {
+                continue;
+            }
+            if entry.kind != EntryKind::Dir {
+                // A non-directory replacing a directory also replaces what was under it.
+                self.remove_below(&entry.path, layer_index);
+            }
+            self.merged.insert(&entry.path, (layer_index, entry));
+        }
+    }
+
+    /// Removes everything strictly below `dir` that came from a layer before `current_layer`.
+    fn remove_below(&mut self, dir: &str, current_layer: usize) {
+        self.prefix.clear();
+        if !dir.is_empty() && dir != "." {
+            self.prefix.push_str(dir);
+            self.prefix.push('/');
+        }
+        let prefix = self.prefix.as_str();
+        let doomed: Vec<&'a str> = self
+            .merged
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(path, _)| path.starts_with(prefix))
+            .filter(|(path, (layer, _))| *layer < current_layer && **path != ".")
+            .map(|(path, _)| *path)
+            .collect();
+        for path in doomed {
+            self.merged.remove(path);
+        }
+    }
+
+    /// Whether `path` is in the filesystem.
+    pub fn contains(&self, path: &str) -> bool {
+        self.merged.contains_key(path)
+    }
+
+    /// Its entries with their layers, sorted by path.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &'a Entry)> + '_ {
+        self.merged.values().copied()
+    }
+
+    /// Its entries, sorted by path, as owned [`MergedEntry`] values.
+    pub fn into_entries(self) -> Vec<MergedEntry> {
+        self.merged
+            .into_values()
+            .map(|(layer_index, entry)| MergedEntry {
+                layer_index,
+                entry: entry.clone(),
+            })
+            .collect()
+    }
+}
+
+/// What an entry does to the filesystem of the layers below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// The path did not exist below.
+    Added,
+    /// The path existed below (a re-added identical file counts too, as dive shows it).
+    Modified,
+    /// A whiteout, or an opaque marker hiding what is below its directory.
+    Removed,
+}
+
+impl Change {
+    /// `added`, `modified` or `removed`, as CSV and JSON write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "added",
+            Self::Modified => "modified",
+            Self::Removed => "removed",
+        }
+    }
+}
+
+/// The change of every entry of `listings` (base first; one list per listing, in entry order),
+/// judged against the final filesystem of the listings before it.
+pub fn layer_changes(listings: &[LayerListing]) -> Vec<Vec<Change>> {
+    let mut below = MergedFilesystem::default();
+    listings
+        .iter()
+        .map(|listing| {
+            let changes = listing
+                .entries
+                .iter()
+                .map(|entry| match entry.kind {
+                    EntryKind::Whiteout | EntryKind::OpaqueMarker => Change::Removed,
+                    _ if below.contains(&entry.path) => Change::Modified,
+                    _ => Change::Added,
+                })
+                .collect();
+            below.apply(listing.layer.index, &listing.entries);
+            changes
+        })
+        .collect()
+}

@@ -1,0 +1,232 @@
+//! The model: what layers contain and what they make together. Entries, one layer's result,
+//! the merged final filesystem, each entry's change, and the path tree the views browse.
+//!
+//! Owns no I/O and no presentation. May import [`crate::oci`] (layer descriptors) only.
+
+mod content;
+mod entry;
+mod listing;
+mod merge;
+mod tree;
+
+pub use content::{ContentFacts, ContentHash, SecretContent};
+pub use entry::{
+    Entry, EntryKind, OPAQUE_MARKER, RawNames, WHITEOUT_PREFIX, normalize_path,
+    normalize_path_bytes,
+};
+pub use listing::{LayerListing, LayerStatus, ListedFrom, TocFormat};
+pub use merge::{
+    Change, MergedEntry, MergedFilesystem, layer_changes, merge_entries, merge_layers,
+};
+pub use tree::{FileTree, NodeId, PathFilter, TreeNode, TreeRow};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::LayerInfo;
+    use crate::oci::manifest::Descriptor;
+
+    fn entry(path: &str, kind: EntryKind, size: u64) -> Entry {
+        Entry {
+            path: path.into(),
+            kind,
+            size,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            link_target: None,
+            content: None,
+            raw_names: None,
+        }
+    }
+
+    fn listing(index: usize, entries: Vec<Entry>) -> LayerListing {
+        LayerListing {
+            layer: LayerInfo {
+                index,
+                descriptor: Descriptor {
+                    media_type: String::new(),
+                    digest: format!("sha256:{index}"),
+                    size: 0,
+                    urls: Vec::new(),
+                    annotations: Default::default(),
+                    platform: None,
+                },
+                created_by: None,
+            },
+            entries,
+            status: LayerStatus::Complete {
+                digest_verified: true,
+            },
+            bytes_read: 0,
+            listed_from: ListedFrom::Blob,
+        }
+    }
+
+    #[test]
+    fn changes_are_judged_against_the_layers_below() {
+        use EntryKind::*;
+        let layers = [
+            listing(
+                0,
+                vec![
+                    entry("etc", Dir, 0),
+                    entry("etc/a", File, 1),
+                    entry("opt/p/old", File, 1),
+                ],
+            ),
+            listing(
+                1,
+                vec![
+                    entry("etc", Dir, 0),
+                    entry("etc/a", File, 1),
+                    entry("etc/.wh.a", Whiteout, 0),
+                    entry("etc/b", File, 2),
+                    entry("opt/p/.wh..wh..opq", OpaqueMarker, 0),
+                ],
+            ),
+            listing(
+                2,
+                vec![entry("etc/a", File, 3), entry("opt/p/old", File, 1)],
+            ),
+        ];
+        use Change::*;
+        assert_eq!(
+            layer_changes(&layers),
+            vec![
+                vec![Added, Added, Added],
+                // Within a layer, entries are judged against the layers below only.
+                vec![Modified, Modified, Removed, Added, Removed],
+                // etc/a was re-added by layer 1 (it wins over the whiteout of lower layers);
+                // opt/p/old was hidden by the opaque directory, so it is new again.
+                vec![Modified, Added],
+            ]
+        );
+    }
+
+    #[test]
+    fn paths_are_normalised() {
+        assert_eq!(normalize_path("./etc/passwd"), "etc/passwd");
+        assert_eq!(normalize_path("/usr//bin/"), "usr/bin");
+        assert_eq!(normalize_path("./"), ".");
+        assert_eq!(normalize_path("a/./b"), "a/b");
+    }
+
+    #[test]
+    fn whiteouts_know_their_targets() {
+        assert_eq!(
+            entry("etc/.wh.motd", EntryKind::Whiteout, 0)
+                .whiteout_target()
+                .as_deref(),
+            Some("etc/motd")
+        );
+        assert_eq!(
+            entry(".wh.tmp", EntryKind::Whiteout, 0)
+                .whiteout_target()
+                .as_deref(),
+            Some("tmp")
+        );
+        assert_eq!(
+            entry("var/cache/.wh..wh..opq", EntryKind::OpaqueMarker, 0)
+                .whiteout_target()
+                .as_deref(),
+            Some("var/cache")
+        );
+        assert_eq!(
+            entry("etc/motd", EntryKind::File, 0).whiteout_target(),
+            None
+        );
+    }
+
+    #[test]
+    fn merging_applies_whiteouts_opaque_dirs_and_replacements() {
+        let base = listing(
+            0,
+            vec![
+                entry("etc", EntryKind::Dir, 0),
+                entry("etc/motd", EntryKind::File, 10),
+                entry("etc/hosts", EntryKind::File, 20),
+                entry("var/cache", EntryKind::Dir, 0),
+                entry("var/cache/a", EntryKind::File, 1),
+                entry("var/cache/sub/b", EntryKind::File, 2),
+                entry("opt/tool", EntryKind::Dir, 0),
+                entry("opt/tool/bin", EntryKind::File, 3),
+                entry("keep", EntryKind::File, 4),
+            ],
+        );
+        let upper = listing(
+            1,
+            vec![
+                entry("var/cache/new", EntryKind::File, 5),
+                entry("var/cache/.wh..wh..opq", EntryKind::OpaqueMarker, 0),
+                entry("etc/.wh.motd", EntryKind::Whiteout, 0),
+                entry("etc/hosts", EntryKind::File, 99),
+                entry(".wh.opt", EntryKind::Whiteout, 0),
+            ],
+        );
+        let merged = merge_layers([&base, &upper]);
+        let paths: Vec<(&str, usize, u64)> = merged
+            .iter()
+            .map(|m| (m.entry.path.as_str(), m.layer_index, m.entry.size))
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                ("etc", 0, 0),
+                ("etc/hosts", 1, 99),
+                ("keep", 0, 4),
+                ("var/cache", 0, 0),
+                ("var/cache/new", 1, 5),
+            ]
+        );
+    }
+
+    #[test]
+    fn tree_aggregates_sizes_sorts_and_filters() {
+        let entries = [
+            entry("usr/bin/zsh", EntryKind::File, 100),
+            entry("usr/bin/bash", EntryKind::File, 50),
+            entry("usr/lib", EntryKind::Dir, 0),
+            entry("usr/lib/libc.so", EntryKind::File, 1000),
+            entry("a.txt", EntryKind::File, 1),
+        ];
+        let tree = FileTree::build(entries.iter().map(|e| (0, e)));
+        assert_eq!(tree.len(), 7, "usr and usr/bin are implied directories");
+        assert_eq!(tree.node(FileTree::ROOT).total_size, 1151);
+        let names = |rows: &[TreeRow]| {
+            rows.iter()
+                .map(|r| (tree.node(r.node).path.clone(), r.depth))
+                .collect::<Vec<_>>()
+        };
+        let collapsed = tree.visible_rows(|_| false, "");
+        assert_eq!(
+            names(&collapsed),
+            vec![("usr".into(), 0), ("a.txt".into(), 0)]
+        );
+        let usr = collapsed[0].node;
+        assert_eq!(tree.node(usr).total_size, 1150);
+        assert_eq!(tree.node(usr).descendants, 5);
+        let expanded = tree.visible_rows(|id| id == usr, "");
+        assert_eq!(
+            names(&expanded),
+            vec![
+                ("usr".into(), 0),
+                ("usr/bin".into(), 1),
+                ("usr/lib".into(), 1),
+                ("a.txt".into(), 0)
+            ]
+        );
+        let filtered = tree.visible_rows(|_| false, "BASH");
+        assert_eq!(
+            names(&filtered),
+            vec![
+                ("usr".into(), 0),
+                ("usr/bin".into(), 1),
+                ("usr/bin/bash".into(), 2)
+            ]
+        );
+        assert!(tree.visible_rows(|_| true, "nothing-matches").is_empty());
+        assert_eq!(tree.directory_ids().count(), 3);
+    }
+}
