@@ -11,10 +11,14 @@
 //! - [`inspect`]: analysis, the comparison of two images, carving a file out;
 //! - [`output`]: CSV, JSON, atomic files, terminal escaping, sizes for people.
 //!
-//! The `cli` and `gui` front ends are thin shells over it.
+//! The `cli` and `gui` front ends (cargo features of those names, on by default) are thin
+//! shells over it: `default-features = false` builds the core alone, without eframe, rfd or
+//! the OS keyring.
 
 pub mod cancel;
+#[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "gui")]
 pub mod gui;
 pub mod inspect;
 pub mod layer;

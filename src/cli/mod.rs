@@ -131,6 +131,7 @@ pub struct AccessArgs {
     /// resumed from the byte reached.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
     pub idle_timeout: f64,
+    /// How to log in to the registry.
     #[command(flatten)]
     pub login: LoginArgs,
 }

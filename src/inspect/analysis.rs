@@ -64,7 +64,7 @@ pub struct DuplicateGroup {
 
 impl DuplicateGroup {
     /// Bytes all copies but one take.
-    pub fn redundant_bytes(&self) -> u64 {
+    pub(crate) fn redundant_bytes(&self) -> u64 {
         self.size * (self.paths.len() as u64).saturating_sub(1)
     }
 }
@@ -233,7 +233,7 @@ fn duplicates(merged: &[(usize, &Entry)]) -> Vec<DuplicateGroup> {
 }
 
 /// The `count` largest regular files of a final filesystem (`(layer, entry)` pairs).
-pub fn largest_files(merged: &[(usize, &Entry)], count: usize) -> Vec<LargestFile> {
+pub(crate) fn largest_files(merged: &[(usize, &Entry)], count: usize) -> Vec<LargestFile> {
     let mut files: Vec<(usize, &Entry)> = merged
         .iter()
         .filter(|(_, entry)| entry.kind == EntryKind::File)
@@ -317,7 +317,7 @@ const CREDENTIAL_FILES: &[(&str, bool, &str)] = &[
 ];
 
 /// Why a regular file looks like a secret, if it does.
-pub fn secret_reason(entry: &Entry) -> Option<String> {
+pub(crate) fn secret_reason(entry: &Entry) -> Option<String> {
     let secret_content = entry.content.and_then(|content| content.secret);
     if secret_content == Some(SecretContent::PrivateKey) {
         return Some("private key in its content".into());

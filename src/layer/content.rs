@@ -9,14 +9,15 @@ use memchr::memmem;
 use xxhash_rust::xxh3::Xxh3;
 
 /// How much of a file's start is searched for secrets.
-pub const SNIFF_BYTES: usize = 8 * 1024;
+pub(crate) const SNIFF_BYTES: usize = 8 * 1024;
 /// Bytes per read while hashing.
 const READ_BYTES: usize = 64 * 1024;
 
 use crate::model::{ContentFacts, ContentHash, SecretContent};
 
-/// The facts of an in-memory file.
-pub fn facts_of_bytes(data: &[u8]) -> ContentFacts {
+/// The facts of an in-memory file (test data).
+#[cfg(test)]
+pub(crate) fn facts_of_bytes(data: &[u8]) -> ContentFacts {
     ContentFacts {
         hash: ContentHash(xxhash_rust::xxh3::xxh3_128(data)),
         secret: sniff_secret(&data[..data.len().min(SNIFF_BYTES)]),
@@ -25,7 +26,7 @@ pub fn facts_of_bytes(data: &[u8]) -> ContentFacts {
 
 /// Reads file data to learn its [`ContentFacts`], reusing its buffers from file to file.
 #[derive(Default)]
-pub struct ContentScanner {
+pub(crate) struct ContentScanner {
     buffer: Vec<u8>,
     prefix: Vec<u8>,
     hasher: Xxh3,
@@ -33,14 +34,14 @@ pub struct ContentScanner {
 
 /// Whether a file of this name is a secret only when it holds credential words (`.npmrc`,
 /// `.pypirc`): only such files are searched for them.
-pub fn wants_credential_words(name: &str) -> bool {
+pub(crate) fn wants_credential_words(name: &str) -> bool {
     matches!(name, ".npmrc" | ".pypirc")
 }
 
 impl ContentScanner {
     /// Reads `data` to its end, hashing it and searching its start for a private key, and for
     /// credential words when `credential_words` is set (see [`wants_credential_words`]).
-    pub fn scan(
+    pub(crate) fn scan(
         &mut self,
         mut data: impl Read,
         credential_words: bool,
@@ -102,7 +103,7 @@ const CREDENTIAL_WORDS: &[&[u8]] = &[
 ];
 
 /// The secret `prefix` (a file's first KiBs) shows, if any.
-pub fn sniff_secret(prefix: &[u8]) -> Option<SecretContent> {
+pub(crate) fn sniff_secret(prefix: &[u8]) -> Option<SecretContent> {
     if has_private_key(prefix) {
         Some(SecretContent::PrivateKey)
     } else if CREDENTIAL_WORDS

@@ -21,9 +21,10 @@ pub mod media_type {
     /// OCI zstd-compressed layer.
     pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
     /// Docker schema1 manifests, which this client refuses with a clear message.
-    pub const DOCKER_SCHEMA1_PREFIX: &str = "application/vnd.docker.distribution.manifest.v1";
+    pub(crate) const DOCKER_SCHEMA1_PREFIX: &str =
+        "application/vnd.docker.distribution.manifest.v1";
     /// Every manifest type offered in `Accept`.
-    pub const ACCEPT_ALL: [&str; 4] = [
+    pub(crate) const ACCEPT_ALL: [&str; 4] = [
         OCI_INDEX,
         OCI_MANIFEST,
         DOCKER_MANIFEST_LIST,

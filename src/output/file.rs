@@ -27,7 +27,7 @@ pub enum ExportError {
 
 impl ExportError {
     /// A CSV writer's error: a failed write, or an encoding problem.
-    pub fn from_csv(error: csv::Error) -> Self {
+    pub(crate) fn from_csv(error: csv::Error) -> Self {
         match error.into_kind() {
             csv::ErrorKind::Io(error) => Self::Write(error),
             other => Self::Encode(format!("{other:?}")),
@@ -35,7 +35,7 @@ impl ExportError {
     }
 
     /// A JSON writer's error: a failed write, or an encoding problem.
-    pub fn from_json(error: serde_json::Error) -> Self {
+    pub(crate) fn from_json(error: serde_json::Error) -> Self {
         if error.is_io() {
             Self::Write(error.into())
         } else {

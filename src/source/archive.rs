@@ -166,7 +166,7 @@ impl TarArchive {
 
     /// Whether the bytes are a tar archive at all: some header could be read, or the
     /// archive is a valid empty one.
-    pub fn is_tar(&self) -> bool {
+    pub(crate) fn is_tar(&self) -> bool {
         self.is_tar
     }
 
@@ -226,7 +226,7 @@ impl TarArchive {
     /// Opens the bytes `range` of the member at `path` (following links); `Ok(None)` when
     /// there is no such member. A compressed archive has no random access: that fails with
     /// [`io::ErrorKind::Unsupported`].
-    pub fn open_member_range(
+    pub(crate) fn open_member_range(
         &self,
         path: &str,
         range: std::ops::Range<u64>,

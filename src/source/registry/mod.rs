@@ -5,6 +5,7 @@
 
 pub mod auth;
 mod resume;
+#[cfg(feature = "keyring")]
 pub mod stored;
 
 use std::io::Read;
@@ -227,7 +228,7 @@ impl RegistryClient {
             .credential
             .clone()
             .or_else(|| Credential::from_config_files(reference.registry()))
-            .or_else(|| stored::recall(reference.registry()));
+            .or_else(|| remembered_login(reference.registry()));
         log::debug!(
             "registry {registry_host}: credentials {}",
             match &credential {
@@ -757,7 +758,7 @@ fn retry_after_delay(value: &str) -> Option<Duration> {
 
 /// A URL for messages and logs: without user information, and with its query (which may be
 /// a signature granting access, as on a CDN redirect) replaced by `?redacted`.
-pub fn redact_url(url: &Url) -> String {
+pub(crate) fn redact_url(url: &Url) -> String {
     let mut shown = url.clone();
     // Both fail only for URLs that cannot have credentials (e.g. `data:`).
     let _ = shown.set_username("");
@@ -880,4 +881,17 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The login the user asked to remember for `registry` (`--remember`), from the OS keyring.
+fn remembered_login(registry: &str) -> Option<Credential> {
+    #[cfg(feature = "keyring")]
+    {
+        stored::recall(registry)
+    }
+    #[cfg(not(feature = "keyring"))]
+    {
+        let _ = registry;
+        None
+    }
 }

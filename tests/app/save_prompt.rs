@@ -4,8 +4,7 @@
 //! missing folder shows the write error and leaves no file. Driven headlessly with
 //! egui_kittest on the built-in demo image (no network).
 
-#[path = "gui_support/frames.rs"]
-mod frames;
+use crate::frames;
 
 use std::path::Path;
 

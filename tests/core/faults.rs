@@ -1,6 +1,6 @@
 //! Faults a real registry won't produce on demand, served by the in-process fault server.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

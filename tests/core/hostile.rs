@@ -3,7 +3,7 @@
 //! deep, duplicate paths, hardlinks to missing targets, a million entries. Carve never writes
 //! outside the chosen path.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

@@ -3,9 +3,8 @@
 //! screenshots the screen and fails on a blank or half-empty window; with steps, it clicks
 //! through the tabs and screenshots each.
 
-mod common;
-#[path = "gui_support/demo_b.rs"]
-mod demo_b;
+use crate::common;
+use crate::demo_b;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

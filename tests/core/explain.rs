@@ -1,7 +1,7 @@
 //! `analyze`, its CI gate, `config`, `diff` and the per-layer `change` column, on images the
 //! test builds with known waste, duplicates and risky files and pushes to a real registry.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Output;

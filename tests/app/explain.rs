@@ -3,11 +3,9 @@
 //! test): the exact figures, the jumps from the analysis to the file tree, the build steps
 //! picking layers, and a comparison reusing the shared layers' listings.
 
-mod common;
-#[path = "gui_support/demo_b.rs"]
-mod demo_b;
-#[path = "gui_support/frames.rs"]
-mod frames;
+use crate::common;
+use crate::demo_b;
+use crate::frames;
 
 use std::path::Path;
 

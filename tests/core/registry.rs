@@ -1,6 +1,6 @@
 //! End-to-end tests against the real CNCF distribution registry, with images the tests build.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

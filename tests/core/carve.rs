@@ -2,7 +2,7 @@
 //! chosen path only, fetching as little as it can: a streamed layer only up to the file, a
 //! layer with a table of contents only the file's chunks.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

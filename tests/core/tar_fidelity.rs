@@ -11,7 +11,7 @@
 //! Set `TAR_FIDELITY_KEEP=DIR` to keep every archive of the corpus in DIR (to try other
 //! readers on them).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write as _;

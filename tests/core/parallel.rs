@@ -1,7 +1,7 @@
 //! Parallel layers through the CLI: several layers are downloaded at once, and the output is
 //! still in layer order, identical to reading them one after another.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

@@ -1,9 +1,8 @@
 //! The desktop app driven headlessly with egui_kittest against a real local registry: typing a
 //! reference, picking layers, peeking, browsing and filtering the tree, exporting, cancelling.
 
-mod common;
-#[path = "gui_support/frames.rs"]
-mod frames;
+use crate::common;
+use crate::frames;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

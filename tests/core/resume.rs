@@ -3,7 +3,7 @@
 //! ignores Range), after a redirect too, with fresh authorisation; slow headers are a stall;
 //! small requests time out; loops are bounded. Served by the in-process fault server.
 
-mod common;
+use crate::common;
 
 use std::io::{self, Write};
 use std::sync::Arc;

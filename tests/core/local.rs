@@ -2,7 +2,7 @@
 //! `docker save` archives written by the tests and by `skopeo` from the real registry, the
 //! built-in demo, and bad files with their exit codes.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! is detected, deleted and refetched, `--no-cache` bypasses it, and only complete, verified
 //! listings are stored.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

@@ -3,7 +3,7 @@
 //! registry with and without annotations; and the fallbacks to the full stream when a
 //! registry ignores Range or a TOC cannot be trusted.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::Command;

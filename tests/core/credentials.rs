@@ -2,7 +2,7 @@
 //! that never show a password, a Basic header or a token, signed URLs redacted in messages,
 //! and `--remember` / `--forget` with the OS keyring.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Output, Stdio};

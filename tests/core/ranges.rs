@@ -1,7 +1,7 @@
 //! Parts of blobs: every source serves byte ranges (a registry with HTTP Range requests, image
 //! files by seeking), and a source that cannot says so instead of sending the whole blob.
 
-mod common;
+use crate::common;
 
 use std::io::Read as _;
 use std::sync::Arc;
