@@ -17,16 +17,9 @@ const FRAMES: usize = 600;
 
 fn entry(path: String, kind: EntryKind, size: u64) -> Entry {
     Entry {
-        path,
-        kind,
-        size,
-        mode: if kind == EntryKind::Dir { 0o755 } else { 0o644 },
-        uid: 0,
-        gid: 0,
         mtime: 1_700_000_000,
         link_target: (kind == EntryKind::Symlink).then(|| "../target".to_owned()),
-        content: None,
-        raw_names: None,
+        ..Entry::new(path, kind, size)
     }
 }
 

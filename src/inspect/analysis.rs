@@ -439,22 +439,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{LayerStatus, ListedFrom};
-    use crate::oci::LayerInfo;
-    use crate::oci::manifest::Descriptor;
+    use crate::model::testing::listing;
 
     fn file(path: &str, data: &[u8], mode: u32) -> Entry {
         Entry {
-            path: path.into(),
-            kind: EntryKind::File,
-            size: data.len() as u64,
             mode,
-            uid: 0,
-            gid: 0,
-            mtime: 0,
-            link_target: None,
             content: Some(crate::layer::content::facts_of_bytes(data)),
-            raw_names: None,
+            ..Entry::new(path, EntryKind::File, data.len() as u64)
         }
     }
 
@@ -464,25 +455,6 @@ mod tests {
             size: 0,
             content: None,
             ..file(path, b"", mode)
-        }
-    }
-
-    fn listing(index: usize, entries: Vec<Entry>) -> LayerListing {
-        LayerListing {
-            layer: LayerInfo {
-                index,
-                descriptor: Descriptor {
-                    digest: format!("sha256:{index:064x}"),
-                    ..Descriptor::default()
-                },
-                created_by: None,
-            },
-            entries,
-            status: LayerStatus::Complete {
-                digest_verified: true,
-            },
-            bytes_read: 0,
-            listed_from: ListedFrom::Blob,
         }
     }
 

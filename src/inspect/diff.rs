@@ -243,17 +243,10 @@ mod tests {
         MergedEntry {
             layer_index: 0,
             entry: Entry {
-                path: path.into(),
-                kind,
-                size: data.len() as u64,
                 mode,
-                uid: 0,
-                gid: 0,
-                mtime: 0,
-                link_target: None,
                 content: (kind == EntryKind::File)
                     .then(|| crate::layer::content::facts_of_bytes(data)),
-                raw_names: None,
+                ..Entry::new(path, kind, data.len() as u64)
             },
         }
     }

@@ -261,16 +261,8 @@ mod tests {
 
     fn entry(path: &str) -> Entry {
         Entry {
-            path: path.to_owned(),
-            kind: EntryKind::File,
-            size: 3,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
             mtime: 1,
-            link_target: None,
-            content: None,
-            raw_names: None,
+            ..Entry::new(path, EntryKind::File, 3)
         }
     }
 

@@ -313,18 +313,7 @@ mod tests {
     use crate::model::{EntryKind, ListedFrom};
 
     fn entry(layer: usize, i: usize) -> Entry {
-        Entry {
-            path: format!("layer-{layer}/{i}"),
-            kind: EntryKind::File,
-            size: i as u64,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            mtime: 0,
-            link_target: None,
-            content: None,
-            raw_names: None,
-        }
+        Entry::new(format!("layer-{layer}/{i}"), EntryKind::File, i as u64)
     }
 
     fn done() -> LayerOutcome {

@@ -145,6 +145,25 @@ mod base64_bytes {
 }
 
 impl Entry {
+    /// An entry of `kind` at `path` (already normalised) with `size` bytes of data and
+    /// everyday metadata: mode `0755` for directories and `0644` otherwise, owned by root,
+    /// mtime 0, no link target and no content facts. For building listings by hand; set the
+    /// other fields as needed (`Entry { mode: 0o4755, ..Entry::new(…) }`).
+    pub fn new(path: impl Into<String>, kind: EntryKind, size: u64) -> Self {
+        Self {
+            path: path.into(),
+            kind,
+            size,
+            mode: if kind == EntryKind::Dir { 0o755 } else { 0o644 },
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            link_target: None,
+            content: None,
+            raw_names: None,
+        }
+    }
+
     /// Whether the path or link target is not valid UTF-8 (and shown lossily).
     pub fn has_raw_names(&self) -> bool {
         self.raw_names.is_some()

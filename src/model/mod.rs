@@ -20,38 +20,21 @@ pub use merge::{
 };
 pub use tree::{FileTree, NodeId, PathFilter, TreeNode, TreeRow};
 
+/// Builders shared by the crate's unit tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
+    use super::{Entry, LayerListing, LayerStatus, ListedFrom};
     use crate::oci::LayerInfo;
     use crate::oci::manifest::Descriptor;
 
-    fn entry(path: &str, kind: EntryKind, size: u64) -> Entry {
-        Entry {
-            path: path.into(),
-            kind,
-            size,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            mtime: 0,
-            link_target: None,
-            content: None,
-            raw_names: None,
-        }
-    }
-
-    fn listing(index: usize, entries: Vec<Entry>) -> LayerListing {
+    /// A complete listing of the layer at `index` (its digest made of the index).
+    pub(crate) fn listing(index: usize, entries: Vec<Entry>) -> LayerListing {
         LayerListing {
             layer: LayerInfo {
                 index,
                 descriptor: Descriptor {
-                    media_type: String::new(),
-                    digest: format!("sha256:{index}"),
-                    size: 0,
-                    urls: Vec::new(),
-                    annotations: Default::default(),
-                    platform: None,
+                    digest: format!("sha256:{index:064x}"),
+                    ..Descriptor::default()
                 },
                 created_by: None,
             },
@@ -62,6 +45,17 @@ mod tests {
             bytes_read: 0,
             listed_from: ListedFrom::Blob,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::model::testing::listing;
+
+    fn entry(path: &str, kind: EntryKind, size: u64) -> Entry {
+        Entry::new(path, kind, size)
     }
 
     #[test]

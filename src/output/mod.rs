@@ -26,16 +26,12 @@ mod tests {
 
     fn entry(path: &str) -> Entry {
         Entry {
-            path: path.into(),
-            kind: EntryKind::Symlink,
-            size: 0,
             mode: 0o755,
             uid: 1000,
             gid: 100,
             mtime: 1_700_000_000,
             link_target: Some("=HYPERLINK(\"x\")".into()),
-            content: None,
-            raw_names: None,
+            ..Entry::new(path, EntryKind::Symlink, 0)
         }
     }
 
