@@ -103,23 +103,7 @@ fn main() {
     );
     drop(gzip);
     let zstd = format!("{}/bench/zstd:v1", registry.addr());
-    let copied = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            "--dest-compress-format",
-            "zstd:chunked",
-            "--format",
-            "oci",
-        ])
-        .arg(format!("docker://{plain}"))
-        .arg(format!("docker://{zstd}"))
-        .stdout(Stdio::null())
-        .status()
-        .expect("skopeo");
-    assert!(copied.success(), "skopeo copy to zstd:chunked");
+    common::skopeo_copy_to_zstd_chunked(&plain, &zstd);
     for (name, reference) in [("eStargz", &estargz), ("zstd:chunked", &zstd)] {
         let (full, full_time) = peek(binary, reference, &["--no-toc"], no_cache);
         let (toc, toc_time) = peek(binary, reference, &[], no_cache);

@@ -207,3 +207,37 @@ pub fn bench_arg(name: &str, default: &str) -> String {
 pub fn layerslayer_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_layerslayer"))
 }
+
+/// `skopeo copy` from the image `source` on a plain-http registry (`host:port/repo:tag`) to
+/// `destination` (any skopeo transport), with `options` before the two names; panics with
+/// skopeo's message when it fails (`tests/run` installs skopeo).
+pub fn skopeo_copy(source: &str, destination: &str, options: &[&str]) {
+    let output = Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--src-tls-verify=false"])
+        .args(options)
+        .arg(format!("docker://{source}"))
+        .arg(destination)
+        .output()
+        .expect("run skopeo (tests/run installs it)");
+    assert!(
+        output.status.success(),
+        "skopeo copy {source} {destination}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Copies the image `source` to `target` on the same plain-http registry as skopeo's
+/// zstd:chunked layers (with their table of contents).
+pub fn skopeo_copy_to_zstd_chunked(source: &str, target: &str) {
+    skopeo_copy(
+        source,
+        &format!("docker://{target}"),
+        &[
+            "--dest-tls-verify=false",
+            "--dest-compress-format",
+            "zstd:chunked",
+            "--format",
+            "oci",
+        ],
+    );
+}

@@ -5,7 +5,6 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use common::images::{expected_entries, push_image_for, sample_layers, tricky_items};
@@ -15,6 +14,7 @@ use common::layouts::{
 };
 use common::{
     Compression, ImageFormat, TarItem, TestLayer, TestRegistry, open_with, push_image, push_index,
+    skopeo_copy,
 };
 use layerslayer::cancel::CancelToken;
 use layerslayer::layer::stream::{PeekProgress, peek_layer};
@@ -277,24 +277,8 @@ fn docker_save_archives_in_both_layouts_are_read_and_verified() {
 }
 
 /// Runs `skopeo copy` from the test registry (plain http) to `destination`.
-fn skopeo_copy(source: &str, destination: &str, all: bool) {
-    let mut command = Command::new("skopeo");
-    command.args(["--insecure-policy", "copy", "--src-tls-verify=false"]);
-    if all {
-        // Every platform, byte for byte: the digests must stay those of the registry.
-        command.args(["--all", "--preserve-digests"]);
-    }
-    let output = command
-        .arg(format!("docker://{source}"))
-        .arg(destination)
-        .output()
-        .expect("run skopeo (tests/run installs it)");
-    assert!(
-        output.status.success(),
-        "skopeo copy {source} {destination}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+/// Every platform, byte for byte: the digests must stay those of the registry.
+const ALL_PLATFORMS: &[&str] = &["--all", "--preserve-digests"];
 
 #[test]
 fn skopeo_copies_list_exactly_as_the_registry_does() {
@@ -327,20 +311,16 @@ fn skopeo_copies_list_exactly_as_the_registry_does() {
     let dir = work.path().join("oci");
     let oci_tar = work.path().join("app.oci.tar");
     let docker_tar = work.path().join("app.docker.tar");
-    skopeo_copy(
-        &pushed.reference,
-        &format!("oci:{}:v1", dir.display()),
-        false,
-    );
+    skopeo_copy(&pushed.reference, &format!("oci:{}:v1", dir.display()), &[]);
     skopeo_copy(
         &pushed.reference,
         &format!("oci-archive:{}:v1", oci_tar.display()),
-        false,
+        &[],
     );
     skopeo_copy(
         &pushed.reference,
         &format!("docker-archive:{}:files/app:v1", docker_tar.display()),
-        false,
+        &[],
     );
     for text in [
         format!("oci:{}:v1", dir.display()),
@@ -397,7 +377,7 @@ fn skopeo_copies_list_exactly_as_the_registry_does() {
     skopeo_copy(
         &index.reference,
         &format!("oci:{}:v1", multi.display()),
-        true,
+        ALL_PLATFORMS,
     );
     for platform in ["linux/amd64", "linux/arm64"] {
         let (_, remote) = open(&index.reference, Some(platform)).expect("registry index");

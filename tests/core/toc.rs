@@ -6,7 +6,6 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use common::estargz;
 use common::fault::{FakeBlob, FakeRegistry, Reply};
@@ -185,26 +184,7 @@ fn zstd_chunked_layers_from_both_writers_list_from_their_toc() {
         &BTreeMap::new(),
     );
     let target = format!("{}/zstd/skopeo:v1", registry.addr());
-    let output = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            "--dest-compress-format",
-            "zstd:chunked",
-            "--format",
-            "oci",
-        ])
-        .arg(format!("docker://{source}"))
-        .arg(format!("docker://{target}"))
-        .output()
-        .expect("run skopeo (tests/run installs it)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::skopeo_copy_to_zstd_chunked(&source, &target);
     let (layer, _) = peek_json(&target, &[]);
     assert_eq!(
         layer["listed_from"],
