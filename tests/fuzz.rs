@@ -302,12 +302,7 @@ fn fuzz_tar_headers() {
 fn fuzz_layer_decoder() {
     fuzz("layer", Shape::Layer, 3000, |bytes| {
         let source = harness::MemorySource::new(bytes);
-        let info = harness::layer_info(
-            harness::media_type_of(bytes),
-            &harness::sha256(bytes),
-            bytes.len() as u64,
-            &BTreeMap::new(),
-        );
+        let info = harness::layer_info_of(bytes);
         let progress = std::sync::Arc::default();
         let mut entries = 0;
         let outcome = layerslayer::layer::stream::stream_layer(
@@ -492,12 +487,7 @@ fn huge_claims_are_never_allocated() {
     // An eStargz TOC whose tar claims a 1 TiB long name over 80 MiB of zeros.
     let blob = corpus::estargz_toc_bomb(bomb);
     let source = harness::MemorySource::new(&blob);
-    let info = harness::layer_info(
-        harness::media_type_of(&blob),
-        &harness::sha256(&blob),
-        blob.len() as u64,
-        &BTreeMap::new(),
-    );
+    let info = harness::layer_info_of(&blob);
     let cancel = CancelToken::new();
     let reason = Toc::fetch(&source, &info, &cancel).err().expect("refused");
     assert!(reason.contains("exceeds the limit"), "{reason}");
@@ -506,12 +496,7 @@ fn huge_claims_are_never_allocated() {
     for (offset, length) in [(0, TEN_GB), (10, u64::MAX - 5), (TEN_GB, 10)] {
         let blob = zstd_footer_claim(offset, length);
         let source = harness::MemorySource::new(&blob);
-        let info = harness::layer_info(
-            harness::media_type_of(&blob),
-            &harness::sha256(&blob),
-            blob.len() as u64,
-            &BTreeMap::new(),
-        );
+        let info = harness::layer_info_of(&blob);
         assert!(matches!(
             list_from_toc(&source, &info, &cancel),
             TocResult::Fallback(_)

@@ -57,6 +57,20 @@ fn named(mut descriptor: serde_json::Value, name: Option<&str>) -> serde_json::V
     descriptor
 }
 
+/// Writes an OCI image layout of one linux/amd64 image made of `layers` into `dir`.
+pub fn write_single_image_layout(dir: &Path, layers: &[TestLayer]) {
+    write_oci_layout(
+        dir,
+        &[IndexEntry::Image(
+            None,
+            LayoutImage {
+                layers,
+                architecture: "amd64",
+            },
+        )],
+    );
+}
+
 /// Writes an OCI image layout into `dir` with the given `index.json` entries.
 pub fn write_oci_layout(dir: &Path, entries: &[IndexEntry<'_>]) {
     std::fs::create_dir_all(dir).expect("layout dir");

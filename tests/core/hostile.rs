@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use base64::Engine as _;
 use common::images::{Compression, TestLayer, sha256};
 use common::layerslayer_command;
-use common::layouts::{IndexEntry, LayoutImage, write_oci_layout};
+use common::layouts::write_single_image_layout;
 use serde_json::Value;
 
 /// A tar member with a raw byte path (set through the header, or a PAX record when long).
@@ -122,16 +122,7 @@ fn hostile_layout(dir: &Path) -> String {
         expected: Vec::new(),
         created_by: "hostile".into(),
     };
-    write_oci_layout(
-        dir,
-        &[IndexEntry::Image(
-            None,
-            LayoutImage {
-                layers: &[layer],
-                architecture: "amd64",
-            },
-        )],
-    );
+    write_single_image_layout(dir, &[layer]);
     format!("oci:{}", dir.display())
 }
 
@@ -345,16 +336,7 @@ fn a_million_entries_are_listed() {
         created_by: "million".into(),
     };
     let dir = work.path().join("layout");
-    write_oci_layout(
-        &dir,
-        &[IndexEntry::Image(
-            None,
-            LayoutImage {
-                layers: &[layer],
-                architecture: "amd64",
-            },
-        )],
-    );
+    write_single_image_layout(&dir, &[layer]);
     let image = format!("oci:{}", dir.display());
     let output = run(&["peek", &image, "-q"]);
     assert_eq!(output.status.code(), Some(0));

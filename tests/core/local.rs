@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::images::{expected_entries, push_image_for, sample_layers, tricky_items};
 use common::layouts::{
     IndexEntry, LayoutImage, pack_dir, pack_dir_ending_with, plain_tar, write_crane_tarball,
-    write_docker_save_legacy, write_docker_save_oci, write_oci_layout,
+    write_docker_save_legacy, write_docker_save_oci, write_oci_layout, write_single_image_layout,
 };
 use common::{
     Compression, ImageFormat, TarItem, TestLayer, TestRegistry, open_with, push_image, push_index,
@@ -181,16 +181,7 @@ fn oci_layouts_list_their_images_as_directory_tar_and_gzip_tar() {
 
     // A layout with one image needs no name, and a plain path is told by its content.
     let one = work.path().join("one");
-    write_oci_layout(
-        &one,
-        &[IndexEntry::Image(
-            None,
-            LayoutImage {
-                layers: &tricky,
-                architecture: "amd64",
-            },
-        )],
-    );
+    write_single_image_layout(&one, &tricky);
     let one_tar = work.path().join("one.image");
     pack_dir(&one, &one_tar, true);
     for plain in [&one, &one_tar] {
@@ -520,16 +511,7 @@ fn bad_files_fail_with_a_message_naming_them_and_their_exit_code() {
         ),
     ];
     let layout = work.path().join("layout");
-    write_oci_layout(
-        &layout,
-        &[IndexEntry::Image(
-            None,
-            LayoutImage {
-                layers: &layers,
-                architecture: "amd64",
-            },
-        )],
-    );
+    write_single_image_layout(&layout, &layers);
     let layout_text = layout.display().to_string();
     let pristine = work.path().join("pristine");
     std::fs::create_dir(&pristine).expect("dir");

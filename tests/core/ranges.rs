@@ -7,7 +7,7 @@ use std::io::Read as _;
 use std::sync::Arc;
 
 use common::fault::{FakeBlob, FakeRegistry};
-use common::layouts::{IndexEntry, LayoutImage, pack_dir, write_oci_layout};
+use common::layouts::{pack_dir, write_single_image_layout};
 use common::{Compression, ImageFormat, TarItem, TestLayer, TestRegistry, open_with, push_image};
 use layerslayer::cancel::CancelToken;
 use layerslayer::oci::ImageInfo;
@@ -56,16 +56,7 @@ fn registries_and_image_files_serve_byte_ranges() {
     let pushed = push_image(&registry, "ranges/app", "v1", ImageFormat::Oci, &layers);
     let work = tempfile::tempdir().expect("tempdir");
     let dir = work.path().join("layout");
-    write_oci_layout(
-        &dir,
-        &[IndexEntry::Image(
-            None,
-            LayoutImage {
-                layers: &layers,
-                architecture: "amd64",
-            },
-        )],
-    );
+    write_single_image_layout(&dir, &layers);
     let tar = work.path().join("layout.tar");
     pack_dir(&dir, &tar, false);
     let tgz = work.path().join("layout.tar.gz");

@@ -135,6 +135,17 @@ impl ImageSource for MemorySource {
     }
 }
 
+/// The [`LayerInfo`] of `blob` as it is: its media type by magic bytes, its digest and size,
+/// no annotations.
+pub fn layer_info_of(blob: &[u8]) -> LayerInfo {
+    layer_info(
+        media_type_of(blob),
+        &sha256(blob),
+        blob.len() as u64,
+        &BTreeMap::new(),
+    )
+}
+
 /// A layer as a manifest lists it.
 pub fn layer_info(
     media_type: &str,

@@ -10,7 +10,7 @@ use std::io::Read as _;
 use std::path::Path;
 
 use super::common::images::sha256;
-use super::common::layouts::{IndexEntry, LayoutImage, write_oci_layout};
+use super::common::layouts::write_single_image_layout;
 use super::common::{Compression, TarItem, TestLayer};
 
 /// The blob `digest` of the built-in demo archive.
@@ -80,15 +80,6 @@ pub fn write_demo_b(dir: &Path) -> String {
         demo_layer(&demo.info.layers[1]),
         app,
     ];
-    write_oci_layout(
-        dir,
-        &[IndexEntry::Image(
-            None,
-            LayoutImage {
-                layers: &layers,
-                architecture: "amd64",
-            },
-        )],
-    );
+    write_single_image_layout(dir, &layers);
     dir.to_string_lossy().into_owned()
 }
