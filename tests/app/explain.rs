@@ -94,24 +94,6 @@ fn painted_colors(harness: &Harness<'_, LayerslayerApp>, text: &str) -> Vec<egui
     colors
 }
 
-fn type_into(harness: &mut Harness<'_, LayerslayerApp>, field: &str, text: &str) {
-    harness
-        .get_by_role_and_label(Role::TextInput, field)
-        .focus();
-    harness.step();
-    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    harness.step();
-    harness.key_press(egui::Key::Backspace);
-    harness.step();
-    if !text.is_empty() {
-        harness
-            .get_by_role_and_label(Role::TextInput, field)
-            .type_text(text);
-    }
-    harness.step();
-    harness.step();
-}
-
 #[test]
 fn analysis_tab_shows_the_demo_figures_and_jumps_to_the_files() {
     let out_dir = tempfile::tempdir().expect("tempdir");
@@ -389,7 +371,7 @@ fn compare_tab_diffs_the_demo_with_an_image_sharing_two_layers() {
     let mut harness = demo_harness(&out_dir.path().join("unused.csv"));
     peek(&mut harness);
     show_tab(&mut harness, CentralTab::Compare);
-    type_into(&mut harness, "Compare with", &image_b);
+    frames::replace_text(&mut harness, "Compare with", &image_b);
     harness
         .get_by_role_and_label(Role::Button, "Compare")
         .click();
@@ -488,7 +470,7 @@ fn compare_tab_diffs_the_demo_with_an_image_sharing_two_layers() {
     click(&mut harness, "Removed");
 
     // Text filter: only paths containing it, and their parents.
-    type_into(&mut harness, "Filter differences", "motd");
+    frames::replace_text(&mut harness, "Filter differences", "motd");
     let rows = harness.state_mut().visible_compare_rows();
     assert_eq!(
         rows,
@@ -497,7 +479,7 @@ fn compare_tab_diffs_the_demo_with_an_image_sharing_two_layers() {
             ("etc/motd-copy".to_owned(), Some(DiffChange::Removed))
         ]
     );
-    type_into(&mut harness, "Filter differences", "");
+    frames::replace_text(&mut harness, "Filter differences", "");
     assert!(harness.state_mut().visible_compare_rows().len() > 2);
     harness.run();
 
@@ -536,24 +518,14 @@ fn content_checks_after_a_table_of_contents_read_the_layers_whole() {
     let (tar, _) = common::images::build_tar(&items);
     let built = common::estargz::build(&tar, false, 0);
     let registry = common::TestRegistry::start();
-    let annotations = std::collections::BTreeMap::from([(
-        "containerd.io/snapshot/stargz/toc.digest".to_owned(),
-        built.toc_digest.clone(),
-    )]);
-    let reference = common::images::push_layer_blob(
-        &registry,
-        "gui/estargz-content",
-        &built.blob,
-        "application/vnd.oci.image.layer.v1.tar+gzip",
-        &annotations,
-    );
+    let reference = common::images::push_estargz_layer(&registry, "gui/estargz-content", &built);
     let out_dir = tempfile::tempdir().expect("tempdir");
     let picker = FixedSavePath(out_dir.path().join("unused.csv"));
     let mut harness = Harness::builder()
         .with_size([1280.0, 800.0])
         .build_eframe(move |_cc| LayerslayerApp::new_for_tests(None, Box::new(picker)));
     harness.step();
-    type_into(&mut harness, "Image reference", &reference);
+    frames::replace_text(&mut harness, "Image reference", &reference);
     harness.key_press(egui::Key::Enter);
     harness.step();
     step_until(&mut harness, "the image to resolve", |app| {

@@ -959,17 +959,7 @@ fn an_estargz_layer_is_listed_from_its_table_of_contents() {
     let (tar, _) = common::images::build_tar(&items);
     let built = common::estargz::build(&tar, false, 0);
     let registry = TestRegistry::start();
-    let annotations = std::collections::BTreeMap::from([(
-        "containerd.io/snapshot/stargz/toc.digest".to_owned(),
-        built.toc_digest.clone(),
-    )]);
-    let reference = common::images::push_layer_blob(
-        &registry,
-        "gui/estargz",
-        &built.blob,
-        "application/vnd.oci.image.layer.v1.tar+gzip",
-        &annotations,
-    );
+    let reference = common::images::push_estargz_layer(&registry, "gui/estargz", &built);
     let out_dir = tempfile::tempdir().expect("tempdir");
     let mut harness = app_harness(&out_dir.path().join("unused.csv"));
     fetch(&mut harness, &reference);

@@ -61,18 +61,7 @@ fn typed_path(harness: &Harness<'_, LayerslayerApp>) -> String {
 
 /// Replaces the text of the prompt's "Save to" field with `path`.
 fn type_path(harness: &mut Harness<'_, LayerslayerApp>, path: &Path) {
-    harness
-        .get_by_role_and_label(Role::TextInput, "Save to")
-        .focus();
-    harness.step();
-    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    harness.step();
-    harness.key_press(egui::Key::Backspace);
-    harness.step();
-    harness
-        .get_by_role_and_label(Role::TextInput, "Save to")
-        .type_text(&path.display().to_string());
-    harness.step();
+    frames::replace_text(harness, "Save to", &path.display().to_string());
     assert_eq!(typed_path(harness), path.display().to_string());
 }
 

@@ -509,6 +509,26 @@ pub fn noise(seed: u64, n: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Pushes a one-layer OCI image whose layer is the eStargz blob `built`, annotated with its
+/// TOC digest as the reference writer's users do; returns `addr/repo:v1`.
+pub fn push_estargz_layer(
+    registry: &TestRegistry,
+    repo: &str,
+    built: &super::estargz::EstargzBlob,
+) -> String {
+    let annotations = std::collections::BTreeMap::from([(
+        "containerd.io/snapshot/stargz/toc.digest".to_owned(),
+        built.toc_digest.clone(),
+    )]);
+    push_layer_blob(
+        registry,
+        repo,
+        &built.blob,
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        &annotations,
+    )
+}
+
 /// Pushes a one-layer OCI image whose layer is `blob` with `annotations`; returns
 /// `addr/repo:v1`.
 pub fn push_layer_blob(

@@ -4,11 +4,10 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::estargz;
-use common::images::{build_tar, noise, push_layer_blob};
+use common::images::{build_tar, noise};
 use common::{Compression, ImageFormat, TarItem, TestLayer, TestRegistry, push_image};
 
 /// Runs `layerslayer carve ARGS` in `dir`; returns exit code, stdout and stderr.
@@ -147,17 +146,7 @@ fn a_table_of_contents_layer_gives_only_the_files_chunks() {
     let (tar, _) = build_tar(&items);
     let built = estargz::build(&tar, false, 1 << 20);
     let registry = TestRegistry::start();
-    let annotations = BTreeMap::from([(
-        "containerd.io/snapshot/stargz/toc.digest".to_owned(),
-        built.toc_digest.clone(),
-    )]);
-    let reference = push_layer_blob(
-        &registry,
-        "carve/toc",
-        &built.blob,
-        "application/vnd.oci.image.layer.v1.tar+gzip",
-        &annotations,
-    );
+    let reference = common::images::push_estargz_layer(&registry, "carve/toc", &built);
     let work = tempfile::tempdir().expect("tempdir");
     let (code, _, stderr) = carve(
         work.path(),

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use egui::accesskit::Role;
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
 use layerslayer::gui::LayerslayerApp;
 
 /// The longest any background work may take in these tests.
@@ -27,5 +29,25 @@ pub fn step_until(
         harness.step();
         std::thread::yield_now();
     }
+    harness.step();
+}
+
+/// Replaces the text of the text field labelled `field` with `text` (select all, delete,
+/// type), stepping frames as a user's keystrokes would.
+pub fn replace_text(harness: &mut Harness<'_, LayerslayerApp>, field: &str, text: &str) {
+    harness
+        .get_by_role_and_label(Role::TextInput, field)
+        .focus();
+    harness.step();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.step();
+    harness.key_press(egui::Key::Backspace);
+    harness.step();
+    if !text.is_empty() {
+        harness
+            .get_by_role_and_label(Role::TextInput, field)
+            .type_text(text);
+    }
+    harness.step();
     harness.step();
 }
