@@ -82,10 +82,11 @@ fn read_all(layout: &str, content: ContentNeed) -> (Vec<LayerListing>, Duration)
             LayerEvent::Entry(_, entry) => entries.push(entry),
             LayerEvent::Done(position, outcome) => {
                 assert!(outcome.status.is_complete(), "{:?}", outcome.status);
-                listings.push(
-                    outcome
-                        .into_listing(image.layers[position].clone(), std::mem::take(&mut entries)),
-                );
+                listings.push(LayerListing {
+                    layer: image.layers[position].clone(),
+                    entries: std::mem::take(&mut entries),
+                    result: outcome,
+                });
             }
             LayerEvent::Idle => {}
         },

@@ -458,12 +458,12 @@ fn read_layers(
         peek.run(layers, &progress, cancel, &mut |event| match event {
             LayerEvent::Entry(_, entry) => entries.push(entry),
             LayerEvent::Idle => {}
-            LayerEvent::Done(position, outcome) => {
+            LayerEvent::Done(position, result) => {
                 if let Some(bars) = &bars {
                     bars.finish(position);
                 }
                 let layer = &layers[position];
-                if let Some(message) = outcome.status.problem() {
+                if let Some(message) = result.status.problem() {
                     eprintln!(
                         "warning: layer {} ({}): {}",
                         layer.index,
@@ -471,7 +471,11 @@ fn read_layers(
                         escape_control(message)
                     );
                 }
-                listings.push(outcome.into_listing(layer.clone(), std::mem::take(&mut entries)));
+                listings.push(LayerListing {
+                    layer: layer.clone(),
+                    entries: std::mem::take(&mut entries),
+                    result,
+                });
             }
         });
         finished.store(true, Ordering::Relaxed);

@@ -24,7 +24,7 @@ use crate::layer::list::{ContentNeed, ListingOptions};
 use crate::layer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
 use crate::layer::stream::PeekProgress;
 use crate::model::{
-    Change, Entry, EntryKind, FileTree, LayerListing, LayerStatus, ListedFrom, TreeNode,
+    Change, Entry, EntryKind, FileTree, LayerListing, LayerResult, LayerStatus, TreeNode,
     layer_changes, merge_entries, merge_layers,
 };
 use crate::oci::manifest::Platform;
@@ -131,13 +131,7 @@ pub enum PeekMessage {
         /// Which peeked layer.
         position: usize,
         /// How reading it ended.
-        status: LayerStatus,
-        /// Compressed bytes received.
-        bytes_read: u64,
-        /// Whether the entries came from the blob, the listing cache or a TOC.
-        listed_from: ListedFrom,
-        /// Something the user should know about how the layer was read.
-        note: Option<String>,
+        result: LayerResult,
     },
 }
 
@@ -290,15 +284,8 @@ fn forward_in_batches(
             }
             // The batching thread keeps its own deadline.
             Ok(LayerEvent::Idle) => true,
-            Ok(LayerEvent::Done(position, outcome)) => {
-                flush(&mut batches, position)
-                    && send(PeekMessage::LayerDone {
-                        position,
-                        status: outcome.status,
-                        bytes_read: outcome.bytes_read,
-                        listed_from: outcome.listed_from,
-                        note: outcome.note,
-                    })
+            Ok(LayerEvent::Done(position, result)) => {
+                flush(&mut batches, position) && send(PeekMessage::LayerDone { position, result })
             }
             Err(RecvTimeoutError::Timeout) => {
                 deadline = None;
@@ -345,9 +332,7 @@ fn changes_of(layers: &[LayerEntries]) -> Vec<Vec<Change>> {
             layer: layer.layer.clone(),
             entries: layer.entries().cloned().collect(),
             // Only the entries count for the changes.
-            status: LayerStatus::Cancelled,
-            bytes_read: 0,
-            listed_from: ListedFrom::Blob,
+            result: LayerResult::ended(LayerStatus::Cancelled),
         })
         .collect();
     layer_changes(&listings)
@@ -648,11 +633,7 @@ pub struct PeekedListing {
     /// The layer and its entries.
     pub entries: LayerEntries,
     /// How reading it ended.
-    pub status: LayerStatus,
-    /// Compressed bytes received.
-    pub bytes_read: u64,
-    /// Whether the entries came from the blob, the listing cache or a TOC.
-    pub listed_from: ListedFrom,
+    pub result: LayerResult,
 }
 
 impl PeekedListing {
@@ -661,9 +642,7 @@ impl PeekedListing {
         LayerListing {
             entries: self.entries.entries().cloned().collect(),
             layer: self.entries.layer,
-            status: self.status,
-            bytes_read: self.bytes_read,
-            listed_from: self.listed_from,
+            result: self.result,
         }
     }
 }
@@ -864,7 +843,7 @@ fn compare(
     };
     let mut peeked: HashMap<usize, LayerListing> = peeked_a
         .into_iter()
-        .filter(|layer| layer.status.is_complete())
+        .filter(|layer| layer.result.status.is_complete())
         .map(|layer| (layer.entries.layer.index, layer.into_listing()))
         .collect();
     let unread_a: Vec<LayerInfo> = layers_a
@@ -920,12 +899,12 @@ fn compare(
         .flat_map(|(image, listings)| {
             listings
                 .iter()
-                .filter(|listing| !listing.status.is_complete())
+                .filter(|listing| !listing.result.status.is_complete())
                 .map(move |listing| {
                     format!(
                         "layer {} of image {image} was not read completely ({}): differences in it may be missing",
                         listing.layer.index,
-                        listing.status.label()
+                        listing.result.status.label()
                     )
                 })
         })
@@ -975,9 +954,12 @@ fn read_listings(
     peek.run(layers, &counters, cancel, &mut |event| match event {
         LayerEvent::Entry(_, entry) => entries.push(entry),
         LayerEvent::Idle => ctx.request_repaint(),
-        LayerEvent::Done(position, outcome) => {
-            listings
-                .push(outcome.into_listing(layers[position].clone(), std::mem::take(&mut entries)));
+        LayerEvent::Done(position, result) => {
+            listings.push(LayerListing {
+                layer: layers[position].clone(),
+                entries: std::mem::take(&mut entries),
+                result,
+            });
             ctx.request_repaint();
         }
     });

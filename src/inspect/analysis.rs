@@ -355,10 +355,10 @@ fn caveats(listings: &[LayerListing]) -> Vec<String> {
     let mut caveats = Vec::new();
     for listing in listings {
         let layer = listing.layer.index;
-        if !listing.status.is_complete() {
+        if !listing.result.status.is_complete() {
             caveats.push(format!(
                 "layer {layer} was not read completely ({}): its figures are partial",
-                listing.status.label()
+                listing.result.status.label()
             ));
         }
         let unread = listing
@@ -439,7 +439,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{LayerStatus, ListedFrom};
+    use crate::model::LayerStatus;
     use crate::oci::LayerInfo;
     use crate::oci::manifest::Descriptor;
 
@@ -478,11 +478,9 @@ mod tests {
                 created_by: None,
             },
             entries,
-            status: LayerStatus::Complete {
+            result: crate::model::LayerResult::ended(LayerStatus::Complete {
                 digest_verified: true,
-            },
-            bytes_read: 0,
-            listed_from: ListedFrom::Blob,
+            }),
         }
     }
 

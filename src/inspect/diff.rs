@@ -197,7 +197,7 @@ impl SharedListings {
     pub fn new(a: &[LayerListing], b_layers: &[LayerInfo]) -> Self {
         let by_digest: HashMap<&str, &LayerListing> = a
             .iter()
-            .filter(|l| l.status.is_complete())
+            .filter(|l| l.result.status.is_complete())
             .map(|l| (l.layer.digest(), l))
             .collect();
         let known: Vec<Option<LayerListing>> = b_layers

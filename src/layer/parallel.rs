@@ -15,8 +15,8 @@ use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
 
 use crate::cancel::CancelToken;
 use crate::layer::list::{ListingOptions, list_layer};
-use crate::layer::stream::{LayerOutcome, PeekProgress};
-use crate::model::{Entry, LayerStatus};
+use crate::layer::stream::PeekProgress;
+use crate::model::{Entry, LayerResult, LayerStatus};
 use crate::oci::LayerInfo;
 use crate::source::ImageSource;
 
@@ -47,7 +47,7 @@ pub enum LayerEvent {
     /// One tar entry of the layer at `position`.
     Entry(usize, Entry),
     /// The layer at `position` ended; all its entries came before.
-    Done(usize, LayerOutcome),
+    Done(usize, LayerResult),
     /// Nothing arrived for [`IDLE_AFTER`]: a moment to flush buffered output.
     Idle,
 }
@@ -209,13 +209,8 @@ impl Reorder {
         while self.current < self.done.len() {
             if !self.done[self.current] {
                 let status = LayerStatus::Failed("the peek stopped before this layer ended".into());
-                let outcome = LayerOutcome {
-                    status,
-                    bytes_read: 0,
-                    listed_from: Default::default(),
-                    note: None,
-                };
-                self.push(LayerEvent::Done(self.current, outcome), on_event);
+                let result = LayerResult::ended(status);
+                self.push(LayerEvent::Done(self.current, result), on_event);
             } else {
                 self.advance(on_event);
             }
@@ -231,7 +226,7 @@ struct Spool {
     spilled: usize,
     /// A spool that could not be written; its layer ends failed.
     error: Option<String>,
-    done: Option<LayerOutcome>,
+    done: Option<LayerResult>,
 }
 
 impl Spool {
@@ -289,7 +284,7 @@ impl Spool {
                 ));
                 on_event(LayerEvent::Done(
                     position,
-                    LayerOutcome { status, ..outcome },
+                    LayerResult { status, ..outcome },
                 ));
                 true
             }
@@ -327,15 +322,14 @@ mod tests {
         }
     }
 
-    fn done() -> LayerOutcome {
-        LayerOutcome {
-            status: LayerStatus::Complete {
+    fn done() -> LayerResult {
+        LayerResult::new(
+            LayerStatus::Complete {
                 digest_verified: true,
             },
-            bytes_read: 1,
-            listed_from: ListedFrom::Blob,
-            note: None,
-        }
+            1,
+            ListedFrom::Blob,
+        )
     }
 
     #[test]

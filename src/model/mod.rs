@@ -14,7 +14,7 @@ pub use entry::{
     Entry, EntryKind, OPAQUE_MARKER, RawNames, WHITEOUT_PREFIX, normalize_path,
     normalize_path_bytes,
 };
-pub use listing::{LayerListing, LayerStatus, ListedFrom, TocFormat};
+pub use listing::{LayerListing, LayerResult, LayerStatus, ListedFrom, TocFormat};
 pub use merge::{
     Change, MergedEntry, MergedFilesystem, layer_changes, merge_entries, merge_layers,
 };
@@ -56,11 +56,9 @@ mod tests {
                 created_by: None,
             },
             entries,
-            status: LayerStatus::Complete {
+            result: crate::model::LayerResult::ended(LayerStatus::Complete {
                 digest_verified: true,
-            },
-            bytes_read: 0,
-            listed_from: ListedFrom::Blob,
+            }),
         }
     }
 

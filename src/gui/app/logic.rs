@@ -152,18 +152,9 @@ impl LayerslayerApp {
                     self.tree_stale = true;
                 }
             }
-            PeekMessage::LayerDone {
-                position,
-                status,
-                bytes_read,
-                listed_from,
-                note,
-            } => {
+            PeekMessage::LayerDone { position, result } => {
                 if let Some(layer) = self.peeked.get_mut(position) {
-                    layer.status = Some(status);
-                    layer.bytes_read = bytes_read;
-                    layer.listed_from = listed_from;
-                    layer.note = note;
+                    layer.result = Some(result);
                 }
                 self.summaries_stale = true;
             }
@@ -180,7 +171,7 @@ impl LayerslayerApp {
         let incomplete = self
             .peeked
             .iter()
-            .filter(|layer| !layer.status.as_ref().is_some_and(LayerStatus::is_complete))
+            .filter(|layer| !layer.is_complete())
             .count();
         let mut summary = format!(
             "Peeked {count} layer{}: {} entries.",
@@ -302,7 +293,7 @@ impl LayerslayerApp {
             return;
         }
         self.analysis_stale = false;
-        if self.peeked.is_empty() || self.peeked.iter().any(|layer| layer.status.is_none()) {
+        if self.peeked.is_empty() || self.peeked.iter().any(|layer| layer.result.is_none()) {
             return;
         }
         let layers = self
