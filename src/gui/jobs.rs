@@ -7,14 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
-
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
-use poll_promise::Promise;
 
 use crate::cancel::CancelToken;
 use crate::gui::diff_view::DiffTree;
+use crate::gui::job::{Job, JobPanicked, JobPoll, Worker};
 use crate::gui::tree_view::{BuiltTree, TreeScope};
 use crate::inspect::analysis::{Analysis, analyze};
 use crate::inspect::carve::{self, CarveError, CarveReport, CarveTarget};
@@ -62,40 +59,14 @@ pub struct FetchedImage {
 }
 
 /// A running resolve; dropping it cancels the work.
-pub struct FetchJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<Result<FetchedImage, String>>>,
-    cancel: CancelToken,
-}
+pub type FetchJob = Job<Result<FetchedImage, String>>;
 
 impl FetchJob {
     /// Connects and resolves `request` on a worker thread; wakes `ctx` when done.
     pub fn start(request: FetchRequest, ctx: egui::Context) -> Result<Self, String> {
-        let cancel = CancelToken::new();
-        let (sender, promise) = Promise::new();
-        let worker_cancel = cancel.clone();
-        thread::Builder::new()
-            .name("fetch".into())
-            .spawn(move || {
-                sender.send(resolve(request, &worker_cancel));
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
-            cancel,
+        Job::spawn("fetch", &ctx, move |worker| {
+            resolve(request, worker.cancel_token())
         })
-    }
-
-    /// The result once the worker is done (only once); `None` while it is still running.
-    pub fn take_result(&mut self) -> Option<Result<FetchedImage, String>> {
-        take_if_ready(&mut self.promise)
-    }
-}
-
-impl Drop for FetchJob {
-    fn drop(&mut self) {
-        self.cancel.cancel();
     }
 }
 
@@ -135,21 +106,12 @@ pub enum PeekMessage {
     },
 }
 
-/// A running peek of several layers; dropping it cancels the work.
-pub struct PeekJob {
-    cancel: CancelToken,
-    progress: Vec<Arc<PeekProgress>>,
-    messages: Receiver<PeekMessage>,
-}
+/// A running peek of several layers, its live counters per layer, and the messages it sends;
+/// dropping it cancels the work.
+pub type PeekJob = Job<(), Vec<Arc<PeekProgress>>, PeekMessage>;
 
 /// What [`PeekJob::poll`] found.
-#[derive(Debug, Default)]
-pub struct PeekPoll {
-    /// Messages received, in order.
-    pub messages: Vec<PeekMessage>,
-    /// True when the workers have finished and everything was received.
-    pub finished: bool,
-}
+pub type PeekPoll = JobPoll<PeekMessage>;
 
 impl PeekJob {
     /// Peeks `layers` on worker threads (as many at once as there are cores), streaming
@@ -163,145 +125,106 @@ impl PeekJob {
         need_content: bool,
         ctx: egui::Context,
     ) -> Result<Self, String> {
-        let cancel = CancelToken::new();
         let progress: Vec<Arc<PeekProgress>> = layers
             .iter()
             .map(|_| Arc::new(PeekProgress::default()))
             .collect();
-        let (raw_sender, raw_receiver) = unbounded();
-        let (sender, messages) = unbounded();
-        let spawn_error = |e: std::io::Error| format!("could not start a worker thread: {e}");
-        thread::Builder::new()
-            .name("peek-batches".into())
-            .spawn(move || {
-                forward_in_batches(&raw_receiver, &sender, &ctx);
-                // Wake the UI once more so it notices the closed channel promptly.
-                drop(sender);
-                ctx.request_repaint();
-            })
-            .map_err(spawn_error)?;
-        let worker_cancel = cancel.clone();
-        let worker_progress = progress.clone();
-        thread::Builder::new()
-            .name("peek".into())
-            .spawn(move || {
-                let peek = ParallelPeek {
-                    source: source.as_ref(),
-                    options: ListingOptions {
-                        cache: cache.as_deref(),
-                        use_toc: true,
-                        content: content_need(need_content),
-                    },
-                    concurrency: default_concurrency(),
-                    delivery: Delivery::AsTheyArrive,
-                };
-                peek.run(&layers, &worker_progress, &worker_cancel, &mut |event| {
-                    // A failed send means the UI is gone; the cancel token stops the work.
-                    raw_sender.send(event).ok();
-                });
-            })
-            .map_err(spawn_error)?;
-        Ok(Self {
-            cancel,
-            progress,
-            messages,
+        Job::spawn_with("peek", &ctx, progress, move |worker| {
+            let peek = ParallelPeek {
+                source: source.as_ref(),
+                options: ListingOptions {
+                    cache: cache.as_deref(),
+                    use_toc: true,
+                    content: content_need(need_content),
+                },
+                concurrency: default_concurrency(),
+                delivery: Delivery::AsTheyArrive,
+            };
+            let mut batches = Batches::new(worker);
+            peek.run(
+                &layers,
+                worker.progress(),
+                worker.cancel_token(),
+                &mut |event| {
+                    if !batches.push(event) {
+                        // The UI is gone: stop the work.
+                        worker.cancel_token().cancel();
+                    }
+                },
+            );
+            batches.flush_all();
         })
     }
 
     /// Live counters of the layer at `position`.
-    pub fn progress(&self, position: usize) -> Option<&Arc<PeekProgress>> {
-        self.progress.get(position)
-    }
-
-    /// Stops the work as soon as possible.
-    pub fn cancel(&self) {
-        self.cancel.cancel();
-    }
-
-    /// Takes every message that has arrived, without blocking.
-    pub fn poll(&self) -> PeekPoll {
-        let mut poll = PeekPoll::default();
-        loop {
-            match self.messages.try_recv() {
-                Ok(message) => poll.messages.push(message),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    poll.finished = true;
-                    break;
-                }
-            }
-        }
-        poll
-    }
-}
-
-impl Drop for PeekJob {
-    fn drop(&mut self) {
-        self.cancel.cancel();
+    pub fn layer_progress(&self, position: usize) -> Option<&Arc<PeekProgress>> {
+        self.progress().get(position)
     }
 }
 
 /// Groups each layer's entries into batches of [`BATCH_ENTRIES`] or [`BATCH_WAIT`],
-/// whichever comes first, and wakes the UI after each message. Ends when the peek ends or the
-/// UI is gone.
-fn forward_in_batches(
-    events: &Receiver<LayerEvent>,
-    messages: &Sender<PeekMessage>,
-    ctx: &egui::Context,
-) {
-    // Layers interleave when read in parallel: one batch per layer.
-    let mut batches: BTreeMap<usize, Vec<Entry>> = BTreeMap::new();
-    let mut deadline: Option<Instant> = None;
-    let send = |message: PeekMessage| {
-        let sent = messages.send(message).is_ok();
-        ctx.request_repaint();
-        sent
-    };
-    let flush = |batches: &mut BTreeMap<usize, Vec<Entry>>, position: usize| {
-        batches.remove(&position).is_none_or(|entries| {
-            entries.is_empty() || send(PeekMessage::Entries { position, entries })
-        })
-    };
-    let flush_all = |batches: &mut BTreeMap<usize, Vec<Entry>>| {
-        let positions: Vec<usize> = batches.keys().copied().collect();
-        positions
-            .into_iter()
-            .all(|position| flush(batches, position))
-    };
-    loop {
-        let event = match deadline {
-            Some(deadline) => events.recv_deadline(deadline),
-            None => events.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
+/// whichever comes first, and sends them on with each layer's end.
+struct Batches<'w> {
+    worker: &'w Worker<Vec<Arc<PeekProgress>>, PeekMessage>,
+    /// Layers interleave when read in parallel: one batch per layer.
+    batches: BTreeMap<usize, Vec<Entry>>,
+    /// When the oldest entry waiting must be sent.
+    deadline: Option<Instant>,
+}
+
+impl<'w> Batches<'w> {
+    fn new(worker: &'w Worker<Vec<Arc<PeekProgress>>, PeekMessage>) -> Self {
+        Self {
+            worker,
+            batches: BTreeMap::new(),
+            deadline: None,
+        }
+    }
+
+    /// Takes in one event of the peek; false when the UI is gone.
+    fn push(&mut self, event: LayerEvent) -> bool {
         let delivered = match event {
-            Ok(LayerEvent::Entry(position, entry)) => {
-                if batches.is_empty() {
-                    deadline = Some(Instant::now() + BATCH_WAIT);
+            LayerEvent::Entry(position, entry) => {
+                if self.batches.is_empty() {
+                    self.deadline = Some(Instant::now() + BATCH_WAIT);
                 }
-                let batch = batches.entry(position).or_default();
+                let batch = self.batches.entry(position).or_default();
                 batch.push(entry);
-                batch.len() < BATCH_ENTRIES || flush(&mut batches, position)
+                batch.len() < BATCH_ENTRIES || self.flush(position)
             }
-            // The batching thread keeps its own deadline.
-            Ok(LayerEvent::Idle) => true,
-            Ok(LayerEvent::Done(position, result)) => {
-                flush(&mut batches, position) && send(PeekMessage::LayerDone { position, result })
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                deadline = None;
-                flush_all(&mut batches)
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                flush_all(&mut batches);
-                return;
+            // The layers went quiet: send what waits.
+            LayerEvent::Idle => self.flush_all(),
+            LayerEvent::Done(position, result) => {
+                self.flush(position)
+                    && self
+                        .worker
+                        .send(PeekMessage::LayerDone { position, result })
             }
         };
-        if batches.is_empty() {
-            deadline = None;
+        if self
+            .deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            return self.flush_all() && delivered;
         }
-        if !delivered {
-            return;
+        if self.batches.is_empty() {
+            self.deadline = None;
         }
+        delivered
+    }
+
+    /// Sends the batch of the layer at `position`, if any; false when the UI is gone.
+    fn flush(&mut self, position: usize) -> bool {
+        self.batches.remove(&position).is_none_or(|entries| {
+            entries.is_empty() || self.worker.send(PeekMessage::Entries { position, entries })
+        })
+    }
+
+    /// Sends every batch; false when the UI is gone.
+    fn flush_all(&mut self) -> bool {
+        self.deadline = None;
+        let positions: Vec<usize> = self.batches.keys().copied().collect();
+        positions.into_iter().all(|position| self.flush(position))
     }
 }
 
@@ -419,30 +342,12 @@ fn node_changes(
 }
 
 /// A file tree being built on a worker thread (large trees take a while to build).
-pub struct TreeBuildJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<BuiltTree>>,
-}
+pub type TreeBuildJob = Job<BuiltTree>;
 
 impl TreeBuildJob {
     /// Builds the tree of `input` on a worker thread; wakes `ctx` when done.
     pub fn start(input: TreeInput, ctx: egui::Context) -> Result<Self, String> {
-        let (sender, promise) = Promise::new();
-        thread::Builder::new()
-            .name("tree".into())
-            .spawn(move || {
-                sender.send(input.build());
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
-        })
-    }
-
-    /// The tree once built (only once); `None` while the build runs.
-    pub fn take_result(&mut self) -> Option<BuiltTree> {
-        take_if_ready(&mut self.promise)
+        Job::spawn("tree", &ctx, move |_| input.build())
     }
 }
 
@@ -478,11 +383,9 @@ impl ChangeSummary {
     }
 }
 
-/// The change summaries of peeked layers, computed on a worker thread.
-pub struct ChangeSummaryJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<Vec<Option<ChangeSummary>>>>,
-}
+/// The change summaries of peeked layers, computed on a worker thread: one summary per layer
+/// given (`None` past the complete ones).
+pub type ChangeSummaryJob = Job<Vec<Option<ChangeSummary>>>;
 
 impl ChangeSummaryJob {
     /// Summarises the first `complete` of `layers` (base first; their entries are final), the
@@ -492,30 +395,16 @@ impl ChangeSummaryJob {
         complete: usize,
         ctx: egui::Context,
     ) -> Result<Self, String> {
-        let (sender, promise) = Promise::new();
-        thread::Builder::new()
-            .name("changes".into())
-            .spawn(move || {
-                let summarised = &layers[..complete.min(layers.len())];
-                let mut summaries: Vec<Option<ChangeSummary>> = summarised
-                    .iter()
-                    .zip(changes_of(summarised))
-                    .map(|(layer, changes)| Some(ChangeSummary::of(layer.entries(), &changes)))
-                    .collect();
-                summaries.resize(layers.len(), None);
-                sender.send(summaries);
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
+        Job::spawn("changes", &ctx, move |_| {
+            let summarised = &layers[..complete.min(layers.len())];
+            let mut summaries: Vec<Option<ChangeSummary>> = summarised
+                .iter()
+                .zip(changes_of(summarised))
+                .map(|(layer, changes)| Some(ChangeSummary::of(layer.entries(), &changes)))
+                .collect();
+            summaries.resize(layers.len(), None);
+            summaries
         })
-    }
-
-    /// One summary per layer given (`None` past the complete ones), once computed (only
-    /// once); `None` while the work runs.
-    pub fn take_result(&mut self) -> Option<Vec<Option<ChangeSummary>>> {
-        take_if_ready(&mut self.promise)
     }
 }
 
@@ -528,16 +417,14 @@ pub enum SaveError {
     /// The destination could not be written.
     #[error(transparent)]
     File(#[from] ExportError),
+    /// The save's worker stopped unexpectedly.
+    #[error(transparent)]
+    Stopped(#[from] JobPanicked),
 }
 
-/// A file being carved out of the image and saved; dropping it cancels the work and leaves
-/// nothing at the destination.
-pub struct CarveJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<Result<CarveReport, SaveError>>>,
-    cancel: CancelToken,
-    fetched: Arc<AtomicU64>,
-}
+/// A file being carved out of the image and saved, counting the blob bytes fetched; dropping
+/// it cancels the work and leaves nothing at the destination.
+pub type CarveJob = Job<Result<CarveReport, SaveError>, AtomicU64>;
 
 impl CarveJob {
     /// Carves `target` from `source` into `destination` on a worker thread (written to a
@@ -548,45 +435,20 @@ impl CarveJob {
         destination: PathBuf,
         ctx: egui::Context,
     ) -> Result<Self, String> {
-        let cancel = CancelToken::new();
-        let fetched = Arc::new(AtomicU64::new(0));
-        let (sender, promise) = Promise::new();
-        let (worker_cancel, worker_fetched) = (cancel.clone(), Arc::clone(&fetched));
-        thread::Builder::new()
-            .name("carve".into())
-            .spawn(move || {
-                let saved = save_carved(
-                    source.as_ref(),
-                    &target,
-                    destination,
-                    &worker_cancel,
-                    &worker_fetched,
-                );
-                sender.send(saved);
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
-            cancel,
-            fetched,
+        Job::spawn_with("carve", &ctx, AtomicU64::new(0), move |worker| {
+            save_carved(
+                source.as_ref(),
+                &target,
+                destination,
+                worker.cancel_token(),
+                worker.progress(),
+            )
         })
     }
 
     /// Blob bytes fetched so far.
     pub fn fetched(&self) -> u64 {
-        self.fetched.load(Ordering::Relaxed)
-    }
-
-    /// The result once the worker is done (only once); `None` while it is still running.
-    pub fn take_result(&mut self) -> Option<Result<CarveReport, SaveError>> {
-        take_if_ready(&mut self.promise)
-    }
-}
-
-impl Drop for CarveJob {
-    fn drop(&mut self) {
-        self.cancel.cancel();
+        self.progress().load(Ordering::Relaxed)
     }
 }
 
@@ -657,42 +519,26 @@ pub struct AnalysisDone {
 }
 
 /// The analysis of the peeked layers, computed on a worker thread.
-pub struct AnalysisJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<AnalysisDone>>,
-}
+pub type AnalysisJob = Job<AnalysisDone>;
 
 impl AnalysisJob {
     /// Analyses `layers` (base first) with [`analyze`]; wakes `ctx` when done.
     pub fn start(layers: Vec<PeekedListing>, ctx: egui::Context) -> Result<Self, String> {
-        let (sender, promise) = Promise::new();
-        thread::Builder::new()
-            .name("analysis".into())
-            .spawn(move || {
-                let listings: Vec<LayerListing> = layers
-                    .into_iter()
-                    .map(PeekedListing::into_listing)
-                    .collect();
-                let files_without_content = listings
-                    .iter()
-                    .flat_map(|listing| &listing.entries)
-                    .filter(|entry| entry.kind == EntryKind::File && entry.content.is_none())
-                    .count();
-                sender.send(AnalysisDone {
-                    analysis: analyze(&listings),
-                    files_without_content,
-                });
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
+        Job::spawn("analysis", &ctx, move |_| {
+            let listings: Vec<LayerListing> = layers
+                .into_iter()
+                .map(PeekedListing::into_listing)
+                .collect();
+            let files_without_content = listings
+                .iter()
+                .flat_map(|listing| &listing.entries)
+                .filter(|entry| entry.kind == EntryKind::File && entry.content.is_none())
+                .count();
+            AnalysisDone {
+                analysis: analyze(&listings),
+                files_without_content,
+            }
         })
-    }
-
-    /// The analysis once computed (only once); `None` while the work runs.
-    pub fn take_result(&mut self) -> Option<AnalysisDone> {
-        take_if_ready(&mut self.promise)
     }
 }
 
@@ -771,60 +617,25 @@ impl CompareProgress {
     }
 }
 
-/// A comparison of image A with image B running on a worker thread; dropping it cancels it.
-pub struct CompareJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<Result<CompareResult, String>>>,
-    cancel: CancelToken,
-    progress: Arc<CompareProgress>,
-}
+/// A comparison of image A with image B running on a worker thread, and how it is going;
+/// dropping it cancels it.
+pub type CompareJob = Job<Result<CompareResult, String>, CompareProgress>;
 
 impl CompareJob {
     /// Opens image B, reads the layers of A not peeked yet and the layers of B that A does
     /// not share, and diffs the two final filesystems; wakes `ctx` as it goes and when done.
     pub fn start(request: CompareRequest, ctx: egui::Context) -> Result<Self, String> {
-        let cancel = CancelToken::new();
-        let progress = Arc::new(CompareProgress::default());
-        let (sender, promise) = Promise::new();
-        let (worker_cancel, worker_progress) = (cancel.clone(), Arc::clone(&progress));
-        thread::Builder::new()
-            .name("compare".into())
-            .spawn(move || {
-                let result = compare(request, &worker_cancel, &worker_progress, &ctx);
-                sender.send(result);
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
-            cancel,
-            progress,
+        Job::spawn_with("compare", &ctx, CompareProgress::default(), move |worker| {
+            compare(request, worker)
         })
-    }
-
-    /// How the comparison is going.
-    pub fn progress(&self) -> &CompareProgress {
-        &self.progress
-    }
-
-    /// The result once the worker is done (only once); `None` while it is still running.
-    pub fn take_result(&mut self) -> Option<Result<CompareResult, String>> {
-        take_if_ready(&mut self.promise)
-    }
-}
-
-impl Drop for CompareJob {
-    fn drop(&mut self) {
-        self.cancel.cancel();
     }
 }
 
 fn compare(
     request: CompareRequest,
-    cancel: &CancelToken,
-    progress: &CompareProgress,
-    ctx: &egui::Context,
+    worker: &Worker<CompareProgress>,
 ) -> Result<CompareResult, String> {
+    let (cancel, progress) = (worker.cancel_token(), worker.progress().as_ref());
     let CompareRequest {
         image_b,
         source_a,
@@ -834,7 +645,7 @@ fn compare(
         need_content,
     } = request;
     progress.set_stage(format!("Opening {}…", escape_control(&image_b.reference)));
-    ctx.request_repaint();
+    worker.repaint();
     let opened = resolve(image_b, cancel)?;
     let options = ListingOptions {
         cache: cache.as_deref(),
@@ -856,7 +667,7 @@ fn compare(
         Vec::new()
     } else {
         progress.set_stage(format!("Reading {} of image A…", layers_word(read_a)));
-        read_listings(source_a.as_ref(), &unread_a, options, cancel, progress, ctx)
+        read_listings(source_a.as_ref(), &unread_a, options, worker)
     }
     .into_iter();
     let listings_a: Vec<LayerListing> = layers_a
@@ -876,14 +687,7 @@ fn compare(
             "Reading {} of image B ({shared_layers} shared with A)…",
             layers_word(read_b)
         ));
-        read_listings(
-            opened.source.as_ref(),
-            &shared.unread,
-            options,
-            cancel,
-            progress,
-            ctx,
-        )
+        read_listings(opened.source.as_ref(), &shared.unread, options, worker)
     };
     let listings_b = shared.complete(fresh_b);
     if cancel.is_cancelled() {
@@ -891,7 +695,7 @@ fn compare(
     }
     progress.set_reading(Vec::new());
     progress.set_stage("Comparing the final filesystems…");
-    ctx.request_repaint();
+    worker.repaint();
     let rows = diff_filesystems(&merge_layers(&listings_a), &merge_layers(&listings_b));
     let tree = DiffTree::build(&rows);
     let notes = [("A", &listings_a), ("B", &listings_b)]
@@ -931,10 +735,9 @@ fn read_listings(
     source: &dyn ImageSource,
     layers: &[LayerInfo],
     options: ListingOptions<'_>,
-    cancel: &CancelToken,
-    progress: &CompareProgress,
-    ctx: &egui::Context,
+    worker: &Worker<CompareProgress>,
 ) -> Vec<LayerListing> {
+    let (cancel, progress) = (worker.cancel_token(), worker.progress());
     let counters: Vec<Arc<PeekProgress>> = layers.iter().map(|_| Arc::default()).collect();
     progress.set_reading(
         layers
@@ -953,14 +756,14 @@ fn read_listings(
     let mut entries = Vec::new();
     peek.run(layers, &counters, cancel, &mut |event| match event {
         LayerEvent::Entry(_, entry) => entries.push(entry),
-        LayerEvent::Idle => ctx.request_repaint(),
+        LayerEvent::Idle => worker.repaint(),
         LayerEvent::Done(position, result) => {
             listings.push(LayerListing {
                 layer: layers[position].clone(),
                 entries: std::mem::take(&mut entries),
                 result,
             });
-            ctx.request_repaint();
+            worker.repaint();
         }
     });
     listings
@@ -972,16 +775,5 @@ fn content_need(need_content: bool) -> ContentNeed {
         ContentNeed::Required
     } else {
         ContentNeed::WhenStreamed
-    }
-}
-
-/// Takes a promise's value once it is ready, leaving `None` behind; keeps a pending promise.
-fn take_if_ready<T: Send>(slot: &mut Option<Promise<T>>) -> Option<T> {
-    match slot.take()?.try_take() {
-        Ok(value) => Some(value),
-        Err(pending) => {
-            *slot = Some(pending);
-            None
-        }
     }
 }

@@ -343,7 +343,7 @@ impl LayerslayerApp {
                         batches: Vec::new(),
                         entry_count: 0,
                         result: None,
-                        progress: job.progress(position).cloned().unwrap_or_default(),
+                        progress: job.layer_progress(position).cloned().unwrap_or_default(),
                         summary: None,
                     })
                     .collect();
