@@ -15,14 +15,18 @@ use crate::gui::job::{Job, JobPanicked, JobPoll, Worker};
 use crate::gui::tree_view::{BuiltTree, TreeScope};
 use crate::inspect::analysis::{Analysis, analyze};
 use crate::inspect::carve::{self, CarveError, CarveReport, CarveTarget};
-use crate::inspect::diff::{DiffRow, SharedListings, diff_filesystems};
+use crate::inspect::diff::{
+    CompareImage, CompareReader, Comparison, DiffRow, ReadRequest, Side, compare_images,
+};
 use crate::layer::cache::ListingCache;
 use crate::layer::list::{ContentNeed, ListingOptions};
-use crate::layer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
+use crate::layer::parallel::{
+    Delivery, LayerEvent, ParallelPeek, default_concurrency, read_listings,
+};
 use crate::layer::stream::PeekProgress;
 use crate::model::{
     Change, Entry, EntryKind, FileTree, LayerListing, LayerResult, LayerStatus, TreeNode,
-    layer_changes, merge_entries, merge_layers,
+    layer_changes, merge_entries,
 };
 use crate::oci::manifest::Platform;
 use crate::oci::{ImageInfo, LayerInfo};
@@ -635,7 +639,6 @@ fn compare(
     request: CompareRequest,
     worker: &Worker<CompareProgress>,
 ) -> Result<CompareResult, String> {
-    let (cancel, progress) = (worker.cancel_token(), worker.progress().as_ref());
     let CompareRequest {
         image_b,
         source_a,
@@ -644,75 +647,46 @@ fn compare(
         cache,
         need_content,
     } = request;
+    let progress = worker.progress();
     progress.set_stage(format!("Opening {}…", escape_control(&image_b.reference)));
     worker.repaint();
-    let opened = resolve(image_b, cancel)?;
-    let options = ListingOptions {
-        cache: cache.as_deref(),
-        use_toc: true,
-        content: content_need(need_content),
+    let opened = resolve(image_b, worker.cancel_token())?;
+    let mut reader = CompareStages {
+        worker,
+        options: ListingOptions {
+            cache: cache.as_deref(),
+            use_toc: true,
+            content: content_need(need_content),
+        },
     };
-    let mut peeked: HashMap<usize, LayerListing> = peeked_a
+    let known_a = peeked_a
         .into_iter()
         .filter(|layer| layer.result.status.is_complete())
-        .map(|layer| (layer.entries.layer.index, layer.into_listing()))
+        .map(PeekedListing::into_listing)
         .collect();
-    let unread_a: Vec<LayerInfo> = layers_a
-        .iter()
-        .filter(|layer| !peeked.contains_key(&layer.index))
-        .cloned()
-        .collect();
-    let read_a = unread_a.len();
-    let mut fresh_a = if unread_a.is_empty() {
-        Vec::new()
-    } else {
-        progress.set_stage(format!("Reading {} of image A…", layers_word(read_a)));
-        read_listings(source_a.as_ref(), &unread_a, options, worker)
-    }
-    .into_iter();
-    let listings_a: Vec<LayerListing> = layers_a
-        .iter()
-        .filter_map(|layer| peeked.remove(&layer.index).or_else(|| fresh_a.next()))
-        .collect();
-    if cancel.is_cancelled() {
-        return Err("cancelled".into());
-    }
-    let shared = SharedListings::new(&listings_a, &opened.info.layers);
-    let shared_layers = shared.shared;
-    let read_b = shared.unread.len();
-    let fresh_b = if shared.unread.is_empty() {
-        Vec::new()
-    } else {
-        progress.set_stage(format!(
-            "Reading {} of image B ({shared_layers} shared with A)…",
-            layers_word(read_b)
-        ));
-        read_listings(opened.source.as_ref(), &shared.unread, options, worker)
-    };
-    let listings_b = shared.complete(fresh_b);
-    if cancel.is_cancelled() {
-        return Err("cancelled".into());
-    }
-    progress.set_reading(Vec::new());
-    progress.set_stage("Comparing the final filesystems…");
-    worker.repaint();
-    let rows = diff_filesystems(&merge_layers(&listings_a), &merge_layers(&listings_b));
-    let tree = DiffTree::build(&rows);
-    let notes = [("A", &listings_a), ("B", &listings_b)]
-        .into_iter()
-        .flat_map(|(image, listings)| {
-            listings
-                .iter()
-                .filter(|listing| !listing.result.status.is_complete())
-                .map(move |listing| {
-                    format!(
-                        "layer {} of image {image} was not read completely ({}): differences in it may be missing",
-                        listing.layer.index,
-                        listing.result.status.label()
-                    )
-                })
-        })
-        .collect();
+    let comparison = compare_images(
+        CompareImage {
+            source: source_a.as_ref(),
+            layers: &layers_a,
+        },
+        CompareImage {
+            source: opened.source.as_ref(),
+            layers: &opened.info.layers,
+        },
+        known_a,
+        &mut reader,
+        worker.cancel_token(),
+    )
+    .map_err(|cancelled| cancelled.to_string())?;
+    let tree = DiffTree::build(&comparison.rows);
+    let notes = comparison.incomplete_notes();
+    let Comparison {
+        shared_layers,
+        read_a,
+        read_b,
+        rows,
+        ..
+    } = comparison;
     Ok(CompareResult {
         request_b: opened.request,
         image_b: opened.info,
@@ -730,43 +704,51 @@ fn layers_word(count: usize) -> String {
     format!("{count} layer{}", if count == 1 { "" } else { "s" })
 }
 
-/// Reads `layers` whole into listings, in layer order, counting progress in `progress`.
-fn read_listings(
-    source: &dyn ImageSource,
-    layers: &[LayerInfo],
-    options: ListingOptions<'_>,
-    worker: &Worker<CompareProgress>,
-) -> Vec<LayerListing> {
-    let (cancel, progress) = (worker.cancel_token(), worker.progress());
-    let counters: Vec<Arc<PeekProgress>> = layers.iter().map(|_| Arc::default()).collect();
-    progress.set_reading(
-        layers
-            .iter()
-            .map(LayerInfo::size)
-            .zip(counters.iter().cloned())
-            .collect(),
-    );
-    let peek = ParallelPeek {
-        source,
-        options,
-        concurrency: default_concurrency(),
-        delivery: Delivery::InLayerOrder,
-    };
-    let mut listings = Vec::with_capacity(layers.len());
-    let mut entries = Vec::new();
-    peek.run(layers, &counters, cancel, &mut |event| match event {
-        LayerEvent::Entry(_, entry) => entries.push(entry),
-        LayerEvent::Idle => worker.repaint(),
-        LayerEvent::Done(position, result) => {
-            listings.push(LayerListing {
-                layer: layers[position].clone(),
-                entries: std::mem::take(&mut entries),
-                result,
-            });
-            worker.repaint();
-        }
-    });
-    listings
+/// How the app's comparison reads layers: each step named in the job's progress, the layers
+/// being read counted there, the UI woken as they go.
+struct CompareStages<'w> {
+    worker: &'w Worker<CompareProgress>,
+    options: ListingOptions<'w>,
+}
+
+impl CompareReader for CompareStages<'_> {
+    fn read(&mut self, request: ReadRequest<'_>) -> Vec<LayerListing> {
+        let progress = self.worker.progress();
+        let count = layers_word(request.layers.len());
+        progress.set_stage(match request.side {
+            Side::A => format!("Reading {count} of image A…"),
+            Side::B => format!(
+                "Reading {count} of image B ({} shared with A)…",
+                request.shared
+            ),
+        });
+        let counters: Vec<Arc<PeekProgress>> =
+            request.layers.iter().map(|_| Arc::default()).collect();
+        progress.set_reading(
+            request
+                .layers
+                .iter()
+                .map(LayerInfo::size)
+                .zip(counters.iter().cloned())
+                .collect(),
+        );
+        read_listings(
+            request.source,
+            request.layers,
+            self.options,
+            default_concurrency(),
+            &counters,
+            self.worker.cancel_token(),
+            &mut |_| self.worker.repaint(),
+        )
+    }
+
+    fn diffing(&mut self) {
+        let progress = self.worker.progress();
+        progress.set_reading(Vec::new());
+        progress.set_stage("Comparing the final filesystems…");
+        self.worker.repaint();
+    }
 }
 
 /// Whether listings must carry content facts: with `need_content`, layers are read whole.
