@@ -1,7 +1,9 @@
 //! Background work for the app, always off the UI thread: resolving an image, peeking layers,
 //! building file trees, analysing the layers, comparing two images and saving a file carved
-//! out of the image. Workers never panic; they report failures as values, stream
-//! entries in batches over a channel and wake the UI after each message.
+//! out of the image. Each is a [`Job`] with its own `start`; the workflows the CLI runs too
+//! (reading listings, comparing images) are the core's, called from here. Workers report
+//! failures as values, stream entries in batches over a channel and wake the UI after each
+//! message.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -503,8 +505,8 @@ pub struct PeekedListing {
 }
 
 impl PeekedListing {
-    /// The layer as a listing (its entries copied, on the worker).
-    fn into_listing(self) -> LayerListing {
+    /// The layer as a listing (its entries copied; call it on a worker).
+    pub fn into_listing(self) -> LayerListing {
         LayerListing {
             entries: self.entries.entries().cloned().collect(),
             layer: self.entries.layer,

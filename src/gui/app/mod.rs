@@ -141,10 +141,6 @@ struct PeekedLayer {
 }
 
 impl PeekedLayer {
-    fn entries(&self) -> impl Iterator<Item = &crate::model::Entry> {
-        self.batches.iter().flat_map(|batch| batch.iter())
-    }
-
     /// The layer and its entries so far, for background work (no entry is copied).
     fn to_entries(&self) -> LayerEntries {
         LayerEntries {
@@ -181,11 +177,7 @@ impl PeekedLayer {
 
     /// A copy as a listing; a layer still being read counts as cancelled (partial).
     fn to_listing(&self) -> LayerListing {
-        LayerListing {
-            layer: self.layer.clone(),
-            entries: self.entries().cloned().collect(),
-            result: self.result_so_far(),
-        }
+        self.to_peeked_listing().into_listing()
     }
 
     /// Ends the layer with `status` unless it already ended.
