@@ -23,7 +23,7 @@ use common::layouts::{IndexEntry, LayoutImage, write_oci_layout};
 use layerslayer::cancel::CancelToken;
 use layerslayer::inspect::analysis::analyze;
 use layerslayer::layer::list::{ContentNeed, ListingOptions};
-use layerslayer::layer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
+use layerslayer::layer::parallel::{default_concurrency, read_listings};
 use layerslayer::layer::stream::PeekProgress;
 use layerslayer::model::LayerListing;
 
@@ -62,34 +62,24 @@ fn read_all(layout: &str, content: ContentNeed) -> (Vec<LayerListing>, Duration)
     let (source, image) =
         common::open_with(layout, Default::default(), None).expect("open the layout");
     let progress: Vec<Arc<PeekProgress>> = image.layers.iter().map(|_| Arc::default()).collect();
-    let peek = ParallelPeek {
-        source: source.as_ref(),
-        options: ListingOptions {
-            cache: None,
-            use_toc: false,
-            content,
-        },
-        concurrency: default_concurrency(),
-        delivery: Delivery::InLayerOrder,
+    let options = ListingOptions {
+        cache: None,
+        use_toc: false,
+        content,
     };
-    let mut listings = Vec::new();
-    let mut entries = Vec::new();
-    peek.run(
+    let listings = read_listings(
+        source.as_ref(),
         &image.layers,
+        options,
+        default_concurrency(),
         &progress,
         &CancelToken::new(),
-        &mut |event| match event {
-            LayerEvent::Entry(_, entry) => entries.push(entry),
-            LayerEvent::Done(position, outcome) => {
-                assert!(outcome.status.is_complete(), "{:?}", outcome.status);
-                listings.push(
-                    outcome
-                        .into_listing(image.layers[position].clone(), std::mem::take(&mut entries)),
-                );
-            }
-            LayerEvent::Idle => {}
-        },
+        &mut |_| {},
     );
+    for listing in &listings {
+        let status = &listing.result.status;
+        assert!(status.is_complete(), "{status:?}");
+    }
     (listings, started.elapsed())
 }
 

@@ -58,11 +58,9 @@ fn listing_of(index: usize, entries: Vec<Entry>) -> LayerListing {
             created_by: None,
         },
         entries,
-        status: LayerStatus::Complete {
+        result: layerslayer::model::LayerResult::ended(LayerStatus::Complete {
             digest_verified: true,
-        },
-        bytes_read: 0,
-        listed_from: layerslayer::model::ListedFrom::Blob,
+        }),
     }
 }
 

@@ -58,14 +58,14 @@ fn a_two_gib_layer_streams_in_constant_memory() {
     );
 
     assert_eq!(
-        listing.status,
+        listing.result.status,
         LayerStatus::Complete {
             digest_verified: true
         }
     );
     assert_eq!(listing.entries.len(), FILES);
     assert!(listing.entries.iter().all(|e| e.size == FILE_SIZE));
-    assert_eq!(listing.bytes_read, length);
+    assert_eq!(listing.result.bytes_read, length);
     assert!(
         growth_mib < 16,
         "memory grew by {growth_mib} MiB while streaming a {} MiB layer",

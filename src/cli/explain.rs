@@ -15,13 +15,14 @@ use super::{
 use crate::cancel::CancelToken;
 use crate::inspect::analysis::{Analysis, FlagKind, GateRules, analyze, parse_size};
 use crate::inspect::diff::{
-    DiffChange, SharedListings, diff_filesystems, summarize, write_diff_csv,
+    CompareImage, CompareReader, Comparison, DiffChange, ReadRequest, compare_images, summarize,
+    write_diff_csv,
 };
 use crate::layer::cache::ListingCache;
 use crate::layer::list::{ContentNeed, ListingOptions};
-use crate::layer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
+use crate::layer::parallel::{ReadProgress, default_concurrency, read_listings};
 use crate::layer::stream::PeekProgress;
-use crate::model::{LayerListing, merge_layers};
+use crate::model::LayerListing;
 use crate::oci::{ImageInfo, LayerInfo};
 use crate::output::{self, Destination, ExportError};
 use crate::output::{escape_control, human_size};
@@ -336,30 +337,37 @@ pub(super) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
     let a = open_with(&args.image_a, &access, &cancel)?;
     let b = open_with(&args.image_b, &access, &cancel)?;
     let cache = open_cache(&args.read);
-    let listings_a = read_layers(
-        a.source.as_ref(),
-        &a.info.layers,
-        &args.read,
-        cache.as_ref(),
+    let mut reader = LayerReader {
+        args: &args.read,
+        cache: cache.as_ref(),
+        cancel: &cancel,
+    };
+    let Comparison {
+        listings_a,
+        listings_b,
+        shared_layers: shared_count,
+        rows,
+        ..
+    } = compare_images(
+        CompareImage {
+            source: a.source.as_ref(),
+            layers: &a.info.layers,
+        },
+        CompareImage {
+            source: b.source.as_ref(),
+            layers: &b.info.layers,
+        },
+        Vec::new(),
+        &mut reader,
         &cancel,
-    );
-    let shared = SharedListings::new(&listings_a, &b.info.layers);
-    let read_b = read_layers(
-        b.source.as_ref(),
-        &shared.unread,
-        &args.read,
-        cache.as_ref(),
-        &cancel,
-    );
-    let shared_count = shared.shared;
-    let listings_b = shared.complete(read_b);
+    )
+    .map_err(|cancelled| Failure::new(exit_code::FAILURE, cancelled.to_string()))?;
     if !args.read.quiet {
         eprintln!(
             "{shared_count} of {} layers of B are shared with A and were read once",
             b.info.layers.len()
         );
     }
-    let rows = diff_filesystems(&merge_layers(&listings_a), &merge_layers(&listings_b));
     if let Some(csv) = &args.csv {
         output::write_to(&Destination::from_arg(csv), |out| {
             write_diff_csv(&rows, out)
@@ -438,43 +446,61 @@ fn read_layers(
 ) -> Vec<LayerListing> {
     let progress: Vec<Arc<PeekProgress>> = layers.iter().map(|_| Arc::default()).collect();
     let bars = (!args.quiet && io::stderr().is_terminal()).then(|| ProgressBars::new(layers));
-    let peek = ParallelPeek {
-        source,
-        options: ListingOptions {
-            cache,
-            use_toc: false,
-            content: ContentNeed::Required,
-        },
-        concurrency: args.jobs.map_or_else(default_concurrency, usize::from),
-        delivery: Delivery::InLayerOrder,
+    let options = ListingOptions {
+        cache,
+        use_toc: false,
+        content: ContentNeed::Required,
     };
-    let mut listings = Vec::with_capacity(layers.len());
-    let mut entries = Vec::new();
+    let concurrency = args.jobs.map_or_else(default_concurrency, usize::from);
     let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
         if let Some(bars) = &bars {
             scope.spawn(|| bars.tick_until(&finished, &progress));
         }
-        peek.run(layers, &progress, cancel, &mut |event| match event {
-            LayerEvent::Entry(_, entry) => entries.push(entry),
-            LayerEvent::Idle => {}
-            LayerEvent::Done(position, outcome) => {
+        let listings = read_listings(
+            source,
+            layers,
+            options,
+            concurrency,
+            &progress,
+            cancel,
+            &mut |event| {
+                let ReadProgress::LayerDone(position, listing) = event else {
+                    return;
+                };
                 if let Some(bars) = &bars {
                     bars.finish(position);
                 }
-                let layer = &layers[position];
-                if let Some(message) = outcome.status.problem() {
+                if let Some(message) = listing.result.status.problem() {
                     eprintln!(
                         "warning: layer {} ({}): {}",
-                        layer.index,
-                        layer.short_digest(),
+                        listing.layer.index,
+                        listing.layer.short_digest(),
                         escape_control(message)
                     );
                 }
-                listings.push(outcome.into_listing(layer.clone(), std::mem::take(&mut entries)));
-            }
-        });
+            },
+        );
         finished.store(true, Ordering::Relaxed);
-    });
-    listings
+        listings
+    })
+}
+
+/// How `diff` reads the layers a comparison needs: [`read_layers`] with its options.
+struct LayerReader<'a> {
+    args: &'a ReadArgs,
+    cache: Option<&'a ListingCache>,
+    cancel: &'a CancelToken,
+}
+
+impl CompareReader for LayerReader<'_> {
+    fn read(&mut self, request: ReadRequest<'_>) -> Vec<LayerListing> {
+        read_layers(
+            request.source,
+            request.layers,
+            self.args,
+            self.cache,
+            self.cancel,
+        )
+    }
 }

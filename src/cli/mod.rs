@@ -617,15 +617,15 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
                     }
                 }
                 LayerEvent::Idle => {}
-                LayerEvent::Done(_, outcome) => {
+                LayerEvent::Done(_, result) => {
                     if let Some(bars) = &bars {
                         bars.finish(position);
                     }
                     let origin =
-                        listed_from_note(outcome.listed_from, outcome.bytes_read, layer.size())
+                        listed_from_note(result.listed_from, result.bytes_read, layer.size())
                             .map(|how| format!(", {how}"))
                             .unwrap_or_default();
-                    if let Some(note) = &outcome.note {
+                    if let Some(note) = &result.note {
                         eprintln!(
                             "note: layer {} ({}): {}",
                             layer.index,
@@ -637,17 +637,20 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
                         writeln!(
                             out,
                             "  ({count} entries, {}{origin})",
-                            outcome.status.label()
+                            result.status.label()
                         )
                     });
-                    if let Some(message) = outcome.status.problem() {
+                    if let Some(message) = result.status.problem() {
                         eprintln!(
                             "warning: {} (kept {count} entries read before it)",
                             escape_control(message)
                         );
                     }
-                    listings
-                        .push(outcome.into_listing(layer.clone(), std::mem::take(&mut entries)));
+                    listings.push(LayerListing {
+                        layer: layer.clone(),
+                        entries: std::mem::take(&mut entries),
+                        result,
+                    });
                 }
             }
         });
@@ -685,10 +688,10 @@ fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
 fn listings_exit_code(listings: &[LayerListing]) -> u8 {
     if listings
         .iter()
-        .any(|l| matches!(l.status, LayerStatus::Missing(_)))
+        .any(|l| matches!(l.result.status, LayerStatus::Missing(_)))
     {
         exit_code::NOT_FOUND
-    } else if listings.iter().all(|l| l.status.is_complete()) {
+    } else if listings.iter().all(|l| l.result.status.is_complete()) {
         exit_code::OK
     } else {
         exit_code::INCOMPLETE

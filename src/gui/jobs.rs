@@ -1,31 +1,34 @@
 //! Background work for the app, always off the UI thread: resolving an image, peeking layers,
 //! building file trees, analysing the layers, comparing two images and saving a file carved
-//! out of the image. Workers never panic; they report failures as values, stream
-//! entries in batches over a channel and wake the UI after each message.
+//! out of the image. Each is a [`Job`] with its own `start`; the workflows the CLI runs too
+//! (reading listings, comparing images) are the core's, called from here. Workers report
+//! failures as values, stream entries in batches over a channel and wake the UI after each
+//! message.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
-
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, unbounded};
-use poll_promise::Promise;
 
 use crate::cancel::CancelToken;
 use crate::gui::diff_view::DiffTree;
+use crate::gui::job::{Job, JobPanicked, JobPoll, Worker};
 use crate::gui::tree_view::{BuiltTree, TreeScope};
 use crate::inspect::analysis::{Analysis, analyze};
 use crate::inspect::carve::{self, CarveError, CarveReport, CarveTarget};
-use crate::inspect::diff::{DiffRow, SharedListings, diff_filesystems};
+use crate::inspect::diff::{
+    CompareImage, CompareReader, Comparison, DiffRow, ReadRequest, Side, compare_images,
+};
 use crate::layer::cache::ListingCache;
 use crate::layer::list::{ContentNeed, ListingOptions};
-use crate::layer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
+use crate::layer::parallel::{
+    Delivery, LayerEvent, ParallelPeek, default_concurrency, read_listings,
+};
 use crate::layer::stream::PeekProgress;
 use crate::model::{
-    Change, Entry, EntryKind, FileTree, LayerListing, LayerStatus, ListedFrom, TreeNode,
-    layer_changes, merge_entries, merge_layers,
+    Change, Entry, EntryKind, FileTree, LayerListing, LayerResult, LayerStatus, TreeNode,
+    layer_changes, merge_entries,
 };
 use crate::oci::manifest::Platform;
 use crate::oci::{ImageInfo, LayerInfo};
@@ -62,40 +65,14 @@ pub struct FetchedImage {
 }
 
 /// A running resolve; dropping it cancels the work.
-pub struct FetchJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<Result<FetchedImage, String>>>,
-    cancel: CancelToken,
-}
+pub type FetchJob = Job<Result<FetchedImage, String>>;
 
 impl FetchJob {
     /// Connects and resolves `request` on a worker thread; wakes `ctx` when done.
     pub fn start(request: FetchRequest, ctx: egui::Context) -> Result<Self, String> {
-        let cancel = CancelToken::new();
-        let (sender, promise) = Promise::new();
-        let worker_cancel = cancel.clone();
-        thread::Builder::new()
-            .name("fetch".into())
-            .spawn(move || {
-                sender.send(resolve(request, &worker_cancel));
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
-            cancel,
+        Job::spawn("fetch", &ctx, move |worker| {
+            resolve(request, worker.cancel_token())
         })
-    }
-
-    /// The result once the worker is done (only once); `None` while it is still running.
-    pub fn take_result(&mut self) -> Option<Result<FetchedImage, String>> {
-        take_if_ready(&mut self.promise)
-    }
-}
-
-impl Drop for FetchJob {
-    fn drop(&mut self) {
-        self.cancel.cancel();
     }
 }
 
@@ -131,31 +108,16 @@ pub enum PeekMessage {
         /// Which peeked layer.
         position: usize,
         /// How reading it ended.
-        status: LayerStatus,
-        /// Compressed bytes received.
-        bytes_read: u64,
-        /// Whether the entries came from the blob, the listing cache or a TOC.
-        listed_from: ListedFrom,
-        /// Something the user should know about how the layer was read.
-        note: Option<String>,
+        result: LayerResult,
     },
 }
 
-/// A running peek of several layers; dropping it cancels the work.
-pub struct PeekJob {
-    cancel: CancelToken,
-    progress: Vec<Arc<PeekProgress>>,
-    messages: Receiver<PeekMessage>,
-}
+/// A running peek of several layers, its live counters per layer, and the messages it sends;
+/// dropping it cancels the work.
+pub type PeekJob = Job<(), Vec<Arc<PeekProgress>>, PeekMessage>;
 
 /// What [`PeekJob::poll`] found.
-#[derive(Debug, Default)]
-pub struct PeekPoll {
-    /// Messages received, in order.
-    pub messages: Vec<PeekMessage>,
-    /// True when the workers have finished and everything was received.
-    pub finished: bool,
-}
+pub type PeekPoll = JobPoll<PeekMessage>;
 
 impl PeekJob {
     /// Peeks `layers` on worker threads (as many at once as there are cores), streaming
@@ -169,152 +131,106 @@ impl PeekJob {
         need_content: bool,
         ctx: egui::Context,
     ) -> Result<Self, String> {
-        let cancel = CancelToken::new();
         let progress: Vec<Arc<PeekProgress>> = layers
             .iter()
             .map(|_| Arc::new(PeekProgress::default()))
             .collect();
-        let (raw_sender, raw_receiver) = unbounded();
-        let (sender, messages) = unbounded();
-        let spawn_error = |e: std::io::Error| format!("could not start a worker thread: {e}");
-        thread::Builder::new()
-            .name("peek-batches".into())
-            .spawn(move || {
-                forward_in_batches(&raw_receiver, &sender, &ctx);
-                // Wake the UI once more so it notices the closed channel promptly.
-                drop(sender);
-                ctx.request_repaint();
-            })
-            .map_err(spawn_error)?;
-        let worker_cancel = cancel.clone();
-        let worker_progress = progress.clone();
-        thread::Builder::new()
-            .name("peek".into())
-            .spawn(move || {
-                let peek = ParallelPeek {
-                    source: source.as_ref(),
-                    options: ListingOptions {
-                        cache: cache.as_deref(),
-                        use_toc: true,
-                        content: content_need(need_content),
-                    },
-                    concurrency: default_concurrency(),
-                    delivery: Delivery::AsTheyArrive,
-                };
-                peek.run(&layers, &worker_progress, &worker_cancel, &mut |event| {
-                    // A failed send means the UI is gone; the cancel token stops the work.
-                    raw_sender.send(event).ok();
-                });
-            })
-            .map_err(spawn_error)?;
-        Ok(Self {
-            cancel,
-            progress,
-            messages,
+        Job::spawn_with("peek", &ctx, progress, move |worker| {
+            let peek = ParallelPeek {
+                source: source.as_ref(),
+                options: ListingOptions {
+                    cache: cache.as_deref(),
+                    use_toc: true,
+                    content: content_need(need_content),
+                },
+                concurrency: default_concurrency(),
+                delivery: Delivery::AsTheyArrive,
+            };
+            let mut batches = Batches::new(worker);
+            peek.run(
+                &layers,
+                worker.progress(),
+                worker.cancel_token(),
+                &mut |event| {
+                    if !batches.push(event) {
+                        // The UI is gone: stop the work.
+                        worker.cancel_token().cancel();
+                    }
+                },
+            );
+            batches.flush_all();
         })
     }
 
     /// Live counters of the layer at `position`.
-    pub fn progress(&self, position: usize) -> Option<&Arc<PeekProgress>> {
-        self.progress.get(position)
-    }
-
-    /// Stops the work as soon as possible.
-    pub fn cancel(&self) {
-        self.cancel.cancel();
-    }
-
-    /// Takes every message that has arrived, without blocking.
-    pub fn poll(&self) -> PeekPoll {
-        let mut poll = PeekPoll::default();
-        loop {
-            match self.messages.try_recv() {
-                Ok(message) => poll.messages.push(message),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    poll.finished = true;
-                    break;
-                }
-            }
-        }
-        poll
-    }
-}
-
-impl Drop for PeekJob {
-    fn drop(&mut self) {
-        self.cancel.cancel();
+    pub fn layer_progress(&self, position: usize) -> Option<&Arc<PeekProgress>> {
+        self.progress().get(position)
     }
 }
 
 /// Groups each layer's entries into batches of [`BATCH_ENTRIES`] or [`BATCH_WAIT`],
-/// whichever comes first, and wakes the UI after each message. Ends when the peek ends or the
-/// UI is gone.
-fn forward_in_batches(
-    events: &Receiver<LayerEvent>,
-    messages: &Sender<PeekMessage>,
-    ctx: &egui::Context,
-) {
-    // Layers interleave when read in parallel: one batch per layer.
-    let mut batches: BTreeMap<usize, Vec<Entry>> = BTreeMap::new();
-    let mut deadline: Option<Instant> = None;
-    let send = |message: PeekMessage| {
-        let sent = messages.send(message).is_ok();
-        ctx.request_repaint();
-        sent
-    };
-    let flush = |batches: &mut BTreeMap<usize, Vec<Entry>>, position: usize| {
-        batches.remove(&position).is_none_or(|entries| {
-            entries.is_empty() || send(PeekMessage::Entries { position, entries })
-        })
-    };
-    let flush_all = |batches: &mut BTreeMap<usize, Vec<Entry>>| {
-        let positions: Vec<usize> = batches.keys().copied().collect();
-        positions
-            .into_iter()
-            .all(|position| flush(batches, position))
-    };
-    loop {
-        let event = match deadline {
-            Some(deadline) => events.recv_deadline(deadline),
-            None => events.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
+/// whichever comes first, and sends them on with each layer's end.
+struct Batches<'w> {
+    worker: &'w Worker<Vec<Arc<PeekProgress>>, PeekMessage>,
+    /// Layers interleave when read in parallel: one batch per layer.
+    batches: BTreeMap<usize, Vec<Entry>>,
+    /// When the oldest entry waiting must be sent.
+    deadline: Option<Instant>,
+}
+
+impl<'w> Batches<'w> {
+    fn new(worker: &'w Worker<Vec<Arc<PeekProgress>>, PeekMessage>) -> Self {
+        Self {
+            worker,
+            batches: BTreeMap::new(),
+            deadline: None,
+        }
+    }
+
+    /// Takes in one event of the peek; false when the UI is gone.
+    fn push(&mut self, event: LayerEvent) -> bool {
         let delivered = match event {
-            Ok(LayerEvent::Entry(position, entry)) => {
-                if batches.is_empty() {
-                    deadline = Some(Instant::now() + BATCH_WAIT);
+            LayerEvent::Entry(position, entry) => {
+                if self.batches.is_empty() {
+                    self.deadline = Some(Instant::now() + BATCH_WAIT);
                 }
-                let batch = batches.entry(position).or_default();
+                let batch = self.batches.entry(position).or_default();
                 batch.push(entry);
-                batch.len() < BATCH_ENTRIES || flush(&mut batches, position)
+                batch.len() < BATCH_ENTRIES || self.flush(position)
             }
-            // The batching thread keeps its own deadline.
-            Ok(LayerEvent::Idle) => true,
-            Ok(LayerEvent::Done(position, outcome)) => {
-                flush(&mut batches, position)
-                    && send(PeekMessage::LayerDone {
-                        position,
-                        status: outcome.status,
-                        bytes_read: outcome.bytes_read,
-                        listed_from: outcome.listed_from,
-                        note: outcome.note,
-                    })
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                deadline = None;
-                flush_all(&mut batches)
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                flush_all(&mut batches);
-                return;
+            // The layers went quiet: send what waits.
+            LayerEvent::Idle => self.flush_all(),
+            LayerEvent::Done(position, result) => {
+                self.flush(position)
+                    && self
+                        .worker
+                        .send(PeekMessage::LayerDone { position, result })
             }
         };
-        if batches.is_empty() {
-            deadline = None;
+        if self
+            .deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            return self.flush_all() && delivered;
         }
-        if !delivered {
-            return;
+        if self.batches.is_empty() {
+            self.deadline = None;
         }
+        delivered
+    }
+
+    /// Sends the batch of the layer at `position`, if any; false when the UI is gone.
+    fn flush(&mut self, position: usize) -> bool {
+        self.batches.remove(&position).is_none_or(|entries| {
+            entries.is_empty() || self.worker.send(PeekMessage::Entries { position, entries })
+        })
+    }
+
+    /// Sends every batch; false when the UI is gone.
+    fn flush_all(&mut self) -> bool {
+        self.deadline = None;
+        let positions: Vec<usize> = self.batches.keys().copied().collect();
+        positions.into_iter().all(|position| self.flush(position))
     }
 }
 
@@ -345,9 +261,7 @@ fn changes_of(layers: &[LayerEntries]) -> Vec<Vec<Change>> {
             layer: layer.layer.clone(),
             entries: layer.entries().cloned().collect(),
             // Only the entries count for the changes.
-            status: LayerStatus::Cancelled,
-            bytes_read: 0,
-            listed_from: ListedFrom::Blob,
+            result: LayerResult::ended(LayerStatus::Cancelled),
         })
         .collect();
     layer_changes(&listings)
@@ -434,30 +348,12 @@ fn node_changes(
 }
 
 /// A file tree being built on a worker thread (large trees take a while to build).
-pub struct TreeBuildJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<BuiltTree>>,
-}
+pub type TreeBuildJob = Job<BuiltTree>;
 
 impl TreeBuildJob {
     /// Builds the tree of `input` on a worker thread; wakes `ctx` when done.
     pub fn start(input: TreeInput, ctx: egui::Context) -> Result<Self, String> {
-        let (sender, promise) = Promise::new();
-        thread::Builder::new()
-            .name("tree".into())
-            .spawn(move || {
-                sender.send(input.build());
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
-        })
-    }
-
-    /// The tree once built (only once); `None` while the build runs.
-    pub fn take_result(&mut self) -> Option<BuiltTree> {
-        take_if_ready(&mut self.promise)
+        Job::spawn("tree", &ctx, move |_| input.build())
     }
 }
 
@@ -493,11 +389,9 @@ impl ChangeSummary {
     }
 }
 
-/// The change summaries of peeked layers, computed on a worker thread.
-pub struct ChangeSummaryJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<Vec<Option<ChangeSummary>>>>,
-}
+/// The change summaries of peeked layers, computed on a worker thread: one summary per layer
+/// given (`None` past the complete ones).
+pub type ChangeSummaryJob = Job<Vec<Option<ChangeSummary>>>;
 
 impl ChangeSummaryJob {
     /// Summarises the first `complete` of `layers` (base first; their entries are final), the
@@ -507,30 +401,16 @@ impl ChangeSummaryJob {
         complete: usize,
         ctx: egui::Context,
     ) -> Result<Self, String> {
-        let (sender, promise) = Promise::new();
-        thread::Builder::new()
-            .name("changes".into())
-            .spawn(move || {
-                let summarised = &layers[..complete.min(layers.len())];
-                let mut summaries: Vec<Option<ChangeSummary>> = summarised
-                    .iter()
-                    .zip(changes_of(summarised))
-                    .map(|(layer, changes)| Some(ChangeSummary::of(layer.entries(), &changes)))
-                    .collect();
-                summaries.resize(layers.len(), None);
-                sender.send(summaries);
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
+        Job::spawn("changes", &ctx, move |_| {
+            let summarised = &layers[..complete.min(layers.len())];
+            let mut summaries: Vec<Option<ChangeSummary>> = summarised
+                .iter()
+                .zip(changes_of(summarised))
+                .map(|(layer, changes)| Some(ChangeSummary::of(layer.entries(), &changes)))
+                .collect();
+            summaries.resize(layers.len(), None);
+            summaries
         })
-    }
-
-    /// One summary per layer given (`None` past the complete ones), once computed (only
-    /// once); `None` while the work runs.
-    pub fn take_result(&mut self) -> Option<Vec<Option<ChangeSummary>>> {
-        take_if_ready(&mut self.promise)
     }
 }
 
@@ -543,16 +423,14 @@ pub enum SaveError {
     /// The destination could not be written.
     #[error(transparent)]
     File(#[from] ExportError),
+    /// The save's worker stopped unexpectedly.
+    #[error(transparent)]
+    Stopped(#[from] JobPanicked),
 }
 
-/// A file being carved out of the image and saved; dropping it cancels the work and leaves
-/// nothing at the destination.
-pub struct CarveJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<Result<CarveReport, SaveError>>>,
-    cancel: CancelToken,
-    fetched: Arc<AtomicU64>,
-}
+/// A file being carved out of the image and saved, counting the blob bytes fetched; dropping
+/// it cancels the work and leaves nothing at the destination.
+pub type CarveJob = Job<Result<CarveReport, SaveError>, AtomicU64>;
 
 impl CarveJob {
     /// Carves `target` from `source` into `destination` on a worker thread (written to a
@@ -563,45 +441,20 @@ impl CarveJob {
         destination: PathBuf,
         ctx: egui::Context,
     ) -> Result<Self, String> {
-        let cancel = CancelToken::new();
-        let fetched = Arc::new(AtomicU64::new(0));
-        let (sender, promise) = Promise::new();
-        let (worker_cancel, worker_fetched) = (cancel.clone(), Arc::clone(&fetched));
-        thread::Builder::new()
-            .name("carve".into())
-            .spawn(move || {
-                let saved = save_carved(
-                    source.as_ref(),
-                    &target,
-                    destination,
-                    &worker_cancel,
-                    &worker_fetched,
-                );
-                sender.send(saved);
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
-            cancel,
-            fetched,
+        Job::spawn_with("carve", &ctx, AtomicU64::new(0), move |worker| {
+            save_carved(
+                source.as_ref(),
+                &target,
+                destination,
+                worker.cancel_token(),
+                worker.progress(),
+            )
         })
     }
 
     /// Blob bytes fetched so far.
     pub fn fetched(&self) -> u64 {
-        self.fetched.load(Ordering::Relaxed)
-    }
-
-    /// The result once the worker is done (only once); `None` while it is still running.
-    pub fn take_result(&mut self) -> Option<Result<CarveReport, SaveError>> {
-        take_if_ready(&mut self.promise)
-    }
-}
-
-impl Drop for CarveJob {
-    fn drop(&mut self) {
-        self.cancel.cancel();
+        self.progress().load(Ordering::Relaxed)
     }
 }
 
@@ -648,22 +501,16 @@ pub struct PeekedListing {
     /// The layer and its entries.
     pub entries: LayerEntries,
     /// How reading it ended.
-    pub status: LayerStatus,
-    /// Compressed bytes received.
-    pub bytes_read: u64,
-    /// Whether the entries came from the blob, the listing cache or a TOC.
-    pub listed_from: ListedFrom,
+    pub result: LayerResult,
 }
 
 impl PeekedListing {
-    /// The layer as a listing (its entries copied, on the worker).
-    fn into_listing(self) -> LayerListing {
+    /// The layer as a listing (its entries copied; call it on a worker).
+    pub fn into_listing(self) -> LayerListing {
         LayerListing {
             entries: self.entries.entries().cloned().collect(),
             layer: self.entries.layer,
-            status: self.status,
-            bytes_read: self.bytes_read,
-            listed_from: self.listed_from,
+            result: self.result,
         }
     }
 }
@@ -678,42 +525,26 @@ pub struct AnalysisDone {
 }
 
 /// The analysis of the peeked layers, computed on a worker thread.
-pub struct AnalysisJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<AnalysisDone>>,
-}
+pub type AnalysisJob = Job<AnalysisDone>;
 
 impl AnalysisJob {
     /// Analyses `layers` (base first) with [`analyze`]; wakes `ctx` when done.
     pub fn start(layers: Vec<PeekedListing>, ctx: egui::Context) -> Result<Self, String> {
-        let (sender, promise) = Promise::new();
-        thread::Builder::new()
-            .name("analysis".into())
-            .spawn(move || {
-                let listings: Vec<LayerListing> = layers
-                    .into_iter()
-                    .map(PeekedListing::into_listing)
-                    .collect();
-                let files_without_content = listings
-                    .iter()
-                    .flat_map(|listing| &listing.entries)
-                    .filter(|entry| entry.kind == EntryKind::File && entry.content.is_none())
-                    .count();
-                sender.send(AnalysisDone {
-                    analysis: analyze(&listings),
-                    files_without_content,
-                });
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
+        Job::spawn("analysis", &ctx, move |_| {
+            let listings: Vec<LayerListing> = layers
+                .into_iter()
+                .map(PeekedListing::into_listing)
+                .collect();
+            let files_without_content = listings
+                .iter()
+                .flat_map(|listing| &listing.entries)
+                .filter(|entry| entry.kind == EntryKind::File && entry.content.is_none())
+                .count();
+            AnalysisDone {
+                analysis: analyze(&listings),
+                files_without_content,
+            }
         })
-    }
-
-    /// The analysis once computed (only once); `None` while the work runs.
-    pub fn take_result(&mut self) -> Option<AnalysisDone> {
-        take_if_ready(&mut self.promise)
     }
 }
 
@@ -792,59 +623,23 @@ impl CompareProgress {
     }
 }
 
-/// A comparison of image A with image B running on a worker thread; dropping it cancels it.
-pub struct CompareJob {
-    /// `None` once the result was taken.
-    promise: Option<Promise<Result<CompareResult, String>>>,
-    cancel: CancelToken,
-    progress: Arc<CompareProgress>,
-}
+/// A comparison of image A with image B running on a worker thread, and how it is going;
+/// dropping it cancels it.
+pub type CompareJob = Job<Result<CompareResult, String>, CompareProgress>;
 
 impl CompareJob {
     /// Opens image B, reads the layers of A not peeked yet and the layers of B that A does
     /// not share, and diffs the two final filesystems; wakes `ctx` as it goes and when done.
     pub fn start(request: CompareRequest, ctx: egui::Context) -> Result<Self, String> {
-        let cancel = CancelToken::new();
-        let progress = Arc::new(CompareProgress::default());
-        let (sender, promise) = Promise::new();
-        let (worker_cancel, worker_progress) = (cancel.clone(), Arc::clone(&progress));
-        thread::Builder::new()
-            .name("compare".into())
-            .spawn(move || {
-                let result = compare(request, &worker_cancel, &worker_progress, &ctx);
-                sender.send(result);
-                ctx.request_repaint();
-            })
-            .map_err(|e| format!("could not start a worker thread: {e}"))?;
-        Ok(Self {
-            promise: Some(promise),
-            cancel,
-            progress,
+        Job::spawn_with("compare", &ctx, CompareProgress::default(), move |worker| {
+            compare(request, worker)
         })
-    }
-
-    /// How the comparison is going.
-    pub fn progress(&self) -> &CompareProgress {
-        &self.progress
-    }
-
-    /// The result once the worker is done (only once); `None` while it is still running.
-    pub fn take_result(&mut self) -> Option<Result<CompareResult, String>> {
-        take_if_ready(&mut self.promise)
-    }
-}
-
-impl Drop for CompareJob {
-    fn drop(&mut self) {
-        self.cancel.cancel();
     }
 }
 
 fn compare(
     request: CompareRequest,
-    cancel: &CancelToken,
-    progress: &CompareProgress,
-    ctx: &egui::Context,
+    worker: &Worker<CompareProgress>,
 ) -> Result<CompareResult, String> {
     let CompareRequest {
         image_b,
@@ -854,82 +649,46 @@ fn compare(
         cache,
         need_content,
     } = request;
+    let progress = worker.progress();
     progress.set_stage(format!("Opening {}…", escape_control(&image_b.reference)));
-    ctx.request_repaint();
-    let opened = resolve(image_b, cancel)?;
-    let options = ListingOptions {
-        cache: cache.as_deref(),
-        use_toc: true,
-        content: content_need(need_content),
+    worker.repaint();
+    let opened = resolve(image_b, worker.cancel_token())?;
+    let mut reader = CompareStages {
+        worker,
+        options: ListingOptions {
+            cache: cache.as_deref(),
+            use_toc: true,
+            content: content_need(need_content),
+        },
     };
-    let mut peeked: HashMap<usize, LayerListing> = peeked_a
+    let known_a = peeked_a
         .into_iter()
-        .filter(|layer| layer.status.is_complete())
-        .map(|layer| (layer.entries.layer.index, layer.into_listing()))
+        .filter(|layer| layer.result.status.is_complete())
+        .map(PeekedListing::into_listing)
         .collect();
-    let unread_a: Vec<LayerInfo> = layers_a
-        .iter()
-        .filter(|layer| !peeked.contains_key(&layer.index))
-        .cloned()
-        .collect();
-    let read_a = unread_a.len();
-    let mut fresh_a = if unread_a.is_empty() {
-        Vec::new()
-    } else {
-        progress.set_stage(format!("Reading {} of image A…", layers_word(read_a)));
-        read_listings(source_a.as_ref(), &unread_a, options, cancel, progress, ctx)
-    }
-    .into_iter();
-    let listings_a: Vec<LayerListing> = layers_a
-        .iter()
-        .filter_map(|layer| peeked.remove(&layer.index).or_else(|| fresh_a.next()))
-        .collect();
-    if cancel.is_cancelled() {
-        return Err("cancelled".into());
-    }
-    let shared = SharedListings::new(&listings_a, &opened.info.layers);
-    let shared_layers = shared.shared;
-    let read_b = shared.unread.len();
-    let fresh_b = if shared.unread.is_empty() {
-        Vec::new()
-    } else {
-        progress.set_stage(format!(
-            "Reading {} of image B ({shared_layers} shared with A)…",
-            layers_word(read_b)
-        ));
-        read_listings(
-            opened.source.as_ref(),
-            &shared.unread,
-            options,
-            cancel,
-            progress,
-            ctx,
-        )
-    };
-    let listings_b = shared.complete(fresh_b);
-    if cancel.is_cancelled() {
-        return Err("cancelled".into());
-    }
-    progress.set_reading(Vec::new());
-    progress.set_stage("Comparing the final filesystems…");
-    ctx.request_repaint();
-    let rows = diff_filesystems(&merge_layers(&listings_a), &merge_layers(&listings_b));
-    let tree = DiffTree::build(&rows);
-    let notes = [("A", &listings_a), ("B", &listings_b)]
-        .into_iter()
-        .flat_map(|(image, listings)| {
-            listings
-                .iter()
-                .filter(|listing| !listing.status.is_complete())
-                .map(move |listing| {
-                    format!(
-                        "layer {} of image {image} was not read completely ({}): differences in it may be missing",
-                        listing.layer.index,
-                        listing.status.label()
-                    )
-                })
-        })
-        .collect();
+    let comparison = compare_images(
+        CompareImage {
+            source: source_a.as_ref(),
+            layers: &layers_a,
+        },
+        CompareImage {
+            source: opened.source.as_ref(),
+            layers: &opened.info.layers,
+        },
+        known_a,
+        &mut reader,
+        worker.cancel_token(),
+    )
+    .map_err(|cancelled| cancelled.to_string())?;
+    let tree = DiffTree::build(&comparison.rows);
+    let notes = comparison.incomplete_notes();
+    let Comparison {
+        shared_layers,
+        read_a,
+        read_b,
+        rows,
+        ..
+    } = comparison;
     Ok(CompareResult {
         request_b: opened.request,
         image_b: opened.info,
@@ -947,41 +706,51 @@ fn layers_word(count: usize) -> String {
     format!("{count} layer{}", if count == 1 { "" } else { "s" })
 }
 
-/// Reads `layers` whole into listings, in layer order, counting progress in `progress`.
-fn read_listings(
-    source: &dyn ImageSource,
-    layers: &[LayerInfo],
-    options: ListingOptions<'_>,
-    cancel: &CancelToken,
-    progress: &CompareProgress,
-    ctx: &egui::Context,
-) -> Vec<LayerListing> {
-    let counters: Vec<Arc<PeekProgress>> = layers.iter().map(|_| Arc::default()).collect();
-    progress.set_reading(
-        layers
-            .iter()
-            .map(LayerInfo::size)
-            .zip(counters.iter().cloned())
-            .collect(),
-    );
-    let peek = ParallelPeek {
-        source,
-        options,
-        concurrency: default_concurrency(),
-        delivery: Delivery::InLayerOrder,
-    };
-    let mut listings = Vec::with_capacity(layers.len());
-    let mut entries = Vec::new();
-    peek.run(layers, &counters, cancel, &mut |event| match event {
-        LayerEvent::Entry(_, entry) => entries.push(entry),
-        LayerEvent::Idle => ctx.request_repaint(),
-        LayerEvent::Done(position, outcome) => {
-            listings
-                .push(outcome.into_listing(layers[position].clone(), std::mem::take(&mut entries)));
-            ctx.request_repaint();
-        }
-    });
-    listings
+/// How the app's comparison reads layers: each step named in the job's progress, the layers
+/// being read counted there, the UI woken as they go.
+struct CompareStages<'w> {
+    worker: &'w Worker<CompareProgress>,
+    options: ListingOptions<'w>,
+}
+
+impl CompareReader for CompareStages<'_> {
+    fn read(&mut self, request: ReadRequest<'_>) -> Vec<LayerListing> {
+        let progress = self.worker.progress();
+        let count = layers_word(request.layers.len());
+        progress.set_stage(match request.side {
+            Side::A => format!("Reading {count} of image A…"),
+            Side::B => format!(
+                "Reading {count} of image B ({} shared with A)…",
+                request.shared
+            ),
+        });
+        let counters: Vec<Arc<PeekProgress>> =
+            request.layers.iter().map(|_| Arc::default()).collect();
+        progress.set_reading(
+            request
+                .layers
+                .iter()
+                .map(LayerInfo::size)
+                .zip(counters.iter().cloned())
+                .collect(),
+        );
+        read_listings(
+            request.source,
+            request.layers,
+            self.options,
+            default_concurrency(),
+            &counters,
+            self.worker.cancel_token(),
+            &mut |_| self.worker.repaint(),
+        )
+    }
+
+    fn diffing(&mut self) {
+        let progress = self.worker.progress();
+        progress.set_reading(Vec::new());
+        progress.set_stage("Comparing the final filesystems…");
+        self.worker.repaint();
+    }
 }
 
 /// Whether listings must carry content facts: with `need_content`, layers are read whole.
@@ -990,16 +759,5 @@ fn content_need(need_content: bool) -> ContentNeed {
         ContentNeed::Required
     } else {
         ContentNeed::WhenStreamed
-    }
-}
-
-/// Takes a promise's value once it is ready, leaving `None` behind; keeps a pending promise.
-fn take_if_ready<T: Send>(slot: &mut Option<Promise<T>>) -> Option<T> {
-    match slot.take()?.try_take() {
-        Ok(value) => Some(value),
-        Err(pending) => {
-            *slot = Some(pending);
-            None
-        }
     }
 }

@@ -1,9 +1,10 @@
 //! The desktop app (eframe/egui), a thin shell over the core: [`app`] holds the window,
-//! [`jobs`] the background work, [`tree_view`] the virtualised file tree, [`diff_view`] the
-//! tree of two images' differences.
+//! [`jobs`] the background work (each a [`job::Job`]), [`tree_view`] the virtualised file
+//! tree, [`diff_view`] the tree of two images' differences.
 
 pub mod app;
 pub mod diff_view;
+pub mod job;
 pub mod jobs;
 pub mod tree_view;
 

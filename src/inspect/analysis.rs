@@ -355,10 +355,10 @@ fn caveats(listings: &[LayerListing]) -> Vec<String> {
     let mut caveats = Vec::new();
     for listing in listings {
         let layer = listing.layer.index;
-        if !listing.status.is_complete() {
+        if !listing.result.status.is_complete() {
             caveats.push(format!(
                 "layer {layer} was not read completely ({}): its figures are partial",
-                listing.status.label()
+                listing.result.status.label()
             ));
         }
         let unread = listing

@@ -1,14 +1,17 @@
-//! Comparing the final filesystems of two images, path by path.
+//! Comparing the final filesystems of two images, path by path, and [`compare_images`], the
+//! whole comparison (shared layers read once) that the CLI and the app both run.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use serde::Serialize;
 
+use crate::cancel::CancelToken;
 use crate::model::ContentHash;
-use crate::model::{EntryKind, LayerListing, MergedEntry};
+use crate::model::{EntryKind, LayerListing, MergedEntry, merge_layers};
 use crate::oci::LayerInfo;
 use crate::output::{ExportError, neutralize_formula};
+use crate::source::ImageSource;
 
 /// How a path differs between image A and image B.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -197,7 +200,7 @@ impl SharedListings {
     pub fn new(a: &[LayerListing], b_layers: &[LayerInfo]) -> Self {
         let by_digest: HashMap<&str, &LayerListing> = a
             .iter()
-            .filter(|l| l.status.is_complete())
+            .filter(|l| l.result.status.is_complete())
             .map(|l| (l.layer.digest(), l))
             .collect();
         let known: Vec<Option<LayerListing>> = b_layers
@@ -232,6 +235,162 @@ impl SharedListings {
             .filter_map(|known| known.or_else(|| read.next()))
             .collect()
     }
+}
+
+/// Which image of a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The image compared from (the one on screen in the app).
+    A,
+    /// The image compared with.
+    B,
+}
+
+/// One image of a comparison: where its blobs come from, and its layers, base first.
+#[derive(Clone, Copy)]
+pub struct CompareImage<'a> {
+    /// Where the image's blobs come from.
+    pub source: &'a dyn ImageSource,
+    /// Every layer of the image, base first.
+    pub layers: &'a [LayerInfo],
+}
+
+/// Layers a comparison has to read, as it hands them to its [`CompareReader`].
+pub struct ReadRequest<'a> {
+    /// Which image they belong to.
+    pub side: Side,
+    /// Where their blobs come from.
+    pub source: &'a dyn ImageSource,
+    /// The layers to read, in the image's order (never empty).
+    pub layers: &'a [LayerInfo],
+    /// For image B: how many of its layers were taken from A's listings (0 for A).
+    pub shared: usize,
+}
+
+/// How a comparison reads the layers it needs (with whatever progress display the caller
+/// has), and hears when it moves on to comparing.
+pub trait CompareReader {
+    /// Reads every layer of `request` whole, returning one listing per layer, in order.
+    fn read(&mut self, request: ReadRequest<'_>) -> Vec<LayerListing>;
+
+    /// Both images are read: the final filesystems are being compared.
+    fn diffing(&mut self) {}
+}
+
+/// The comparison was cancelled before it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cancelled")]
+pub struct CompareCancelled;
+
+/// A finished comparison of image A with image B.
+#[derive(Debug)]
+pub struct Comparison {
+    /// Image A's listings, base first.
+    pub listings_a: Vec<LayerListing>,
+    /// Image B's listings, base first (shared layers taken from A's).
+    pub listings_b: Vec<LayerListing>,
+    /// Layers of B that A has too (same digest, read completely): read once.
+    pub shared_layers: usize,
+    /// Layers of A read for the comparison (not known before).
+    pub read_a: usize,
+    /// Layers of B read for the comparison (not shared with A).
+    pub read_b: usize,
+    /// The differing paths, sorted by path.
+    pub rows: Vec<DiffRow>,
+}
+
+impl Comparison {
+    /// A note for each layer of either image that was not read completely: the comparison
+    /// may miss differences in it.
+    pub fn incomplete_notes(&self) -> Vec<String> {
+        [("A", &self.listings_a), ("B", &self.listings_b)]
+            .into_iter()
+            .flat_map(|(image, listings)| {
+                listings
+                    .iter()
+                    .filter(|listing| !listing.result.status.is_complete())
+                    .map(move |listing| {
+                        format!(
+                            "layer {} of image {image} was not read completely ({}): differences in it may be missing",
+                            listing.layer.index,
+                            listing.result.status.label()
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Compares the final filesystems of images `a` and `b`. Listings of A already read go in
+/// `known_a` (complete ones are used, matched by layer index); the other layers of A are read
+/// through `reader`, then the layers of B that A does not share (same digest), so a shared
+/// layer is read once. Layers that could not be read completely stay in the listings with
+/// their status; only `cancel` stops the comparison.
+pub fn compare_images(
+    a: CompareImage<'_>,
+    b: CompareImage<'_>,
+    known_a: Vec<LayerListing>,
+    reader: &mut dyn CompareReader,
+    cancel: &CancelToken,
+) -> Result<Comparison, CompareCancelled> {
+    let mut known: HashMap<usize, LayerListing> = known_a
+        .into_iter()
+        .filter(|listing| listing.result.status.is_complete())
+        .map(|listing| (listing.layer.index, listing))
+        .collect();
+    let unread_a: Vec<LayerInfo> = a
+        .layers
+        .iter()
+        .filter(|layer| !known.contains_key(&layer.index))
+        .cloned()
+        .collect();
+    let read_a = unread_a.len();
+    let fresh_a = if unread_a.is_empty() {
+        Vec::new()
+    } else {
+        reader.read(ReadRequest {
+            side: Side::A,
+            source: a.source,
+            layers: &unread_a,
+            shared: 0,
+        })
+    };
+    let mut fresh_a = fresh_a.into_iter();
+    let listings_a: Vec<LayerListing> = a
+        .layers
+        .iter()
+        .filter_map(|layer| known.remove(&layer.index).or_else(|| fresh_a.next()))
+        .collect();
+    if cancel.is_cancelled() {
+        return Err(CompareCancelled);
+    }
+    let shared = SharedListings::new(&listings_a, b.layers);
+    let shared_layers = shared.shared;
+    let read_b = shared.unread.len();
+    let fresh_b = if shared.unread.is_empty() {
+        Vec::new()
+    } else {
+        reader.read(ReadRequest {
+            side: Side::B,
+            source: b.source,
+            layers: &shared.unread,
+            shared: shared_layers,
+        })
+    };
+    let listings_b = shared.complete(fresh_b);
+    if cancel.is_cancelled() {
+        return Err(CompareCancelled);
+    }
+    reader.diffing();
+    let rows = diff_filesystems(&merge_layers(&listings_a), &merge_layers(&listings_b));
+    Ok(Comparison {
+        listings_a,
+        listings_b,
+        shared_layers,
+        read_a,
+        read_b,
+        rows,
+    })
 }
 
 #[cfg(test)]

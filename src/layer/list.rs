@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use crate::cancel::CancelToken;
 use crate::layer::cache::ListingCache;
-use crate::layer::stream::{FileData, LayerOutcome, PeekProgress, stream_layer_with};
+use crate::layer::stream::{FileData, PeekProgress, stream_layer_with};
 use crate::layer::toc::{TocResult, list_from_toc};
-use crate::model::{Entry, LayerStatus, ListedFrom};
+use crate::model::{Entry, LayerResult, LayerStatus, ListedFrom};
 use crate::oci::LayerInfo;
 use crate::source::ImageSource;
 
@@ -37,7 +37,7 @@ pub enum ContentNeed {
 
 /// Lists one layer, handing each entry to `on_entry` as it comes: from the cache when it holds
 /// the layer, from the layer's TOC when it has a usable one, else by streaming the blob
-/// (saying in the outcome's note why a TOC was not used). Complete listings that were
+/// (saying in the result's note why a TOC was not used). Complete listings that were
 /// verified (blob digest, or TOC digest) are stored in the cache.
 pub fn list_layer(
     source: &dyn ImageSource,
@@ -46,7 +46,7 @@ pub fn list_layer(
     cancel: &CancelToken,
     progress: &Arc<PeekProgress>,
     on_entry: &mut dyn FnMut(Entry),
-) -> LayerOutcome {
+) -> LayerResult {
     if let Some(cache) = options.cache {
         let required = options.content == ContentNeed::Required;
         let replayed = cache.replay(layer.digest(), required, &mut |entry| {
@@ -54,14 +54,13 @@ pub fn list_layer(
             on_entry(entry);
         });
         if replayed.is_some() {
-            return LayerOutcome {
-                status: LayerStatus::Complete {
+            return LayerResult::new(
+                LayerStatus::Complete {
                     digest_verified: true,
                 },
-                bytes_read: 0,
-                listed_from: ListedFrom::Cache,
-                note: None,
-            };
+                0,
+                ListedFrom::Cache,
+            );
         }
     }
     let use_toc = options.use_toc && options.content != ContentNeed::Required;
@@ -92,17 +91,16 @@ pub fn list_layer(
                 progress.count_entry();
                 on_entry(entry);
             }
-            let outcome = LayerOutcome {
-                status: LayerStatus::Complete {
+            let outcome = LayerResult::new(
+                LayerStatus::Complete {
                     digest_verified: false,
                 },
-                bytes_read: listing.bytes_fetched,
-                listed_from: ListedFrom::Toc {
+                listing.bytes_fetched,
+                ListedFrom::Toc {
                     format: listing.format,
                     verified: listing.verified,
                 },
-                note: None,
-            };
+            );
             (outcome, listing.verified)
         }
         TocResult::NoToc | TocResult::Fallback(_) => {
@@ -124,7 +122,7 @@ pub fn list_layer(
                 (Some(toc), Some(download)) => Some(format!("{toc}; {download}")),
                 (toc, download) => toc.or(download),
             };
-            (LayerOutcome { note, ..outcome }, verified)
+            (LayerResult { note, ..outcome }, verified)
         }
     };
     if verified && let Some(writer) = writer {

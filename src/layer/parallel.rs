@@ -1,4 +1,5 @@
-//! Several layers at once: bounded concurrency, progress per layer, one cancel for all.
+//! Several layers at once: bounded concurrency, progress per layer, one cancel for all;
+//! [`read_listings`] collects them into listings for the CLI and the app alike.
 //!
 //! Workers list layers (from the cache or a table of contents where they can) and send their entries
 //! to the calling thread, which hands them on either as they arrive or in layer order. In layer
@@ -15,8 +16,8 @@ use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
 
 use crate::cancel::CancelToken;
 use crate::layer::list::{ListingOptions, list_layer};
-use crate::layer::stream::{LayerOutcome, PeekProgress};
-use crate::model::{Entry, LayerStatus};
+use crate::layer::stream::PeekProgress;
+use crate::model::{Entry, LayerListing, LayerResult, LayerStatus};
 use crate::oci::LayerInfo;
 use crate::source::ImageSource;
 
@@ -47,7 +48,7 @@ pub enum LayerEvent {
     /// One tar entry of the layer at `position`.
     Entry(usize, Entry),
     /// The layer at `position` ended; all its entries came before.
-    Done(usize, LayerOutcome),
+    Done(usize, LayerResult),
     /// Nothing arrived for [`IDLE_AFTER`]: a moment to flush buffered output.
     Idle,
 }
@@ -121,6 +122,57 @@ impl ParallelPeek<'_> {
             order.finish(on_event);
         });
     }
+}
+
+/// What [`read_listings`] tells its caller while the layers are read.
+#[derive(Debug)]
+pub enum ReadProgress<'a> {
+    /// Nothing arrived for [`IDLE_AFTER`]: a moment to show progress.
+    Idle,
+    /// The layer at `position` ended; this is its listing.
+    LayerDone(usize, &'a LayerListing),
+}
+
+/// Reads `layers` into listings, in layer order: `concurrency` layers at once, each counted
+/// in its `progress` (same length as `layers`), from the cache or a table of contents where
+/// `options` allow. `on_progress` hears each layer's end (and quiet moments) on the calling
+/// thread; `cancel` stops them all. Never fails as a whole: each listing says in its result
+/// how its layer ended, and keeps the entries read before a failure.
+pub fn read_listings(
+    source: &dyn ImageSource,
+    layers: &[LayerInfo],
+    options: ListingOptions<'_>,
+    concurrency: usize,
+    progress: &[Arc<PeekProgress>],
+    cancel: &CancelToken,
+    on_progress: &mut dyn FnMut(ReadProgress<'_>),
+) -> Vec<LayerListing> {
+    let peek = ParallelPeek {
+        source,
+        options,
+        concurrency,
+        delivery: Delivery::InLayerOrder,
+    };
+    let mut listings: Vec<LayerListing> = Vec::with_capacity(layers.len());
+    let mut entries = Vec::new();
+    peek.run(layers, progress, cancel, &mut |event| match event {
+        LayerEvent::Entry(_, entry) => entries.push(entry),
+        LayerEvent::Idle => on_progress(ReadProgress::Idle),
+        LayerEvent::Done(position, result) => {
+            let Some(layer) = layers.get(position) else {
+                return;
+            };
+            listings.push(LayerListing {
+                layer: layer.clone(),
+                entries: std::mem::take(&mut entries),
+                result,
+            });
+            if let Some(listing) = listings.last() {
+                on_progress(ReadProgress::LayerDone(position, listing));
+            }
+        }
+    });
+    listings
 }
 
 fn worker(
@@ -209,13 +261,8 @@ impl Reorder {
         while self.current < self.done.len() {
             if !self.done[self.current] {
                 let status = LayerStatus::Failed("the peek stopped before this layer ended".into());
-                let outcome = LayerOutcome {
-                    status,
-                    bytes_read: 0,
-                    listed_from: Default::default(),
-                    note: None,
-                };
-                self.push(LayerEvent::Done(self.current, outcome), on_event);
+                let result = LayerResult::ended(status);
+                self.push(LayerEvent::Done(self.current, result), on_event);
             } else {
                 self.advance(on_event);
             }
@@ -231,7 +278,7 @@ struct Spool {
     spilled: usize,
     /// A spool that could not be written; its layer ends failed.
     error: Option<String>,
-    done: Option<LayerOutcome>,
+    done: Option<LayerResult>,
 }
 
 impl Spool {
@@ -289,7 +336,7 @@ impl Spool {
                 ));
                 on_event(LayerEvent::Done(
                     position,
-                    LayerOutcome { status, ..outcome },
+                    LayerResult { status, ..outcome },
                 ));
                 true
             }
@@ -316,15 +363,14 @@ mod tests {
         Entry::new(format!("layer-{layer}/{i}"), EntryKind::File, i as u64)
     }
 
-    fn done() -> LayerOutcome {
-        LayerOutcome {
-            status: LayerStatus::Complete {
+    fn done() -> LayerResult {
+        LayerResult::new(
+            LayerStatus::Complete {
                 digest_verified: true,
             },
-            bytes_read: 1,
-            listed_from: ListedFrom::Blob,
-            note: None,
-        }
+            1,
+            ListedFrom::Blob,
+        )
     }
 
     #[test]

@@ -16,7 +16,8 @@ use crate::layer::content::{ContentScanner, wants_credential_words};
 use crate::layer::tar::{TarEntry, TarError, TarWalker};
 use crate::layer::toc::FORMAT_METADATA;
 use crate::model::{
-    Entry, EntryKind, LayerListing, LayerStatus, ListedFrom, RawNames, normalize_path_bytes,
+    Entry, EntryKind, LayerListing, LayerResult, LayerStatus, ListedFrom, RawNames,
+    normalize_path_bytes,
 };
 use crate::oci::LayerInfo;
 pub use crate::oci::compression::Compression;
@@ -290,33 +291,6 @@ impl<R: BufRead> Read for Decoder<R> {
     }
 }
 
-/// How streaming one layer ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayerOutcome {
-    /// Complete, failed (with a message naming the layer), cancelled or skipped.
-    pub status: LayerStatus,
-    /// Compressed bytes received.
-    pub bytes_read: u64,
-    /// Where the entries came from.
-    pub listed_from: ListedFrom,
-    /// Something the user should know about how the layer was read (e.g. why its table of
-    /// contents was not used).
-    pub note: Option<String>,
-}
-
-impl LayerOutcome {
-    /// The listing of `layer`: its `entries`, and how reading them ended.
-    pub fn into_listing(self, layer: LayerInfo, entries: Vec<Entry>) -> LayerListing {
-        LayerListing {
-            layer,
-            entries,
-            status: self.status,
-            bytes_read: self.bytes_read,
-            listed_from: self.listed_from,
-        }
-    }
-}
-
 /// What streaming does with regular files' data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileData {
@@ -335,7 +309,7 @@ pub fn stream_layer(
     cancel: &CancelToken,
     progress: &Arc<PeekProgress>,
     on_entry: &mut dyn FnMut(Entry),
-) -> LayerOutcome {
+) -> LayerResult {
     stream_layer_with(source, layer, FileData::Scan, cancel, progress, on_entry)
 }
 
@@ -347,9 +321,9 @@ pub fn stream_layer_with(
     cancel: &CancelToken,
     progress: &Arc<PeekProgress>,
     on_entry: &mut dyn FnMut(Entry),
-) -> LayerOutcome {
+) -> LayerResult {
     let last_resume = Arc::new(std::sync::Mutex::new(None::<Resumed>));
-    let ended = |status: LayerStatus| LayerOutcome {
+    let ended = |status: LayerStatus| LayerResult {
         status,
         bytes_read: progress.bytes_read(),
         listed_from: ListedFrom::Blob,
@@ -452,11 +426,15 @@ pub fn peek_layer(
     on_entry: &mut dyn FnMut(&Entry),
 ) -> LayerListing {
     let mut entries = Vec::new();
-    let outcome = stream_layer(source, layer, cancel, progress, &mut |entry| {
+    let result = stream_layer(source, layer, cancel, progress, &mut |entry| {
         on_entry(&entry);
         entries.push(entry);
     });
-    outcome.into_listing(layer.clone(), entries)
+    LayerListing {
+        layer: layer.clone(),
+        entries,
+        result,
+    }
 }
 
 fn failed(layer: &LayerInfo, error: &PeekError) -> LayerStatus {

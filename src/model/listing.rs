@@ -73,6 +73,39 @@ pub enum ListedFrom {
     },
 }
 
+/// How reading one layer ended: the one per-layer result that the stream, the parallel
+/// reader, the CLI and the app all pass along.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LayerResult {
+    /// Complete, failed (with a message naming the layer), cancelled, skipped or missing.
+    pub status: LayerStatus,
+    /// Compressed bytes received.
+    pub bytes_read: u64,
+    /// Where the entries came from (the blob, the cache or a table of contents).
+    pub listed_from: ListedFrom,
+    /// Something the user should know about how the layer was read (e.g. why its table of
+    /// contents was not used, or that the download resumed). Shown, not exported.
+    #[serde(skip)]
+    pub note: Option<String>,
+}
+
+impl LayerResult {
+    /// A layer that ended with `status` after `bytes_read` bytes of its blob, with no note.
+    pub fn new(status: LayerStatus, bytes_read: u64, listed_from: ListedFrom) -> Self {
+        Self {
+            status,
+            bytes_read,
+            listed_from,
+            note: None,
+        }
+    }
+
+    /// A layer that ended with `status` before any byte was read.
+    pub fn ended(status: LayerStatus) -> Self {
+        Self::new(status, 0, ListedFrom::Blob)
+    }
+}
+
 /// Everything read from one layer.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerListing {
@@ -80,12 +113,10 @@ pub struct LayerListing {
     pub layer: LayerInfo,
     /// Entries in tar order.
     pub entries: Vec<Entry>,
-    /// How reading ended.
-    pub status: LayerStatus,
-    /// Compressed bytes received.
-    pub bytes_read: u64,
-    /// Where the entries came from (the blob or the cache).
-    pub listed_from: ListedFrom,
+    /// How reading ended (serialised as the listing's own `status`, `bytes_read` and
+    /// `listed_from` fields).
+    #[serde(flatten)]
+    pub result: LayerResult,
 }
 
 /// Which kind of TOC a layer has.

@@ -14,7 +14,7 @@ pub use entry::{
     Entry, EntryKind, OPAQUE_MARKER, RawNames, WHITEOUT_PREFIX, normalize_path,
     normalize_path_bytes,
 };
-pub use listing::{LayerListing, LayerStatus, ListedFrom, TocFormat};
+pub use listing::{LayerListing, LayerResult, LayerStatus, ListedFrom, TocFormat};
 pub use merge::{
     Change, MergedEntry, MergedFilesystem, layer_changes, merge_entries, merge_layers,
 };
@@ -23,7 +23,7 @@ pub use tree::{FileTree, NodeId, PathFilter, TreeNode, TreeRow};
 /// Builders shared by the crate's unit tests.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{Entry, LayerListing, LayerStatus, ListedFrom};
+    use super::{Entry, LayerListing, LayerStatus};
     use crate::oci::LayerInfo;
     use crate::oci::manifest::Descriptor;
 
@@ -39,11 +39,9 @@ pub(crate) mod testing {
                 created_by: None,
             },
             entries,
-            status: LayerStatus::Complete {
+            result: crate::model::LayerResult::ended(LayerStatus::Complete {
                 digest_verified: true,
-            },
-            bytes_read: 0,
-            listed_from: ListedFrom::Blob,
+            }),
         }
     }
 }

@@ -60,7 +60,7 @@ pub fn rows_of_listings(listings: &[LayerListing]) -> Vec<ExportRow<'_>> {
             entries.map(move |(entry, change)| ExportRow {
                 layer_index: listing.layer.index,
                 layer_digest: listing.layer.digest(),
-                layer_status: listing.status.label(),
+                layer_status: listing.result.status.label(),
                 entry,
                 change,
             })
@@ -86,7 +86,7 @@ pub fn rows_of_merged<'a>(
             ExportRow {
                 layer_index: item.layer_index,
                 layer_digest: listing.map_or("", |l| l.layer.digest()),
-                layer_status: listing.map_or("", |l| l.status.label()),
+                layer_status: listing.map_or("", |l| l.result.status.label()),
                 entry: &item.entry,
                 change: changes
                     .get(&(item.layer_index, item.entry.path.as_str()))
@@ -185,9 +185,9 @@ pub fn write_json(
     let layers = with_changes(listings)
         .map(|(listing, entries)| JsonLayer {
             layer: &listing.layer,
-            status: &listing.status,
-            bytes_read: listing.bytes_read,
-            listed_from: listing.listed_from,
+            status: &listing.result.status,
+            bytes_read: listing.result.bytes_read,
+            listed_from: listing.result.listed_from,
             entries: entries
                 .map(|(entry, change)| JsonEntry { entry, change })
                 .collect(),

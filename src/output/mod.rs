@@ -21,7 +21,7 @@ mod tests {
     use super::*;
     use std::io::Write as _;
 
-    use crate::model::{Change, Entry, EntryKind, LayerListing, LayerStatus, ListedFrom};
+    use crate::model::{Change, Entry, EntryKind, LayerListing, LayerStatus};
     use crate::oci::{ImageInfo, LayerInfo};
 
     fn entry(path: &str) -> Entry {
@@ -68,11 +68,9 @@ mod tests {
                 created_by: None,
             },
             entries: vec![e],
-            status: LayerStatus::Complete {
+            result: crate::model::LayerResult::ended(LayerStatus::Complete {
                 digest_verified: true,
-            },
-            bytes_read: 0,
-            listed_from: ListedFrom::Blob,
+            }),
         };
         let mut csv = Vec::new();
         write_csv(&rows_of_listings(std::slice::from_ref(&listing)), &mut csv).expect("csv");

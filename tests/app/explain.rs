@@ -534,7 +534,7 @@ fn content_checks_after_a_table_of_contents_read_the_layers_whole() {
     assert_eq!(harness.state().last_error(), None);
     peek(&mut harness);
     assert!(matches!(
-        harness.state().peeked_listings()[0].listed_from,
+        harness.state().peeked_listings()[0].result.listed_from,
         layerslayer::model::ListedFrom::Toc { .. }
     ));
     show_tab(&mut harness, CentralTab::Analysis);
@@ -556,7 +556,10 @@ fn content_checks_after_a_table_of_contents_read_the_layers_whole() {
     );
     harness.run();
     let listing = &harness.state().peeked_listings()[0];
-    assert_eq!(listing.listed_from, layerslayer::model::ListedFrom::Blob);
+    assert_eq!(
+        listing.result.listed_from,
+        layerslayer::model::ListedFrom::Blob
+    );
     assert!(
         listing
             .entries

@@ -121,7 +121,7 @@ fn fetch_peek_browse_filter_and_export_one_layer() {
     assert_eq!(listings.len(), 1, "only the ticked layer is peeked");
     assert_eq!(listings[0].layer.index, 1);
     assert_eq!(
-        listings[0].status,
+        listings[0].result.status,
         LayerStatus::Complete {
             digest_verified: true
         }
@@ -344,7 +344,7 @@ fn cancel_stops_a_slow_peek_and_the_app_stays_usable() {
     }
     assert!(clicked.elapsed() < Duration::from_secs(2));
     let listing = harness.state().peeked_listings().remove(0);
-    assert_eq!(listing.status, LayerStatus::Cancelled);
+    assert_eq!(listing.result.status, LayerStatus::Cancelled);
     let kept = listing.entries.len();
     assert!(
         kept > 0 && kept < SlowBlobServer::FILES,
@@ -504,7 +504,7 @@ fn first_launch_opens_the_demo_image() {
     );
     for listing in &listings {
         assert_eq!(
-            listing.status,
+            listing.result.status,
             LayerStatus::Complete {
                 digest_verified: true
             },
@@ -713,8 +713,8 @@ fn cached_layers_show_at_once_marked_cached() {
             ListedFrom::Cache
         };
         for listing in &listings {
-            assert_eq!(listing.listed_from, expected, "{round} peek");
-            assert!(listing.status.is_complete());
+            assert_eq!(listing.result.listed_from, expected, "{round} peek");
+            assert!(listing.result.status.is_complete());
             assert!(!listing.entries.is_empty());
         }
         let marked = harness
@@ -969,11 +969,11 @@ fn an_estargz_layer_is_listed_from_its_table_of_contents() {
     let listings = harness.state().peeked_listings();
     assert_eq!(listings.len(), 1);
     assert!(matches!(
-        listings[0].listed_from,
+        listings[0].result.listed_from,
         ListedFrom::Toc { verified: true, .. }
     ));
     assert_eq!(listings[0].entries.len(), items.len());
-    assert!(listings[0].bytes_read * 10 < built.blob.len() as u64);
+    assert!(listings[0].result.bytes_read * 10 < built.blob.len() as u64);
     let shown: Vec<String> = harness
         .query_all_by_label_contains("Complete: ")
         .filter_map(|node| node.accesskit_node().value())

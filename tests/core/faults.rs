@@ -63,7 +63,7 @@ fn peek_first(server: &FaultServer) -> LayerListing {
 }
 
 fn failure(listing: &LayerListing) -> String {
-    match &listing.status {
+    match &listing.result.status {
         LayerStatus::Failed(message) => message.clone(),
         other => panic!("expected a failure, got {other:?}"),
     }
@@ -133,7 +133,11 @@ fn an_expired_token_is_refreshed_mid_run() {
             &Arc::new(PeekProgress::default()),
             &mut |_| {},
         );
-        assert!(listing.status.is_complete(), "{:?}", listing.status);
+        assert!(
+            listing.result.status.is_complete(),
+            "{:?}",
+            listing.result.status
+        );
     }
     assert_eq!(
         issued.load(Ordering::SeqCst),
@@ -184,7 +188,7 @@ fn server_errors_are_retried_then_reported() {
             .then(|| Reply::bytes(500, "oops"))
     });
     assert!(
-        peek_first(&server).status.is_complete(),
+        peek_first(&server).result.status.is_complete(),
         "a single 500 is retried"
     );
     assert_eq!(
@@ -260,7 +264,7 @@ fn blob_redirects_to_another_host_drop_authorization() {
     });
     let listing = peek_first(&server);
     assert_eq!(
-        listing.status,
+        listing.result.status,
         LayerStatus::Complete {
             digest_verified: true
         }
@@ -420,7 +424,7 @@ fn cancelling_stops_a_slow_download_promptly() {
         .lock()
         .expect("lock")
         .expect("cancelled after 200 entries");
-    assert_eq!(listing.status, LayerStatus::Cancelled);
+    assert_eq!(listing.result.status, LayerStatus::Cancelled);
     assert!(listing.entries.len() >= 200 && listing.entries.len() < SlowBlobServer::FILES);
     assert!(
         cancelled_at.elapsed() < Duration::from_secs(1),
@@ -495,12 +499,12 @@ fn a_foreign_layer_missing_from_the_registry_is_reported_not_fatal() {
             )
         })
         .collect();
-    match &listings[0].status {
+    match &listings[0].result.status {
         LayerStatus::Skipped(reason) => assert!(reason.contains("non-distributable"), "{reason}"),
         other => panic!("expected a skipped layer, got {other:?}"),
     }
     assert!(
-        listings[1].status.is_complete(),
+        listings[1].result.status.is_complete(),
         "the other layers are still read"
     );
     assert_eq!(listings[1].entries.len(), 4);

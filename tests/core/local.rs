@@ -40,7 +40,7 @@ fn peek_verified(source: &dyn ImageSource, image: &ImageInfo) -> Vec<LayerListin
             let progress = Arc::new(PeekProgress::default());
             let listing = peek_layer(source, layer, &cancel, &progress, &mut |_| {});
             assert_eq!(
-                listing.status,
+                listing.result.status,
                 LayerStatus::Complete {
                     digest_verified: true
                 },

@@ -109,7 +109,7 @@ fn every_compression_and_media_type_lists_exactly_what_was_built() {
         let listings = peek_all(client.as_ref(), &image);
         for ((listing, layer), info) in listings.iter().zip(&layers).zip(&image.layers) {
             assert_eq!(
-                listing.status,
+                listing.result.status,
                 LayerStatus::Complete {
                     digest_verified: true
                 },
@@ -294,7 +294,7 @@ fn silly_token_auth_fetches_a_scoped_token() {
     let (client, image) =
         open(&sample.reference, ClientOptions::default(), None).expect("open with token auth");
     let listings = peek_all(client.as_ref(), &image);
-    assert!(listings.iter().all(|l| l.status.is_complete()));
+    assert!(listings.iter().all(|l| l.result.status.is_complete()));
     assert_eq!(
         issued.load(Ordering::SeqCst),
         1,
@@ -333,7 +333,7 @@ fn htpasswd_basic_auth_needs_the_right_credentials() {
     assert!(
         peek_all(client.as_ref(), &image)
             .iter()
-            .all(|l| l.status.is_complete())
+            .all(|l| l.result.status.is_complete())
     );
 
     let bad = ClientOptions {

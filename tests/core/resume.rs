@@ -15,7 +15,8 @@ use common::fault::{Body, FakeBlob, FaultServer, Reply, Request};
 use common::images::{build_tar, compress};
 use common::{Compression, FakeRegistry, TarItem, layerslayer_command};
 use layerslayer::cancel::CancelToken;
-use layerslayer::layer::stream::{LayerOutcome, PeekProgress, stream_layer};
+use layerslayer::layer::stream::{PeekProgress, stream_layer};
+use layerslayer::model::LayerResult;
 use layerslayer::model::LayerStatus;
 use layerslayer::source::registry::ClientOptions;
 
@@ -125,7 +126,7 @@ fn flaky_registry(first: FirstTry, honour_range: bool) -> (FaultServer, Arc<Vec<
 }
 
 /// Streams the first layer of `reference` with `options`.
-fn stream_first(reference: &str, options: ClientOptions) -> (LayerOutcome, usize, u64) {
+fn stream_first(reference: &str, options: ClientOptions) -> (LayerResult, usize, u64) {
     let (source, image) = common::open_with(reference, options, None).expect("open the image");
     let progress = Arc::new(PeekProgress::default());
     let mut entries = 0;
@@ -139,7 +140,7 @@ fn stream_first(reference: &str, options: ClientOptions) -> (LayerOutcome, usize
     (outcome, entries, progress.resumes())
 }
 
-fn assert_complete_after_one_resume(outcome: &LayerOutcome, entries: usize, resumes: u64) {
+fn assert_complete_after_one_resume(outcome: &LayerResult, entries: usize, resumes: u64) {
     assert_eq!(
         outcome.status,
         LayerStatus::Complete {

@@ -117,7 +117,7 @@ fn peek_valid(name: &str, tar: &[u8]) -> Vec<Listed> {
     keep(name, tar);
     let listing = peek(tar, Compression::None);
     assert_eq!(
-        listing.status,
+        listing.result.status,
         LayerStatus::Complete {
             digest_verified: true
         },
@@ -131,10 +131,10 @@ fn peek_valid(name: &str, tar: &[u8]) -> Vec<Listed> {
 fn peek_invalid(name: &str, tar: &[u8], compression: Compression) -> (String, Vec<Listed>) {
     keep(name, tar);
     let listing = peek(tar, compression);
-    let LayerStatus::Failed(reason) = &listing.status else {
+    let LayerStatus::Failed(reason) = &listing.result.status else {
         panic!(
             "{name}: expected a failure, got {:?} with {:?}",
-            listing.status,
+            listing.result.status,
             ours(&listing)
         );
     };
@@ -1124,8 +1124,8 @@ fn a_damaged_gzip_stream_is_still_blamed_on_gzip() {
         .expect("a stored block holds the header verbatim");
     blob[at + 100] ^= 0x01; // the mode field
     let listing = peek_blob(&blob, Compression::Gzip, &tar);
-    let LayerStatus::Failed(reason) = &listing.status else {
-        panic!("expected a failure: {:?}", listing.status);
+    let LayerStatus::Failed(reason) = &listing.result.status else {
+        panic!("expected a failure: {:?}", listing.result.status);
     };
     assert!(reason.contains("gzip data is corrupt"), "{reason}");
     assert_eq!(ours(&listing), vec![listed("a", "file", 100, None)]);

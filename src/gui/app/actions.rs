@@ -11,7 +11,7 @@ use super::save_prompt::{FileToSave, SavePrompt, SavePurpose, suggested_path};
 use super::{CentralTab, LayerslayerApp, PeekedLayer, SaveInProgress, TreeChoice};
 use crate::gui::jobs::{CarveJob, CompareRequest, FetchJob, FetchRequest, PeekJob};
 use crate::inspect::carve::{CarveError, CarveTarget, find_target};
-use crate::model::{LayerListing, LayerStatus, ListedFrom, PathFilter, merge_layers};
+use crate::model::{LayerListing, LayerStatus, PathFilter, merge_layers};
 use crate::oci::LayerInfo;
 use crate::oci::manifest::Platform;
 use crate::output::escape_control;
@@ -342,11 +342,8 @@ impl LayerslayerApp {
                         layer,
                         batches: Vec::new(),
                         entry_count: 0,
-                        status: None,
-                        bytes_read: 0,
-                        listed_from: ListedFrom::Blob,
-                        note: None,
-                        progress: job.progress(position).cloned().unwrap_or_default(),
+                        result: None,
+                        progress: job.layer_progress(position).cloned().unwrap_or_default(),
                         summary: None,
                     })
                     .collect();
@@ -613,7 +610,7 @@ impl LayerslayerApp {
 fn incomplete_above(listings: &[LayerListing], target: &CarveTarget) -> Option<String> {
     let newer: Vec<String> = listings
         .iter()
-        .filter(|l| l.layer.index > target.layer.index && !l.status.is_complete())
+        .filter(|l| l.layer.index > target.layer.index && !l.result.status.is_complete())
         .map(|l| l.layer.index.to_string())
         .collect();
     match newer.as_slice() {

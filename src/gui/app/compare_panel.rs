@@ -93,7 +93,7 @@ impl CompareState {
 
     /// Takes a finished comparison; returns the status line to show, if one ended.
     pub fn poll(&mut self) -> Option<String> {
-        let result = self.job.as_mut()?.take_result()?;
+        let result = self.job.as_mut()?.take_outcome()?;
         self.job = None;
         match result {
             Ok(result) => {

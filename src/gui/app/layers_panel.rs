@@ -110,7 +110,7 @@ fn layer_row_ui(ui: &mut Ui, layer: &LayerInfo, checked: &mut bool, peek: Option
         return;
     };
     let entries = peek.entry_count;
-    let Some(status) = &peek.status else {
+    let Some(result) = &peek.result else {
         let bytes = peek.progress.bytes_read();
         let size = layer.size();
         let fraction = if size == 0 {
@@ -136,7 +136,7 @@ fn layer_row_ui(ui: &mut Ui, layer: &LayerInfo, checked: &mut bool, peek: Option
         return;
     };
     let visuals = ui.visuals();
-    let (text, color) = match status {
+    let (text, color) = match &result.status {
         LayerStatus::Complete { digest_verified } => (
             format!(
                 "Complete: {entries} entries{}{}",
@@ -145,7 +145,7 @@ fn layer_row_ui(ui: &mut Ui, layer: &LayerInfo, checked: &mut bool, peek: Option
                 } else {
                     ""
                 },
-                listed_from_note(peek.listed_from, peek.bytes_read, layer.size())
+                listed_from_note(result.listed_from, result.bytes_read, layer.size())
                     .map(|how| format!(", {how}"))
                     .unwrap_or_default()
             ),
@@ -172,7 +172,7 @@ fn layer_row_ui(ui: &mut Ui, layer: &LayerInfo, checked: &mut bool, peek: Option
     if let Some(summary) = &peek.summary {
         summary_ui(ui, summary);
     }
-    if let Some(note) = &peek.note {
+    if let Some(note) = &result.note {
         ui.add(egui::Label::new(RichText::new(escape_control(note)).weak().small()).wrap());
     }
 }

@@ -22,7 +22,7 @@ const TREE_REBUILD_INTERVAL: Duration = Duration::from_millis(250);
 
 impl LayerslayerApp {
     pub(super) fn poll_fetch(&mut self, ctx: &egui::Context) {
-        let Some(result) = self.fetch.as_mut().and_then(FetchJob::take_result) else {
+        let Some(result) = self.fetch.as_mut().and_then(FetchJob::take_outcome) else {
             return;
         };
         self.fetch = None;
@@ -94,7 +94,7 @@ impl LayerslayerApp {
     }
 
     pub(super) fn poll_save(&mut self) {
-        let Some(result) = self.saving.as_mut().and_then(|s| s.job.take_result()) else {
+        let Some(result) = self.saving.as_mut().and_then(|s| s.job.take_outcome()) else {
             return;
         };
         let Some(saving) = self.saving.take() else {
@@ -152,18 +152,9 @@ impl LayerslayerApp {
                     self.tree_stale = true;
                 }
             }
-            PeekMessage::LayerDone {
-                position,
-                status,
-                bytes_read,
-                listed_from,
-                note,
-            } => {
+            PeekMessage::LayerDone { position, result } => {
                 if let Some(layer) = self.peeked.get_mut(position) {
-                    layer.status = Some(status);
-                    layer.bytes_read = bytes_read;
-                    layer.listed_from = listed_from;
-                    layer.note = note;
+                    layer.result = Some(result);
                 }
                 self.summaries_stale = true;
             }
@@ -180,7 +171,7 @@ impl LayerslayerApp {
         let incomplete = self
             .peeked
             .iter()
-            .filter(|layer| !layer.status.as_ref().is_some_and(LayerStatus::is_complete))
+            .filter(|layer| !layer.is_complete())
             .count();
         let mut summary = format!(
             "Peeked {count} layer{}: {} entries.",
@@ -214,10 +205,12 @@ impl LayerslayerApp {
     /// every [`TREE_REBUILD_INTERVAL`] while a peek streams, one build at a time.
     pub(super) fn refresh_tree(&mut self, ctx: &egui::Context) {
         if let Some((choice, job)) = &mut self.tree_build
-            && let Some(tree) = job.take_result()
+            && let Some(built) = job.take_result()
         {
-            if *choice == self.view {
-                self.tree.set_built_tree(tree);
+            match built {
+                Ok(tree) if *choice == self.view => self.tree.set_built_tree(tree),
+                Ok(_) => {}
+                Err(error) => self.error = Some(error.to_string()),
             }
             self.tree_build = None;
         }
@@ -255,9 +248,13 @@ impl LayerslayerApp {
     /// every peeked layer below it are complete.
     pub(super) fn refresh_summaries(&mut self, ctx: &egui::Context) {
         if let Some(job) = &mut self.summary_job
-            && let Some(summaries) = job.take_result()
+            && let Some(summarised) = job.take_result()
         {
             self.summary_job = None;
+            let summaries = summarised.unwrap_or_else(|error| {
+                self.error = Some(error.to_string());
+                Vec::new()
+            });
             if summaries.len() == self.peeked.len() {
                 for (layer, summary) in self.peeked.iter_mut().zip(summaries) {
                     layer.summary = summary;
@@ -289,20 +286,25 @@ impl LayerslayerApp {
     /// peek has ended (again after a new peek).
     pub(super) fn refresh_analysis(&mut self, ctx: &egui::Context) {
         if let Some((job, layers)) = &mut self.analysis_job
-            && let Some(done) = job.take_result()
+            && let Some(analysed) = job.take_result()
         {
-            self.analysis = Some(AnalysisShown {
-                analysis: done.analysis,
-                layers: std::mem::take(layers),
-                files_without_content: done.files_without_content,
-            });
+            match analysed {
+                Ok(done) => {
+                    self.analysis = Some(AnalysisShown {
+                        analysis: done.analysis,
+                        layers: std::mem::take(layers),
+                        files_without_content: done.files_without_content,
+                    });
+                }
+                Err(error) => self.error = Some(error.to_string()),
+            }
             self.analysis_job = None;
         }
         if !self.analysis_stale || self.analysis_job.is_some() || self.is_peeking() {
             return;
         }
         self.analysis_stale = false;
-        if self.peeked.is_empty() || self.peeked.iter().any(|layer| layer.status.is_none()) {
+        if self.peeked.is_empty() || self.peeked.iter().any(|layer| layer.result.is_none()) {
             return;
         }
         let layers = self

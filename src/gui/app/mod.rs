@@ -44,7 +44,7 @@ use crate::inspect::carve::CarveTarget;
 use crate::inspect::diff::{DiffChange, DiffSummary};
 use crate::layer::cache::ListingCache;
 use crate::layer::stream::PeekProgress;
-use crate::model::{LayerListing, LayerStatus, ListedFrom};
+use crate::model::{LayerListing, LayerResult, LayerStatus, ListedFrom};
 use crate::oci::{ImageInfo, LayerInfo};
 use crate::source::ImageSource;
 use crate::source::demo::DEMO_NAME;
@@ -132,13 +132,8 @@ struct PeekedLayer {
     /// Entries in tar order, in the batches they arrived in.
     batches: EntryBatches,
     entry_count: usize,
-    /// `None` while the layer is still being read.
-    status: Option<LayerStatus>,
-    bytes_read: u64,
-    /// Whether the entries came from the blob, the listing cache or a TOC.
-    listed_from: ListedFrom,
-    /// Something the user should know about how the layer was read.
-    note: Option<String>,
+    /// How reading the layer ended; `None` while it is still being read.
+    result: Option<LayerResult>,
     /// Live download / decode counters.
     progress: Arc<PeekProgress>,
     /// What the layer changes, once it and the peeked layers below it are complete.
@@ -146,10 +141,6 @@ struct PeekedLayer {
 }
 
 impl PeekedLayer {
-    fn entries(&self) -> impl Iterator<Item = &crate::model::Entry> {
-        self.batches.iter().flat_map(|batch| batch.iter())
-    }
-
     /// The layer and its entries so far, for background work (no entry is copied).
     fn to_entries(&self) -> LayerEntries {
         LayerEntries {
@@ -163,33 +154,40 @@ impl PeekedLayer {
     fn to_peeked_listing(&self) -> PeekedListing {
         PeekedListing {
             entries: self.to_entries(),
-            status: self.status.clone().unwrap_or(LayerStatus::Cancelled),
-            bytes_read: self.bytes_read,
-            listed_from: self.listed_from,
+            result: self.result_so_far(),
         }
+    }
+
+    /// How reading ended; a layer still being read counts as cancelled (partial).
+    fn result_so_far(&self) -> LayerResult {
+        self.result
+            .clone()
+            .unwrap_or_else(|| LayerResult::ended(LayerStatus::Cancelled))
+    }
+
+    /// How reading ended; `None` while the layer is still being read.
+    fn status(&self) -> Option<&LayerStatus> {
+        self.result.as_ref().map(|result| &result.status)
     }
 
     /// Whether every entry of the layer arrived.
     fn is_complete(&self) -> bool {
-        self.status.as_ref().is_some_and(LayerStatus::is_complete)
+        self.status().is_some_and(LayerStatus::is_complete)
     }
 
     /// A copy as a listing; a layer still being read counts as cancelled (partial).
     fn to_listing(&self) -> LayerListing {
-        LayerListing {
-            layer: self.layer.clone(),
-            entries: self.entries().cloned().collect(),
-            status: self.status.clone().unwrap_or(LayerStatus::Cancelled),
-            bytes_read: self.bytes_read,
-            listed_from: self.listed_from,
-        }
+        self.to_peeked_listing().into_listing()
     }
 
     /// Ends the layer with `status` unless it already ended.
     fn end_with(&mut self, status: &LayerStatus) {
-        if self.status.is_none() {
-            self.status = Some(status.clone());
-            self.bytes_read = self.progress.bytes_read();
+        if self.result.is_none() {
+            self.result = Some(LayerResult::new(
+                status.clone(),
+                self.progress.bytes_read(),
+                ListedFrom::Blob,
+            ));
         }
     }
 }
@@ -446,7 +444,7 @@ impl LayerslayerApp {
     pub fn peek_finished(&self) -> bool {
         self.peek.is_none()
             && !self.peeked.is_empty()
-            && self.peeked.iter().all(|layer| layer.status.is_some())
+            && self.peeked.iter().all(|layer| layer.result.is_some())
     }
 
     /// Copies of the peeked layers' listings: the entries so far, and the final status once
