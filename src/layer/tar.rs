@@ -1,8 +1,8 @@
 //! A streaming tar header walker: 512-byte blocks in, one [`TarEntry`] per archive member out,
 //! read the way GNU tar, Go's `archive/tar` and Python's `tarfile` agree to read them.
 //!
-//! Built on the `tar` crate's [`Header`] views (ustar `prefix` joining, link names, GNU sparse
-//! records) but not on its `Archive` iterator, which rejects several metadata headers before
+//! Built on the `tar` crate's [`Header`] views (link names, GNU sparse records) but not on its
+//! `Archive` iterator, which rejects several metadata headers before
 //! one member, reports the sparse placeholder name `GNUSparseFile.N/NAME`, accepts only the
 //! unsigned header checksum, keeps bytes after a NUL in GNU long names, fails some sparse
 //! maps and returns PAX global headers as members.
@@ -18,7 +18,12 @@
 //!   one member the last replaces the earlier ones, as GNU tar, bsdtar and Go do (Python keeps
 //!   the first); an empty `path` or `linkpath`, which readers take in different ways, is an
 //!   error; PAX global headers (`g`) are metadata only, their `uid`, `gid` and `mtime` apply
-//!   to later members;
+//!   to later members (an empty value deletes one), their `path` and `linkpath` to none (as
+//!   Go and bsdtar read them);
+//! - a header's prefix field is joined to its name as Go reads it: for ustar and star headers,
+//!   and for GNU headers only when it holds a pre-Go 1.8 prefix instead of atime and ctime;
+//! - metadata headers followed by the end of the archive describe nothing: the archive ends
+//!   there, as GNU tar and Go read it;
 //! - GNU sparse files, old-GNU `S` members and PAX formats 0.0, 0.1 and 1.0, are listed under
 //!   their real name with their apparent size, and their sparse maps are checked as Go checks
 //!   them;
@@ -111,9 +116,6 @@ pub enum TarProblem {
     /// The stream ends in the middle of something.
     #[error("the stream ends inside {0}")]
     Truncated(&'static str),
-    /// Metadata headers (PAX, GNU long name) not followed by the member they describe.
-    #[error("the archive ends after a {0} header, before the entry it describes")]
-    Dangling(&'static str),
 }
 
 /// One archive member, with its metadata headers applied.
@@ -157,7 +159,7 @@ pub struct TarWalker<R> {
     /// Data bytes of the last member not yet read (part of `to_skip`).
     data_left: u64,
     /// PAX global values for later members.
-    global: PaxRecords,
+    global: GlobalRecords,
     finished: bool,
     scratch: Vec<u8>,
     /// Moves a seekable reader forward, so that member data is skipped without being read
@@ -174,7 +176,7 @@ impl<R: Read> TarWalker<R> {
             to_skip: 0,
             to_skip_owner: 0,
             data_left: 0,
-            global: PaxRecords::default(),
+            global: GlobalRecords::default(),
             finished: false,
             scratch: Vec::new(),
             seek_forward: None,
@@ -217,7 +219,6 @@ impl<R: Read> TarWalker<R> {
         let mut pax: Option<PaxRecords> = None;
         let mut long_name: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
-        let mut pending: Option<(u64, &'static str)> = None;
         let mut header = Header::new_old();
         loop {
             let (amount, owner) = (self.to_skip, self.to_skip_owner);
@@ -228,10 +229,9 @@ impl<R: Read> TarWalker<R> {
             let end_of_archive =
                 !self.read_block(header.as_mut_bytes(), offset)? || is_zero_block(&header);
             if end_of_archive {
-                return match pending {
-                    Some((at, what)) => Err(invalid(at, TarProblem::Dangling(what))),
-                    None => Ok(None),
-                };
+                // Metadata headers not followed by their member describe nothing: GNU tar and Go
+                // end the archive there without a word (Python and bsdtar refuse it).
+                return Ok(None);
             }
             verify_checksum(&header).map_err(|p| invalid(offset, p))?;
             let typeflag = header.as_old().linkflag[0];
@@ -256,14 +256,14 @@ impl<R: Read> TarWalker<R> {
                     pax = Some(PaxRecords::parse(&data).map_err(|p| invalid(offset, p))?)
                 }
                 b'g' => {
-                    let records = PaxRecords::parse(&data).map_err(|p| invalid(offset, p))?;
-                    self.global.merge_global(records);
-                    continue; // applies to all later members, not only the next
+                    // Applies to all later members, not only the next.
+                    self.global
+                        .merge_global(&data)
+                        .map_err(|p| invalid(offset, p))?;
                 }
                 b'L' => long_name = Some(cut_at_nul(data)),
                 _ => long_link = Some(cut_at_nul(data)),
             }
-            pending.get_or_insert((offset, what));
         }
     }
 
@@ -295,7 +295,7 @@ impl<R: Read> TarWalker<R> {
             .path
             .clone()
             .or(long_name)
-            .unwrap_or_else(|| header.path_bytes().into_owned());
+            .unwrap_or_else(|| header_path(header));
         let link_name = pax
             .linkpath
             .clone()
@@ -811,13 +811,6 @@ impl PaxRecords {
         Ok(())
     }
 
-    /// Keeps the values of a global header that describe every later member.
-    fn merge_global(&mut self, global: Self) {
-        self.uid = global.uid.or(self.uid);
-        self.gid = global.gid.or(self.gid);
-        self.mtime = global.mtime.or(self.mtime);
-    }
-
     /// The GNU sparse format these records describe, if any (as Go tells them apart).
     fn sparse_version(&self) -> Result<Option<SparseVersion>, TarProblem> {
         let sparse = &self.sparse;
@@ -838,6 +831,42 @@ impl PaxRecords {
                 )));
             }
         })
+    }
+}
+
+/// The values of PAX global headers (`g`) that describe every later member.
+#[derive(Debug, Clone, Default)]
+struct GlobalRecords {
+    uid: Option<i64>,
+    gid: Option<i64>,
+    mtime: Option<i64>,
+}
+
+impl GlobalRecords {
+    /// Applies the records of one global header (parsed as strictly as extended ones).
+    ///
+    /// Only `uid`, `gid` and `mtime` are kept. An empty value deletes the global value before
+    /// it, as POSIX says; a value that is not a number is ignored (Go ignores global headers
+    /// whole, Python reads such a value as 0). `path` and `linkpath` are not applied to later
+    /// members, as Go and bsdtar read them; GNU tar and Python would give every later member
+    /// without a name of its own that one name, or an empty one after an empty `path`.
+    fn merge_global(&mut self, mut data: &[u8]) -> Result<(), TarProblem> {
+        while !data.is_empty() && !data.iter().all(|&b| b == 0) {
+            let (key, value, rest) = next_record(data)?;
+            data = rest;
+            let (slot, parsed) = match key {
+                b"uid" => (&mut self.uid, pax_integer(key, value)),
+                b"gid" => (&mut self.gid, pax_integer(key, value)),
+                b"mtime" => (&mut self.mtime, pax_time(value)),
+                _ => continue,
+            };
+            if value.is_empty() {
+                *slot = None;
+            } else if let Ok(number) = parsed {
+                *slot = Some(number);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -981,6 +1010,46 @@ fn padding(size: u64) -> u64 {
 /// the same way).
 fn is_header_only(typeflag: u8) -> bool {
     matches!(typeflag, b'1'..=b'6')
+}
+
+/// The bytes of `field` up to its first NUL.
+fn until_nul(field: &[u8]) -> &[u8] {
+    field
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(field, |nul| &field[..nul])
+}
+
+/// The member's path as its header alone gives it: the name field, after the prefix field
+/// when the header has one, as Go reads headers:
+/// - ustar (magic `ustar\0`): the 155-byte prefix; star (ustar with the trailer `tar\0` at
+///   byte 508): its 131-byte prefix, atime and ctime follow it;
+/// - GNU (magic `ustar  \0`): no prefix, those bytes hold atime and ctime; but when they are
+///   not numbers and hold ASCII text, a prefix written by Go before 1.8 (as Go and Python
+///   read them; Python takes a prefix from GNU headers too, even when it holds times);
+/// - v7 (no magic): no prefix.
+fn header_path(header: &Header) -> Vec<u8> {
+    let bytes = header.as_bytes();
+    let name = until_nul(&bytes[..100]);
+    let prefix = match (&bytes[257..263], &bytes[263..265]) {
+        (b"ustar\0", _) if &bytes[508..512] == b"tar\0" => until_nul(&bytes[345..476]),
+        (b"ustar\0", _) => until_nul(&bytes[345..500]),
+        (b"ustar ", b" \0") => {
+            let is_time = |field: &[u8]| field[0] == 0 || numeric(field, "time").is_ok();
+            let prefix = until_nul(&bytes[345..500]);
+            let times = is_time(&bytes[345..357]) && is_time(&bytes[357..369]);
+            if !times && prefix.is_ascii() {
+                prefix
+            } else {
+                &[]
+            }
+        }
+        _ => &[],
+    };
+    if prefix.is_empty() {
+        return name.to_vec();
+    }
+    [prefix, b"/", name].concat()
 }
 
 /// A GNU long name or link: the bytes up to the first NUL.
@@ -1206,6 +1275,72 @@ mod tests {
                 .contains("at byte 0: header checksum mismatch"),
             "{error}"
         );
+    }
+
+    /// A header named `name` with `prefix` at byte 345, its magic and version set.
+    fn prefixed(magic: &[u8; 8], prefix: &[u8], trailer: Option<&[u8; 4]>) -> Header {
+        let mut header = Header::new_old();
+        header.as_mut_bytes()[..4].copy_from_slice(b"name");
+        header.as_mut_bytes()[257..265].copy_from_slice(magic);
+        header.as_mut_bytes()[345..345 + prefix.len()].copy_from_slice(prefix);
+        if let Some(trailer) = trailer {
+            header.as_mut_bytes()[508..512].copy_from_slice(trailer);
+        }
+        header
+    }
+
+    #[test]
+    fn prefix_fields_are_read_as_go_reads_them() {
+        let ustar = b"ustar\x0000";
+        let gnu = b"ustar  \0";
+        assert_eq!(header_path(&prefixed(ustar, b"dir", None)), b"dir/name");
+        // The star prefix is 131 bytes: atime and ctime follow it.
+        let mut star = prefixed(ustar, b"dir", Some(b"tar\0"));
+        star.as_mut_bytes()[476..488].copy_from_slice(b"11213575217 ");
+        assert_eq!(header_path(&star), b"dir/name");
+        // GNU: atime and ctime, never a prefix ...
+        let times = prefixed(gnu, b"12574544345\x0012574544345\0", None);
+        assert_eq!(header_path(&times), b"name");
+        // ... unless they are not numbers but ASCII text (Go before 1.8 wrote a prefix there).
+        let legacy = prefixed(gnu, b"aaaaaaaaaaaaaaaaaaaa", None);
+        assert_eq!(header_path(&legacy), b"aaaaaaaaaaaaaaaaaaaa/name");
+        let binary = prefixed(gnu, "é-not-ascii-é".as_bytes(), None);
+        assert_eq!(header_path(&binary), b"name");
+        // v7 has no prefix field.
+        assert_eq!(header_path(&prefixed(&[0; 8], b"dir", None)), b"name");
+    }
+
+    fn pax_member(typeflag: u8, records: &[u8]) -> Vec<u8> {
+        let mut header = file_header("PaxHeaders/x", records.len() as u64);
+        header.set_entry_type(EntryType::new(typeflag));
+        header.set_cksum();
+        with_data(&header, records)
+    }
+
+    #[test]
+    fn global_headers_apply_ids_and_times_not_names() {
+        let mut tar = pax_member(b'g', b"15 path=global\n12 uid=4242\n15 mtime=123.5\n");
+        tar.extend(with_data(&file_header("a", 0), b""));
+        // An empty value deletes the global value; one that is not a number is ignored.
+        tar.extend(pax_member(b'g', b"7 uid=\n8 path=\n13 mtime=xyz\n"));
+        tar.extend(with_data(&file_header("b", 0), b""));
+        let entries = walk(&tar).expect("valid global headers");
+        assert_eq!(entries[0].path, b"a");
+        assert_eq!((entries[0].uid, entries[0].mtime), (4242, 123));
+        assert_eq!(entries[1].path, b"b");
+        assert_eq!((entries[1].uid, entries[1].mtime), (0, 123));
+        // Records are still parsed strictly.
+        assert!(walk(&pax_member(b'g', b"99 uid=1\n")).is_err());
+    }
+
+    #[test]
+    fn metadata_before_the_end_describes_nothing() {
+        let mut tar = with_data(&file_header("a", 1), b"x");
+        tar.extend(pax_member(b'x', b"12 path=abc\n"));
+        let entries = walk(&tar).expect("the archive ends after the PAX header");
+        assert_eq!(entries.len(), 1);
+        tar.extend([0; 1024]);
+        assert_eq!(walk(&tar).expect("and at the zero blocks").len(), 1);
     }
 
     #[test]

@@ -8,6 +8,11 @@
 //! no writer produces on purpose. Each archive becomes the one layer of an OCI layout, opened
 //! and peeked like any image. Missing tools fail the test: `tests/run` installs them.
 //!
+//! The public test suites of two readers, Go's `archive/tar` and CPython's `tarfile`
+//! (`tests/tar_fidelity/go` and `tests/tar_fidelity/python`), are listed by both readers at test
+//! time; each archive lists as both do, or, where they differ, as the one the `SUITE` table names
+//! for a reason it gives.
+//!
 //! Set `TAR_FIDELITY_KEEP=DIR` to keep every archive of the corpus in DIR (to try other
 //! readers on them).
 
@@ -836,6 +841,22 @@ fn hand_made_valid_archives_list_as_the_readers_agree() {
         ]
     );
 
+    // Metadata headers followed by the end of the archive describe nothing: GNU tar and Go end
+    // the archive there (Python and bsdtar refuse it). Go's pax-path-hdr.tar has a PAX header
+    // then the end of the stream.
+    for (name, tail) in [
+        ("dangling-long-name", gnu_long(b'L', b"orphan\0")),
+        (
+            "dangling-pax",
+            pax(b'x', &pax_records(&[("path", "orphan")])),
+        ),
+    ] {
+        let tar = archive(&[file("before", b"ok"), tail]);
+        let expected = vec![listed("before", "file", 2, None)];
+        assert_eq!(peek_valid(name, &tar), expected, "{name}");
+        assert_eq!(gnu_listing(&tar), expected, "{name}");
+    }
+
     // The formats' own metadata at the root is not an image file; elsewhere it is.
     let tar = archive(&[
         file("bin/sh", b"#!"),
@@ -1040,11 +1061,6 @@ fn invalid_archives_fail_naming_tar_never_listing_made_up_names() {
             "invalid GNU sparse map",
         ),
         (
-            "dangling-long-name",
-            archive(&[before.clone(), gnu_long(b'L', b"orphan\0")]),
-            "before the entry it describes",
-        ),
-        (
             "empty-pax-path",
             archive(&[
                 before.clone(),
@@ -1129,4 +1145,399 @@ fn a_damaged_gzip_stream_is_still_blamed_on_gzip() {
     };
     assert!(reason.contains("gzip data is corrupt"), "{reason}");
     assert_eq!(ours(&listing), vec![listed("a", "file", 100, None)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The public test suites: Go's archive/tar and CPython's tarfile test archives
+// ---------------------------------------------------------------------------------------------
+
+/// How an archive of the public suites must list (see `tests/tar_fidelity/*/README.md`).
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// Go and Python list it alike, or both refuse it after listing the same entries: the
+    /// walker lists it as they do (and fails where they fail).
+    Agreed,
+    /// Go and Python read it differently; the walker lists it as Go does, for the reason given.
+    AsGo(&'static str),
+    /// Go and Python read it differently; the walker lists it as Python does, for the reason
+    /// given.
+    AsPython(&'static str),
+    /// Go refuses it, Python lists it: the walker fails with this problem, after the entries
+    /// Go lists. The reason says why Python's listing is not followed.
+    Refused(&'static str, &'static str),
+}
+
+/// Every archive of `tests/tar_fidelity/{go,python}`, and what its listing must be.
+const SUITE: &[(&str, Expect)] = &[
+    (
+        "go/gnu-incremental.tar",
+        Expect::AsGo(
+            "a GNU header's prefix field holds atime and ctime: Go, GNU tar and bsdtar ignore it; \
+             Python joins it to the names",
+        ),
+    ),
+    ("go/gnu-long-nul.tar", Expect::Agreed),
+    (
+        "go/gnu-multi-hdrs.tar",
+        Expect::AsGo(
+            "of two GNU long names (or links) before one member, Go, GNU tar and bsdtar take the \
+             last, Python the first",
+        ),
+    ),
+    ("go/gnu-nil-sparse-data.tar", Expect::Agreed),
+    ("go/gnu-nil-sparse-hole.tar", Expect::Agreed),
+    ("go/gnu-not-utf8.tar", Expect::Agreed),
+    ("go/gnu-utf8.tar", Expect::Agreed),
+    ("go/gnu.tar", Expect::Agreed),
+    ("go/hdr-only.tar", Expect::Agreed),
+    ("go/invalid-go17.tar", Expect::Agreed),
+    ("go/issue10968.tar", Expect::Agreed),
+    ("go/issue11169.tar", Expect::Agreed),
+    ("go/issue12435.tar", Expect::Agreed),
+    ("go/neg-size.tar", Expect::Agreed),
+    ("go/nil-uid.tar", Expect::Agreed),
+    (
+        "go/pax-bad-hdr-file.tar",
+        Expect::Refused(
+            "invalid PAX record",
+            "a PAX record ends in NUL instead of a newline: GNU tar and bsdtar complain and exit \
+             with a failure; Python reads another path",
+        ),
+    ),
+    (
+        "go/pax-bad-hdr-large.tar.bz2",
+        Expect::Refused(
+            "exceeds the limit",
+            "a PAX header over 1 MiB: Go refuses it (so does the walker, to stay bounded)",
+        ),
+    ),
+    (
+        "go/pax-bad-mtime-file.tar",
+        Expect::Refused(
+            "mtime",
+            "mtime=999xxx9324.432432444444 is not a time: GNU tar reads 999, Python and bsdtar \
+             something else",
+        ),
+    ),
+    (
+        "go/pax-global-records.tar",
+        Expect::AsGo(
+            "global headers with `path=global1`, then `path=` (empty): Go and bsdtar apply \
+             neither to later members; GNU tar and Python name the next member global1 and the \
+             ones after the empty value with an empty name",
+        ),
+    ),
+    (
+        "go/pax-multi-hdrs.tar",
+        Expect::AsGo(
+            "of several PAX headers before one member, Go, GNU tar and bsdtar take the last, \
+             Python the first",
+        ),
+    ),
+    (
+        "go/pax-nil-sparse-data.tar",
+        Expect::AsGo(
+            "PAX sparse 1.0: Go, GNU tar and bsdtar report GNU.sparse.realsize; Python the \
+             stored size, as its `size` record follows GNU.sparse.realsize",
+        ),
+    ),
+    (
+        "go/pax-nil-sparse-hole.tar",
+        Expect::AsGo(
+            "PAX sparse 1.0: Go, GNU tar and bsdtar report GNU.sparse.realsize; Python the \
+             stored size, as its `size` record follows GNU.sparse.realsize",
+        ),
+    ),
+    (
+        "go/pax-nul-path.tar",
+        Expect::Refused(
+            "NUL byte in the path",
+            "a PAX path with a NUL byte: GNU tar and bsdtar cut it there, Python keeps it whole",
+        ),
+    ),
+    (
+        "go/pax-nul-xattrs.tar",
+        Expect::Refused(
+            "invalid PAX record",
+            "a PAX key with a NUL byte: GNU tar and bsdtar complain and exit with a failure",
+        ),
+    ),
+    (
+        "go/pax-path-hdr.tar",
+        Expect::AsGo(
+            "a PAX header then the end of the stream: Go and GNU tar list nothing; Python and \
+             bsdtar refuse it",
+        ),
+    ),
+    ("go/pax-pos-size-file.tar", Expect::Agreed),
+    ("go/pax-records.tar", Expect::Agreed),
+    ("go/pax.tar", Expect::Agreed),
+    ("go/sparse-formats.tar", Expect::Agreed),
+    ("go/star.tar", Expect::Agreed),
+    ("go/trailing-slash.tar", Expect::Agreed),
+    ("go/ustar-file-devs.tar", Expect::Agreed),
+    ("go/ustar-file-reg.tar", Expect::Agreed),
+    ("go/v7.tar", Expect::Agreed),
+    ("go/xattrs.tar", Expect::Agreed),
+    ("python/recursion.tar", Expect::Agreed),
+    (
+        "python/testtar.tar",
+        Expect::AsPython(
+            "a Solaris extended header (`X`): GNU tar, bsdtar and Python read it as a PAX \
+             header; Go lists it as a member of unknown type",
+        ),
+    ),
+];
+
+/// One reader's listing of an archive: the entries it gave, and the error it stopped at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ReaderListing {
+    entries: Vec<Listed>,
+    error: Option<String>,
+}
+
+impl ReaderListing {
+    /// The same entries, and both complete or both failed (whatever the errors say).
+    fn lists_as(&self, other: &Self) -> bool {
+        self.entries == other.entries && self.error.is_some() == other.error.is_some()
+    }
+}
+
+/// A reference reader's JSON line: `{"entries": [[NAME_HEX, TYPE, SIZE, LINK_HEX]], "error"}`.
+#[derive(serde::Deserialize)]
+struct ReaderJson {
+    entries: Vec<(String, String, u64, String)>,
+    error: Option<String>,
+}
+
+fn unhex(text: &str) -> String {
+    let bytes: Vec<u8> = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex from the lister"))
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Reads a lister's output, one JSON line per archive; `kind` names an entry's kind from its
+/// type (`None`: not a member, left out).
+fn reader_listings(
+    stdout: &[u8],
+    kind: fn(&str, &str) -> Option<&'static str>,
+) -> Vec<ReaderListing> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            let json: ReaderJson = serde_json::from_str(line).expect("lister json");
+            let entries = json
+                .entries
+                .into_iter()
+                .filter_map(|(name, typeflag, size, link)| {
+                    let name = unhex(&name);
+                    let kind = kind(&typeflag, &name)?;
+                    let link = (!link.is_empty()).then(|| unhex(&link));
+                    Some(conventional(&name, kind, size, link))
+                })
+                .collect();
+            ReaderListing {
+                entries,
+                error: json.error,
+            }
+        })
+        .collect()
+}
+
+/// The kind of a Go `Header.Typeflag`, as the peek names it (`D`, a GNU incremental dump's
+/// directory, is a directory as GNU tar lists it). Global headers (`g`), which Go's `Next`
+/// returns as headers of their own, are not members.
+fn go_kind(typeflag: &str, _name: &str) -> Option<&'static str> {
+    Some(match typeflag {
+        "g" => return None,
+        "0" | "\0" | "7" | "S" => "file",
+        "5" | "D" => "dir",
+        "1" => "hardlink",
+        "2" => "symlink",
+        "3" => "char-device",
+        "4" => "block-device",
+        "6" => "fifo",
+        _ => "other",
+    })
+}
+
+/// Go's archive/tar listing of each archive (`tests/tar_fidelity/lister.go`, built with
+/// Debian's golang-go, which `tests/run` installs).
+fn go_listings(archives: &[&Path]) -> Vec<ReaderListing> {
+    require("go", "golang-go");
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let lister = tmp.join("tar-fidelity-go-lister");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tar_fidelity/lister.go");
+    run(Command::new("go")
+        .args(["build", "-o"])
+        .arg(&lister)
+        .arg(&source)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOFLAGS", "")
+        .env("GOCACHE", tmp.join("gocache")));
+    let stdout = run(Command::new(&lister).args(archives));
+    reader_listings(&stdout, go_kind)
+}
+
+const PYTHON_SUITE_LISTER: &str = r#"
+import json, sys, tarfile
+def hexname(text):
+    return text.encode("utf-8", "surrogateescape").hex()
+for path in sys.argv[1:]:
+    entries, error = [], None
+    try:
+        with tarfile.open(path, "r:") as archive:
+            for m in archive:
+                kind = ("file" if m.isreg() else "dir" if m.isdir() else "symlink" if m.issym()
+                        else "hardlink" if m.islnk() else "char-device" if m.ischr()
+                        else "block-device" if m.isblk() else "fifo" if m.isfifo() else "other")
+                entries.append([hexname(m.name), kind, m.size, hexname(m.linkname)])
+    except Exception as e:
+        error = f"{type(e).__name__}: {e}"
+    print(json.dumps({"entries": entries, "error": error}))
+"#;
+
+/// Python's tarfile listing of each archive.
+fn python_listings(archives: &[&Path]) -> Vec<ReaderListing> {
+    require("python3", "python3");
+    let stdout = run(Command::new("python3")
+        .args(["-c", PYTHON_SUITE_LISTER])
+        .args(archives)
+        .env("LC_ALL", "C.UTF-8"));
+    let kind = |kind: &str, _: &str| {
+        [
+            "file",
+            "dir",
+            "symlink",
+            "hardlink",
+            "char-device",
+            "block-device",
+            "fifo",
+        ]
+        .into_iter()
+        .find(|k| *k == kind)
+        .or(Some("other"))
+    };
+    reader_listings(&stdout, kind)
+}
+
+/// The archive's bytes (`.bz2` ones decompressed with Python's bz2 module).
+fn suite_archive(path: &Path) -> Vec<u8> {
+    if path.extension().is_some_and(|e| e == "bz2") {
+        run(Command::new("python3")
+            .args([
+                "-c",
+                "import bz2, sys; sys.stdout.buffer.write(bz2.open(sys.argv[1]).read())",
+            ])
+            .arg(path))
+    } else {
+        fs::read(path).expect("read a suite archive")
+    }
+}
+
+#[test]
+fn go_and_python_test_archives_list_as_those_readers_do() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tar_fidelity");
+    let mut on_disk: Vec<String> = ["go", "python"]
+        .iter()
+        .flat_map(|suite| {
+            fs::read_dir(root.join(suite))
+                .expect("a suite directory")
+                .map(move |e| {
+                    format!(
+                        "{suite}/{}",
+                        e.expect("dir entry").file_name().to_string_lossy()
+                    )
+                })
+        })
+        .filter(|name| name.contains(".tar"))
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = SUITE.iter().map(|(name, _)| (*name).to_owned()).collect();
+    listed.sort();
+    assert_eq!(
+        on_disk, listed,
+        "every suite archive has an expectation in SUITE"
+    );
+
+    // Every reader reads the same (decompressed) bytes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archives: Vec<(&str, Expect, Vec<u8>, std::path::PathBuf)> = SUITE
+        .iter()
+        .map(|&(name, expect)| {
+            let tar = suite_archive(&root.join(name));
+            let path = dir.path().join(name.replace(['/', '.'], "-") + ".tar");
+            fs::write(&path, &tar).expect("write the archive");
+            (name, expect, tar, path)
+        })
+        .collect();
+    let paths: Vec<&Path> = archives.iter().map(|a| a.3.as_path()).collect();
+    let go = go_listings(&paths);
+    let python = python_listings(&paths);
+    assert_eq!((go.len(), python.len()), (SUITE.len(), SUITE.len()));
+
+    let mut failures = Vec::new();
+    for ((name, expect, tar, _), (go, python)) in archives.iter().zip(go.iter().zip(&python)) {
+        let listing = peek(tar, Compression::None);
+        keep(&name.replace('/', "-"), tar);
+        let error = match &listing.status {
+            LayerStatus::Complete { .. } => None,
+            LayerStatus::Failed(reason) => {
+                assert!(
+                    reason.contains("the layer's tar stream is invalid at byte"),
+                    "{name}: a failure that does not name the tar stream: {reason}"
+                );
+                Some(reason.clone())
+            }
+            other => panic!("{name}: {other:?}"),
+        };
+        let ours = ReaderListing {
+            entries: ours(&listing),
+            error,
+        };
+        let problem = match *expect {
+            Expect::Agreed => {
+                if !go.lists_as(python) {
+                    Some(format!(
+                        "Go and Python now disagree, say whose listing to follow:\n  Go: {go:?}\n  \
+                         Python: {python:?}"
+                    ))
+                } else if !ours.lists_as(go) {
+                    Some(format!("ours differs from Go and Python ({go:?})"))
+                } else {
+                    None
+                }
+            }
+            Expect::AsGo(why) => (!ours.lists_as(go))
+                .then(|| format!("ours differs from Go ({go:?}), followed as {why}")),
+            Expect::AsPython(why) => (!ours.lists_as(python))
+                .then(|| format!("ours differs from Python ({python:?}), followed as {why}")),
+            Expect::Refused(problem, why) => {
+                if go.error.is_none() {
+                    Some(format!("Go no longer refuses it: {go:?}"))
+                } else if ours.entries != go.entries
+                    || !ours.error.as_deref().is_some_and(|e| e.contains(problem))
+                {
+                    Some(format!(
+                        "expected a failure naming {problem:?} after Go's entries {go:?} ({why})"
+                    ))
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(problem) = problem {
+            failures.push(format!("{name}: {problem}\n  ours: {ours:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} archives:\n{}",
+        failures.len(),
+        SUITE.len(),
+        failures.join("\n")
+    );
 }
