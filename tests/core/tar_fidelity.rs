@@ -1483,7 +1483,7 @@ fn go_and_python_test_archives_list_as_those_readers_do() {
     for ((name, expect, tar, _), (go, python)) in archives.iter().zip(go.iter().zip(&python)) {
         let listing = peek(tar, Compression::None);
         keep(&name.replace('/', "-"), tar);
-        let error = match &listing.status {
+        let error = match &listing.result.status {
             LayerStatus::Complete { .. } => None,
             LayerStatus::Failed(reason) => {
                 assert!(
