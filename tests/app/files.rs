@@ -58,19 +58,7 @@ fn click(harness: &mut Harness<'_, LayerslayerApp>, label: &str) {
 }
 
 fn set_filter(harness: &mut Harness<'_, LayerslayerApp>, text: &str) {
-    let field = harness.get_by_role_and_label(Role::TextInput, "Filter paths");
-    field.focus();
-    harness.step();
-    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    harness.step();
-    harness.key_press(egui::Key::Backspace);
-    harness.step();
-    if !text.is_empty() {
-        harness
-            .get_by_role_and_label(Role::TextInput, "Filter paths")
-            .type_text(text);
-        harness.step();
-    }
+    frames::replace_text(harness, "Filter paths", text);
 }
 
 /// The `path` column of an exported CSV, checking every row belongs to `layer`.

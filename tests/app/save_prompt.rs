@@ -81,6 +81,15 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Clicks "Export CSV…" with no file dialog available: the app asks in its window, saying why.
+fn open_export_prompt(harness: &mut Harness<'_, LayerslayerApp>) {
+    click(harness, "Export CSV…");
+    assert_eq!(
+        harness.state().save_prompt_reason().as_deref(),
+        Some(REASON)
+    );
+}
+
 fn assert_not_cancelled(harness: &Harness<'_, LayerslayerApp>) {
     let status = harness.state().status_message().to_lowercase();
     assert!(!status.contains("cancel"), "{status}");
@@ -90,13 +99,8 @@ fn assert_not_cancelled(harness: &Harness<'_, LayerslayerApp>) {
 fn without_a_dialog_export_asks_in_the_window_and_saves_there() {
     let out_dir = tempfile::tempdir().expect("tempdir");
     let mut harness = peeked_demo(unavailable());
-
-    click(&mut harness, "Export CSV…");
     // The prompt, saying why, instead of "Export cancelled".
-    assert_eq!(
-        harness.state().save_prompt_reason().as_deref(),
-        Some(REASON)
-    );
+    open_export_prompt(&mut harness);
     assert!(harness.query_by_label(REASON).is_some(), "the reason shows");
     assert!(harness.query_by_label("Export CSV").is_some(), "its title");
     assert_not_cancelled(&harness);
@@ -146,11 +150,7 @@ fn without_a_dialog_export_asks_in_the_window_and_saves_there() {
 fn a_missing_folder_shows_the_write_error_and_leaves_no_file() {
     let out_dir = tempfile::tempdir().expect("tempdir");
     let mut harness = peeked_demo(unavailable());
-    click(&mut harness, "Export CSV…");
-    assert_eq!(
-        harness.state().save_prompt_reason().as_deref(),
-        Some(REASON)
-    );
+    open_export_prompt(&mut harness);
 
     let missing = out_dir.path().join("no such folder");
     let csv = missing.join("layers.csv");

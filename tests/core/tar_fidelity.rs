@@ -928,6 +928,14 @@ fn base256_size(header: &mut tar::Header, value: i64) {
 #[test]
 fn invalid_archives_fail_naming_tar_never_listing_made_up_names() {
     let before = file("before", b"ok");
+    // An entry, then a PAX header holding `records` for a placeholder file.
+    let pax_before_placeholder = |records: &[u8]| {
+        archive(&[
+            before.clone(),
+            pax(b'x', records),
+            file("placeholder", b"x"),
+        ])
+    };
 
     let mut bad_checksum = ustar_header(b"bad-checksum", b'0', 0);
     bad_checksum
@@ -965,38 +973,22 @@ fn invalid_archives_fail_naming_tar_never_listing_made_up_names() {
         ),
         (
             "invalid-pax-record",
-            archive(&[
-                before.clone(),
-                pax(b'x', b"30 path=not-the-right-length\n"),
-                file("placeholder", b"x"),
-            ]),
+            pax_before_placeholder(b"30 path=not-the-right-length\n"),
             "invalid PAX record",
         ),
         (
             "pax-record-without-equals",
-            archive(&[
-                before.clone(),
-                pax(b'x', b"11 pathabc\n"),
-                file("placeholder", b"x"),
-            ]),
+            pax_before_placeholder(b"11 pathabc\n"),
             "invalid PAX record",
         ),
         (
             "absurd-pax-size",
-            archive(&[
-                before.clone(),
-                pax(b'x', &pax_records(&[("size", "99999999999999999")])),
-                file("placeholder", b"x"),
-            ]),
+            pax_before_placeholder(&pax_records(&[("size", "99999999999999999")])),
             "PAX size",
         ),
         (
             "negative-pax-size",
-            archive(&[
-                before.clone(),
-                pax(b'x', &pax_records(&[("size", "-1")])),
-                file("placeholder", b"x"),
-            ]),
+            pax_before_placeholder(&pax_records(&[("size", "-1")])),
             "negative PAX size",
         ),
         (
@@ -1062,11 +1054,7 @@ fn invalid_archives_fail_naming_tar_never_listing_made_up_names() {
         ),
         (
             "empty-pax-path",
-            archive(&[
-                before.clone(),
-                pax(b'x', &pax_records(&[("path", "")])),
-                file("placeholder", b"x"),
-            ]),
+            pax_before_placeholder(&pax_records(&[("path", "")])),
             "an empty path",
         ),
     ];
