@@ -55,7 +55,7 @@ pub enum SecretContent {
 pub struct ContentFacts {
     /// Hash of the whole data.
     pub hash: ContentHash,
-    /// What its first [`SNIFF_BYTES`] show, if anything.
+    /// What its first 8 KiB show, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<SecretContent>,
 }

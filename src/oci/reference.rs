@@ -77,7 +77,7 @@ impl ImageReference {
         self.inner.registry()
     }
 
-    /// The host[:port] to send API requests to (`registry-1.docker.io` for Docker Hub).
+    /// The `host[:port]` to send API requests to (`registry-1.docker.io` for Docker Hub).
     pub fn api_host(&self) -> &str {
         match self.inner.registry() {
             DOCKER_HUB => DOCKER_HUB_API_HOST,

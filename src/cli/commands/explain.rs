@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Args;
 use serde::Serialize;
 
-use super::{
-    Failure, ImageArgs, ProgressBars, exit_code, listings_exit_code, open, open_with,
-    stdout_failure,
-};
 use crate::cancel::CancelToken;
+use crate::cli::args::ImageArgs;
+use crate::cli::commands::{open, open_with};
+use crate::cli::exit::{Failure, exit_code, listings_exit_code, stdout_failure};
+use crate::cli::progress::ProgressBars;
 use crate::inspect::analysis::{Analysis, FlagKind, GateRules, analyze, parse_size};
 use crate::inspect::diff::{
     CompareImage, CompareReader, Comparison, DiffChange, ReadRequest, compare_images, summarize,
@@ -79,7 +79,7 @@ pub struct DiffArgs {
     pub image_b: String,
     /// How to reach both images (one platform, one login).
     #[command(flatten)]
-    pub access: super::AccessArgs,
+    pub access: crate::cli::args::AccessArgs,
     /// Write the differences as CSV to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<String>,
@@ -91,7 +91,7 @@ pub struct DiffArgs {
     pub read: ReadArgs,
 }
 
-fn parse_ratio(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_ratio(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
         _ => Err(format!(
@@ -101,7 +101,7 @@ fn parse_ratio(text: &str) -> Result<f64, String> {
 }
 
 /// `layerslayer config IMAGE`.
-pub(super) fn run_config(args: &ImageArgs, json: bool) -> Result<u8, Failure> {
+pub(crate) fn run_config(args: &ImageArgs, json: bool) -> Result<u8, Failure> {
     let cancel = CancelToken::new();
     let image = open(args, &cancel)?.info;
     let mut out = io::stdout().lock();
@@ -122,14 +122,14 @@ pub(super) fn run_config(args: &ImageArgs, json: bool) -> Result<u8, Failure> {
 }
 
 #[derive(Serialize)]
-struct ConfigDocument<'a> {
+pub(crate) struct ConfigDocument<'a> {
     source: &'a str,
     manifest_digest: &'a str,
     config: &'a crate::oci::manifest::ImageConfig,
     build_steps: Vec<crate::oci::manifest::BuildStep>,
 }
 
-fn print_config(out: &mut dyn Write, image: &ImageInfo) -> io::Result<()> {
+pub(crate) fn print_config(out: &mut dyn Write, image: &ImageInfo) -> io::Result<()> {
     let config = &image.config;
     writeln!(out, "image {}", escape_control(&image.source))?;
     let platform = [config.os.as_deref(), config.architecture.as_deref()]
@@ -204,7 +204,7 @@ fn print_config(out: &mut dyn Write, image: &ImageInfo) -> io::Result<()> {
 }
 
 /// `layerslayer analyze IMAGE`.
-pub(super) fn run_analyze(args: &AnalyzeArgs) -> Result<u8, Failure> {
+pub(crate) fn run_analyze(args: &AnalyzeArgs) -> Result<u8, Failure> {
     let cancel = CancelToken::new();
     let OpenedImage { source, info } = open(&args.image, &cancel)?;
     let cache = open_cache(&args.read);
@@ -245,14 +245,14 @@ pub(super) fn run_analyze(args: &AnalyzeArgs) -> Result<u8, Failure> {
 }
 
 #[derive(Serialize)]
-struct AnalysisDocument<'a> {
+pub(crate) struct AnalysisDocument<'a> {
     image: &'a str,
     manifest_digest: &'a str,
     #[serde(flatten)]
     analysis: &'a Analysis,
 }
 
-fn print_analysis(
+pub(crate) fn print_analysis(
     out: &mut dyn Write,
     image: &ImageInfo,
     analysis: &Analysis,
@@ -321,7 +321,12 @@ fn print_analysis(
     Ok(())
 }
 
-fn section(out: &mut dyn Write, title: &str, count: usize, top: usize) -> io::Result<()> {
+pub(crate) fn section(
+    out: &mut dyn Write,
+    title: &str,
+    count: usize,
+    top: usize,
+) -> io::Result<()> {
     let shown = if count > top {
         format!(" (top {top} of {count})")
     } else {
@@ -331,7 +336,7 @@ fn section(out: &mut dyn Write, title: &str, count: usize, top: usize) -> io::Re
 }
 
 /// `layerslayer diff IMAGE_A IMAGE_B`.
-pub(super) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
+pub(crate) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
     let cancel = CancelToken::new();
     let access = args.access.resolve()?;
     let a = open_with(&args.image_a, &access, &cancel)?;
@@ -411,7 +416,7 @@ pub(super) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
 }
 
 #[derive(Serialize)]
-struct DiffDocument<'a> {
+pub(crate) struct DiffDocument<'a> {
     image_a: &'a str,
     image_b: &'a str,
     shared_layers: usize,
@@ -420,14 +425,17 @@ struct DiffDocument<'a> {
 }
 
 /// Writes `document` as pretty JSON, and a newline, to FILE or `-` (stdout).
-fn write_json_document(destination: &str, document: &impl Serialize) -> Result<(), ExportError> {
+pub(crate) fn write_json_document(
+    destination: &str,
+    document: &impl Serialize,
+) -> Result<(), ExportError> {
     output::write_to(&Destination::from_arg(destination), |out| {
         serde_json::to_writer_pretty(&mut *out, document).map_err(ExportError::from_json)?;
         writeln!(out).map_err(ExportError::Write)
     })
 }
 
-fn open_cache(args: &ReadArgs) -> Option<ListingCache> {
+pub(crate) fn open_cache(args: &ReadArgs) -> Option<ListingCache> {
     if args.no_cache {
         None
     } else {
@@ -437,7 +445,7 @@ fn open_cache(args: &ReadArgs) -> Option<ListingCache> {
 
 /// Reads every layer of `layers` whole (content facts are needed), with progress bars on a
 /// terminal; failures are reported on stderr and kept as the layers' statuses.
-fn read_layers(
+pub(crate) fn read_layers(
     source: &dyn ImageSource,
     layers: &[LayerInfo],
     args: &ReadArgs,
@@ -487,7 +495,7 @@ fn read_layers(
 }
 
 /// How `diff` reads the layers a comparison needs: [`read_layers`] with its options.
-struct LayerReader<'a> {
+pub(crate) struct LayerReader<'a> {
     args: &'a ReadArgs,
     cache: Option<&'a ListingCache>,
     cancel: &'a CancelToken,

@@ -1,0 +1,249 @@
+//! The command line's arguments (clap): commands, image and access options, logins.
+
+use std::io::{self, BufRead, IsTerminal};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cli::exit::{Failure, exit_code};
+use crate::oci::manifest::Platform;
+use crate::source::open::OpenOptions;
+use crate::source::registry::{ClientOptions, Credential};
+
+/// See what is inside every layer of a container image, straight from the registry or from
+/// image files, without pulling or unpacking anything.
+#[derive(Debug, Parser)]
+#[command(name = "layerslayer", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LAYERSLAYER_GIT_COMMIT"), ")"))]
+pub struct Cli {
+    /// What to do; without a command the desktop app opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Log what is done (requests, redirects, tokens, resumes) on stderr; credentials and
+    /// tokens are never shown. `RUST_LOG` works too.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List an image's layers: index, digest, size, media type and build step.
+    Layers {
+        /// Where and which image.
+        #[command(flatten)]
+        image: ImageArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the files inside layers, streaming each layer from where the image is.
+    Peek(PeekArgs),
+    /// Copy one file out of an image: the version in the final filesystem, fetching only what
+    /// it takes (the file's chunks on a layer with a table of contents).
+    Carve(CarveArgs),
+    /// Show how containers of the image run (entrypoint, cmd, env, user, ports, labels) and
+    /// its build steps as a Dockerfile-like list.
+    Config {
+        /// Where and which image.
+        #[command(flatten)]
+        image: ImageArgs,
+        /// Print the config as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain the image: wasted bytes and efficiency, duplicate files, risky files
+    /// (setuid, setgid, world-writable, secrets); with rules, a CI gate (exit code 8).
+    Analyze(crate::cli::commands::AnalyzeArgs),
+    /// Compare the final filesystems of two images, path by path.
+    Diff(crate::cli::commands::DiffArgs),
+    /// Open the desktop app (optionally with an image reference filled in).
+    Gui {
+        /// Image reference to open at start.
+        image: Option<String>,
+    },
+}
+
+/// Arguments naming an image.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// The image: a reference (alpine:3.20, ghcr.io/o/r@sha256:…, localhost:5000/x:y),
+    /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG], a path to an
+    /// image archive or layout, or `demo` (built in, works offline).
+    pub image: String,
+    /// How to reach it.
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+/// How to reach images: which platform, TLS, the stall timeout and the login.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// Platform to pick from a multi-arch image: os/arch[/variant]. Default: this machine's, then
+    /// linux/amd64, then the first the index offers.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Allow plain http and unverified TLS for registries that are not on loopback.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Seconds without a byte after which a download (or its response) has stalled and is
+    /// resumed from the byte reached.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
+    pub idle_timeout: f64,
+    /// How to log in to the registry.
+    #[command(flatten)]
+    pub login: LoginArgs,
+}
+
+/// [`AccessArgs`] made ready to open images with: the platform parsed and the password read
+/// (once, however many images are opened).
+pub(crate) struct Access {
+    /// How to open images.
+    pub(crate) options: OpenOptions,
+    /// The login, its password read.
+    pub(crate) login: LoginArgs,
+}
+
+impl AccessArgs {
+    pub(crate) fn resolve(&self) -> Result<Access, Failure> {
+        let platform = self
+            .platform
+            .as_deref()
+            .map(str::parse::<Platform>)
+            .transpose()
+            .map_err(|e| Failure::new(exit_code::BAD_INPUT, e.to_string()))?;
+        let options = OpenOptions {
+            platform,
+            registry: ClientOptions {
+                insecure: self.insecure,
+                idle_timeout: Duration::from_secs_f64(self.idle_timeout),
+                credential: self.login.credential()?,
+                ..ClientOptions::default()
+            },
+        };
+        Ok(Access {
+            options,
+            login: self.login.clone(),
+        })
+    }
+}
+
+/// How to log in to a registry without a credentials file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LoginArgs {
+    /// Log in as USER (USER:PASSWORD works, but shows the password to other processes:
+    /// prefer --password-stdin, or the prompt you get on a terminal).
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    pub user: Option<String>,
+    /// Read the password (or access token) from the first line of stdin.
+    #[arg(long, requires = "user")]
+    pub password_stdin: bool,
+    /// Keep this login in the OS keyring for later runs (asked for explicitly, never
+    /// implied; `--forget` removes it).
+    #[arg(long, requires = "user")]
+    pub remember: bool,
+    /// Remove the login the OS keyring keeps for this registry.
+    #[arg(long, conflicts_with = "remember")]
+    pub forget: bool,
+}
+
+impl LoginArgs {
+    /// The credential the options give, asking for the password when needed.
+    fn credential(&self) -> Result<Option<Credential>, Failure> {
+        let Some(user) = &self.user else {
+            return Ok(None);
+        };
+        let (username, password) = match user.split_once(':') {
+            Some((username, password)) => (username.to_owned(), password.to_owned()),
+            None if self.password_stdin => {
+                let mut line = String::new();
+                io::stdin().lock().read_line(&mut line).map_err(|e| {
+                    Failure::new(
+                        exit_code::BAD_INPUT,
+                        format!("could not read the password: {e}"),
+                    )
+                })?;
+                (user.clone(), line.trim_end_matches(['\r', '\n']).to_owned())
+            }
+            None if io::stdin().is_terminal() => {
+                let password = rpassword::prompt_password(format!("Password for {user}: "))
+                    .map_err(|e| {
+                        Failure::new(
+                            exit_code::BAD_INPUT,
+                            format!("could not read the password: {e}"),
+                        )
+                    })?;
+                (user.clone(), password)
+            }
+            None => {
+                return Err(Failure::new(
+                    exit_code::BAD_INPUT,
+                    "--user without a password: give it with --password-stdin",
+                ));
+            }
+        };
+        Ok(Some(Credential::Basic { username, password }))
+    }
+}
+
+pub(crate) fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
+
+/// Arguments of `peek`.
+#[derive(Debug, Args)]
+pub struct PeekArgs {
+    /// Where and which image.
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Layers to read: comma-separated indexes (0 = base) or `all`. Asked for when omitted
+    /// and stdin is a terminal; otherwise all.
+    #[arg(long)]
+    pub layers: Option<String>,
+    /// Write the listing as CSV to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<String>,
+    /// Write JSON (image, layers, entries) to FILE, or stdout when no FILE is given.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<String>,
+    /// Show the final filesystem (whiteouts applied) instead of per-layer listings.
+    #[arg(long)]
+    pub merged: bool,
+    /// No progress output on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Neither read nor store listings in the cache ($XDG_CACHE_HOME/layerslayer).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Read every layer whole, even where a table of contents (eStargz, zstd:chunked) would
+    /// list it from a few KiB.
+    #[arg(long)]
+    pub no_toc: bool,
+    /// Layers read at once (default: the number of cores, at least 2). Output stays in layer
+    /// order.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
+/// Arguments of `carve`.
+#[derive(Debug, Args)]
+pub struct CarveArgs {
+    /// Where and which image.
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// The file's path in the image, e.g. etc/os-release.
+    pub path: String,
+    /// Where to write it (`-` for stdout). Default: its file name, in the current directory.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<String>,
+    /// Neither read nor store listings in the cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// No report on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

@@ -1,0 +1,102 @@
+//! `carve IMAGE PATH`: one file out of an image, fetching only what it takes.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use crate::cancel::CancelToken;
+use crate::cli::args::CarveArgs;
+use crate::cli::commands::open;
+use crate::cli::exit::{Failure, exit_code};
+use crate::inspect::carve::{CarveError, CarveSearch};
+use crate::layer::cache::ListingCache;
+use crate::output::{self, Destination, ExportError};
+use crate::output::{escape_control, human_size};
+use crate::source::open::OpenedImage;
+
+pub(crate) fn run_carve(args: &CarveArgs) -> Result<u8, Failure> {
+    let cancel = CancelToken::new();
+    let OpenedImage { source, info } = open(&args.image, &cancel)?;
+    let cache = if args.no_cache {
+        None
+    } else {
+        ListingCache::open_default()
+    };
+    let search = CarveSearch {
+        source: source.as_ref(),
+        cache: cache.as_ref(),
+    };
+    let fetched = Arc::new(AtomicU64::new(0));
+    let destination = match args.output.as_deref() {
+        Some(output) => Destination::from_arg(output),
+        None => {
+            let name = args
+                .path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
+            if name.is_empty() || name == "." || name == ".." {
+                return Err(Failure::new(
+                    exit_code::BAD_INPUT,
+                    format!("{:?} names no file; give one, or -o FILE", args.path),
+                ));
+            }
+            Destination::File(name.into())
+        }
+    };
+    // Written to a temporary file renamed into place only when the carve succeeded.
+    let mut outcome = None;
+    let written = output::write_to(&destination, |out| {
+        let carved = search.carve_path(&info.layers, &args.path, &cancel, &fetched, out);
+        let failed = carved.is_err();
+        outcome = Some(carved);
+        if failed {
+            Err(ExportError::Encode("the carve failed".into()))
+        } else {
+            Ok(())
+        }
+    });
+    let (target, report) = match (outcome, written) {
+        (Some(Ok(done)), Ok(())) => done,
+        (Some(Err(error)), _) => {
+            let code = match error {
+                CarveError::NotFound(_) | CarveError::Removed { .. } => exit_code::NOT_FOUND,
+                CarveError::NotAFile { .. } => exit_code::BAD_INPUT,
+                CarveError::Source { .. } | CarveError::Layer { .. } => exit_code::INCOMPLETE,
+                CarveError::Write(_) | CarveError::Cancelled => exit_code::FAILURE,
+            };
+            return Err(Failure::new(code, error.to_string()));
+        }
+        (_, Err(error)) => return Err(error.into()),
+        (None, Ok(())) => return Err(Failure::new(exit_code::FAILURE, "nothing was carved")),
+    };
+    if !args.quiet {
+        let layer_size = target.layer.size();
+        let share = if layer_size == 0 {
+            0.0
+        } else {
+            report.bytes_fetched as f64 * 100.0 / layer_size as f64
+        };
+        let elsewhere = report.total_fetched - report.bytes_fetched;
+        eprintln!(
+            "carved {} ({}) from layer {} ({}){}: fetched {} of the layer's {} ({share:.2}%){}",
+            escape_control(&target.path),
+            human_size(report.bytes_written),
+            target.layer.index,
+            target.layer.short_digest(),
+            if report.from_toc {
+                ", its chunks only, through the table of contents"
+            } else {
+                ""
+            },
+            human_size(report.bytes_fetched),
+            human_size(layer_size),
+            if elsewhere > 0 {
+                format!(", and {} more to find it", human_size(elsewhere))
+            } else {
+                String::new()
+            },
+        );
+    }
+    Ok(exit_code::OK)
+}
