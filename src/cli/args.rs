@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cli::exit::{Failure, exit_code};
+use crate::inspect::analysis::{FlagKind, parse_size};
 use crate::oci::manifest::Platform;
 use crate::source::open::OpenOptions;
 use crate::source::registry::{ClientOptions, Credential};
@@ -53,9 +54,9 @@ pub enum Command {
     },
     /// Explain the image: wasted bytes and efficiency, duplicate files, risky files
     /// (setuid, setgid, world-writable, secrets); with rules, a CI gate (exit code 8).
-    Analyze(crate::cli::commands::AnalyzeArgs),
+    Analyze(AnalyzeArgs),
     /// Compare the final filesystems of two images, path by path.
-    Diff(crate::cli::commands::DiffArgs),
+    Diff(DiffArgs),
     /// Open the desktop app (optionally with an image reference filled in).
     Gui {
         /// Image reference to open at start.
@@ -246,4 +247,75 @@ pub struct CarveArgs {
     /// No report on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// How the layers are read, shared by `analyze` and `diff`.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// No progress output on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Neither read nor store listings in the cache ($XDG_CACHE_HOME/layerslayer).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Layers read at once (default: the number of cores, at least 2).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
+/// Arguments of `analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Where and which image.
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Write the analysis as JSON to FILE, or stdout when no FILE is given.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<String>,
+    /// Rule: fail (exit 8) when the efficiency (final bytes / total bytes) is below this.
+    #[arg(long, value_name = "RATIO", value_parser = parse_ratio)]
+    pub min_efficiency: Option<f64>,
+    /// Rule: fail (exit 8) when more bytes than this are wasted, e.g. 50MB, 50MiB, 1048576.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_wasted: Option<u64>,
+    /// Rule: fail (exit 8) when any of these flags occurs: comma-separated setuid, setgid,
+    /// world_writable, secret.
+    #[arg(long, value_name = "FLAGS", value_delimiter = ',', value_parser = str::parse::<FlagKind>)]
+    pub deny: Vec<FlagKind>,
+    /// Rows shown per section of the report.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    /// How the layers are read.
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// Arguments of `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Image A (the "before"), in any form `peek` accepts.
+    pub image_a: String,
+    /// Image B (the "after").
+    pub image_b: String,
+    /// How to reach both images (one platform, one login).
+    #[command(flatten)]
+    pub access: crate::cli::args::AccessArgs,
+    /// Write the differences as CSV to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<String>,
+    /// Write JSON to FILE, or stdout when no FILE is given.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<String>,
+    /// How the layers are read.
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+pub(crate) fn parse_ratio(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+        _ => Err(format!(
+            "{text:?} is not a ratio between 0 and 1 (e.g. 0.9)"
+        )),
+    }
 }

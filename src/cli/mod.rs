@@ -14,7 +14,10 @@ use std::process::ExitCode;
 
 use crate::output::escape_control;
 
-pub use args::{AccessArgs, CarveArgs, Cli, Command, ImageArgs, LoginArgs, PeekArgs};
+pub use args::{
+    AccessArgs, AnalyzeArgs, CarveArgs, Cli, Command, DiffArgs, ImageArgs, LoginArgs, PeekArgs,
+    ReadArgs,
+};
 pub use commands::parse_layer_selection;
 use exit::Failure;
 pub use exit::exit_code;

@@ -5,15 +5,14 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Args;
 use serde::Serialize;
 
 use crate::cancel::CancelToken;
-use crate::cli::args::ImageArgs;
+use crate::cli::args::{AnalyzeArgs, DiffArgs, ImageArgs, ReadArgs};
 use crate::cli::commands::{open, open_with};
 use crate::cli::exit::{Failure, exit_code, listings_exit_code, stdout_failure};
 use crate::cli::progress::ProgressBars;
-use crate::inspect::analysis::{Analysis, FlagKind, GateRules, analyze, parse_size};
+use crate::inspect::analysis::{Analysis, GateRules, analyze};
 use crate::inspect::diff::{
     CompareImage, CompareReader, Comparison, DiffChange, ReadRequest, compare_images, summarize,
     write_diff_csv,
@@ -28,77 +27,6 @@ use crate::output::{self, Destination, ExportError};
 use crate::output::{escape_control, human_size};
 use crate::source::ImageSource;
 use crate::source::open::OpenedImage;
-
-/// How the layers are read, shared by `analyze` and `diff`.
-#[derive(Debug, Args)]
-pub struct ReadArgs {
-    /// No progress output on stderr.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Neither read nor store listings in the cache ($XDG_CACHE_HOME/layerslayer).
-    #[arg(long)]
-    pub no_cache: bool,
-    /// Layers read at once (default: the number of cores, at least 2).
-    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: Option<u16>,
-}
-
-/// Arguments of `analyze`.
-#[derive(Debug, Args)]
-pub struct AnalyzeArgs {
-    /// Where and which image.
-    #[command(flatten)]
-    pub image: ImageArgs,
-    /// Write the analysis as JSON to FILE, or stdout when no FILE is given.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
-    pub json: Option<String>,
-    /// Rule: fail (exit 8) when the efficiency (final bytes / total bytes) is below this.
-    #[arg(long, value_name = "RATIO", value_parser = parse_ratio)]
-    pub min_efficiency: Option<f64>,
-    /// Rule: fail (exit 8) when more bytes than this are wasted, e.g. 50MB, 50MiB, 1048576.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub max_wasted: Option<u64>,
-    /// Rule: fail (exit 8) when any of these flags occurs: comma-separated setuid, setgid,
-    /// world_writable, secret.
-    #[arg(long, value_name = "FLAGS", value_delimiter = ',', value_parser = str::parse::<FlagKind>)]
-    pub deny: Vec<FlagKind>,
-    /// Rows shown per section of the report.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub top: usize,
-    /// How the layers are read.
-    #[command(flatten)]
-    pub read: ReadArgs,
-}
-
-/// Arguments of `diff`.
-#[derive(Debug, Args)]
-pub struct DiffArgs {
-    /// Image A (the "before"), in any form `peek` accepts.
-    pub image_a: String,
-    /// Image B (the "after").
-    pub image_b: String,
-    /// How to reach both images (one platform, one login).
-    #[command(flatten)]
-    pub access: crate::cli::args::AccessArgs,
-    /// Write the differences as CSV to FILE (`-` for stdout).
-    #[arg(long, value_name = "FILE")]
-    pub csv: Option<String>,
-    /// Write JSON to FILE, or stdout when no FILE is given.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
-    pub json: Option<String>,
-    /// How the layers are read.
-    #[command(flatten)]
-    pub read: ReadArgs,
-}
-
-pub(crate) fn parse_ratio(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
-        _ => Err(format!(
-            "{text:?} is not a ratio between 0 and 1 (e.g. 0.9)"
-        )),
-    }
-}
 
 /// `layerslayer config IMAGE`.
 pub(crate) fn run_config(args: &ImageArgs, json: bool) -> Result<u8, Failure> {

@@ -12,7 +12,7 @@ mod layers;
 mod peek;
 
 pub(super) use carve::run_carve;
-pub(super) use explain::{AnalyzeArgs, DiffArgs, run_analyze, run_config, run_diff};
+pub(super) use explain::{run_analyze, run_config, run_diff};
 pub(super) use layers::run_layers;
 pub use peek::parse_layer_selection;
 pub(super) use peek::run_peek;
