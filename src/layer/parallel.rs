@@ -22,7 +22,7 @@ use crate::oci::LayerInfo;
 use crate::source::ImageSource;
 
 /// Entries of a waiting layer kept in memory before they move to a temporary file.
-pub const SPOOL_MEMORY_ENTRIES: usize = 50_000;
+pub(crate) const SPOOL_MEMORY_ENTRIES: usize = 50_000;
 /// Events in flight between the workers and the calling thread.
 const EVENTS_IN_FLIGHT: usize = 4096;
 
@@ -64,7 +64,7 @@ impl LayerEvent {
 }
 
 /// How long the workers may be quiet before the caller gets [`LayerEvent::Idle`].
-pub const IDLE_AFTER: Duration = Duration::from_millis(50);
+pub(crate) const IDLE_AFTER: Duration = Duration::from_millis(50);
 
 /// How to read several layers: from where, through which cache, how many at once, and in
 /// which order the caller gets the events.
