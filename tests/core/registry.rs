@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::fault::Reply;
-use common::images::{expected_entries, push_image_for, tricky_items};
+use common::images::{expected_entries, noise, push_image_for, tricky_items};
 use common::{
     Compression, FaultServer, ImageFormat, RegistryAuth, TarItem, TestLayer, TestRegistry,
     open_with, push_image, push_index,
@@ -50,28 +50,21 @@ fn peek_all(client: &dyn ImageSource, image: &ImageInfo) -> Vec<LayerListing> {
 #[test]
 fn every_compression_and_media_type_lists_exactly_what_was_built() {
     let registry = TestRegistry::start();
-    let mut random = 0x2545_f491_4f6c_dd1d_u64;
-    let mut noise = |n: usize| -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                random ^= random << 13;
-                random ^= random >> 7;
-                random ^= random << 17;
-                random as u8
-            })
-            .collect()
-    };
     let layers = vec![
         TestLayer::new(&tricky_items(), Compression::Gzip, "ADD tricky /"),
         TestLayer::new(
-            &[TarItem::File("random.bin".into(), noise(3 << 20), 0o644)],
+            &[TarItem::File(
+                "random.bin".into(),
+                noise(0x2545_f491_4f6c_dd1d, 3 << 20),
+                0o644,
+            )],
             Compression::GzipMultiMember,
             "RUN make noise",
         ),
         TestLayer::new(
             &[
                 TarItem::Dir("opt"),
-                TarItem::File("opt/z".into(), noise(70_000), 0o755),
+                TarItem::File("opt/z".into(), noise(7, 70_000), 0o755),
             ],
             Compression::Zstd,
             "RUN zstd",
