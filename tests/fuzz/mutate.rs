@@ -999,27 +999,21 @@ impl TocParts {
         let le = |at: usize| -> Option<u64> {
             Some(u64::from_le_bytes(blob.get(at..at + 8)?.try_into().ok()?))
         };
-        let (kind, offset, end) = if blob.ends_with(b"GNUlInUx") && len >= 64 {
-            let start = len - 64;
+        // zstd:chunked footers: (footer length, magic's distance from the end, magic).
+        let zstd = [
+            (64, 8, b"GNUlInUx"),
+            (56, 24, b"GnUlInUx"),
+            (40, 8, b"GnUlInUx"),
+        ]
+        .into_iter()
+        .find(|&(footer, from_end, magic)| {
+            len >= footer && &blob[len - from_end..len - from_end + 8] == magic
+        });
+        let (kind, offset, end) = if let Some((footer, _, _)) = zstd {
+            let start = len - footer;
             let offset = le(start)? as usize;
             (
-                TocKind::Zstd { footer: 64 },
-                offset,
-                offset + le(start + 8)? as usize,
-            )
-        } else if len >= 56 && &blob[len - 24..len - 16] == b"GnUlInUx" {
-            let start = len - 56;
-            let offset = le(start)? as usize;
-            (
-                TocKind::Zstd { footer: 56 },
-                offset,
-                offset + le(start + 8)? as usize,
-            )
-        } else if blob.ends_with(b"GnUlInUx") && len >= 40 {
-            let start = len - 40;
-            let offset = le(start)? as usize;
-            (
-                TocKind::Zstd { footer: 40 },
+                TocKind::Zstd { footer },
                 offset,
                 offset + le(start + 8)? as usize,
             )
