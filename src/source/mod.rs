@@ -1,10 +1,14 @@
 //! Where manifests and blobs come from: the bottom of the stack.
 //!
 //! [`ImageSource`] is the one interface through which anything above (image resolution,
-//! peeking, listings, exports) reads an image. The registry client implements it over HTTP;
-//! [`local::LocalSource`] implements it over OCI image layouts and `docker save` archives, read
-//! in place; [`demo`] serves the image built into the binary. [`crate::source::open`] turns what a user
-//! typed into one of them.
+//! peeking, listings, exports) reads an image. The [`registry`] client implements it over
+//! HTTP; [`local::LocalSource`] implements it over OCI image layouts and `docker save`
+//! archives, read in place; [`demo`] serves the image built into the binary. [`open`] turns
+//! what a user typed into one of them, and [`resolve_image`] a reference into layers.
+//!
+//! May import [`crate::oci`], [`crate::cancel`] and the tar walker [`crate::layer::tar`] (to
+//! index archives). The registry and the local readers never import each other ([`demo`] is
+//! the local reader over bytes in the binary); only the opener names them all.
 
 pub mod archive;
 pub mod demo;
