@@ -4,7 +4,7 @@
 //! Workers list layers (from the cache or a table of contents where they can) and send their entries
 //! to the calling thread, which hands them on either as they arrive or in layer order. In layer
 //! order, the entries of layers that finish early wait in a spool that moves to a temporary file
-//! beyond [`SPOOL_MEMORY_ENTRIES`], so memory stays bounded however many entries wait.
+//! beyond 50,000 entries, so memory stays bounded however many entries wait.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -49,7 +49,7 @@ pub enum LayerEvent {
     Entry(usize, Entry),
     /// The layer at `position` ended; all its entries came before.
     Done(usize, LayerResult),
-    /// Nothing arrived for [`IDLE_AFTER`]: a moment to flush buffered output.
+    /// Nothing arrived for 50 ms: a moment to flush buffered output.
     Idle,
 }
 
@@ -127,7 +127,7 @@ impl ParallelPeek<'_> {
 /// What [`read_listings`] tells its caller while the layers are read.
 #[derive(Debug)]
 pub enum ReadProgress<'a> {
-    /// Nothing arrived for [`IDLE_AFTER`]: a moment to show progress.
+    /// Nothing arrived for 50 ms: a moment to show progress.
     Idle,
     /// The layer at `position` ended; this is its listing.
     LayerDone(usize, &'a LayerListing),
