@@ -14,14 +14,12 @@ use super::{
 };
 use crate::cancel::CancelToken;
 use crate::inspect::analysis::{Analysis, FlagKind, GateRules, analyze, parse_size};
-use crate::inspect::diff::{
-    DiffChange, SharedListings, diff_filesystems, summarize, write_diff_csv,
-};
+use crate::inspect::diff::{SharedListings, diff_filesystems, summarize, write_diff_csv};
 use crate::layer::cache::ListingCache;
 use crate::layer::list::{ContentNeed, ListingOptions};
 use crate::layer::parallel::{Delivery, LayerEvent, ParallelPeek, default_concurrency};
 use crate::layer::stream::PeekProgress;
-use crate::model::{LayerListing, merge_layers};
+use crate::model::{Change, LayerListing, merge_layers};
 use crate::oci::{ImageInfo, LayerInfo};
 use crate::output::{self, Destination, ExportError};
 use crate::output::{escape_control, human_size};
@@ -383,9 +381,9 @@ pub(super) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
         let summary = summarize(&rows);
         for row in &rows {
             let sign = match row.change {
-                DiffChange::Added => '+',
-                DiffChange::Removed => '-',
-                DiffChange::Modified => '~',
+                Change::Added => '+',
+                Change::Removed => '-',
+                Change::Modified => '~',
             };
             writeln!(out, "{sign} {}", escape_control(&row.path))
                 .map_err(|e| stdout_failure(&e))?;
