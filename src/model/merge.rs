@@ -185,16 +185,19 @@ where
     E: IntoIterator<Item = &'a Entry> + Clone,
 {
     let mut below = MergedFilesystem::default();
-    layers
-        .into_iter()
-        .map(|(layer_index, entries)| {
-            let changes = entries
-                .clone()
-                .into_iter()
-                .map(|entry| below.change_of(entry))
-                .collect();
+    let mut layers = layers.into_iter().peekable();
+    let mut all_changes = Vec::new();
+    while let Some((layer_index, entries)) = layers.next() {
+        let changes = entries
+            .clone()
+            .into_iter()
+            .map(|entry| below.change_of(entry))
+            .collect();
+        all_changes.push(changes);
+        // The top layer is judged, never judged against.
+        if layers.peek().is_some() {
             below.apply(layer_index, entries);
-            changes
-        })
-        .collect()
+        }
+    }
+    all_changes
 }

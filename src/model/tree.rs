@@ -58,28 +58,30 @@ pub struct TreeRow {
     pub depth: usize,
 }
 
-/// One node of a [`PathTree`].
+/// One node of a [`PathTree`] (48 bytes with a 12-byte payload: a tree of a million entries
+/// is one of the app's largest structures).
 #[derive(Debug, Clone)]
 struct PathNode<T> {
     /// Where the last path component sits in the tree's name arena.
     name_start: usize,
-    name_len: u32,
-    parent: NodeId,
-    /// Children; directories first, then by name, once [`PathTree::sort_pending`] ran.
-    children: Vec<NodeId>,
-    /// What sits at this path, `None` for a directory only implied by its children.
-    payload: Option<T>,
-    /// The payload's own size.
-    own_size: u64,
     /// The own size plus everything below.
     total_size: u64,
+    /// What sits at this path, `None` for a directory only implied by its children.
+    payload: Option<T>,
+    name_len: u32,
+    parent: NodeId,
+    /// The node's list in [`PathTree::child_lists`], [`NO_CHILDREN`] while it has none.
+    children_slot: u32,
     /// Number of nodes below.
-    descendants: u64,
+    descendants: u32,
     /// The payload is a directory.
     payload_is_dir: bool,
     /// Queued for sorting its children.
     sort_queued: bool,
 }
+
+/// The `children_slot` of a node without children.
+const NO_CHILDREN: u32 = u32::MAX;
 
 /// A hasher for keys that already are hashes.
 #[derive(Default)]
@@ -87,15 +89,17 @@ struct PrehashedKey(u64);
 
 impl Hasher for PrehashedKey {
     fn finish(&self) -> u64 {
-        self.0
+        // Spread the key over all bits: the table takes its buckets from the low bits and its
+        // tags from the high ones.
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &byte in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(byte);
         }
     }
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
+    fn write_u32(&mut self, value: u32) {
+        self.0 = u64::from(value);
     }
 }
 
@@ -104,11 +108,14 @@ impl Hasher for PrehashedKey {
 #[derive(Debug, Clone)]
 pub struct PathTree<T> {
     nodes: Vec<PathNode<T>>,
+    /// The children of the nodes that have some (directories first, then by name, once
+    /// sorted), by their nodes' `children_slot`.
+    child_lists: Vec<Vec<NodeId>>,
     /// Every node's name, one after the other.
     names: String,
-    /// Child lookup: hash of (parent, name) → the first child that had that hash. Another
-    /// child with the same hash (a collision) is found by scanning its parent's children.
-    child_by_name: HashMap<u64, NodeId, BuildHasherDefault<PrehashedKey>>,
+    /// Child lookup: 32-bit hash of (parent, name) → the first child that had that hash.
+    /// Another child with the same hash (a collision) is found by scanning its siblings.
+    child_by_name: HashMap<u32, NodeId, BuildHasherDefault<PrehashedKey>>,
     /// Keyed hashing of (parent, name), so that crafted names cannot force collisions.
     key_hasher: RandomState,
     /// Nodes whose children changed since the last sort.
@@ -130,16 +137,16 @@ impl<T> PathTree<T> {
         Self {
             nodes: vec![PathNode {
                 name_start: 0,
+                total_size: 0,
+                payload: None,
                 name_len: 0,
                 parent: NodeId::ROOT,
-                children: Vec::new(),
-                payload: None,
-                own_size: 0,
-                total_size: 0,
+                children_slot: NO_CHILDREN,
                 descendants: 0,
                 payload_is_dir: true,
                 sort_queued: false,
             }],
+            child_lists: Vec::new(),
             names: String::new(),
             child_by_name: HashMap::default(),
             key_hasher: RandomState::new(),
@@ -169,18 +176,19 @@ impl<T> PathTree<T> {
         if at == NodeId::ROOT {
             return None;
         }
+        let was_dir = self.is_dir(at);
+        // The old payload's size: what the node holds beyond its children.
+        let below: u64 = self
+            .children(at)
+            .iter()
+            .map(|&child| self.nodes[child.index()].total_size)
+            .fold(0, u64::wrapping_add);
         let node = &mut self.nodes[at.index()];
-        let was_dir = node.payload.is_none() || node.payload_is_dir || !node.children.is_empty();
-        let old_size = if node.payload.is_some() {
-            node.own_size
-        } else {
-            0
-        };
+        let old_size = node.total_size.wrapping_sub(below);
         node.payload = Some(payload);
         node.payload_is_dir = is_dir;
-        node.own_size = size;
-        let is_dir_now = is_dir || !node.children.is_empty();
-        let parent = node.parent;
+        let is_dir_now = self.is_dir(at);
+        let parent = self.parent(at);
         if was_dir != is_dir_now {
             self.queue_sort(parent);
         }
@@ -190,12 +198,12 @@ impl<T> PathTree<T> {
         // Walking up: every node on the way holds the size change; each node holds the new
         // nodes of this insert strictly below it (new nodes are the ones from `first_created`
         // down, and they have the highest ids).
-        let mut created_below = 0u64;
+        let mut created_below = 0u32;
         let mut walk = at;
         loop {
             let node = &mut self.nodes[walk.index()];
             node.total_size = node.total_size.wrapping_add(size_change);
-            node.descendants += created_below;
+            node.descendants = node.descendants.saturating_add(created_below);
             if first_created.is_some_and(|first| walk >= first) {
                 created_below += 1;
             }
@@ -214,20 +222,26 @@ impl<T> PathTree<T> {
         self.names.push_str(name);
         self.nodes.push(PathNode {
             name_start,
+            total_size: 0,
+            payload: None,
             name_len: u32::try_from(name.len()).unwrap_or(u32::MAX),
             parent,
-            children: Vec::new(),
-            payload: None,
-            own_size: 0,
-            total_size: 0,
+            children_slot: NO_CHILDREN,
             descendants: 0,
             payload_is_dir: false,
             sort_queued: false,
         });
-        let parent_node = &mut self.nodes[parent.index()];
-        let first_child = parent_node.children.is_empty();
-        parent_node.children.push(id);
-        let grandparent = parent_node.parent;
+        let first_child = self.nodes[parent.index()].children_slot == NO_CHILDREN;
+        if first_child {
+            let slot = u32::try_from(self.child_lists.len()).unwrap_or(NO_CHILDREN);
+            self.nodes[parent.index()].children_slot = slot;
+            self.child_lists.push(Vec::new());
+        }
+        let slot = self.nodes[parent.index()].children_slot as usize;
+        if let Some(list) = self.child_lists.get_mut(slot) {
+            list.push(id);
+        }
+        let grandparent = self.parent(parent);
         self.queue_sort(parent);
         if first_child && parent != NodeId::ROOT {
             // A file that gets children becomes a directory: its place among its siblings moves.
@@ -238,8 +252,9 @@ impl<T> PathTree<T> {
         id
     }
 
-    fn key(&self, parent: NodeId, name: &str) -> u64 {
-        self.key_hasher.hash_one((parent.0, name))
+    fn key(&self, parent: NodeId, name: &str) -> u32 {
+        // The low half of a keyed 64-bit hash: collisions are only slower, never wrong.
+        self.key_hasher.hash_one((parent.0, name)) as u32
     }
 
     fn queue_sort(&mut self, id: NodeId) {
@@ -253,15 +268,18 @@ impl<T> PathTree<T> {
     /// Sorts the children that changed since the last call: directories first, then by name.
     pub fn sort_pending(&mut self) {
         for id in std::mem::take(&mut self.unsorted) {
-            let mut children = std::mem::take(&mut self.nodes[id.index()].children);
+            self.nodes[id.index()].sort_queued = false;
+            let slot = self.nodes[id.index()].children_slot as usize;
+            let Some(list) = self.child_lists.get_mut(slot) else {
+                continue;
+            };
+            let mut children = std::mem::take(list);
             children.sort_by(|&a, &b| {
                 self.is_dir(b)
                     .cmp(&self.is_dir(a))
                     .then_with(|| self.name(a).cmp(self.name(b)))
             });
-            let node = &mut self.nodes[id.index()];
-            node.children = children;
-            node.sort_queued = false;
+            self.child_lists[slot] = children;
         }
     }
 
@@ -326,7 +344,8 @@ impl<T> PathTree<T> {
     /// The children of a node (directories first, then by name, after
     /// [`sort_pending`](Self::sort_pending)).
     pub fn children(&self, id: NodeId) -> &[NodeId] {
-        &self.nodes[id.index()].children
+        let slot = self.nodes[id.index()].children_slot as usize;
+        self.child_lists.get(slot).map_or(&[], Vec::as_slice)
     }
 
     /// What sits at a node's path (`None` for a directory implied by its children).
@@ -338,7 +357,7 @@ impl<T> PathTree<T> {
     /// no payload (a directory implied by paths below it).
     pub fn is_dir(&self, id: NodeId) -> bool {
         let node = &self.nodes[id.index()];
-        node.payload.is_none() || node.payload_is_dir || !node.children.is_empty()
+        node.payload.is_none() || node.payload_is_dir || node.children_slot != NO_CHILDREN
     }
 
     /// The node's own size plus everything below it.
@@ -348,7 +367,7 @@ impl<T> PathTree<T> {
 
     /// The number of nodes below this one.
     pub fn descendants(&self, id: NodeId) -> u64 {
-        self.nodes[id.index()].descendants
+        u64::from(self.nodes[id.index()].descendants)
     }
 
     /// All nodes except the root.
