@@ -8,6 +8,7 @@
 use egui::text::LayoutJob;
 use egui::{Align, Color32, FontId, Layout, RichText, Sense, TextFormat, Ui, UiBuilder, Vec2};
 
+use crate::gui::tree_rows::{TOGGLE_SCALE, cell, indent_ui, toggle_ui};
 use crate::gui::tree_view::change_color;
 use crate::inspect::diff::{DiffRow, DiffSide, DiffSummary, summarize};
 use crate::model::{Change, EntryKind, PathFilter, PathTree, TreeRow};
@@ -20,12 +21,6 @@ const KIND_WIDTH: f32 = 150.0;
 const MODE_WIDTH: f32 = 100.0;
 /// The name column never gets narrower than this.
 const MIN_NAME_WIDTH: f32 = 160.0;
-/// Indentation per directory level.
-const INDENT: f32 = 16.0;
-/// Rows deeper than this are indented no further (a hostile path can be 300,000 levels deep).
-const MAX_INDENT_LEVELS: usize = 200;
-/// Size of the open/close triangle, relative to the row height.
-const TOGGLE_SCALE: f32 = 0.7;
 
 /// The differing paths of a comparison as a directory tree: each node holds the index of its
 /// differing row, implied directories hold none.
@@ -384,23 +379,10 @@ fn diff_row_ui(
                     .max_rect(rect)
                     .layout(Layout::left_to_right(Align::Center)),
             );
-            name_ui.add_space(layout.depth.min(MAX_INDENT_LEVELS) as f32 * INDENT);
+            indent_ui(&mut name_ui, layout.depth);
             let path = escape_control(full_path);
             if layout.can_toggle {
-                let (_, response) =
-                    name_ui.allocate_exact_size(Vec2::splat(height * TOGGLE_SCALE), Sense::click());
-                let enabled = name_ui.is_enabled();
-                let action = if layout.is_open { "Collapse" } else { "Expand" };
-                response.widget_info(|| {
-                    egui::WidgetInfo::labeled(
-                        egui::Role::Button,
-                        enabled,
-                        format!("{action} {path}"),
-                    )
-                });
-                let openness = if layout.is_open { 1.0 } else { 0.0 };
-                egui::collapsing_header::paint_default_icon(&mut name_ui, openness, &response);
-                if response.clicked() {
+                if toggle_ui(&mut name_ui, layout.is_open, &path, height).clicked() {
                     click = RowClick::Toggle;
                 }
             } else {
@@ -534,18 +516,6 @@ fn a_to_b_header(ui: &Ui, title: &str) -> LayoutJob {
     job.append("→", 0.0, TextFormat::simple(monospace, color));
     job.append(" B", 0.0, TextFormat::simple(proportional, color));
     job
-}
-
-/// A fixed-width cell with its text aligned left (`Align::Min`) or right (`Align::Max`).
-fn cell(ui: &mut Ui, width: f32, height: f32, align: Align, text: impl Into<egui::WidgetText>) {
-    let (rect, _) = ui.allocate_exact_size(Vec2::new(width, height), Sense::hover());
-    let layout = if align == Align::Max {
-        Layout::right_to_left(Align::Center)
-    } else {
-        Layout::left_to_right(Align::Center)
-    };
-    let mut cell = ui.new_child(UiBuilder::new().max_rect(rect).layout(layout));
-    cell.add(egui::Label::new(text).selectable(false).truncate());
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod diff_view;
 pub mod jobs;
+pub mod tree_rows;
 pub mod tree_view;
 
 use std::process::ExitCode;

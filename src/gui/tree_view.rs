@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use egui::{Align, Color32, Layout, RichText, Sense, Ui, UiBuilder, Vec2, Visuals, WidgetInfo};
 
+use crate::gui::tree_rows::{TOGGLE_SCALE, cell, indent_ui, toggle_ui};
 use crate::model::{Change, Entry, EntryKind, NodeId, PathFilter, PathTree, TreeRow};
 use crate::output::format_mtime;
 use crate::output::{escape_control, human_size};
@@ -24,12 +25,6 @@ const MODE_WIDTH: f32 = 44.0;
 const LAYER_WIDTH: f32 = 44.0;
 /// Width of the "Name" header (the names themselves take the rest of the row).
 const NAME_HEADER_WIDTH: f32 = 80.0;
-/// Indentation per directory level.
-const INDENT: f32 = 16.0;
-/// Rows deeper than this are indented no further (a hostile path can be 300,000 levels deep).
-const MAX_INDENT_LEVELS: usize = 200;
-/// Size of the open/close triangle, relative to the row height.
-const TOGGLE_SCALE: f32 = 0.7;
 
 /// The hover text of "Changes only": the rule it applies.
 const CHANGES_ONLY_HELP: &str = "Show only what the layers changed (with the directories \
@@ -811,9 +806,9 @@ fn show_row(
                     .map_or_else(String::new, |l| l.to_string());
                 cell(ui, LAYER_WIDTH, height, Align::Max, RichText::new(layer));
             }
-            ui.add_space(depth.min(MAX_INDENT_LEVELS) as f32 * INDENT);
+            indent_ui(ui, depth);
             if is_dir && style.can_toggle {
-                toggled |= toggle_button(ui, is_open, &path, height).clicked();
+                toggled |= toggle_ui(ui, is_open, &path, height).clicked();
             } else if is_dir {
                 let size = Vec2::splat(height * TOGGLE_SCALE);
                 let (_, response) = ui.allocate_exact_size(size, Sense::hover());
@@ -911,31 +906,6 @@ fn sort_header_ui(
         WidgetInfo::labeled(egui::Role::Button, enabled, format!("Sort by {name}"))
     });
     response.clicked()
-}
-
-/// A fixed-width cell with its text aligned left (`Align::Min`) or right (`Align::Max`).
-fn cell(ui: &mut Ui, width: f32, height: f32, align: Align, text: RichText) {
-    let (rect, _) = ui.allocate_exact_size(Vec2::new(width, height), Sense::hover());
-    let layout = if align == Align::Max {
-        Layout::right_to_left(Align::Center)
-    } else {
-        Layout::left_to_right(Align::Center)
-    };
-    // A child that does not move the parent's cursor: the cell was allocated above.
-    let mut cell = ui.new_child(UiBuilder::new().max_rect(rect).layout(layout));
-    cell.add(egui::Label::new(text).selectable(false).truncate());
-}
-
-/// The open/close triangle of a directory, named "Expand PATH" / "Collapse PATH".
-fn toggle_button(ui: &mut Ui, is_open: bool, path: &str, size: f32) -> egui::Response {
-    let (_, response) = ui.allocate_exact_size(Vec2::splat(size * TOGGLE_SCALE), Sense::click());
-    let enabled = ui.is_enabled();
-    let action = if is_open { "Collapse" } else { "Expand" };
-    response.widget_info(|| {
-        WidgetInfo::labeled(egui::Role::Button, enabled, format!("{action} {path}"))
-    });
-    egui::collapsing_header::paint_default_icon(ui, if is_open { 1.0 } else { 0.0 }, &response);
-    response
 }
 
 /// What a whiteout or opaque marker removes, e.g. `removes etc/motd`.
