@@ -298,6 +298,25 @@ pub enum TreeAction {
     SaveFile(String),
 }
 
+/// Open directories of a tree, kept by name to open them again in the tree that replaces it.
+#[derive(Debug, Default)]
+struct ExpansionSkeleton {
+    /// Every node's name, one after the other.
+    names: String,
+    /// Parents before their children.
+    nodes: Vec<SkeletonNode>,
+}
+
+/// One directory of an [`ExpansionSkeleton`]: open, or the parent of an open one.
+#[derive(Debug)]
+struct SkeletonNode {
+    /// Its parent's position in the skeleton (`None`: top level).
+    parent: Option<usize>,
+    /// Its name in the skeleton's names.
+    name: std::ops::Range<usize>,
+    open: bool,
+}
+
 /// A browsable tree: which directories are open, what the filter says, which rows show.
 #[derive(Default)]
 pub struct TreeView {
@@ -311,6 +330,10 @@ pub struct TreeView {
     expand_new_directories: bool,
     /// Paths to open once the tree holds them (a path revealed before its entries arrived).
     pending_reveal: Option<String>,
+    /// The open directories of the tree shown before (as a tree of their paths, the open ones
+    /// marked by node index), opened again as the tree that replaced it grows; dropped once
+    /// the user opens or closes anything.
+    carried_expansion: Option<ExpansionSkeleton>,
     filter: String,
     /// How each directory's children are sorted.
     sort: TreeSort,
@@ -338,42 +361,65 @@ impl TreeView {
         self.set_built_tree(BuiltTree::of_layer(layer_index, entries));
     }
 
-    /// Shows `built`, keeping the filters and, for the paths it holds too, the open
-    /// directories. A merged tree gets the column naming each entry's source layer.
+    /// Shows `built`, keeping the filters and the open directories (by path: those the new
+    /// tree does not hold yet open when it does). A merged tree gets the column naming each
+    /// entry's source layer.
     pub fn set_built_tree(&mut self, built: BuiltTree) {
-        let open_paths = self.open_nodes_in(&built.tree);
+        if !self.built.tree.is_empty() {
+            self.carried_expansion = Some(self.expansion_skeleton());
+        }
         self.built = built;
-        self.expanded = vec![false; self.built.tree.len() + 1];
-        for id in open_paths {
-            self.expanded[id.index()] = true;
-        }
-        if self.expand_new_directories {
-            self.expanded.fill(true);
-        }
+        self.expanded = vec![self.expand_new_directories; self.built.tree.len() + 1];
+        self.reopen_carried();
         self.tree_changed();
     }
 
-    /// The nodes of `new` whose paths are open in the tree shown now (matched name by name,
-    /// parents first: no path is spelled out).
-    fn open_nodes_in(&self, new: &FileTree) -> Vec<NodeId> {
-        let old = &self.built.tree;
-        let wanted = old.kept_with_parents(|id| self.is_expanded(id));
-        let mut in_new: Vec<Option<NodeId>> = vec![None; old.len() + 1];
-        in_new[NodeId::ROOT.index()] = Some(NodeId::ROOT);
-        let mut open = Vec::new();
-        for id in old.ids() {
-            if !wanted[id.index()] {
-                continue;
-            }
-            let found = in_new[old.parent(id).index()].and_then(|p| new.child(p, old.name(id)));
-            in_new[id.index()] = found;
+    /// The open directories and their parents, by name, parents first (no path spelled out).
+    fn expansion_skeleton(&self) -> ExpansionSkeleton {
+        let tree = &self.built.tree;
+        let mut skeleton = ExpansionSkeleton::default();
+        if self.expand_new_directories {
+            // Everything opens anyway.
+            return skeleton;
+        }
+        let wanted = tree.kept_with_parents(|id| self.is_expanded(id));
+        let mut in_skeleton = vec![None; tree.len() + 1];
+        for id in tree.ids().filter(|id| wanted[id.index()]) {
+            let parent = in_skeleton[tree.parent(id).index()];
+            in_skeleton[id.index()] = Some(skeleton.nodes.len());
+            let start = skeleton.names.len();
+            skeleton.names.push_str(tree.name(id));
+            skeleton.nodes.push(SkeletonNode {
+                parent,
+                name: start..skeleton.names.len(),
+                open: self.is_expanded(id),
+            });
+        }
+        skeleton
+    }
+
+    /// Opens the directories of [`carried_expansion`](Self::carried_expansion) that the tree
+    /// holds.
+    fn reopen_carried(&mut self) {
+        let Some(skeleton) = self.carried_expansion.take() else {
+            return;
+        };
+        let mut in_tree: Vec<Option<NodeId>> = Vec::with_capacity(skeleton.nodes.len());
+        for node in &skeleton.nodes {
+            let parent = match node.parent {
+                None => Some(NodeId::ROOT),
+                Some(parent) => in_tree.get(parent).copied().flatten(),
+            };
+            let name = skeleton.names.get(node.name.clone()).unwrap_or_default();
+            let found = parent.and_then(|parent| self.built.tree.child(parent, name));
+            in_tree.push(found);
             if let Some(found) = found
-                && self.is_expanded(id)
+                && node.open
             {
-                open.push(found);
+                self.set_open(found, true);
             }
         }
-        open
+        self.carried_expansion = Some(skeleton);
     }
 
     /// Adds a batch of `source`'s entries to the tree shown (entries streaming in): the tree
@@ -386,6 +432,7 @@ impl TreeView {
     /// the rows.
     pub fn batches_added(&mut self) {
         self.built.tree.sort_pending();
+        self.reopen_carried();
         self.tree_changed();
     }
 
@@ -514,6 +561,7 @@ impl TreeView {
     }
 
     fn set_node_expanded(&mut self, id: NodeId, expanded: bool) {
+        self.carried_expansion = None;
         if !expanded {
             self.set_open(id, false);
             // Directories that appear later stay closed from now on.
@@ -529,6 +577,7 @@ impl TreeView {
 
     /// Opens every directory, including those that later rebuilds of the tree add.
     pub fn expand_all(&mut self) {
+        self.carried_expansion = None;
         self.expand_new_directories = true;
         self.expanded = vec![true; self.built.tree.len() + 1];
         self.rows_stale = true;
@@ -536,6 +585,7 @@ impl TreeView {
 
     /// Closes every directory.
     pub fn collapse_all(&mut self) {
+        self.carried_expansion = None;
         self.expand_new_directories = false;
         self.expanded = vec![false; self.built.tree.len() + 1];
         self.rows_stale = true;
@@ -1075,6 +1125,14 @@ mod tests {
         );
     }
 
+    fn built_again(entries: &[Entry]) -> BuiltTree {
+        let mut built = BuiltTree::of_layer(0, entries.to_vec());
+        built.scope = TreeScope::Merged {
+            base_layer: Some(0),
+        };
+        built
+    }
+
     #[test]
     fn sorting_and_revealing_a_path() {
         use EntryKind::*;
@@ -1095,6 +1153,20 @@ mod tests {
         };
         view.set_built_tree(built);
         assert_eq!(view.visible_paths(), ["a", "b", "c"]);
+        // Open directories stay open through a placeholder tree and a tree that grows.
+        view.set_expanded("a", true);
+        view.set_built_tree(BuiltTree::empty(TreeScope::Layer));
+        let mut growing = BuiltTree::of_layer(0, vec![entry("c", File)]);
+        growing.scope = TreeScope::Merged {
+            base_layer: Some(0),
+        };
+        view.set_built_tree(growing);
+        view.add_batch(0, Arc::new(entries[..2].to_vec()));
+        view.batches_added();
+        assert_eq!(view.visible_paths(), ["a", "a/small", "c"]);
+        view.set_built_tree(built_again(&entries));
+        assert_eq!(view.visible_paths(), ["a", "a/small", "b", "c"]);
+        view.set_expanded("a", false);
         view.set_sort(TreeSort::default().clicked(SortKey::Size));
         assert!(view.sort().descending, "sizes start largest first");
         assert_eq!(view.visible_paths(), ["b", "a", "c"]);
