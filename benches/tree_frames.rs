@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use egui::{Event, Modifiers, MouseWheelSource, MouseWheelUnit, RawInput, TouchPhase};
 use layerslayer::gui::TreeView;
-use layerslayer::model::{Entry, EntryKind, FileTree, LayerListing, LayerStatus, merge_layers};
+use layerslayer::gui::tree_view::BuiltTree;
+use layerslayer::model::{Entry, EntryKind, LayerListing, LayerStatus, merge_layers};
 
 const TOP_DIRS: usize = 200;
 const SUB_DIRS: usize = 10;
@@ -140,22 +141,26 @@ fn main() {
         entries.iter().filter(|e| e.kind == EntryKind::Dir).count()
     );
 
-    let tree = time("FileTree::build (one layer)", 5, || {
-        FileTree::build(entries.iter().map(|e| (0, e)))
+    let tree = time("BuiltTree::of_layer (one layer)", 5, || {
+        BuiltTree::of_layer(0, entries.clone())
     });
     let (lower, upper) = entries.split_at(entries.len() / 2);
     let listings = [listing_of(0, lower.to_vec()), listing_of(1, upper.to_vec())];
-    time("merge_layers + FileTree::build (2 layers)", 5, || {
+    time("merge_layers + BuiltTree::of_layer (2 layers)", 5, || {
         let merged = merge_layers(&listings);
-        FileTree::build(merged.iter().map(|m| (m.layer_index, &m.entry)))
+        BuiltTree::of_layer(0, merged.into_iter().map(|m| m.entry).collect())
     });
 
     let mut view = TreeView::new();
-    let mut copies: Vec<FileTree> = (0..5).map(|_| tree.clone()).collect();
-    let collapsed = time("set_tree (old tree dropped), rows collapsed", 5, || {
-        view.set_tree(copies.pop().expect("one copy per run"), false);
-        view.rows().len()
-    });
+    let mut copies: Vec<BuiltTree> = (0..5).map(|_| tree.clone()).collect();
+    let collapsed = time(
+        "set_built_tree (old tree dropped), rows collapsed",
+        5,
+        || {
+            view.set_built_tree(copies.pop().expect("one copy per run"));
+            view.rows().len()
+        },
+    );
     let expanded = time("rows, everything expanded", 5, || {
         view.expand_all();
         view.rows().len()

@@ -5,14 +5,13 @@
 //! The [`DiffTree`] is built once on a worker; the visible rows are recomputed only when the
 //! filters or the expansion change, and each frame draws just the rows on screen.
 
-use std::collections::{HashMap, HashSet};
-
 use egui::text::LayoutJob;
 use egui::{Align, Color32, FontId, Layout, RichText, Sense, TextFormat, Ui, UiBuilder, Vec2};
 
+use crate::gui::tree_rows::{TOGGLE_SCALE, cell, indent_ui, toggle_ui};
 use crate::gui::tree_view::change_color;
-use crate::inspect::diff::{DiffChange, DiffRow, DiffSide, DiffSummary, summarize};
-use crate::model::{Change, EntryKind, PathFilter};
+use crate::inspect::diff::{DiffRow, DiffSide, DiffSummary, summarize};
+use crate::model::{Change, EntryKind, PathFilter, PathTree, TreeRow};
 use crate::output::{escape_control, human_size};
 
 /// Column widths in points (the name takes what is left).
@@ -22,136 +21,28 @@ const KIND_WIDTH: f32 = 150.0;
 const MODE_WIDTH: f32 = 100.0;
 /// The name column never gets narrower than this.
 const MIN_NAME_WIDTH: f32 = 160.0;
-/// Indentation per directory level.
-const INDENT: f32 = 16.0;
-/// Size of the open/close triangle, relative to the row height.
-const TOGGLE_SCALE: f32 = 0.7;
 
-/// Index of a node in a [`DiffTree`].
-type DiffNodeId = usize;
+/// The differing paths of a comparison as a directory tree: each node holds the index of its
+/// differing row, implied directories hold none.
+pub type DiffTree = PathTree<usize>;
 
-/// One node of a [`DiffTree`]: a differing path, or a directory only implied by one.
-#[derive(Debug, Clone)]
-pub struct DiffNode {
-    /// Last path component.
-    pub name: String,
-    /// Full path (`""` for the root).
-    pub path: String,
-    /// The differing path's row (an index into the rows), `None` for an implied directory.
-    pub row: Option<usize>,
-    /// Children, directories first, then by name.
-    pub children: Vec<DiffNodeId>,
-    /// Whether the node can be opened (it has children, or is a directory on a side).
-    pub is_dir: bool,
-    parent: DiffNodeId,
-}
-
-/// The differing paths of a comparison as a directory tree.
-#[derive(Debug, Clone)]
-pub struct DiffTree {
-    nodes: Vec<DiffNode>,
-}
-
-impl DiffTree {
-    const ROOT: DiffNodeId = 0;
-
-    /// Builds the tree of `rows` (as [`crate::inspect::diff::diff_filesystems`] returns them).
-    pub fn build(rows: &[DiffRow]) -> Self {
-        let mut nodes = vec![DiffNode {
-            name: "/".into(),
-            path: String::new(),
-            row: None,
-            children: Vec::new(),
-            is_dir: true,
-            parent: Self::ROOT,
-        }];
-        let mut by_path: HashMap<String, DiffNodeId> = HashMap::new();
-        for (index, row) in rows.iter().enumerate() {
-            let id = node_for_path(&mut nodes, &mut by_path, &row.path);
-            nodes[id].row = Some(index);
-            let is_dir = |side: &Option<DiffSide>| {
-                side.as_ref()
-                    .is_some_and(|side| side.kind == EntryKind::Dir)
-            };
-            nodes[id].is_dir |= is_dir(&row.a) || is_dir(&row.b);
-        }
-        for id in 0..nodes.len() {
-            let mut children = std::mem::take(&mut nodes[id].children);
-            children.sort_by(|&a, &b| {
-                let (a, b) = (&nodes[a], &nodes[b]);
-                b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name))
-            });
-            nodes[id].children = children;
-        }
-        Self { nodes }
+/// Builds the tree of `rows` (as [`crate::inspect::diff::diff_filesystems`] returns them).
+pub fn diff_tree(rows: &[DiffRow]) -> DiffTree {
+    let mut tree = DiffTree::new();
+    for (index, row) in rows.iter().enumerate() {
+        let is_dir = |side: &Option<DiffSide>| {
+            side.as_ref()
+                .is_some_and(|side| side.kind == EntryKind::Dir)
+        };
+        tree.insert(&row.path, index, is_dir(&row.a) || is_dir(&row.b), 0);
     }
-
-    /// A node by id.
-    fn node(&self, id: DiffNodeId) -> &DiffNode {
-        &self.nodes[id]
-    }
-
-    /// Number of nodes (differing paths and implied directories).
-    pub fn len(&self) -> usize {
-        self.nodes.len() - 1
-    }
-
-    /// True when nothing differs.
-    pub fn is_empty(&self) -> bool {
-        self.nodes.len() == 1
-    }
-}
-
-/// Finds or creates the node for `path`, creating implied parent directories.
-fn node_for_path(
-    nodes: &mut Vec<DiffNode>,
-    by_path: &mut HashMap<String, DiffNodeId>,
-    path: &str,
-) -> DiffNodeId {
-    if let Some(&id) = by_path.get(path) {
-        return id;
-    }
-    let (parent_path, name) = path.rsplit_once('/').unwrap_or(("", path));
-    let parent = if parent_path.is_empty() {
-        DiffTree::ROOT
-    } else {
-        let parent = node_for_path(nodes, by_path, parent_path);
-        nodes[parent].is_dir = true;
-        parent
-    };
-    let id = nodes.len();
-    nodes.push(DiffNode {
-        name: name.to_owned(),
-        path: path.to_owned(),
-        row: None,
-        children: Vec::new(),
-        is_dir: false,
-        parent,
-    });
-    nodes[parent].children.push(id);
-    by_path.insert(path.to_owned(), id);
-    id
+    tree.sort_pending();
+    tree
 }
 
 /// The colour of a row that `change` made, the same as the file tree's for that change.
-pub fn diff_change_color(visuals: &egui::Visuals, change: DiffChange) -> Color32 {
-    change_color(visuals, tree_change(change))
-}
-
-/// The file tree's change of the same colour.
-fn tree_change(change: DiffChange) -> Change {
-    match change {
-        DiffChange::Added => Change::Added,
-        DiffChange::Removed => Change::Removed,
-        DiffChange::Modified => Change::Modified,
-    }
-}
-
-/// One visible row.
-#[derive(Debug, Clone, Copy)]
-struct VisibleRow {
-    node: DiffNodeId,
-    depth: usize,
+pub fn diff_change_color(visuals: &egui::Visuals, change: Change) -> Color32 {
+    change_color(visuals, change)
 }
 
 /// A browsable comparison: the differing rows, their tree, the filters and the expansion.
@@ -164,9 +55,9 @@ pub struct DiffView {
     show_added: bool,
     show_removed: bool,
     show_modified: bool,
-    /// Closed directories by path (everything starts open).
-    collapsed: HashSet<String>,
-    visible: Vec<VisibleRow>,
+    /// Closed directories, by node index (everything starts open).
+    collapsed: Vec<bool>,
+    visible: Vec<TreeRow>,
     stale: bool,
 }
 
@@ -181,7 +72,7 @@ impl DiffView {
             show_added: true,
             show_removed: true,
             show_modified: true,
-            collapsed: HashSet::new(),
+            collapsed: Vec::new(),
             visible: Vec::new(),
             stale: true,
         }
@@ -204,41 +95,60 @@ impl DiffView {
     }
 
     /// Shows or hides the rows of `change`.
-    pub fn set_shown(&mut self, change: DiffChange, shown: bool) {
+    pub fn set_shown(&mut self, change: Change, shown: bool) {
         *self.shown_mut(change) = shown;
         self.stale = true;
     }
 
-    fn shown_mut(&mut self, change: DiffChange) -> &mut bool {
+    fn shown_mut(&mut self, change: Change) -> &mut bool {
         match change {
-            DiffChange::Added => &mut self.show_added,
-            DiffChange::Removed => &mut self.show_removed,
-            DiffChange::Modified => &mut self.show_modified,
+            Change::Added => &mut self.show_added,
+            Change::Removed => &mut self.show_removed,
+            Change::Modified => &mut self.show_modified,
         }
     }
 
-    fn shows(&self, change: DiffChange) -> bool {
+    fn shows(&self, change: Change) -> bool {
         match change {
-            DiffChange::Added => self.show_added,
-            DiffChange::Removed => self.show_removed,
-            DiffChange::Modified => self.show_modified,
+            Change::Added => self.show_added,
+            Change::Removed => self.show_removed,
+            Change::Modified => self.show_modified,
         }
     }
 
     /// The visible rows, top to bottom: each path and its change (`None` for a directory
     /// shown only as the parent of differing paths).
-    pub fn visible_rows(&mut self) -> Vec<(String, Option<DiffChange>)> {
+    pub fn visible_rows(&mut self) -> Vec<(String, Option<Change>)> {
         self.refresh();
         self.visible
             .iter()
             .map(|row| {
-                let node = self.tree.node(row.node);
                 (
-                    node.path.clone(),
-                    node.row.map(|index| self.rows[index].change),
+                    self.tree.path(row.node),
+                    self.tree
+                        .payload(row.node)
+                        .map(|&index| self.rows[index].change),
                 )
             })
             .collect()
+    }
+
+    /// Number of visible rows.
+    pub fn visible_row_count(&mut self) -> usize {
+        self.refresh();
+        self.visible.len()
+    }
+
+    /// The visible row at `row` (0 = top): path and change, as in
+    /// [`visible_rows`](Self::visible_rows).
+    pub fn visible_row(&mut self, row: usize) -> Option<(String, Option<Change>)> {
+        self.refresh();
+        let node = self.visible.get(row)?.node;
+        let change = self
+            .tree
+            .payload(node)
+            .map(|&index| self.rows[index].change);
+        Some((self.tree.path(node), change))
     }
 
     fn refresh(&mut self) {
@@ -247,43 +157,20 @@ impl DiffView {
         }
         let filter = PathFilter::new(&self.filter);
         let all_changes = self.show_added && self.show_removed && self.show_modified;
+        let tree = &self.tree;
         let keep = (!filter.is_empty() || !all_changes).then(|| {
-            let mut keep = vec![false; self.tree.nodes.len()];
-            for (id, node) in self.tree.nodes.iter().enumerate().skip(1) {
-                let wanted = node.row.is_some_and(|index| {
-                    self.shows(self.rows[index].change) && filter.matches(&node.path)
-                });
-                let mut at = id;
-                while wanted && at != DiffTree::ROOT && !keep[at] {
-                    keep[at] = true;
-                    at = self.tree.node(at).parent;
-                }
-            }
-            keep
+            let matches = tree.path_matches(&filter);
+            tree.kept_with_parents(|id| {
+                tree.payload(id).is_some_and(|&index| {
+                    self.shows(self.rows[index].change) && matches[id.index()]
+                })
+            })
         });
         let open_all = !filter.is_empty();
-        let mut visible = Vec::new();
-        let mut stack: Vec<VisibleRow> = self
-            .tree
-            .node(DiffTree::ROOT)
-            .children
-            .iter()
-            .rev()
-            .map(|&node| VisibleRow { node, depth: 0 })
-            .collect();
-        while let Some(row) = stack.pop() {
-            if keep.as_ref().is_some_and(|keep| !keep[row.node]) {
-                continue;
-            }
-            visible.push(row);
-            let node = self.tree.node(row.node);
-            if open_all || !self.collapsed.contains(&node.path) {
-                stack.extend(node.children.iter().rev().map(|&child| VisibleRow {
-                    node: child,
-                    depth: row.depth + 1,
-                }));
-            }
-        }
+        let collapsed = &self.collapsed;
+        let visible = tree.flatten(None, keep.as_deref(), |id| {
+            open_all || !collapsed.get(id.index()).copied().unwrap_or(false)
+        });
         self.visible = visible;
         self.stale = false;
     }
@@ -293,24 +180,23 @@ impl DiffView {
         let summary = self.summary;
         let font = FontId::default();
         let visuals = ui.visuals();
-        let part = |change: DiffChange| {
-            TextFormat::simple(font.clone(), diff_change_color(visuals, change))
-        };
+        let part =
+            |change: Change| TextFormat::simple(font.clone(), diff_change_color(visuals, change));
         let mut job = LayoutJob::default();
         job.append(
             &format!("+{} added", summary.added),
             0.0,
-            part(DiffChange::Added),
+            part(Change::Added),
         );
         job.append(
             &format!("  \u{2212}{} removed", summary.removed),
             0.0,
-            part(DiffChange::Removed),
+            part(Change::Removed),
         );
         job.append(
             &format!("  ~{} modified", summary.modified),
             0.0,
-            part(DiffChange::Modified),
+            part(Change::Modified),
         );
         ui.add(egui::Label::new(job).wrap());
     }
@@ -329,9 +215,9 @@ impl DiffView {
             self.stale = true;
         }
         for (change, text) in [
-            (DiffChange::Added, "Added"),
-            (DiffChange::Removed, "Removed"),
-            (DiffChange::Modified, "Modified"),
+            (Change::Added, "Added"),
+            (Change::Removed, "Removed"),
+            (Change::Modified, "Modified"),
         ] {
             let color = diff_change_color(ui.visuals(), change);
             let shown = self.shown_mut(change);
@@ -348,20 +234,16 @@ impl DiffView {
             .add_enabled(!filtering, egui::Button::new("Expand all"))
             .clicked()
         {
-            self.collapsed.clear();
+            self.collapsed.fill(false);
             self.stale = true;
         }
         if ui
             .add_enabled(!filtering, egui::Button::new("Collapse all"))
             .clicked()
         {
-            self.collapsed = self
-                .tree
-                .nodes
-                .iter()
-                .skip(1)
-                .filter(|node| !node.children.is_empty())
-                .map(|node| node.path.clone())
+            let tree = &self.tree;
+            self.collapsed = std::iter::once(false)
+                .chain(tree.ids().map(|id| !tree.children(id).is_empty()))
                 .collect();
             self.stale = true;
         }
@@ -412,10 +294,10 @@ impl DiffView {
             .auto_shrink(false)
             .show_rows(ui, row_height, visible.len(), |ui, range| {
                 for row in &visible[range] {
-                    let node = tree.node(row.node);
-                    let diff = node.row.map(|index| &rows[index]);
-                    let is_open = filtering || !collapsed.contains(&node.path);
-                    let can_toggle = !filtering && !node.children.is_empty();
+                    let id = row.node;
+                    let diff = tree.payload(id).map(|&index| &rows[index]);
+                    let is_open = filtering || !collapsed.get(id.index()).copied().unwrap_or(false);
+                    let can_toggle = !filtering && !tree.children(id).is_empty();
                     let layout = RowLayout {
                         height: row_height,
                         name_width,
@@ -423,21 +305,22 @@ impl DiffView {
                         is_open,
                         can_toggle,
                     };
-                    match diff_row_ui(ui, node, diff, &layout) {
-                        RowClick::Toggle => toggled = Some(node.path.clone()),
+                    let path = tree.path(id);
+                    match diff_row_ui(ui, tree.name(id), &path, diff, &layout) {
+                        RowClick::Toggle => toggled = Some(id),
                         RowClick::Name => {
                             reveal = diff
                                 .and_then(|row| row.a.as_ref())
-                                .map(|a| (a.layer, node.path.clone()));
+                                .map(|a| (a.layer, path.clone()));
                         }
                         RowClick::Nothing => {}
                     }
                 }
             });
-        if let Some(path) = toggled {
-            if !self.collapsed.remove(&path) {
-                self.collapsed.insert(path);
-            }
+        if let Some(id) = toggled
+            && let Some(closed) = self.collapsed.get_mut(id.index())
+        {
+            *closed = !*closed;
             self.stale = true;
         }
         reveal
@@ -454,11 +337,11 @@ enum RowClick {
 }
 
 /// How a change reads in a sentence.
-fn describe(change: DiffChange) -> &'static str {
+fn describe(change: Change) -> &'static str {
     match change {
-        DiffChange::Added => "only image B has",
-        DiffChange::Removed => "only image A has",
-        DiffChange::Modified => {
+        Change::Added => "only image B has",
+        Change::Removed => "only image A has",
+        Change::Modified => {
             "both images have, with another kind, size, mode, link target or content"
         }
     }
@@ -476,7 +359,8 @@ struct RowLayout {
 /// Draws one row; returns what a click on it did.
 fn diff_row_ui(
     ui: &mut Ui,
-    node: &DiffNode,
+    name: &str,
+    full_path: &str,
     diff: Option<&DiffRow>,
     layout: &RowLayout,
 ) -> RowClick {
@@ -486,7 +370,7 @@ fn diff_row_ui(
     let mut click = RowClick::Nothing;
     // Image A's side of the path can be shown in its files.
     let in_a = diff.is_some_and(|row| row.a.is_some());
-    ui.push_id(&node.path, |ui| {
+    ui.push_id(full_path, |ui| {
         ui.horizontal(|ui| {
             let (rect, _) =
                 ui.allocate_exact_size(Vec2::new(layout.name_width, height), Sense::hover());
@@ -495,29 +379,16 @@ fn diff_row_ui(
                     .max_rect(rect)
                     .layout(Layout::left_to_right(Align::Center)),
             );
-            name_ui.add_space(layout.depth as f32 * INDENT);
-            let path = escape_control(&node.path);
+            indent_ui(&mut name_ui, layout.depth);
+            let path = escape_control(full_path);
             if layout.can_toggle {
-                let (_, response) =
-                    name_ui.allocate_exact_size(Vec2::splat(height * TOGGLE_SCALE), Sense::click());
-                let enabled = name_ui.is_enabled();
-                let action = if layout.is_open { "Collapse" } else { "Expand" };
-                response.widget_info(|| {
-                    egui::WidgetInfo::labeled(
-                        egui::Role::Button,
-                        enabled,
-                        format!("{action} {path}"),
-                    )
-                });
-                let openness = if layout.is_open { 1.0 } else { 0.0 };
-                egui::collapsing_header::paint_default_icon(&mut name_ui, openness, &response);
-                if response.clicked() {
+                if toggle_ui(&mut name_ui, layout.is_open, &path, height).clicked() {
                     click = RowClick::Toggle;
                 }
             } else {
                 name_ui.add_space(height * TOGGLE_SCALE + name_ui.spacing().item_spacing.x);
             }
-            let mut name = RichText::new(escape_control(&node.name));
+            let mut name = RichText::new(escape_control(name));
             if let Some(color) = color {
                 name = name.color(color);
             }
@@ -537,7 +408,7 @@ fn diff_row_ui(
                 response
             };
             response.on_hover_ui(|ui| {
-                row_details(ui, node, diff);
+                row_details(ui, full_path, diff);
                 if in_a {
                     ui.label(RichText::new("Click to show it in image A's files.").weak());
                 }
@@ -596,8 +467,8 @@ fn a_to_b(row: &DiffRow, field: impl Fn(&DiffSide) -> String) -> String {
 }
 
 /// The tooltip of a row: the full path, and both sides in full.
-fn row_details(ui: &mut Ui, node: &DiffNode, diff: Option<&DiffRow>) {
-    ui.label(RichText::new(escape_control(&node.path)).monospace());
+fn row_details(ui: &mut Ui, full_path: &str, diff: Option<&DiffRow>) {
+    ui.label(RichText::new(escape_control(full_path)).monospace());
     let Some(row) = diff else {
         ui.label("a directory holding differing paths (the same in both images)");
         return;
@@ -647,18 +518,6 @@ fn a_to_b_header(ui: &Ui, title: &str) -> LayoutJob {
     job
 }
 
-/// A fixed-width cell with its text aligned left (`Align::Min`) or right (`Align::Max`).
-fn cell(ui: &mut Ui, width: f32, height: f32, align: Align, text: impl Into<egui::WidgetText>) {
-    let (rect, _) = ui.allocate_exact_size(Vec2::new(width, height), Sense::hover());
-    let layout = if align == Align::Max {
-        Layout::right_to_left(Align::Center)
-    } else {
-        Layout::left_to_right(Align::Center)
-    };
-    let mut cell = ui.new_child(UiBuilder::new().max_rect(rect).layout(layout));
-    cell.add(egui::Label::new(text).selectable(false).truncate());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -674,7 +533,7 @@ mod tests {
         })
     }
 
-    fn row(change: DiffChange, path: &str, a: Option<DiffSide>, b: Option<DiffSide>) -> DiffRow {
+    fn row(change: Change, path: &str, a: Option<DiffSide>, b: Option<DiffSide>) -> DiffRow {
         DiffRow {
             change,
             path: path.into(),
@@ -685,7 +544,7 @@ mod tests {
 
     #[test]
     fn rows_form_a_tree_and_filters_keep_parents() {
-        use DiffChange::*;
+        use Change::*;
         use EntryKind::*;
         let rows = vec![
             row(Added, "etc/new", None, side(File, 1, 0o644)),
@@ -698,7 +557,7 @@ mod tests {
             row(Removed, "opt", side(Dir, 0, 0o755), None),
             row(Removed, "opt/old", side(File, 3, 0o644), None),
         ];
-        let tree = DiffTree::build(&rows);
+        let tree = diff_tree(&rows);
         assert_eq!(tree.len(), 5, "etc is implied");
         let mut view = DiffView::new(rows, tree);
         let paths = |view: &mut DiffView| -> Vec<String> {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cancel::CancelToken;
-use crate::gui::diff_view::DiffTree;
+use crate::gui::diff_view::{DiffTree, diff_tree};
 use crate::gui::job::{Job, JobPanicked, JobPoll, Worker};
 use crate::gui::tree_view::{BuiltTree, TreeScope};
 use crate::inspect::analysis::{Analysis, analyze};
@@ -27,8 +27,7 @@ use crate::layer::parallel::{
 };
 use crate::layer::stream::PeekProgress;
 use crate::model::{
-    Change, Entry, EntryKind, FileTree, LayerListing, LayerResult, LayerStatus, TreeNode,
-    layer_changes, merge_entries,
+    Change, Entry, EntryKind, LayerListing, LayerResult, MergedFilesystem, changes_of_layers,
 };
 use crate::oci::manifest::Platform;
 use crate::oci::{ImageInfo, LayerInfo};
@@ -253,18 +252,15 @@ impl LayerEntries {
     }
 }
 
-/// The change of every entry of `layers` (base first), as [`layer_changes`] judges it.
+/// The change of every entry of `layers` (base first), as
+/// [`layer_changes`](crate::model::layer_changes) judges it
+/// (without copying an entry).
 fn changes_of(layers: &[LayerEntries]) -> Vec<Vec<Change>> {
-    let listings: Vec<LayerListing> = layers
-        .iter()
-        .map(|layer| LayerListing {
-            layer: layer.layer.clone(),
-            entries: layer.entries().cloned().collect(),
-            // Only the entries count for the changes.
-            result: LayerResult::ended(LayerStatus::Cancelled),
-        })
-        .collect();
-    layer_changes(&listings)
+    changes_of_layers(
+        layers
+            .iter()
+            .map(|layer| (layer.layer.index, layer.entries())),
+    )
 }
 
 /// What a tree is built from: the peeked layers, base first, and which tree to build.
@@ -273,82 +269,73 @@ pub enum TreeInput {
     Layer(Vec<LayerEntries>),
     /// Several layers, merged in order (whiteouts applied).
     Merged(Vec<LayerEntries>),
+    /// Only the changes of the last layer's entries (its tree is on screen already, growing
+    /// as entries stream in).
+    LayerChanges(Vec<LayerEntries>),
+}
+
+/// What a tree build produced.
+pub enum TreeUpdate {
+    /// A whole tree, to show instead of the one on screen.
+    Tree(BuiltTree),
+    /// The change of each entry (by index) of the layer whose tree is on screen.
+    LayerChanges(Vec<Change>),
 }
 
 impl TreeInput {
-    fn build(self) -> BuiltTree {
+    fn build(self) -> TreeUpdate {
         match self {
             Self::Layer(layers) => {
                 let Some(shown) = layers.last() else {
-                    return BuiltTree::default();
+                    return TreeUpdate::Tree(BuiltTree::default());
                 };
-                let layer_index = shown.layer.index;
-                let tree = FileTree::build(shown.entries().map(|entry| (layer_index, entry)));
-                let changes = changes_of(&layers).pop().unwrap_or_default();
-                // A path listed twice shows its last entry: its change is the last one too.
-                let by_path: HashMap<&str, Change> = shown
-                    .entries()
-                    .zip(changes)
-                    .map(|(entry, change)| (entry.path.as_str(), change))
-                    .collect();
-                let changes = node_changes(&tree, |node| by_path.get(node.path.as_str()).copied());
-                BuiltTree {
-                    tree,
-                    changes,
-                    scope: TreeScope::Layer,
+                let mut built = BuiltTree::empty(TreeScope::Layer);
+                let source = built.add_source(shown.layer.index, &[]);
+                for batch in &shown.batches {
+                    built.add_batch(source, Arc::clone(batch));
                 }
+                built.tree.sort_pending();
+                if let Some(changes) = changes_of(&layers).pop() {
+                    built.sources[source].changes = changes;
+                }
+                TreeUpdate::Tree(built)
+            }
+            Self::LayerChanges(layers) => {
+                TreeUpdate::LayerChanges(changes_of(&layers).pop().unwrap_or_default())
             }
             Self::Merged(layers) => {
-                let merged = merge_entries(
-                    layers
-                        .iter()
-                        .map(|layer| (layer.layer.index, layer.entries())),
-                );
-                let tree = FileTree::build(merged.iter().map(|m| (m.layer_index, &m.entry)));
-                let changes = changes_of(&layers);
-                let by_layer_and_path: HashMap<(usize, &str), Change> = layers
-                    .iter()
-                    .zip(changes)
-                    .flat_map(|(layer, changes)| {
-                        let index = layer.layer.index;
-                        layer
-                            .entries()
-                            .zip(changes)
-                            .map(move |(entry, change)| ((index, entry.path.as_str()), change))
-                    })
-                    .collect();
-                let changes = node_changes(&tree, |node| {
-                    let layer = node.layer_index?;
-                    by_layer_and_path.get(&(layer, node.path.as_str())).copied()
+                let mut built = BuiltTree::empty(TreeScope::Merged {
+                    base_layer: layers.first().map(|layer| layer.layer.index),
                 });
-                BuiltTree {
-                    tree,
-                    changes,
-                    scope: TreeScope::Merged {
-                        base_layer: layers.first().map(|layer| layer.layer.index),
-                    },
+                for (source, changes) in layers.iter().zip(changes_of(&layers)) {
+                    let position = built.add_source(source.layer.index, &source.batches);
+                    built.sources[position].changes = changes;
                 }
+                let mut filesystem = MergedFilesystem::default();
+                for layer in &layers {
+                    filesystem.apply(layer.layer.index, layer.entries());
+                }
+                // Sources are in the order of `layers`: find each entry's by its layer.
+                let source_of: HashMap<usize, usize> = layers
+                    .iter()
+                    .enumerate()
+                    .map(|(position, layer)| (layer.layer.index, position))
+                    .collect();
+                for (layer_index, index, entry) in filesystem.iter_positions() {
+                    if let Some(&source) = source_of.get(&layer_index) {
+                        built.insert_entry(source, index, entry);
+                    }
+                }
+                drop(filesystem);
+                built.tree.sort_pending();
+                TreeUpdate::Tree(built)
             }
         }
     }
 }
 
-/// The change of every node of `tree` (by node id; `None` for the root and implied
-/// directories, which have no entry of their own).
-fn node_changes(
-    tree: &FileTree,
-    change: impl Fn(&TreeNode) -> Option<Change>,
-) -> Vec<Option<Change>> {
-    (0..=tree.len())
-        .map(|id| {
-            let node = tree.node(id);
-            node.entry.as_ref().and_then(|_| change(node))
-        })
-        .collect()
-}
-
 /// A file tree being built on a worker thread (large trees take a while to build).
-pub type TreeBuildJob = Job<BuiltTree>;
+pub type TreeBuildJob = Job<TreeUpdate>;
 
 impl TreeBuildJob {
     /// Builds the tree of `input` on a worker thread; wakes `ctx` when done.
@@ -680,7 +667,7 @@ fn compare(
         worker.cancel_token(),
     )
     .map_err(|cancelled| cancelled.to_string())?;
-    let tree = DiffTree::build(&comparison.rows);
+    let tree = diff_tree(&comparison.rows);
     let notes = comparison.incomplete_notes();
     let Comparison {
         shared_layers,

@@ -6,6 +6,7 @@ pub mod app;
 pub mod diff_view;
 pub mod job;
 pub mod jobs;
+pub mod tree_rows;
 pub mod tree_view;
 
 use std::process::ExitCode;

@@ -9,11 +9,12 @@
 //! revealed (its parents opened, its row selected and scrolled into view), which is how the
 //! Analysis tab jumps to a file.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 
 use egui::{Align, Color32, Layout, RichText, Sense, Ui, UiBuilder, Vec2, Visuals, WidgetInfo};
 
-use crate::model::{Change, EntryKind, FileTree, NodeId, PathFilter, TreeNode, TreeRow};
+use crate::gui::tree_rows::{TOGGLE_SCALE, cell, indent_ui, toggle_ui};
+use crate::model::{Change, Entry, EntryKind, NodeId, PathFilter, PathTree, TreeRow};
 use crate::output::format_mtime;
 use crate::output::{escape_control, human_size};
 
@@ -24,10 +25,6 @@ const MODE_WIDTH: f32 = 44.0;
 const LAYER_WIDTH: f32 = 44.0;
 /// Width of the "Name" header (the names themselves take the rest of the row).
 const NAME_HEADER_WIDTH: f32 = 80.0;
-/// Indentation per directory level.
-const INDENT: f32 = 16.0;
-/// Size of the open/close triangle, relative to the row height.
-const TOGGLE_SCALE: f32 = 0.7;
 
 /// The hover text of "Changes only": the rule it applies.
 const CHANGES_ONLY_HELP: &str = "Show only what the layers changed (with the directories \
@@ -49,50 +46,189 @@ pub enum TreeScope {
     },
 }
 
-/// A tree ready to show: the nodes, each node's change, and what kind of tree it is.
-#[derive(Debug, Clone)]
+/// Where the entry of a Files tree node is: which of the tree's sources, which entry of it.
+/// Nodes hold this, never a copy of the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef {
+    /// Position in [`BuiltTree::sources`].
+    pub source: u32,
+    /// The entry's index in that source (tar order).
+    pub index: u32,
+}
+
+/// The Files tree: paths, each with a reference to its entry.
+pub type FileTree = PathTree<EntryRef>;
+
+/// The entries one layer contributes to a tree, in the batches they arrived in (shared with
+/// the peek, not copied), and each entry's change once judged.
+#[derive(Debug, Clone, Default)]
+pub struct TreeSource {
+    /// The image's index of the layer.
+    pub layer_index: usize,
+    /// The entries, in tar order.
+    pub batches: Vec<Arc<Vec<Entry>>>,
+    /// Index of the first entry of each batch.
+    batch_starts: Vec<usize>,
+    /// The change of each entry, by entry index (shorter while not judged yet).
+    pub changes: Vec<Change>,
+}
+
+impl TreeSource {
+    /// A source of no entries yet.
+    pub fn new(layer_index: usize) -> Self {
+        Self {
+            layer_index,
+            ..Self::default()
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.batch_starts.last().copied().unwrap_or(0) + self.batches.last().map_or(0, |b| b.len())
+    }
+
+    /// True when no entry arrived.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends a batch; returns the index of its first entry.
+    fn push(&mut self, batch: Arc<Vec<Entry>>) -> usize {
+        let start = self.len();
+        self.batch_starts.push(start);
+        self.batches.push(batch);
+        start
+    }
+
+    /// The entry at `index` (tar order).
+    pub fn entry(&self, index: usize) -> Option<&Entry> {
+        let batch = self.batch_starts.partition_point(|&start| start <= index);
+        let start = *self.batch_starts.get(batch.checked_sub(1)?)?;
+        self.batches.get(batch - 1)?.get(index - start)
+    }
+
+    /// The entries, in tar order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> + Clone {
+        self.batches.iter().flat_map(|batch| batch.iter())
+    }
+}
+
+/// A tree ready to show: the nodes, the entries they refer to, and what kind of tree it is.
+#[derive(Debug, Clone, Default)]
 pub struct BuiltTree {
     /// The nodes.
     pub tree: FileTree,
-    /// The change of each node's entry, by node id (`None`: no entry of its own). In a layer's
-    /// tree, the entry's change in that layer; in the merged tree, the change it made in the
-    /// layer it comes from.
-    pub changes: Vec<Option<Change>>,
+    /// The entries the nodes refer to: one source per layer.
+    pub sources: Vec<TreeSource>,
     /// One layer or merged.
     pub scope: TreeScope,
-}
-
-impl Default for BuiltTree {
-    fn default() -> Self {
-        Self::empty(TreeScope::Layer)
-    }
 }
 
 impl BuiltTree {
     /// A tree without entries.
     pub fn empty(scope: TreeScope) -> Self {
         Self {
-            tree: FileTree::build(std::iter::empty()),
-            changes: Vec::new(),
+            tree: FileTree::new(),
+            sources: Vec::new(),
             scope,
         }
     }
 
-    fn change(&self, id: NodeId) -> Option<Change> {
-        self.changes.get(id).copied().flatten()
+    /// A tree of one layer's `entries`, all of them (later duplicates win), without changes.
+    pub fn of_layer(layer_index: usize, entries: Vec<Entry>) -> Self {
+        let mut built = Self::empty(TreeScope::Layer);
+        built.sources.push(TreeSource::new(layer_index));
+        built.add_batch(0, Arc::new(entries));
+        built.tree.sort_pending();
+        built
+    }
+
+    /// Adds a batch of entries of `source` (created on demand) to the tree; later entries of a
+    /// path replace earlier ones. Call [`FileTree::sort_pending`] once the batches are in.
+    pub fn add_batch(&mut self, source: usize, batch: Arc<Vec<Entry>>) {
+        let Some(target) = self.sources.get_mut(source) else {
+            return;
+        };
+        let start = target.push(Arc::clone(&batch));
+        let source = u32::try_from(source).unwrap_or(u32::MAX);
+        for (offset, entry) in batch.iter().enumerate() {
+            if entry.path == "." {
+                continue;
+            }
+            let at = EntryRef {
+                source,
+                index: u32::try_from(start + offset).unwrap_or(u32::MAX),
+            };
+            let is_dir = entry.kind == EntryKind::Dir;
+            self.tree.insert(&entry.path, at, is_dir, entry.size);
+        }
+    }
+
+    /// Entries of `source` in the tree.
+    pub fn source_len(&self, source: usize) -> usize {
+        self.sources.get(source).map_or(0, TreeSource::len)
+    }
+
+    /// Batches of `source` in the tree.
+    pub fn source_batches(&self, source: usize) -> usize {
+        self.sources.get(source).map_or(0, |s| s.batches.len())
+    }
+
+    /// The entry of a node, if it has one of its own.
+    pub fn entry(&self, id: NodeId) -> Option<&Entry> {
+        let at = *self.tree.payload(id)?;
+        self.sources
+            .get(at.source as usize)?
+            .entry(at.index as usize)
+    }
+
+    /// The image's index of the layer a node's entry comes from.
+    pub fn layer_index(&self, id: NodeId) -> Option<usize> {
+        let at = self.tree.payload(id)?;
+        Some(self.sources.get(at.source as usize)?.layer_index)
+    }
+
+    /// The change of a node's entry (`None`: no entry of its own, or not judged yet). In a
+    /// layer's tree, the entry's change in that layer; in the merged tree, the change it made
+    /// in the layer it comes from.
+    pub fn change(&self, id: NodeId) -> Option<Change> {
+        let at = *self.tree.payload(id)?;
+        let source = self.sources.get(at.source as usize)?;
+        source.changes.get(at.index as usize).copied()
+    }
+
+    /// Puts one entry of `source` at `path` (for trees built from a merged view, whose
+    /// entries are a selection of each source's). Call [`FileTree::sort_pending`] after.
+    pub fn insert_entry(&mut self, source: usize, index: usize, entry: &Entry) {
+        let at = EntryRef {
+            source: u32::try_from(source).unwrap_or(u32::MAX),
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+        };
+        self.tree
+            .insert(&entry.path, at, entry.kind == EntryKind::Dir, entry.size);
+    }
+
+    /// Adds a source of `batches` without putting its entries in the tree (see
+    /// [`insert_entry`](Self::insert_entry)); returns its position.
+    pub fn add_source(&mut self, layer_index: usize, batches: &[Arc<Vec<Entry>>]) -> usize {
+        let mut source = TreeSource::new(layer_index);
+        for batch in batches {
+            source.push(Arc::clone(batch));
+        }
+        self.sources.push(source);
+        self.sources.len() - 1
     }
 
     /// Whether "Changes only" keeps the node on its own (not as a parent of a kept node).
     fn is_notable(&self, id: NodeId) -> bool {
-        let node = self.tree.node(id);
-        let Some(entry) = &node.entry else {
+        let Some(entry) = self.entry(id) else {
             return false;
         };
         match self.scope {
             TreeScope::Layer => {
                 !(entry.kind == EntryKind::Dir && self.change(id) == Some(Change::Modified))
             }
-            TreeScope::Merged { base_layer } => node.layer_index != base_layer,
+            TreeScope::Merged { base_layer } => self.layer_index(id) != base_layer,
         }
     }
 }
@@ -162,24 +298,52 @@ pub enum TreeAction {
     SaveFile(String),
 }
 
+/// Open directories of a tree, kept by name to open them again in the tree that replaces it.
+#[derive(Debug, Default)]
+struct ExpansionSkeleton {
+    /// Every node's name, one after the other.
+    names: String,
+    /// Parents before their children.
+    nodes: Vec<SkeletonNode>,
+}
+
+/// One directory of an [`ExpansionSkeleton`]: open, or the parent of an open one.
+#[derive(Debug)]
+struct SkeletonNode {
+    /// Its parent's position in the skeleton (`None`: top level).
+    parent: Option<usize>,
+    /// Its name in the skeleton's names.
+    name: std::ops::Range<usize>,
+    open: bool,
+}
+
 /// A browsable tree: which directories are open, what the filter says, which rows show.
 #[derive(Default)]
 pub struct TreeView {
     built: BuiltTree,
     /// Hide what the layers did not really change (see [`CHANGES_ONLY_HELP`]).
     changes_only: bool,
-    /// Expanded directories by path, so that expansion survives rebuilding the tree.
-    expanded: HashSet<String>,
-    /// After "Expand all", directories that appear in later rebuilds open too.
+    /// Open directories, by node index; nodes past its end are open when
+    /// `expand_new_directories` is set.
+    expanded: Vec<bool>,
+    /// After "Expand all", directories that appear later open too.
     expand_new_directories: bool,
+    /// Paths to open once the tree holds them (a path revealed before its entries arrived).
+    pending_reveal: Option<String>,
+    /// The open directories of the tree shown before (as a tree of their paths, the open ones
+    /// marked by node index), opened again as the tree that replaced it grows; dropped once
+    /// the user opens or closes anything.
+    carried_expansion: Option<ExpansionSkeleton>,
     filter: String,
     /// How each directory's children are sorted.
     sort: TreeSort,
-    /// Children of each node in the order of `sort`, by node id; `None` for the tree's own
+    /// Children of each node in the order of `sort`, by node index; `None` for the tree's own
     /// order or when the tree changed since.
     sorted_children: Option<Vec<Vec<NodeId>>>,
     /// The selected row's path (a clicked row, or a revealed path).
     selected: Option<String>,
+    /// The selected row's node, once the tree holds it.
+    selected_node: Option<NodeId>,
     /// Scroll the selected row into view as soon as it is among the rows.
     scroll_to_selected: bool,
     rows: Vec<TreeRow>,
@@ -192,28 +356,98 @@ impl TreeView {
         Self::default()
     }
 
-    /// Shows `tree` without changes, keeping the expansion and filters. `show_layer_column`
-    /// adds the column naming each entry's source layer (for a merged view).
-    pub fn set_tree(&mut self, tree: FileTree, show_layer_column: bool) {
-        let scope = if show_layer_column {
-            TreeScope::Merged { base_layer: None }
-        } else {
-            TreeScope::Layer
-        };
-        self.set_built_tree(BuiltTree {
-            tree,
-            changes: Vec::new(),
-            scope,
-        });
+    /// Shows one layer's `entries` without changes, keeping the filters.
+    pub fn set_entries(&mut self, layer_index: usize, entries: Vec<Entry>) {
+        self.set_built_tree(BuiltTree::of_layer(layer_index, entries));
     }
 
-    /// Shows `built`, keeping the expansion and filters. A merged tree gets the column
-    /// naming each entry's source layer.
+    /// Shows `built`, keeping the filters and the open directories (by path: those the new
+    /// tree does not hold yet open when it does). A merged tree gets the column naming each
+    /// entry's source layer.
     pub fn set_built_tree(&mut self, built: BuiltTree) {
+        if !self.built.tree.is_empty() {
+            self.carried_expansion = Some(self.expansion_skeleton());
+        }
         self.built = built;
-        self.sorted_children = None;
+        self.expanded = vec![self.expand_new_directories; self.built.tree.len() + 1];
+        self.reopen_carried();
+        self.tree_changed();
+    }
+
+    /// The open directories and their parents, by name, parents first (no path spelled out).
+    fn expansion_skeleton(&self) -> ExpansionSkeleton {
+        let tree = &self.built.tree;
+        let mut skeleton = ExpansionSkeleton::default();
         if self.expand_new_directories {
-            self.expand_directories();
+            // Everything opens anyway.
+            return skeleton;
+        }
+        let wanted = tree.kept_with_parents(|id| self.is_expanded(id));
+        let mut in_skeleton = vec![None; tree.len() + 1];
+        for id in tree.ids().filter(|id| wanted[id.index()]) {
+            let parent = in_skeleton[tree.parent(id).index()];
+            in_skeleton[id.index()] = Some(skeleton.nodes.len());
+            let start = skeleton.names.len();
+            skeleton.names.push_str(tree.name(id));
+            skeleton.nodes.push(SkeletonNode {
+                parent,
+                name: start..skeleton.names.len(),
+                open: self.is_expanded(id),
+            });
+        }
+        skeleton
+    }
+
+    /// Opens the directories of [`carried_expansion`](Self::carried_expansion) that the tree
+    /// holds.
+    fn reopen_carried(&mut self) {
+        let Some(skeleton) = self.carried_expansion.take() else {
+            return;
+        };
+        let mut in_tree: Vec<Option<NodeId>> = Vec::with_capacity(skeleton.nodes.len());
+        for node in &skeleton.nodes {
+            let parent = match node.parent {
+                None => Some(NodeId::ROOT),
+                Some(parent) => in_tree.get(parent).copied().flatten(),
+            };
+            let name = skeleton.names.get(node.name.clone()).unwrap_or_default();
+            let found = parent.and_then(|parent| self.built.tree.child(parent, name));
+            in_tree.push(found);
+            if let Some(found) = found
+                && node.open
+            {
+                self.set_open(found, true);
+            }
+        }
+        self.carried_expansion = Some(skeleton);
+    }
+
+    /// Adds a batch of `source`'s entries to the tree shown (entries streaming in): the tree
+    /// grows in place, nothing is rebuilt.
+    pub fn add_batch(&mut self, source: usize, batch: Arc<Vec<Entry>>) {
+        self.built.add_batch(source, batch);
+    }
+
+    /// Call after [`add_batch`](Self::add_batch) calls: sorts what they added and refreshes
+    /// the rows.
+    pub fn batches_added(&mut self) {
+        self.built.tree.sort_pending();
+        self.reopen_carried();
+        self.tree_changed();
+    }
+
+    /// Sets the change of each entry of `source` (by entry index).
+    pub fn set_changes(&mut self, source: usize, changes: Vec<Change>) {
+        if let Some(target) = self.built.sources.get_mut(source) {
+            target.changes = changes;
+            self.rows_stale = true;
+        }
+    }
+
+    fn tree_changed(&mut self) {
+        self.sorted_children = None;
+        if let Some(path) = self.pending_reveal.take() {
+            self.open_parents_of(&path);
         }
         self.rows_stale = true;
     }
@@ -221,6 +455,11 @@ impl TreeView {
     /// The tree shown.
     pub fn tree(&self) -> &FileTree {
         &self.built.tree
+    }
+
+    /// The tree shown, with its entries.
+    pub fn built(&self) -> &BuiltTree {
+        &self.built
     }
 
     /// Whether "Changes only" is ticked.
@@ -269,11 +508,7 @@ impl TreeView {
     /// and scrolls it into view as soon as it is drawn (also after a tree still being built
     /// arrives).
     pub fn reveal(&mut self, path: &str) {
-        let mut parent = path;
-        while let Some((up, _)) = parent.rsplit_once('/') {
-            self.expanded.insert(up.to_owned());
-            parent = up;
-        }
+        self.open_parents_of(path);
         if !PathFilter::new(&self.filter).matches(path) {
             self.filter.clear();
         }
@@ -282,35 +517,78 @@ impl TreeView {
         self.rows_stale = true;
     }
 
+    /// Opens the directories above `path` that the tree holds; if it does not hold the path
+    /// yet, tries again when the tree changes.
+    fn open_parents_of(&mut self, path: &str) {
+        let mut at = NodeId::ROOT;
+        let mut components = path.split('/').filter(|c| !c.is_empty()).peekable();
+        while let Some(component) = components.next() {
+            let Some(child) = self.built.tree.child(at, component) else {
+                self.pending_reveal = Some(path.to_owned());
+                return;
+            };
+            if components.peek().is_some() {
+                self.set_open(child, true);
+            }
+            at = child;
+        }
+        self.pending_reveal = None;
+    }
+
+    fn is_expanded(&self, id: NodeId) -> bool {
+        self.expanded
+            .get(id.index())
+            .copied()
+            .unwrap_or(self.expand_new_directories)
+    }
+
+    fn set_open(&mut self, id: NodeId, open: bool) -> bool {
+        let size = self.built.tree.len() + 1;
+        if self.expanded.len() < size {
+            self.expanded.resize(size, self.expand_new_directories);
+        }
+        let slot = &mut self.expanded[id.index()];
+        let changed = *slot != open;
+        *slot = open;
+        changed
+    }
+
     /// Opens or closes the directory at `path`.
     pub fn set_expanded(&mut self, path: &str, expanded: bool) {
-        let changed = if expanded {
-            self.expanded.insert(path.to_owned())
-        } else {
+        if let Some(id) = self.built.tree.find(path) {
+            self.set_node_expanded(id, expanded);
+        }
+    }
+
+    fn set_node_expanded(&mut self, id: NodeId, expanded: bool) {
+        self.carried_expansion = None;
+        if !expanded {
+            self.set_open(id, false);
+            // Directories that appear later stay closed from now on.
+            let size = self.built.tree.len() + 1;
+            self.expanded
+                .resize(size.max(self.expanded.len()), self.expand_new_directories);
             self.expand_new_directories = false;
-            self.expanded.remove(path)
-        };
-        self.rows_stale |= changed;
+        } else {
+            self.set_open(id, true);
+        }
+        self.rows_stale = true;
     }
 
     /// Opens every directory, including those that later rebuilds of the tree add.
     pub fn expand_all(&mut self) {
+        self.carried_expansion = None;
         self.expand_new_directories = true;
-        self.expand_directories();
+        self.expanded = vec![true; self.built.tree.len() + 1];
         self.rows_stale = true;
     }
 
     /// Closes every directory.
     pub fn collapse_all(&mut self) {
+        self.carried_expansion = None;
         self.expand_new_directories = false;
-        self.expanded.clear();
+        self.expanded = vec![false; self.built.tree.len() + 1];
         self.rows_stale = true;
-    }
-
-    fn expand_directories(&mut self) {
-        let tree = &self.built.tree;
-        self.expanded
-            .extend(tree.directory_ids().map(|id| tree.node(id).path.clone()));
     }
 
     /// The rows currently visible (recomputed only if something changed).
@@ -324,7 +602,7 @@ impl TreeView {
         self.refresh_rows();
         self.rows
             .iter()
-            .map(|row| self.built.tree.node(row.node).path.clone())
+            .map(|row| self.built.tree.path(row.node))
             .collect()
     }
 
@@ -332,13 +610,16 @@ impl TreeView {
         if !self.rows_stale {
             return;
         }
+        self.selected_node = self
+            .selected
+            .as_deref()
+            .and_then(|path| self.built.tree.find(path));
         self.rows = self.compute_rows();
         // A revealed path that "Changes only" hides: show everything rather than nothing.
         if self.changes_only
             && self.scroll_to_selected
-            && let Some(selected) = &self.selected
-            && !self.rows_hold(selected)
-            && (1..=self.built.tree.len()).any(|id| self.built.tree.node(id).path == *selected)
+            && let Some(selected) = self.selected_node
+            && !self.rows.iter().any(|row| row.node == selected)
         {
             self.changes_only = false;
             self.rows = self.compute_rows();
@@ -346,25 +627,23 @@ impl TreeView {
         self.rows_stale = false;
     }
 
-    fn rows_hold(&self, path: &str) -> bool {
-        self.rows
-            .iter()
-            .any(|row| self.built.tree.node(row.node).path == path)
-    }
-
     fn compute_rows(&mut self) -> Vec<TreeRow> {
         if self.sort != TreeSort::default() && self.sorted_children.is_none() {
             self.sorted_children = Some(sorted_children(&self.built.tree, self.sort));
         }
-        let (tree, expanded) = (&self.built.tree, &self.expanded);
-        let is_expanded = |id| expanded.contains(&tree.node(id).path);
         let order = self.sorted_children.as_deref();
+        let is_expanded = |id| self.is_expanded(id);
         if self.changes_only {
             ordered_changed_rows(&self.built, order, is_expanded, &self.filter)
         } else {
+            let tree = &self.built.tree;
             let filter = PathFilter::new(&self.filter);
-            let keep = (!filter.is_empty()).then(|| tree.matching(&filter));
-            flatten(tree, order, keep.as_deref(), keep.is_some(), is_expanded)
+            if filter.is_empty() {
+                tree.flatten(order, None, is_expanded)
+            } else {
+                let keep = tree.matching(&filter);
+                tree.flatten(order, Some(&keep), |_| true)
+            }
         }
     }
 
@@ -443,46 +722,43 @@ impl TreeView {
             .id_salt("tree_rows")
             .auto_shrink(false);
         if self.scroll_to_selected
-            && let Some(selected) = &self.selected
             && let Some(index) = self
-                .rows
-                .iter()
-                .position(|row| self.built.tree.node(row.node).path == *selected)
+                .selected_node
+                .and_then(|node| self.rows.iter().position(|row| row.node == node))
         {
             let centred = index as f32 * row_step - (ui.available_height() - row_step) / 2.0;
             scroll_area = scroll_area.vertical_scroll_offset(centred.max(0.0));
             self.scroll_to_selected = false;
         }
-        let (built, expanded, rows) = (&self.built, &self.expanded, &self.rows);
-        let selected = self.selected.as_deref();
+        let (built, rows) = (&self.built, &self.rows);
+        let selected = self.selected_node;
         let mut clicked = None;
         let mut action = None;
         scroll_area.show_rows(ui, row_height, rows.len(), |ui, range| {
             for row in &rows[range] {
-                let node = built.tree.node(row.node);
-                let change = built.change(row.node);
-                let is_open = filtering || expanded.contains(&node.path);
+                let is_open = filtering || self.is_expanded(row.node);
                 let style = RowStyle {
                     height: row_height,
                     show_layer,
                     can_toggle: !filtering,
-                    selected: selected == Some(node.path.as_str()),
+                    selected: selected == Some(row.node),
                 };
-                match show_row(ui, node, change, row.depth, is_open, &style) {
-                    Some(RowClick::Toggle) => {
-                        clicked = Some((node.path.clone(), Some(!is_open)));
+                match show_row(ui, built, row.node, row.depth, is_open, &style) {
+                    Some(RowClick::Toggle) => clicked = Some((row.node, Some(!is_open))),
+                    Some(RowClick::Select) => clicked = Some((row.node, None)),
+                    Some(RowClick::Save) => {
+                        action = Some(TreeAction::SaveFile(built.tree.path(row.node)));
                     }
-                    Some(RowClick::Select) => clicked = Some((node.path.clone(), None)),
-                    Some(RowClick::Save) => action = Some(TreeAction::SaveFile(node.path.clone())),
                     None => {}
                 }
             }
         });
-        if let Some((path, open)) = clicked {
+        if let Some((node, open)) = clicked {
             if let Some(open) = open {
-                self.set_expanded(&path, open);
+                self.set_node_expanded(node, open);
             }
-            self.selected = Some(path);
+            self.selected = Some(self.built.tree.path(node));
+            self.selected_node = Some(node);
         }
         if let Some(key) = sort_by {
             self.set_sort(self.sort.clicked(key));
@@ -514,20 +790,24 @@ enum RowClick {
 /// menu (right-click anywhere on the row) offering "Save file…".
 fn show_row(
     ui: &mut Ui,
-    node: &TreeNode,
-    change: Option<Change>,
+    built: &BuiltTree,
+    id: NodeId,
     depth: usize,
     is_open: bool,
     style: &RowStyle,
 ) -> Option<RowClick> {
     let height = style.height;
-    let entry = node.entry.as_ref();
-    let is_dir = node.is_dir();
+    let tree = &built.tree;
+    let entry = built.entry(id);
+    let change = built.change(id);
+    let is_dir = tree.is_dir(id);
+    let full_path = tree.path(id);
+    let path = escape_control(&full_path);
     let kind = entry.map_or(EntryKind::Dir, |e| e.kind);
     let mut toggled = false;
     let mut name_clicked = false;
     // Keyed by path, so that an open context menu stays with its row while the rows scroll.
-    let row = ui.push_id(&node.path, |ui| {
+    let row = ui.push_id(&path, |ui| {
         if style.selected {
             let rect =
                 egui::Rect::from_min_size(ui.cursor().min, Vec2::new(ui.available_width(), height));
@@ -557,7 +837,7 @@ fn show_row(
                 RichText::new(kind.as_str()).color(kind_color),
             );
             let size = if is_dir || kind == EntryKind::File {
-                human_size(node.total_size)
+                human_size(tree.total_size(id))
             } else {
                 String::new()
             };
@@ -571,13 +851,14 @@ fn show_row(
                 RichText::new(mode).monospace(),
             );
             if style.show_layer {
-                let layer = node.layer_index.map_or_else(String::new, |l| l.to_string());
+                let layer = built
+                    .layer_index(id)
+                    .map_or_else(String::new, |l| l.to_string());
                 cell(ui, LAYER_WIDTH, height, Align::Max, RichText::new(layer));
             }
-            ui.add_space(depth as f32 * INDENT);
-            let path = escape_control(&node.path);
+            indent_ui(ui, depth);
             if is_dir && style.can_toggle {
-                toggled |= toggle_button(ui, is_open, &path, height).clicked();
+                toggled |= toggle_ui(ui, is_open, &path, height).clicked();
             } else if is_dir {
                 let size = Vec2::splat(height * TOGGLE_SCALE);
                 let (_, response) = ui.allocate_exact_size(size, Sense::hover());
@@ -585,7 +866,7 @@ fn show_row(
             } else {
                 ui.add_space(height * TOGGLE_SCALE);
             }
-            let mut name_text = RichText::new(escape_control(&node.name));
+            let mut name_text = RichText::new(escape_control(tree.name(id)));
             if let Some(change) = change {
                 name_text = name_text.color(change_color(ui.visuals(), change));
             }
@@ -601,7 +882,7 @@ fn show_row(
             } else {
                 name_clicked |= response.clicked();
             }
-            response.on_hover_ui(|ui| entry_details(ui, node, change));
+            response.on_hover_ui(|ui| entry_details(ui, built, id, &path));
             if let Some(removes) = entry.and_then(removal_text) {
                 ui.label(RichText::new(removes).weak());
             }
@@ -677,31 +958,6 @@ fn sort_header_ui(
     response.clicked()
 }
 
-/// A fixed-width cell with its text aligned left (`Align::Min`) or right (`Align::Max`).
-fn cell(ui: &mut Ui, width: f32, height: f32, align: Align, text: RichText) {
-    let (rect, _) = ui.allocate_exact_size(Vec2::new(width, height), Sense::hover());
-    let layout = if align == Align::Max {
-        Layout::right_to_left(Align::Center)
-    } else {
-        Layout::left_to_right(Align::Center)
-    };
-    // A child that does not move the parent's cursor: the cell was allocated above.
-    let mut cell = ui.new_child(UiBuilder::new().max_rect(rect).layout(layout));
-    cell.add(egui::Label::new(text).selectable(false).truncate());
-}
-
-/// The open/close triangle of a directory, named "Expand PATH" / "Collapse PATH".
-fn toggle_button(ui: &mut Ui, is_open: bool, path: &str, size: f32) -> egui::Response {
-    let (_, response) = ui.allocate_exact_size(Vec2::splat(size * TOGGLE_SCALE), Sense::click());
-    let enabled = ui.is_enabled();
-    let action = if is_open { "Collapse" } else { "Expand" };
-    response.widget_info(|| {
-        WidgetInfo::labeled(egui::Role::Button, enabled, format!("{action} {path}"))
-    });
-    egui::collapsing_header::paint_default_icon(ui, if is_open { 1.0 } else { 0.0 }, &response);
-    response
-}
-
 /// What a whiteout or opaque marker removes, e.g. `removes etc/motd`.
 fn removal_text(entry: &crate::model::Entry) -> Option<String> {
     let target = entry.whiteout_target()?;
@@ -719,7 +975,7 @@ fn removal_text(entry: &crate::model::Entry) -> Option<String> {
 
 /// The rows "Changes only" shows: nodes [`BuiltTree::is_notable`] keeps that match `filter`,
 /// and their parents. Without a path filter directories open and close as usual; with one,
-/// every kept directory is open (as [`FileTree::visible_rows`] does).
+/// every kept directory is open (as [`PathTree::visible_rows`] does).
 #[cfg(test)]
 fn changed_rows(
     built: &BuiltTree,
@@ -729,7 +985,7 @@ fn changed_rows(
     ordered_changed_rows(built, None, is_expanded, filter)
 }
 
-/// [`changed_rows`] with the children in `order` (by node id; `None`: the tree's order).
+/// [`changed_rows`] with the children in `order` (by node index; `None`: the tree's order).
 fn ordered_changed_rows(
     built: &BuiltTree,
     order: Option<&[Vec<NodeId>]>,
@@ -738,46 +994,18 @@ fn ordered_changed_rows(
 ) -> Vec<TreeRow> {
     let tree = &built.tree;
     let filter = PathFilter::new(filter);
-    let keep =
-        tree.kept_with_parents(|id| built.is_notable(id) && filter.matches(&tree.node(id).path));
-    flatten(tree, order, Some(&keep), !filter.is_empty(), is_expanded)
-}
-
-/// The visible rows, top to bottom: children in `order` (by node id; `None`: the tree's
-/// order), only nodes marked in `keep` (all when `None`), below open directories (every one
-/// when `open_all`).
-fn flatten(
-    tree: &FileTree,
-    order: Option<&[Vec<NodeId>]>,
-    keep: Option<&[bool]>,
-    open_all: bool,
-    is_expanded: impl Fn(NodeId) -> bool,
-) -> Vec<TreeRow> {
-    let children = |id: NodeId| -> &[NodeId] {
-        match order {
-            Some(order) => &order[id],
-            None => &tree.node(id).children,
-        }
-    };
-    let mut rows = Vec::new();
-    let mut stack: Vec<(NodeId, usize)> = children(FileTree::ROOT)
-        .iter()
-        .rev()
-        .map(|&c| (c, 0))
-        .collect();
-    while let Some((id, depth)) = stack.pop() {
-        if keep.is_some_and(|keep| !keep[id]) {
-            continue;
-        }
-        rows.push(TreeRow { node: id, depth });
-        if open_all || is_expanded(id) {
-            stack.extend(children(id).iter().rev().map(|&c| (c, depth + 1)));
-        }
+    let matches = (!filter.is_empty()).then(|| tree.path_matches(&filter));
+    let keep = tree.kept_with_parents(|id| {
+        built.is_notable(id) && matches.as_ref().is_none_or(|m| m[id.index()])
+    });
+    if filter.is_empty() {
+        tree.flatten(order, Some(&keep), is_expanded)
+    } else {
+        tree.flatten(order, Some(&keep), |_| true)
     }
-    rows
 }
 
-/// Every node's children sorted by `sort` (ties by name), by node id.
+/// Every node's children sorted by `sort` (ties by name), by node index.
 fn sorted_children(tree: &FileTree, sort: TreeSort) -> Vec<Vec<NodeId>> {
     let directed = |ordering: std::cmp::Ordering| {
         if sort.descending {
@@ -786,20 +1014,17 @@ fn sorted_children(tree: &FileTree, sort: TreeSort) -> Vec<Vec<NodeId>> {
             ordering
         }
     };
-    (0..=tree.len())
+    std::iter::once(NodeId::ROOT)
+        .chain(tree.ids())
         .map(|id| {
-            let mut children = tree.node(id).children.clone();
-            children.sort_by(|&a, &b| {
-                let (a, b) = (tree.node(a), tree.node(b));
-                match sort.key {
-                    SortKey::Name => b
-                        .is_dir()
-                        .cmp(&a.is_dir())
-                        .then_with(|| directed(a.name.cmp(&b.name))),
-                    SortKey::Size => {
-                        directed(a.total_size.cmp(&b.total_size)).then_with(|| a.name.cmp(&b.name))
-                    }
-                }
+            let mut children = tree.children(id).to_vec();
+            children.sort_by(|&a, &b| match sort.key {
+                SortKey::Name => tree
+                    .is_dir(b)
+                    .cmp(&tree.is_dir(a))
+                    .then_with(|| directed(tree.name(a).cmp(tree.name(b)))),
+                SortKey::Size => directed(tree.total_size(a).cmp(&tree.total_size(b)))
+                    .then_with(|| tree.name(a).cmp(tree.name(b))),
             });
             children
         })
@@ -807,9 +1032,11 @@ fn sorted_children(tree: &FileTree, sort: TreeSort) -> Vec<Vec<NodeId>> {
 }
 
 /// The tooltip of a row: the full path, its change and every field of the entry.
-fn entry_details(ui: &mut Ui, node: &TreeNode, change: Option<Change>) {
-    ui.label(RichText::new(escape_control(&node.path)).monospace());
-    match &node.entry {
+fn entry_details(ui: &mut Ui, built: &BuiltTree, id: NodeId, path: &str) {
+    let tree = &built.tree;
+    let change = built.change(id);
+    ui.label(RichText::new(path).monospace());
+    match built.entry(id) {
         Some(entry) => {
             ui.label(format!("kind: {}", entry.kind.as_str()));
             ui.label(format!("size: {} bytes", entry.size));
@@ -824,14 +1051,14 @@ fn entry_details(ui: &mut Ui, node: &TreeNode, change: Option<Change>) {
             ui.label("directory implied by its contents (no entry of its own)");
         }
     }
-    if node.is_dir() {
+    if tree.is_dir(id) {
         ui.label(format!(
             "{} entries below, {} in total",
-            node.descendants,
-            human_size(node.total_size)
+            tree.descendants(id),
+            human_size(tree.total_size(id))
         ));
     }
-    if let Some(layer) = node.layer_index {
+    if let Some(layer) = built.layer_index(id) {
         ui.label(format!("from layer {layer}"));
     }
     if let Some(change) = change {
@@ -865,9 +1092,7 @@ mod tests {
     }
 
     fn paths(built: &BuiltTree, rows: &[TreeRow]) -> Vec<String> {
-        rows.iter()
-            .map(|row| built.tree.node(row.node).path.clone())
-            .collect()
+        rows.iter().map(|row| built.tree.path(row.node)).collect()
     }
 
     #[test]
@@ -882,17 +1107,8 @@ mod tests {
             (entry("var/.wh.old", Whiteout), Removed),
             (entry("opt", Dir), Added),
         ];
-        let tree = FileTree::build(entries.iter().map(|(e, _)| (1, e)));
-        let by_path: std::collections::HashMap<&str, Change> =
-            entries.iter().map(|(e, c)| (e.path.as_str(), *c)).collect();
-        let changes = (0..=tree.len())
-            .map(|id| by_path.get(tree.node(id).path.as_str()).copied())
-            .collect();
-        let built = BuiltTree {
-            tree,
-            changes,
-            scope: TreeScope::Layer,
-        };
+        let mut built = BuiltTree::of_layer(1, entries.iter().map(|(e, _)| e.clone()).collect());
+        built.sources[0].changes = entries.iter().map(|(_, change)| *change).collect();
         let rows = changed_rows(&built, |_| true, "");
         assert_eq!(
             paths(&built, &rows),
@@ -909,6 +1125,14 @@ mod tests {
         );
     }
 
+    fn built_again(entries: &[Entry]) -> BuiltTree {
+        let mut built = BuiltTree::of_layer(0, entries.to_vec());
+        built.scope = TreeScope::Merged {
+            base_layer: Some(0),
+        };
+        built
+    }
+
     #[test]
     fn sorting_and_revealing_a_path() {
         use EntryKind::*;
@@ -923,14 +1147,26 @@ mod tests {
         ];
         let mut view = TreeView::new();
         // A merged tree whose entries all come from the base layer.
-        view.set_built_tree(BuiltTree {
-            tree: FileTree::build(entries.iter().map(|e| (0, e))),
-            changes: Vec::new(),
-            scope: TreeScope::Merged {
-                base_layer: Some(0),
-            },
-        });
+        let mut built = BuiltTree::of_layer(0, entries.to_vec());
+        built.scope = TreeScope::Merged {
+            base_layer: Some(0),
+        };
+        view.set_built_tree(built);
         assert_eq!(view.visible_paths(), ["a", "b", "c"]);
+        // Open directories stay open through a placeholder tree and a tree that grows.
+        view.set_expanded("a", true);
+        view.set_built_tree(BuiltTree::empty(TreeScope::Layer));
+        let mut growing = BuiltTree::of_layer(0, vec![entry("c", File)]);
+        growing.scope = TreeScope::Merged {
+            base_layer: Some(0),
+        };
+        view.set_built_tree(growing);
+        view.add_batch(0, Arc::new(entries[..2].to_vec()));
+        view.batches_added();
+        assert_eq!(view.visible_paths(), ["a", "a/small", "c"]);
+        view.set_built_tree(built_again(&entries));
+        assert_eq!(view.visible_paths(), ["a", "a/small", "b", "c"]);
+        view.set_expanded("a", false);
         view.set_sort(TreeSort::default().clicked(SortKey::Size));
         assert!(view.sort().descending, "sizes start largest first");
         assert_eq!(view.visible_paths(), ["b", "a", "c"]);

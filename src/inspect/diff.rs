@@ -7,34 +7,17 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::cancel::CancelToken;
-use crate::model::ContentHash;
+use crate::model::{Change, ContentHash};
 use crate::model::{EntryKind, LayerListing, MergedEntry, merge_layers};
 use crate::oci::LayerInfo;
 use crate::output::{ExportError, neutralize_formula};
 use crate::source::ImageSource;
 
-/// How a path differs between image A and image B.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DiffChange {
-    /// Only in B.
-    Added,
-    /// Only in A.
-    Removed,
-    /// In both, with another kind, size, mode, link target or content.
-    Modified,
-}
-
-impl DiffChange {
-    /// `added`, `removed` or `modified`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Added => "added",
-            Self::Removed => "removed",
-            Self::Modified => "modified",
-        }
-    }
-}
+/// How a path differs between image A and image B: the same [`Change`] a layer's entry makes
+/// in the layers below it, image B judged against image A: [`Change::Added`] only in B,
+/// [`Change::Removed`] only in A, [`Change::Modified`] in both, with another kind, size,
+/// mode, link target or content. (Kept as a name for callers of the comparison.)
+pub type DiffChange = Change;
 
 /// One side of a differing path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,7 +70,7 @@ impl DiffSide {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DiffRow {
     /// How it differs.
-    pub change: DiffChange,
+    pub change: Change,
     /// The path.
     pub path: String,
     /// In image A (`None` when added).
@@ -122,9 +105,9 @@ pub fn diff_filesystems(a: &[MergedEntry], b: &[MergedEntry]) -> Vec<DiffRow> {
         .filter_map(|(path, sides)| {
             let (a, b) = (sides.0.map(DiffSide::of), sides.1.map(DiffSide::of));
             let change = match (&a, &b) {
-                (None, Some(_)) => DiffChange::Added,
-                (Some(_), None) => DiffChange::Removed,
-                (Some(a), Some(b)) if a.differs_from(b) => DiffChange::Modified,
+                (None, Some(_)) => Change::Added,
+                (Some(_), None) => Change::Removed,
+                (Some(a), Some(b)) if a.differs_from(b) => Change::Modified,
                 _ => return None,
             };
             Some(DiffRow {
@@ -142,9 +125,9 @@ pub fn summarize(rows: &[DiffRow]) -> DiffSummary {
     rows.iter()
         .fold(DiffSummary::default(), |mut summary, row| {
             match row.change {
-                DiffChange::Added => summary.added += 1,
-                DiffChange::Removed => summary.removed += 1,
-                DiffChange::Modified => summary.modified += 1,
+                Change::Added => summary.added += 1,
+                Change::Removed => summary.removed += 1,
+                Change::Modified => summary.modified += 1,
             }
             summary
         })
@@ -431,16 +414,16 @@ mod tests {
         ];
         b[4].layer_index = 3;
         let rows = diff_filesystems(&a, &b);
-        let changes: Vec<(&str, DiffChange)> =
+        let changes: Vec<(&str, Change)> =
             rows.iter().map(|r| (r.path.as_str(), r.change)).collect();
         assert_eq!(
             changes,
             vec![
-                ("etc/content", DiffChange::Modified),
-                ("etc/gone", DiffChange::Removed),
-                ("etc/kind", DiffChange::Modified),
-                ("etc/mode", DiffChange::Modified),
-                ("etc/new", DiffChange::Added),
+                ("etc/content", Change::Modified),
+                ("etc/gone", Change::Removed),
+                ("etc/kind", Change::Modified),
+                ("etc/mode", Change::Modified),
+                ("etc/new", Change::Added),
             ]
         );
         assert_eq!(

@@ -43,7 +43,8 @@ where
 /// borrowing the entries of the layers laid so far.
 #[derive(Debug, Clone, Default)]
 pub struct MergedFilesystem<'a> {
-    merged: BTreeMap<&'a str, (usize, &'a Entry)>,
+    /// Path → (layer index, the entry's index in its layer, the entry).
+    merged: BTreeMap<&'a str, (usize, usize, &'a Entry)>,
     /// Scratch space for `dir/` prefixes.
     prefix: String,
 }
@@ -65,7 +66,7 @@ impl<'a> MergedFilesystem<'a> {
                 _ => {}
             }
         }
-        for entry in entries {
+        for (position, entry) in entries.into_iter().enumerate() {
             if matches!(entry.kind, EntryKind::Whiteout | EntryKind::OpaqueMarker) {
                 continue;
             }
@@ -73,7 +74,8 @@ impl<'a> MergedFilesystem<'a> {
                 // A non-directory replacing a directory also replaces what was under it.
                 self.remove_below(&entry.path, layer_index);
             }
-            self.merged.insert(&entry.path, (layer_index, entry));
+            self.merged
+                .insert(&entry.path, (layer_index, position, entry));
         }
     }
 
@@ -92,7 +94,7 @@ impl<'a> MergedFilesystem<'a> {
                 std::ops::Bound::Unbounded,
             ))
             .take_while(|(path, _)| path.starts_with(prefix))
-            .filter(|(path, (layer, _))| *layer < current_layer && **path != ".")
+            .filter(|(path, (layer, _, _))| *layer < current_layer && **path != ".")
             .map(|(path, _)| *path)
             .collect();
         for path in doomed {
@@ -107,14 +109,31 @@ impl<'a> MergedFilesystem<'a> {
 
     /// Its entries with their layers, sorted by path.
     pub fn iter(&self) -> impl Iterator<Item = (usize, &'a Entry)> + '_ {
+        self.merged
+            .values()
+            .map(|&(layer_index, _, entry)| (layer_index, entry))
+    }
+
+    /// Its entries, sorted by path, each with its layer and its index in that layer's
+    /// entries (in the order [`apply`](Self::apply) was given them).
+    pub fn iter_positions(&self) -> impl Iterator<Item = (usize, usize, &'a Entry)> + '_ {
         self.merged.values().copied()
+    }
+
+    /// What `entry`, laid over this filesystem, changes in it.
+    pub fn change_of(&self, entry: &Entry) -> Change {
+        match entry.kind {
+            EntryKind::Whiteout | EntryKind::OpaqueMarker => Change::Removed,
+            _ if self.contains(&entry.path) => Change::Modified,
+            _ => Change::Added,
+        }
     }
 
     /// Its entries, sorted by path, as owned [`MergedEntry`] values.
     pub fn into_entries(self) -> Vec<MergedEntry> {
         self.merged
             .into_values()
-            .map(|(layer_index, entry)| MergedEntry {
+            .map(|(layer_index, _, entry)| MergedEntry {
                 layer_index,
                 entry: entry.clone(),
             })
@@ -122,15 +141,19 @@ impl<'a> MergedFilesystem<'a> {
     }
 }
 
-/// What an entry does to the filesystem of the layers below it.
+/// What an entry does to the filesystem of the layers below it; in a comparison of two
+/// images, what image B does to image A's final filesystem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
-    /// The path did not exist below.
+    /// The path did not exist below (in a comparison: only image B has it).
     Added,
-    /// The path existed below (a re-added identical file counts too, as dive shows it).
+    /// The path existed below (a re-added identical file counts too, as dive shows it). In a
+    /// comparison: both images have it, with another kind, size, mode, link target or
+    /// content.
     Modified,
-    /// A whiteout, or an opaque marker hiding what is below its directory.
+    /// A whiteout, or an opaque marker hiding what is below its directory (in a comparison:
+    /// only image A has it).
     Removed,
 }
 
@@ -148,21 +171,33 @@ impl Change {
 /// The change of every entry of `listings` (base first; one list per listing, in entry order),
 /// judged against the final filesystem of the listings before it.
 pub fn layer_changes(listings: &[LayerListing]) -> Vec<Vec<Change>> {
+    changes_of_layers(
+        listings
+            .iter()
+            .map(|listing| (listing.layer.index, &listing.entries)),
+    )
+}
+
+/// [`layer_changes`] over `(layer index, entries)` pairs, for callers that hold entries in
+/// another shape than a [`LayerListing`].
+pub fn changes_of_layers<'a, E>(layers: impl IntoIterator<Item = (usize, E)>) -> Vec<Vec<Change>>
+where
+    E: IntoIterator<Item = &'a Entry> + Clone,
+{
     let mut below = MergedFilesystem::default();
-    listings
-        .iter()
-        .map(|listing| {
-            let changes = listing
-                .entries
-                .iter()
-                .map(|entry| match entry.kind {
-                    EntryKind::Whiteout | EntryKind::OpaqueMarker => Change::Removed,
-                    _ if below.contains(&entry.path) => Change::Modified,
-                    _ => Change::Added,
-                })
-                .collect();
-            below.apply(listing.layer.index, &listing.entries);
-            changes
-        })
-        .collect()
+    let mut layers = layers.into_iter().peekable();
+    let mut all_changes = Vec::new();
+    while let Some((layer_index, entries)) = layers.next() {
+        let changes = entries
+            .clone()
+            .into_iter()
+            .map(|entry| below.change_of(entry))
+            .collect();
+        all_changes.push(changes);
+        // The top layer is judged, never judged against.
+        if layers.peek().is_some() {
+            below.apply(layer_index, entries);
+        }
+    }
+    all_changes
 }

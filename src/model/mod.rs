@@ -16,9 +16,10 @@ pub use entry::{
 };
 pub use listing::{LayerListing, LayerResult, LayerStatus, ListedFrom, TocFormat};
 pub use merge::{
-    Change, MergedEntry, MergedFilesystem, layer_changes, merge_entries, merge_layers,
+    Change, MergedEntry, MergedFilesystem, changes_of_layers, layer_changes, merge_entries,
+    merge_layers,
 };
-pub use tree::{FileTree, NodeId, PathFilter, TreeNode, TreeRow};
+pub use tree::{NodeId, PathFilter, PathTree, TreeRow};
 
 /// Builders shared by the crate's unit tests.
 #[cfg(test)]
@@ -174,6 +175,15 @@ mod tests {
         );
     }
 
+    fn tree_of(entries: &[Entry]) -> PathTree<usize> {
+        PathTree::build(
+            entries
+                .iter()
+                .enumerate()
+                .map(|(index, e)| (e.path.clone(), index, e.kind == EntryKind::Dir, e.size)),
+        )
+    }
+
     #[test]
     fn tree_aggregates_sizes_sorts_and_filters() {
         let entries = [
@@ -183,12 +193,12 @@ mod tests {
             entry("usr/lib/libc.so", EntryKind::File, 1000),
             entry("a.txt", EntryKind::File, 1),
         ];
-        let tree = FileTree::build(entries.iter().map(|e| (0, e)));
+        let tree = tree_of(&entries);
         assert_eq!(tree.len(), 7, "usr and usr/bin are implied directories");
-        assert_eq!(tree.node(FileTree::ROOT).total_size, 1151);
+        assert_eq!(tree.total_size(NodeId::ROOT), 1151);
         let names = |rows: &[TreeRow]| {
             rows.iter()
-                .map(|r| (tree.node(r.node).path.clone(), r.depth))
+                .map(|r| (tree.path(r.node), r.depth))
                 .collect::<Vec<_>>()
         };
         let collapsed = tree.visible_rows(|_| false, "");
@@ -197,8 +207,8 @@ mod tests {
             vec![("usr".into(), 0), ("a.txt".into(), 0)]
         );
         let usr = collapsed[0].node;
-        assert_eq!(tree.node(usr).total_size, 1150);
-        assert_eq!(tree.node(usr).descendants, 5);
+        assert_eq!(tree.total_size(usr), 1150);
+        assert_eq!(tree.descendants(usr), 5);
         let expanded = tree.visible_rows(|id| id == usr, "");
         assert_eq!(
             names(&expanded),
@@ -218,7 +228,54 @@ mod tests {
                 ("usr/bin/bash".into(), 2)
             ]
         );
+        // A match across a separator, and a needle that restarts inside itself.
+        assert_eq!(names(&tree.visible_rows(|_| false, "r/bin/b")).len(), 3);
+        let tricky = PathTree::build([("aab/aaab".to_owned(), 0, false, 0)]);
+        assert_eq!(tricky.visible_rows(|_| false, "aaab").len(), 2);
+        assert_eq!(tricky.visible_rows(|_| false, "b/a").len(), 2);
         assert!(tree.visible_rows(|_| true, "nothing-matches").is_empty());
         assert_eq!(tree.directory_ids().count(), 3);
+        assert_eq!(
+            tree.find("usr/lib/libc.so")
+                .map(|id| tree.path(id))
+                .as_deref(),
+            Some("usr/lib/libc.so")
+        );
+        assert_eq!(tree.find("usr/nope"), None);
+    }
+
+    #[test]
+    fn a_replaced_entry_moves_the_totals_and_a_file_with_children_becomes_a_directory() {
+        let mut tree = PathTree::new();
+        tree.insert("a/b", 0, false, 10);
+        tree.insert("a/b", 1, false, 3);
+        tree.insert("a/c", 2, false, 1);
+        tree.sort_pending();
+        let a = tree.find("a").expect("a");
+        assert_eq!((tree.total_size(a), tree.descendants(a)), (4, 2));
+        assert_eq!(tree.payload(tree.find("a/b").expect("a/b")), Some(&1));
+        // "c" was a file; a path below it makes it a directory, listed before "b".
+        tree.insert("a/c/d", 3, false, 5);
+        tree.sort_pending();
+        let names: Vec<&str> = tree.children(a).iter().map(|&c| tree.name(c)).collect();
+        assert_eq!(names, ["c", "b"]);
+        assert_eq!((tree.total_size(a), tree.descendants(a)), (9, 3));
+    }
+
+    #[test]
+    fn a_path_300_000_levels_deep_is_built_flattened_and_filtered_without_recursion() {
+        const DEPTH: usize = 300_000;
+        let path = vec!["d"; DEPTH].join("/");
+        let tree = PathTree::build([(path.clone(), 0, false, 7)]);
+        assert_eq!(tree.len(), DEPTH);
+        assert_eq!(tree.total_size(NodeId::ROOT), 7);
+        let all_open = tree.visible_rows(|_| true, "");
+        assert_eq!(all_open.len(), DEPTH);
+        assert_eq!(all_open[DEPTH - 1].depth, DEPTH - 1);
+        assert_eq!(tree.path(all_open[DEPTH - 1].node), path);
+        assert_eq!(tree.visible_rows(|_| false, "D/D/D").len(), DEPTH);
+        let keep = tree.kept_with_parents(|id| tree.children(id).is_empty());
+        assert_eq!(keep.iter().filter(|&&k| k).count(), DEPTH);
+        drop(tree);
     }
 }

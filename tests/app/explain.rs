@@ -6,6 +6,7 @@
 use crate::common;
 use crate::demo_b;
 use crate::frames;
+use crate::frames::click;
 
 use std::path::Path;
 
@@ -45,12 +46,6 @@ fn peek(harness: &mut Harness<'_, LayerslayerApp>) {
 }
 
 /// Clicks the widget named `label`, then runs two frames (the click, and what it changed).
-fn click(harness: &mut Harness<'_, LayerslayerApp>, label: &str) {
-    harness.get_by_label(label).click();
-    harness.step();
-    harness.step();
-}
-
 fn show_tab(harness: &mut Harness<'_, LayerslayerApp>, tab: CentralTab) {
     harness
         .get_by_role_and_label(Role::Tab, tab.title())

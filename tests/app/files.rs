@@ -3,6 +3,7 @@
 
 use crate::common;
 use crate::frames;
+use crate::frames::click;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -49,12 +50,6 @@ fn fetch(harness: &mut Harness<'_, LayerslayerApp>, reference: &str) {
 /// window shows what the click changed.
 fn peeked_and_idle(app: &LayerslayerApp) -> bool {
     app.peek_finished() && !app.is_busy()
-}
-
-fn click(harness: &mut Harness<'_, LayerslayerApp>, label: &str) {
-    harness.get_by_label(label).click();
-    harness.step();
-    harness.step();
 }
 
 fn set_filter(harness: &mut Harness<'_, LayerslayerApp>, text: &str) {

@@ -8,6 +8,7 @@ mod demo_b;
 #[path = "../gui_support/frames.rs"]
 mod frames;
 
+mod deep;
 mod explain;
 mod files;
 mod save_prompt;

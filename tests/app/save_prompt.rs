@@ -5,6 +5,7 @@
 //! egui_kittest on the built-in demo image (no network).
 
 use crate::frames;
+use crate::frames::click;
 
 use std::path::Path;
 
@@ -20,12 +21,6 @@ const WHY: &str = "no xdg portal";
 const REASON: &str = "No file dialog is available (no xdg portal); type where to save.";
 /// The first columns of the CSV export's header.
 const CSV_HEADER_START: &str = "layer_index,layer_digest,path,";
-
-fn click(harness: &mut Harness<'_, LayerslayerApp>, label: &str) {
-    harness.get_by_label(label).click();
-    harness.step();
-    harness.step();
-}
 
 /// The demo image opened (as on a first launch) and all its layers peeked, with file dialogs
 /// that always answer `choice`.

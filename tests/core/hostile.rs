@@ -347,3 +347,39 @@ fn a_million_entries_are_listed() {
         &text[text.len() - 200..]
     );
 }
+
+#[test]
+fn a_path_300_000_levels_deep_is_listed_merged_and_diffed() {
+    use common::deep::{deep_path, write_deep_layout};
+    let work = tempfile::tempdir().expect("tempdir");
+    let deep = write_deep_layout(&work.path().join("deep"), true);
+    let shallow = write_deep_layout(&work.path().join("shallow"), false);
+    for merged in [false, true] {
+        let mut args = vec!["peek", &deep, "--json", "-", "-q"];
+        if merged {
+            args.push("--merged");
+        }
+        let output = run(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains(&deep_path()), "merged: {merged}");
+    }
+    let diff = run(&["diff", &deep, &shallow, "--csv", "-", "--no-cache", "-q"]);
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        text.contains(&format!("removed,{},file", deep_path())),
+        "{}",
+        &text[..text.len().min(200)]
+    );
+}

@@ -51,3 +51,10 @@ pub fn replace_text(harness: &mut Harness<'_, LayerslayerApp>, field: &str, text
     harness.step();
     harness.step();
 }
+
+/// Clicks the widget labelled `label`, and lets the app react to it.
+pub fn click(harness: &mut Harness<'_, LayerslayerApp>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.step();
+    harness.step();
+}

@@ -14,14 +14,13 @@ use crate::cli::exit::{Failure, exit_code, listings_exit_code, stdout_failure};
 use crate::cli::progress::ProgressBars;
 use crate::inspect::analysis::{Analysis, GateRules, analyze};
 use crate::inspect::diff::{
-    CompareImage, CompareReader, Comparison, DiffChange, ReadRequest, compare_images, summarize,
-    write_diff_csv,
+    CompareImage, CompareReader, Comparison, ReadRequest, compare_images, summarize, write_diff_csv,
 };
 use crate::layer::cache::ListingCache;
 use crate::layer::list::{ContentNeed, ListingOptions};
 use crate::layer::parallel::{ReadProgress, default_concurrency, read_listings};
 use crate::layer::stream::PeekProgress;
-use crate::model::LayerListing;
+use crate::model::{Change, LayerListing};
 use crate::oci::{ImageInfo, LayerInfo};
 use crate::output::{self, Destination, ExportError};
 use crate::output::{escape_control, human_size};
@@ -324,9 +323,9 @@ pub(crate) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
         let summary = summarize(&rows);
         for row in &rows {
             let sign = match row.change {
-                DiffChange::Added => '+',
-                DiffChange::Removed => '-',
-                DiffChange::Modified => '~',
+                Change::Added => '+',
+                Change::Removed => '-',
+                Change::Modified => '~',
             };
             writeln!(out, "{sign} {}", escape_control(&row.path))
                 .map_err(|e| stdout_failure(&e))?;

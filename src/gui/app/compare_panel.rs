@@ -6,7 +6,8 @@ use egui::{Key, RichText, Ui};
 use super::actions::Action;
 use crate::gui::diff_view::DiffView;
 use crate::gui::jobs::{CompareJob, CompareRequest, CompareResult, FetchRequest};
-use crate::inspect::diff::{DiffChange, DiffSummary};
+use crate::inspect::diff::DiffSummary;
+use crate::model::Change;
 use crate::oci::ImageInfo;
 use crate::oci::manifest::Platform;
 use crate::output::{escape_control, human_size};
@@ -84,11 +85,23 @@ impl CompareState {
     }
 
     /// The visible rows of the last comparison.
-    pub fn visible_rows(&mut self) -> Vec<(String, Option<DiffChange>)> {
+    pub fn visible_rows(&mut self) -> Vec<(String, Option<Change>)> {
         self.shown
             .as_mut()
             .map(|shown| shown.view.visible_rows())
             .unwrap_or_default()
+    }
+
+    /// Number of visible rows of the last comparison.
+    pub fn visible_row_count(&mut self) -> usize {
+        self.shown
+            .as_mut()
+            .map_or(0, |shown| shown.view.visible_row_count())
+    }
+
+    /// One visible row of the last comparison: path and change.
+    pub fn visible_row(&mut self, row: usize) -> Option<(String, Option<Change>)> {
+        self.shown.as_mut()?.view.visible_row(row)
     }
 
     /// Takes a finished comparison; returns the status line to show, if one ended.

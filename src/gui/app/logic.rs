@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::{AnalysisShown, LayerslayerApp, LoadedImage, SaveInProgress, TreeChoice};
 use crate::gui::jobs::{
     AnalysisJob, ChangeSummaryJob, FetchJob, FetchedImage, PeekMessage, SaveError, TreeBuildJob,
-    TreeInput,
+    TreeInput, TreeUpdate,
 };
 use crate::gui::tree_view::{BuiltTree, TreeScope, TreeView};
 use crate::inspect::carve::{CarveError, CarveReport};
@@ -17,7 +17,7 @@ use crate::output::{escape_control, human_size};
 
 /// How many recent references are remembered.
 const MAX_RECENT: usize = 12;
-/// While entries stream in, the tree is rebuilt at most this often.
+/// While entries stream in, the merged tree is rebuilt at most this often.
 const TREE_REBUILD_INTERVAL: Duration = Duration::from_millis(250);
 
 impl LayerslayerApp {
@@ -56,6 +56,8 @@ impl LayerslayerApp {
         self.peeked.clear();
         self.view = TreeChoice::Layer(0);
         self.tree = TreeView::new();
+        self.tree_holds_view = false;
+        self.tree_changes_stale = false;
         self.tree_stale = false;
         self.tree_build = None;
         self.summaries_stale = false;
@@ -148,6 +150,7 @@ impl LayerslayerApp {
                     layer.entry_count += entries.len();
                     layer.batches.push(Arc::new(entries));
                 }
+                // A layer's tree grows in place (see `refresh_tree`); the merged one is rebuilt.
                 if self.view == TreeChoice::Merged || self.view == TreeChoice::Layer(position) {
                     self.tree_stale = true;
                 }
@@ -157,6 +160,13 @@ impl LayerslayerApp {
                     layer.result = Some(result);
                 }
                 self.summaries_stale = true;
+                // The changes of a layer's entries are judged again once it or a layer below
+                // it ended.
+                if let TreeChoice::Layer(shown) = self.view
+                    && position <= shown
+                {
+                    self.tree_changes_stale = true;
+                }
             }
         }
     }
@@ -196,42 +206,75 @@ impl LayerslayerApp {
             TreeChoice::Layer(_) => TreeScope::Layer,
         };
         self.tree.set_built_tree(BuiltTree::empty(scope));
+        self.tree_holds_view = false;
         self.tree_build = None;
         self.tree_build_started = None;
         self.tree_stale = true;
+        self.tree_changes_stale = false;
     }
 
-    /// Takes a finished tree build, and starts a new one when the entries changed: at most
-    /// every [`TREE_REBUILD_INTERVAL`] while a peek streams, one build at a time.
+    /// Keeps the tree on screen up to date with the entries of its view. A layer's tree is
+    /// built once in the background, then grows in place as batches arrive (its entries'
+    /// changes judged again in the background when a layer ends); the merged tree is rebuilt
+    /// in the background, at most every [`TREE_REBUILD_INTERVAL`] while a peek streams. One
+    /// build at a time.
     pub(super) fn refresh_tree(&mut self, ctx: &egui::Context) {
         if let Some((choice, job)) = &mut self.tree_build
-            && let Some(built) = job.take_result()
+            && let Some(update) = job.take_result()
         {
-            match built {
-                Ok(tree) if *choice == self.view => self.tree.set_built_tree(tree),
+            match update {
+                Ok(update) if *choice == self.view => match update {
+                    TreeUpdate::Tree(tree) => {
+                        self.tree.set_built_tree(tree);
+                        self.tree_holds_view = true;
+                    }
+                    TreeUpdate::LayerChanges(changes) => self.tree.set_changes(0, changes),
+                },
                 Ok(_) => {}
                 Err(error) => self.error = Some(error.to_string()),
             }
             self.tree_build = None;
         }
-        let due = self
-            .tree_build_started
-            .is_none_or(|at| at.elapsed() >= TREE_REBUILD_INTERVAL);
-        if !self.tree_stale || self.tree_build.is_some() || (self.is_peeking() && !due) {
+        if let TreeChoice::Layer(position) = self.view
+            && self.tree_holds_view
+        {
+            self.add_new_batches(position);
+            self.tree_stale = false;
+        }
+        if self.tree_build.is_some() {
             return;
         }
+        let layers_up_to = |position: usize| -> Vec<_> {
+            self.peeked
+                .iter()
+                .take(position.saturating_add(1))
+                .map(|layer| layer.to_entries())
+                .collect()
+        };
         // Base first: the layers below the one shown decide its entries' changes.
         let input = match self.view {
+            TreeChoice::Layer(position) if self.tree_holds_view => {
+                if !self.tree_changes_stale {
+                    return;
+                }
+                self.tree_changes_stale = false;
+                TreeInput::LayerChanges(layers_up_to(position))
+            }
+            TreeChoice::Layer(position) => {
+                if !self.tree_stale {
+                    return;
+                }
+                TreeInput::Layer(layers_up_to(position))
+            }
             TreeChoice::Merged => {
+                let due = self
+                    .tree_build_started
+                    .is_none_or(|at| at.elapsed() >= TREE_REBUILD_INTERVAL);
+                if !self.tree_stale || (self.is_peeking() && !due) {
+                    return;
+                }
                 TreeInput::Merged(self.peeked.iter().map(|layer| layer.to_entries()).collect())
             }
-            TreeChoice::Layer(position) => TreeInput::Layer(
-                self.peeked
-                    .iter()
-                    .take(position.saturating_add(1))
-                    .map(|layer| layer.to_entries())
-                    .collect(),
-            ),
         };
         self.tree_stale = false;
         self.tree_build_started = Some(Instant::now());
@@ -239,6 +282,21 @@ impl LayerslayerApp {
             Ok(job) => self.tree_build = Some((self.view, job)),
             Err(error) => self.error = Some(error),
         }
+    }
+
+    /// Adds the batches of the layer at `position` that its tree on screen does not hold yet.
+    fn add_new_batches(&mut self, position: usize) {
+        let Some(layer) = self.peeked.get(position) else {
+            return;
+        };
+        let held = self.tree.built().source_batches(0);
+        if held >= layer.batches.len() {
+            return;
+        }
+        for batch in &layer.batches[held..] {
+            self.tree.add_batch(0, Arc::clone(batch));
+        }
+        self.tree.batches_added();
     }
 }
 

@@ -41,10 +41,10 @@ use super::jobs::{
 use super::tree_view::TreeView;
 use crate::inspect::analysis::Analysis;
 use crate::inspect::carve::CarveTarget;
-use crate::inspect::diff::{DiffChange, DiffSummary};
+use crate::inspect::diff::DiffSummary;
 use crate::layer::cache::ListingCache;
 use crate::layer::stream::PeekProgress;
-use crate::model::{LayerListing, LayerResult, LayerStatus, ListedFrom};
+use crate::model::{Change, LayerListing, LayerResult, LayerStatus, ListedFrom};
 use crate::oci::{ImageInfo, LayerInfo};
 use crate::source::ImageSource;
 use crate::source::demo::DEMO_NAME;
@@ -218,6 +218,10 @@ pub struct LayerslayerApp {
     tree: TreeView,
     /// The entries of the view changed since its tree was last built.
     tree_stale: bool,
+    /// The tree on screen was built for the view (a layer's then grows in place).
+    tree_holds_view: bool,
+    /// A layer at or below the one shown ended since its entries' changes were judged.
+    tree_changes_stale: bool,
     /// A tree being built for a view.
     tree_build: Option<(TreeChoice, TreeBuildJob)>,
     tree_build_started: Option<Instant>,
@@ -303,6 +307,8 @@ impl LayerslayerApp {
             view: TreeChoice::Layer(0),
             tree: TreeView::new(),
             tree_stale: false,
+            tree_holds_view: false,
+            tree_changes_stale: false,
             tree_build: None,
             tree_build_started: None,
             summaries_stale: false,
@@ -399,8 +405,18 @@ impl LayerslayerApp {
 
     /// The rows of the comparison currently visible, top to bottom: path and change (`None`
     /// for a directory shown only as a parent).
-    pub fn visible_compare_rows(&mut self) -> Vec<(String, Option<DiffChange>)> {
+    pub fn visible_compare_rows(&mut self) -> Vec<(String, Option<Change>)> {
         self.compare.visible_rows()
+    }
+
+    /// Number of comparison rows currently visible.
+    pub fn visible_compare_row_count(&mut self) -> usize {
+        self.compare.visible_row_count()
+    }
+
+    /// The visible comparison row at `row` (0 = top): path and change.
+    pub fn visible_compare_row(&mut self, row: usize) -> Option<(String, Option<Change>)> {
+        self.compare.visible_row(row)
     }
 
     /// True while the layers' change summaries are out of date and being computed.
@@ -425,7 +441,7 @@ impl LayerslayerApp {
 
     /// True while the tree on screen is out of date and being rebuilt.
     pub fn is_building_tree(&self) -> bool {
-        self.tree_stale || self.tree_build.is_some()
+        self.tree_stale || self.tree_changes_stale || self.tree_build.is_some()
     }
 
     /// Number of layers of the image on screen (0 before a fetch succeeded).
@@ -484,6 +500,18 @@ impl LayerslayerApp {
     /// Paths of the tree rows currently visible, top to bottom.
     pub fn visible_tree_paths(&mut self) -> Vec<String> {
         self.tree.visible_paths()
+    }
+
+    /// Number of tree rows currently visible.
+    pub fn visible_tree_row_count(&mut self) -> usize {
+        self.tree.rows().len()
+    }
+
+    /// The path of the visible tree row at `row` (0 = top), without spelling out the others
+    /// (a deep tree's paths, all together, can be far larger than the tree).
+    pub fn visible_tree_path(&mut self, row: usize) -> Option<String> {
+        let node = self.tree.rows().get(row)?.node;
+        Some(self.tree.tree().path(node))
     }
 }
 
