@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use egui::{Event, Modifiers, MouseWheelSource, MouseWheelUnit, RawInput, TouchPhase};
 use layerslayer::gui::TreeView;
-use layerslayer::gui::tree_view::BuiltTree;
+use layerslayer::gui::widgets::files_tree::BuiltTree;
 use layerslayer::model::{Entry, EntryKind, LayerListing, LayerStatus, merge_layers};
 
 const TOP_DIRS: usize = 200;

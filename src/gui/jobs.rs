@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cancel::CancelToken;
-use crate::gui::diff_view::{DiffTree, diff_tree};
 use crate::gui::job::{Job, JobPanicked, JobPoll, Worker};
-use crate::gui::tree_view::{BuiltTree, TreeScope};
+use crate::gui::widgets::compare_tree::{DiffTree, diff_tree};
+use crate::gui::widgets::files_tree::{BuiltTree, TreeScope};
 use crate::inspect::analysis::{Analysis, analyze};
 use crate::inspect::carve::{self, CarveError, CarveReport, CarveTarget};
 use crate::inspect::diff::{

@@ -1,13 +1,13 @@
-//! The desktop app (eframe/egui), a thin shell over the core: [`app`] holds the window,
-//! [`jobs`] the background work (each a [`job::Job`]), [`tree_view`] the virtualised file
-//! tree, [`diff_view`] the tree of two images' differences.
+//! The desktop app (eframe/egui), a thin shell over the core: [`app`] holds the window and
+//! its panels, [`jobs`] the background work (each a [`job::Job`]), [`widgets`] the
+//! components the panels draw with (the Files and Compare trees).
+//!
+//! May import anything of the core; nothing of the core imports it.
 
 pub mod app;
-pub mod diff_view;
 pub mod job;
 pub mod jobs;
-pub mod tree_rows;
-pub mod tree_view;
+pub mod widgets;
 
 use std::process::ExitCode;
 
@@ -15,7 +15,7 @@ pub use app::{
     CentralTab, DialogChoice, FileDialogs, FixedChoice, FixedSavePath, LayerslayerApp,
     NativeFileDialogs, TreeChoice,
 };
-pub use tree_view::{SortKey, TreeAction, TreeSort, TreeView};
+pub use widgets::files_tree::{SortKey, TreeAction, TreeSort, TreeView};
 
 /// The window icon, converted to raw RGBA by `build.rs`.
 mod icon {

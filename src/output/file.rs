@@ -109,10 +109,34 @@ pub fn write_to(
                 .and_then(|()| lock.flush())
                 .map_err(|source| ExportError::Write(source).at(stdout_path))
         }
-        Destination::File(path) => write_atomically(path, write),
+        Destination::File(path) => match std::fs::metadata(path) {
+            // A device or a pipe (`/dev/null`, `/dev/stdout`, a FIFO): written in place, never
+            // replaced by a regular file.
+            Ok(metadata) if !metadata.is_file() && !metadata.is_dir() => {
+                write_in_place(path, write)
+            }
+            // Through a symlink, the file it points to is replaced, and the link kept.
+            _ => write_atomically(&std::fs::canonicalize(path).unwrap_or(path.clone()), write),
+        },
     }
 }
 
+/// Writes to an existing device or pipe as it is.
+fn write_in_place(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), ExportError>,
+) -> Result<(), ExportError> {
+    let io_error = |source: io::Error| ExportError::Write(source).at(path);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_error)?;
+    let mut buffered = io::BufWriter::new(file);
+    write(&mut buffered).map_err(|e| e.at(path))?;
+    buffered.flush().map_err(io_error)
+}
+
+/// Writes a temporary file beside `path` and renames it over `path` once complete.
 fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> Result<(), ExportError>,

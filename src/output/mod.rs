@@ -154,4 +154,39 @@ mod tests {
         let err = write_to(&Destination::File(missing_dir), |_| Ok(())).expect_err("no such dir");
         assert!(err.to_string().contains("nope"), "{err}");
     }
+
+    #[test]
+    fn pipes_and_devices_are_written_in_place_and_symlinks_kept() {
+        use std::os::unix::fs::FileTypeExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write_new = |out: &mut dyn std::io::Write| {
+            out.write_all(b"new")
+                .map_err(|e| ExportError::Encode(e.to_string()))
+        };
+
+        // A FIFO (as `/dev/null` or `/dev/stdout` would be a device): read, never replaced.
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).expect("read the fifo"))
+        };
+        write_to(&Destination::File(fifo.clone()), write_new).expect("write to the fifo");
+        let kind = std::fs::symlink_metadata(&fifo).expect("fifo").file_type();
+        assert!(kind.is_fifo(), "the pipe is still a pipe: {kind:?}");
+        assert_eq!(reader.join().expect("reader"), b"new");
+
+        // A symlink: the file it points to gets the new content, the link stays a link.
+        let real = dir.path().join("real.csv");
+        std::fs::write(&real, "old").expect("seed");
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        write_to(&Destination::File(link.clone()), write_new).expect("write through the link");
+        assert!(std::fs::symlink_metadata(&link).expect("link").is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).expect("read"), "new");
+    }
 }

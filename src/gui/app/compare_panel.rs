@@ -4,8 +4,8 @@
 use egui::{Key, RichText, Ui};
 
 use super::actions::Action;
-use crate::gui::diff_view::DiffView;
 use crate::gui::jobs::{CompareJob, CompareRequest, CompareResult, FetchRequest};
+use crate::gui::widgets::compare_tree::DiffView;
 use crate::inspect::diff::DiffSummary;
 use crate::model::Change;
 use crate::oci::ImageInfo;

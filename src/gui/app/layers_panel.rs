@@ -7,7 +7,7 @@ use egui::{Color32, FontId, RichText, TextFormat, Ui};
 use super::PeekedLayer;
 use super::actions::Action;
 use crate::gui::jobs::ChangeSummary;
-use crate::gui::tree_view::change_color;
+use crate::gui::widgets::files_tree::change_color;
 use crate::model::{Change, LayerStatus};
 use crate::oci::{ImageInfo, LayerInfo};
 use crate::output::{escape_control, human_size, listed_from_note};

@@ -9,7 +9,7 @@ use crate::gui::jobs::{
     AnalysisJob, ChangeSummaryJob, FetchJob, FetchedImage, PeekMessage, SaveError, TreeBuildJob,
     TreeInput, TreeUpdate,
 };
-use crate::gui::tree_view::{BuiltTree, TreeScope, TreeView};
+use crate::gui::widgets::files_tree::{BuiltTree, TreeScope, TreeView};
 use crate::inspect::carve::{CarveError, CarveReport};
 use crate::model::LayerStatus;
 use crate::oci::LayerInfo;

@@ -38,7 +38,7 @@ use super::jobs::{
     AnalysisJob, CarveJob, ChangeSummary, ChangeSummaryJob, EntryBatches, FetchJob, FetchRequest,
     LayerEntries, PeekJob, PeekedListing, TreeBuildJob,
 };
-use super::tree_view::TreeView;
+use crate::gui::widgets::files_tree::TreeView;
 use crate::inspect::analysis::Analysis;
 use crate::inspect::carve::CarveTarget;
 use crate::inspect::diff::DiffSummary;

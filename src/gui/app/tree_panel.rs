@@ -6,7 +6,7 @@ use egui::{RichText, Ui};
 use super::actions::{Action, EXPORT_SHORTCUT};
 use super::toolbar::open_buttons_ui;
 use super::{PeekedLayer, TreeChoice};
-use crate::gui::tree_view::{TreeAction, TreeView};
+use crate::gui::widgets::files_tree::{TreeAction, TreeView};
 
 /// What the central panel shows of the app.
 pub(super) struct TreePanel<'a> {

@@ -8,8 +8,8 @@
 use egui::text::LayoutJob;
 use egui::{Align, Color32, FontId, Layout, RichText, Sense, TextFormat, Ui, UiBuilder, Vec2};
 
-use crate::gui::tree_rows::{TOGGLE_SCALE, cell, indent_ui, toggle_ui};
-use crate::gui::tree_view::change_color;
+use crate::gui::widgets::files_tree::change_color;
+use crate::gui::widgets::tree_rows::{TOGGLE_SCALE, cell, indent_ui, toggle_ui};
 use crate::inspect::diff::{DiffRow, DiffSide, DiffSummary, summarize};
 use crate::model::{Change, EntryKind, PathFilter, PathTree, TreeRow};
 use crate::output::{escape_control, human_size};

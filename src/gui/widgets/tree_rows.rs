@@ -1,5 +1,5 @@
-//! The row pieces both path-tree widgets draw with (the Files tree in [`super::tree_view`], the
-//! Compare tree in [`super::diff_view`]): indentation, the open/close toggle with its
+//! The row pieces both path-tree widgets draw with (the Files tree in [`super::files_tree`], the
+//! Compare tree in [`super::compare_tree`]): indentation, the open/close toggle with its
 //! accessible name, and fixed-width text cells. One look, one set of constants.
 
 use egui::{Align, Layout, Response, Sense, Ui, UiBuilder, Vec2, WidgetInfo};

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use egui::{Align, Color32, Layout, RichText, Sense, Ui, UiBuilder, Vec2, Visuals, WidgetInfo};
 
-use crate::gui::tree_rows::{TOGGLE_SCALE, cell, indent_ui, toggle_ui};
+use crate::gui::widgets::tree_rows::{TOGGLE_SCALE, cell, indent_ui, toggle_ui};
 use crate::model::{Change, Entry, EntryKind, NodeId, PathFilter, PathTree, TreeRow};
 use crate::output::format_mtime;
 use crate::output::{escape_control, human_size};
