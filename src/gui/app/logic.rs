@@ -15,6 +15,9 @@ use crate::model::LayerStatus;
 use crate::oci::LayerInfo;
 use crate::output::{escape_control, human_size};
 
+/// Entries a frame adds to the shown layer's tree at most while it streams.
+const TREE_ENTRIES_PER_FRAME: usize = 8_192;
+
 /// How many recent references are remembered.
 const MAX_RECENT: usize = 12;
 /// While entries stream in, the merged tree is rebuilt at most this often.
@@ -238,7 +241,10 @@ impl LayerslayerApp {
         if let TreeChoice::Layer(position) = self.view
             && self.tree_holds_view
         {
-            self.add_new_batches(position);
+            if self.add_new_batches(position) {
+                // More batches wait: the next frame takes them.
+                ctx.request_repaint();
+            }
             self.tree_stale = false;
         }
         if self.tree_build.is_some() {
@@ -285,18 +291,29 @@ impl LayerslayerApp {
     }
 
     /// Adds the batches of the layer at `position` that its tree on screen does not hold yet.
-    fn add_new_batches(&mut self, position: usize) {
+    /// Grows the shown layer's tree by the batches that arrived, at most
+    /// [`TREE_ENTRIES_PER_FRAME`] entries a frame so that a burst never stalls the window;
+    /// true when batches are left for the next frame.
+    fn add_new_batches(&mut self, position: usize) -> bool {
         let Some(layer) = self.peeked.get(position) else {
-            return;
+            return false;
         };
         let held = self.tree.built().source_batches(0);
         if held >= layer.batches.len() {
-            return;
+            return false;
         }
+        let mut added = 0;
+        let mut taken = held;
         for batch in &layer.batches[held..] {
+            if added >= TREE_ENTRIES_PER_FRAME {
+                break;
+            }
+            added += batch.len();
+            taken += 1;
             self.tree.add_batch(0, Arc::clone(batch));
         }
         self.tree.batches_added();
+        taken < layer.batches.len()
     }
 }
 
