@@ -16,13 +16,12 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::images::{Compression, TestLayer, sha256};
-use common::layouts::{IndexEntry, LayoutImage, write_oci_layout};
+use common::images::TestLayer;
+use common::layouts::write_single_image_layout;
 use common::{bench_arg, layerslayer_command};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
@@ -101,62 +100,23 @@ fn main() {
 /// Writes the layer (header-only members straight into a zstd stream) and its image as an OCI
 /// layout in `dir`; returns the `oci:` reference.
 fn write_layout(dir: &Path, dirs: usize, files: usize) -> String {
-    struct Hashing<W: Write>(W, sha2::Sha256);
-    impl<W: Write> Write for Hashing<W> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            sha2::Digest::update(&mut self.1, buf);
-            self.0.write_all(buf).map(|()| buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.0.flush()
-        }
-    }
-    let encoder = zstd::Encoder::new(Vec::new(), 1).expect("zstd");
-    let mut builder = tar::Builder::new(Hashing(encoder, <sha2::Sha256 as sha2::Digest>::new()));
-    let mut append = |path: String, kind: tar::EntryType, mode: u32| {
-        let mut header = tar::Header::new_gnu();
-        header.set_entry_type(kind);
-        header.set_size(0);
-        header.set_mode(mode);
-        header.set_mtime(1_700_000_000);
-        header.set_path(path).expect("path");
-        header.set_cksum();
-        builder.append(&header, std::io::empty()).expect("member");
-    };
-    for d in 0..dirs {
-        append(
-            format!("data/dir-{d:04}/"),
-            tar::EntryType::Directory,
-            0o755,
-        );
-        for f in 0..files {
+    let layer = TestLayer::header_only_zstd("app_memory", |append| {
+        for d in 0..dirs {
             append(
-                format!("data/dir-{d:04}/file-{f:05}.txt"),
-                tar::EntryType::Regular,
-                0o644,
+                format!("data/dir-{d:04}/"),
+                tar::EntryType::Directory,
+                0o755,
             );
+            for f in 0..files {
+                append(
+                    format!("data/dir-{d:04}/file-{f:05}.txt"),
+                    tar::EntryType::Regular,
+                    0o644,
+                );
+            }
         }
-    }
-    let Hashing(encoder, hasher) = builder.into_inner().expect("tar");
-    let blob = encoder.finish().expect("zstd finish");
-    let layer = TestLayer {
-        digest: sha256(&blob),
-        diff_id: format!("sha256:{:x}", sha2::Digest::finalize(hasher)),
-        blob,
-        compression: Compression::Zstd,
-        expected: Vec::new(),
-        created_by: "app_memory".into(),
-    };
-    write_oci_layout(
-        dir,
-        &[IndexEntry::Image(
-            None,
-            LayoutImage {
-                layers: &[layer],
-                architecture: "amd64",
-            },
-        )],
-    );
+    });
+    write_single_image_layout(dir, &[layer]);
     format!("oci:{}", dir.display())
 }
 
@@ -188,7 +148,7 @@ fn drive_app(reference: &str) {
         app.peek_finished() && !app.is_building_tree()
     });
     let complete = started.elapsed();
-    let peak_at_complete = peak_rss_kib();
+    let peak_at_complete = common::peak_rss_kib();
     step_until(&mut harness, "the app to be idle", |app| !app.is_busy());
     let idle = started.elapsed();
     let listed = harness.state().peeked_entry_count(0);
@@ -196,7 +156,7 @@ fn drive_app(reference: &str) {
     println!("complete_seconds={}", complete.as_secs_f64());
     println!("idle_seconds={}", idle.as_secs_f64());
     println!("peak_rss_at_complete_kib={peak_at_complete}");
-    println!("peak_rss_kib={}", peak_rss_kib());
+    println!("peak_rss_kib={}", common::peak_rss_kib());
 }
 
 fn step_until(
@@ -215,14 +175,4 @@ fn step_until(
         std::thread::sleep(Duration::from_millis(5));
     }
     harness.step();
-}
-
-/// Peak resident set size of this process, in KiB (`VmHWM`).
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM line")
 }

@@ -12,16 +12,6 @@ use layerslayer::layer::stream::{PeekProgress, peek_layer};
 use layerslayer::model::LayerStatus;
 use layerslayer::source::registry::ClientOptions;
 
-/// Peak resident set size of this process so far, in KiB (`VmHWM`).
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM line")
-}
-
 #[test]
 fn a_two_gib_layer_streams_in_constant_memory() {
     const FILES: usize = 8;
@@ -42,7 +32,7 @@ fn a_two_gib_layer_streams_in_constant_memory() {
         None,
     )
     .expect("open");
-    let before = peak_rss_kib();
+    let before = common::peak_rss_kib();
     let progress = Arc::new(PeekProgress::default());
     let listing = peek_layer(
         client.as_ref(),
@@ -51,7 +41,7 @@ fn a_two_gib_layer_streams_in_constant_memory() {
         &progress,
         &mut |_| {},
     );
-    let growth_mib = (peak_rss_kib() - before) / 1024;
+    let growth_mib = (common::peak_rss_kib() - before) / 1024;
     eprintln!(
         "peak RSS before {} MiB, growth while streaming {length} bytes: {growth_mib} MiB",
         before / 1024

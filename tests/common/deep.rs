@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::images::{Compression, TestLayer, sha256};
-use super::layouts::{IndexEntry, LayoutImage, write_oci_layout};
+use super::images::{Compression, TestLayer};
+use super::layouts::write_single_image_layout;
 
 /// How deep the hostile path goes.
 pub const DEEP_LEVELS: usize = 300_000;
@@ -37,24 +37,7 @@ pub fn write_deep_layout(dir: &Path, deep: bool) -> String {
         header.set_cksum();
         builder.append(&header, data).expect("member");
     }
-    let tar = builder.into_inner().expect("tar");
-    let layer = TestLayer {
-        blob: tar.clone(),
-        digest: sha256(&tar),
-        diff_id: sha256(&tar),
-        compression: Compression::None,
-        expected: Vec::new(),
-        created_by: "deep".into(),
-    };
-    write_oci_layout(
-        dir,
-        &[IndexEntry::Image(
-            None,
-            LayoutImage {
-                layers: &[layer],
-                architecture: "amd64",
-            },
-        )],
-    );
+    let layer = TestLayer::plain(builder.into_inner().expect("tar"), "deep");
+    write_single_image_layout(dir, &[layer]);
     format!("oci:{}", dir.display())
 }

@@ -234,6 +234,59 @@ impl TestLayer {
         }
     }
 
+    /// An uncompressed layer whose blob is `tar` as it is (no expected listing).
+    pub fn plain(tar: Vec<u8>, created_by: &str) -> Self {
+        Self {
+            digest: sha256(&tar),
+            diff_id: sha256(&tar),
+            blob: tar,
+            compression: Compression::None,
+            expected: Vec::new(),
+            created_by: created_by.to_owned(),
+        }
+    }
+
+    /// A zstd layer of header-only members (no data), written straight into the encoder
+    /// so that the tar is never held (a million members are 512 MB of tar) and hashed on the
+    /// way for the config's diff_id. `members` calls the given `append(path, kind, mode)`
+    /// once per member.
+    pub fn header_only_zstd(
+        created_by: &str,
+        members: impl FnOnce(&mut dyn FnMut(String, tar::EntryType, u32)),
+    ) -> Self {
+        struct Hashing<W: Write>(W, Sha256);
+        impl<W: Write> Write for Hashing<W> {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.1.update(buf);
+                self.0.write_all(buf).map(|()| buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                self.0.flush()
+            }
+        }
+        let encoder = zstd::Encoder::new(Vec::new(), 1).expect("zstd");
+        let mut builder = tar::Builder::new(Hashing(encoder, Sha256::new()));
+        members(&mut |path, kind, mode| {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_size(0);
+            header.set_mode(mode);
+            header.set_path(path).expect("path");
+            header.set_cksum();
+            builder.append(&header, std::io::empty()).expect("member");
+        });
+        let Hashing(encoder, hasher) = builder.into_inner().expect("tar");
+        let blob = encoder.finish().expect("zstd finish");
+        Self {
+            digest: sha256(&blob),
+            diff_id: format!("sha256:{:x}", hasher.finalize()),
+            blob,
+            compression: Compression::Zstd,
+            expected: Vec::new(),
+            created_by: created_by.to_owned(),
+        }
+    }
+
     /// The layer media type in the given format.
     pub fn media_type(&self, format: ImageFormat) -> &'static str {
         match (format, self.compression) {

@@ -242,3 +242,13 @@ pub fn skopeo_copy_to_zstd_chunked(source: &str, target: &str) {
         ],
     );
 }
+
+/// Peak resident set size of this process so far, in KiB (`VmHWM`).
+pub fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM line")
+}

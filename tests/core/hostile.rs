@@ -5,12 +5,11 @@
 
 use crate::common;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use base64::Engine as _;
-use common::images::{Compression, TestLayer, sha256};
+use common::images::TestLayer;
 use common::layerslayer_command;
 use common::layouts::write_single_image_layout;
 use serde_json::Value;
@@ -113,15 +112,7 @@ fn hostile_layout(dir: &Path) -> String {
         Some(b"no/such/target"),
         b"",
     );
-    let tar = builder.into_inner().expect("tar");
-    let layer = TestLayer {
-        blob: tar.clone(),
-        digest: sha256(&tar),
-        diff_id: sha256(&tar),
-        compression: Compression::None,
-        expected: Vec::new(),
-        created_by: "hostile".into(),
-    };
+    let layer = TestLayer::plain(builder.into_inner().expect("tar"), "hostile");
     write_single_image_layout(dir, &[layer]);
     format!("oci:{}", dir.display())
 }
@@ -300,41 +291,15 @@ fn carve_writes_only_where_it_is_told() {
 fn a_million_entries_are_listed() {
     const COUNT: usize = 1_000_000;
     let work = tempfile::tempdir().expect("tempdir");
-    // Header-only members written straight into a zstd stream (512 MB of tar, a few MB
-    // compressed), hashing the tar for the config's diff_id on the way.
-    struct Hashing<W: Write>(W, sha2::Sha256);
-    impl<W: Write> Write for Hashing<W> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            sha2::Digest::update(&mut self.1, buf);
-            self.0.write_all(buf).map(|()| buf.len())
+    let layer = TestLayer::header_only_zstd("million", |append| {
+        for i in 0..COUNT {
+            append(
+                format!("m/{:03}/{i:07}", i % 1000),
+                tar::EntryType::Regular,
+                0o644,
+            );
         }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.0.flush()
-        }
-    }
-    let encoder = zstd::Encoder::new(Vec::new(), 1).expect("zstd");
-    let mut builder = tar::Builder::new(Hashing(encoder, <sha2::Sha256 as sha2::Digest>::new()));
-    for i in 0..COUNT {
-        let mut header = tar::Header::new_gnu();
-        header.set_entry_type(tar::EntryType::Regular);
-        header.set_size(0);
-        header.set_mode(0o644);
-        header
-            .set_path(format!("m/{:03}/{i:07}", i % 1000))
-            .expect("path");
-        header.set_cksum();
-        builder.append(&header, std::io::empty()).expect("member");
-    }
-    let Hashing(encoder, hasher) = builder.into_inner().expect("tar");
-    let blob = encoder.finish().expect("zstd finish");
-    let layer = TestLayer {
-        digest: sha256(&blob),
-        diff_id: format!("sha256:{:x}", sha2::Digest::finalize(hasher)),
-        blob,
-        compression: Compression::Zstd,
-        expected: Vec::new(),
-        created_by: "million".into(),
-    };
+    });
     let dir = work.path().join("layout");
     write_single_image_layout(&dir, &[layer]);
     let image = format!("oci:{}", dir.display());
