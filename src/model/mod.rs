@@ -245,6 +245,29 @@ mod tests {
     }
 
     #[test]
+    fn children_added_in_batches_are_merged_into_order() {
+        let mut grown = PathTree::new();
+        let mut names: Vec<String> = (0..500)
+            .map(|i| format!("f{:03}", (i * 137) % 500))
+            .collect();
+        for batch in names.chunks(37) {
+            for name in batch {
+                grown.insert(&format!("d/{name}"), 0, false, 1);
+            }
+            // A directory arriving among the files goes first.
+            grown.insert(&format!("d/sub{}/x", batch.len()), 0, false, 1);
+            grown.sort_pending();
+        }
+        let d = grown.find("d").expect("d");
+        let listed: Vec<&str> = grown.children(d).iter().map(|&c| grown.name(c)).collect();
+        names.sort();
+        names.dedup();
+        let mut expected: Vec<String> = vec!["sub19".into(), "sub37".into()];
+        expected.extend(names);
+        assert_eq!(listed, expected);
+    }
+
+    #[test]
     fn a_replaced_entry_moves_the_totals_and_a_file_with_children_becomes_a_directory() {
         let mut tree = PathTree::new();
         tree.insert("a/b", 0, false, 10);

@@ -111,6 +111,9 @@ pub struct PathTree<T> {
     /// The children of the nodes that have some (directories first, then by name, once
     /// sorted), by their nodes' `children_slot`.
     child_lists: Vec<Vec<NodeId>>,
+    /// How many children at the start of each child list are in order since the last sort
+    /// (children added since are merged in; 0 when an order changed and all are sorted again).
+    sorted_prefix: Vec<u32>,
     /// Every node's name, one after the other.
     names: String,
     /// Child lookup: 32-bit hash of (parent, name) → the first child that had that hash.
@@ -147,6 +150,7 @@ impl<T> PathTree<T> {
                 sort_queued: false,
             }],
             child_lists: Vec::new(),
+            sorted_prefix: Vec::new(),
             names: String::new(),
             child_by_name: HashMap::default(),
             key_hasher: RandomState::new(),
@@ -190,7 +194,7 @@ impl<T> PathTree<T> {
         let is_dir_now = self.is_dir(at);
         let parent = self.parent(at);
         if was_dir != is_dir_now {
-            self.queue_sort(parent);
+            self.queue_full_sort(parent);
         }
         // Totals: the new chain (if any) holds `size` and its own nodes; above the chain
         // everything grows by the chain's count and the size change.
@@ -236,6 +240,7 @@ impl<T> PathTree<T> {
             let slot = u32::try_from(self.child_lists.len()).unwrap_or(NO_CHILDREN);
             self.nodes[parent.index()].children_slot = slot;
             self.child_lists.push(Vec::new());
+            self.sorted_prefix.push(0);
         }
         let slot = self.nodes[parent.index()].children_slot as usize;
         if let Some(list) = self.child_lists.get_mut(slot) {
@@ -245,7 +250,7 @@ impl<T> PathTree<T> {
         self.queue_sort(parent);
         if first_child && parent != NodeId::ROOT {
             // A file that gets children becomes a directory: its place among its siblings moves.
-            self.queue_sort(grandparent);
+            self.queue_full_sort(grandparent);
         }
         let key = self.key(parent, name);
         self.child_by_name.entry(key).or_insert(id);
@@ -257,6 +262,16 @@ impl<T> PathTree<T> {
         self.key_hasher.hash_one((parent.0, name)) as u32
     }
 
+    /// Queues a sort of `id`'s children that puts every one in place again (one of them
+    /// changed between file and directory).
+    fn queue_full_sort(&mut self, id: NodeId) {
+        let slot = self.nodes[id.index()].children_slot as usize;
+        if let Some(prefix) = self.sorted_prefix.get_mut(slot) {
+            *prefix = 0;
+        }
+        self.queue_sort(id);
+    }
+
     fn queue_sort(&mut self, id: NodeId) {
         let node = &mut self.nodes[id.index()];
         if !node.sort_queued {
@@ -266,6 +281,8 @@ impl<T> PathTree<T> {
     }
 
     /// Sorts the children that changed since the last call: directories first, then by name.
+    /// Children added to a sorted list are sorted among themselves and merged in by binary
+    /// search, so a directory that keeps growing while a layer streams costs little per call.
     pub fn sort_pending(&mut self) {
         for id in std::mem::take(&mut self.unsorted) {
             self.nodes[id.index()].sort_queued = false;
@@ -274,12 +291,38 @@ impl<T> PathTree<T> {
                 continue;
             };
             let mut children = std::mem::take(list);
-            children.sort_by(|&a, &b| {
-                self.is_dir(b)
-                    .cmp(&self.is_dir(a))
-                    .then_with(|| self.name(a).cmp(self.name(b)))
-            });
-            self.child_lists[slot] = children;
+            let prefix = self
+                .sorted_prefix
+                .get(slot)
+                .map_or(0, |&prefix| (prefix as usize).min(children.len()));
+            let order = |a: &NodeId, b: &NodeId| {
+                self.is_dir(*b)
+                    .cmp(&self.is_dir(*a))
+                    .then_with(|| self.name(*a).cmp(self.name(*b)))
+            };
+            let mut added = children.split_off(prefix);
+            added.sort_by(order);
+            let merged = if children.is_empty() {
+                added
+            } else {
+                let mut merged = Vec::with_capacity(children.len() + added.len());
+                let mut from = 0;
+                for child in added {
+                    let at = from
+                        + children[from..].partition_point(|old| {
+                            order(old, &child) != std::cmp::Ordering::Greater
+                        });
+                    merged.extend_from_slice(&children[from..at]);
+                    merged.push(child);
+                    from = at;
+                }
+                merged.extend_from_slice(&children[from..]);
+                merged
+            };
+            if let Some(prefix) = self.sorted_prefix.get_mut(slot) {
+                *prefix = u32::try_from(merged.len()).unwrap_or(u32::MAX);
+            }
+            self.child_lists[slot] = merged;
         }
     }
 

@@ -58,3 +58,26 @@ pub fn click(harness: &mut Harness<'_, LayerslayerApp>, label: &str) {
     harness.step();
     harness.step();
 }
+
+/// The CPU time this thread has used so far.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec for clock_gettime to fill.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Runs one frame and returns the CPU time the UI thread spent on it: what the frame costs,
+/// whatever else the machine is running (wall time on a loaded machine measures the load).
+pub fn step_cpu_time(harness: &mut Harness<'_, LayerslayerApp>) -> Duration {
+    let before = thread_cpu_time();
+    harness.step();
+    thread_cpu_time().saturating_sub(before)
+}
