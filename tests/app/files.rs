@@ -9,9 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::fault::synthetic_big_layer;
-use common::{
-    FakeRegistry, ImageFormat, SlowBlobServer, TestRegistry, push_index, push_sample_image,
-};
+use common::{FakeRegistry, SlowBlobServer, TestRegistry, push_sample_image};
 use egui::accesskit::{Role, Toggled};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
@@ -239,31 +237,13 @@ fn unknown_image_shows_not_found() {
 fn platform_picker_refetches_the_chosen_variant() {
     let registry = TestRegistry::start();
     let layers = common::images::sample_layers();
-    let amd64 = common::images::push_image_for(
-        &registry,
-        "gui/multi",
-        "amd64",
-        ImageFormat::Oci,
-        &layers,
-        "amd64",
-        None,
-    );
-    let arm64 = common::images::push_image_for(
-        &registry,
-        "gui/multi",
-        "arm64",
-        ImageFormat::Oci,
-        &layers[..1],
-        "arm64",
-        None,
-    );
-    let index = push_index(
+    let index = common::images::push_platforms(
         &registry,
         "gui/multi",
         "v1",
         &[
-            (&amd64, "linux", "amd64", None),
-            (&arm64, "linux", "arm64", None),
+            (&layers, "linux", "amd64", None),
+            (&layers[..1], "linux", "arm64", None),
         ],
     );
     let out_dir = tempfile::tempdir().expect("tempdir");

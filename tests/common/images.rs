@@ -490,6 +490,37 @@ pub fn push_image_for(
     }
 }
 
+/// Pushes one OCI image per `(layers, os, architecture, variant)`, tagged with its
+/// architecture and variant, and an index of them at `repo:tag`; returns the index.
+pub fn push_platforms(
+    registry: &TestRegistry,
+    repo: &str,
+    tag: &str,
+    platforms: &[(&[TestLayer], &str, &str, Option<&str>)],
+) -> PushedImage {
+    let images: Vec<PushedImage> = platforms
+        .iter()
+        .map(|&(layers, _, architecture, variant)| {
+            let image_tag = format!("{architecture}{}", variant.unwrap_or_default());
+            push_image_for(
+                registry,
+                repo,
+                &image_tag,
+                ImageFormat::Oci,
+                layers,
+                architecture,
+                variant,
+            )
+        })
+        .collect();
+    let entries: Vec<_> = images
+        .iter()
+        .zip(platforms)
+        .map(|(image, &(_, os, architecture, variant))| (image, os, architecture, variant))
+        .collect();
+    push_index(registry, repo, tag, &entries)
+}
+
 /// Pushes an OCI index over already pushed manifests: `(manifest, os, arch, variant)`.
 pub fn push_index(
     registry: &TestRegistry,

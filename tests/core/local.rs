@@ -7,14 +7,13 @@ use crate::common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::images::{expected_entries, push_image_for, sample_layers, tricky_items};
+use common::images::{expected_entries, push_platforms, sample_layers, tricky_items};
 use common::layouts::{
     IndexEntry, LayoutImage, pack_dir, pack_dir_ending_with, plain_tar, write_crane_tarball,
     write_docker_save_legacy, write_docker_save_oci, write_oci_layout, write_single_image_layout,
 };
 use common::{
-    Compression, ImageFormat, TarItem, TestLayer, TestRegistry, open_with, push_image, push_index,
-    skopeo_copy,
+    Compression, ImageFormat, TarItem, TestLayer, TestRegistry, open_with, push_image, skopeo_copy,
 };
 use layerslayer::cancel::CancelToken;
 use layerslayer::layer::stream::{PeekProgress, peek_layer};
@@ -337,31 +336,13 @@ fn skopeo_copies_list_exactly_as_the_registry_does() {
 
     // A multi-platform index copied whole keeps the platform choice.
     let arm = arm_layers();
-    let amd = push_image_for(
-        &registry,
-        "files/multi",
-        "amd",
-        ImageFormat::Oci,
-        &layers,
-        "amd64",
-        None,
-    );
-    let arm_image = push_image_for(
-        &registry,
-        "files/multi",
-        "arm",
-        ImageFormat::Oci,
-        &arm,
-        "arm64",
-        None,
-    );
-    let index = push_index(
+    let index = push_platforms(
         &registry,
         "files/multi",
         "v1",
         &[
-            (&amd, "linux", "amd64", None),
-            (&arm_image, "linux", "arm64", None),
+            (&layers, "linux", "amd64", None),
+            (&arm, "linux", "arm64", None),
         ],
     );
     let multi = work.path().join("multi");
