@@ -252,3 +252,35 @@ pub fn peak_rss_kib() -> u64 {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM line")
 }
+
+/// Peeks every layer of `image` one after the other, checking that each entry was handed
+/// out as it was decoded and that the progress counters agree with the listing.
+pub fn peek_all(
+    client: &dyn layerslayer::source::ImageSource,
+    image: &layerslayer::oci::ImageInfo,
+) -> Vec<layerslayer::model::LayerListing> {
+    let cancel = layerslayer::cancel::CancelToken::new();
+    image
+        .layers
+        .iter()
+        .map(|layer| {
+            let progress = std::sync::Arc::new(layerslayer::layer::stream::PeekProgress::default());
+            let mut streamed = 0;
+            let listing = layerslayer::layer::stream::peek_layer(
+                client,
+                layer,
+                &cancel,
+                &progress,
+                &mut |_| streamed += 1,
+            );
+            assert_eq!(
+                streamed,
+                listing.entries.len(),
+                "every entry is handed out as it is decoded"
+            );
+            assert_eq!(progress.entries() as usize, listing.entries.len());
+            assert_eq!(progress.bytes_read(), layer.size());
+            listing
+        })
+        .collect()
+}

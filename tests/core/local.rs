@@ -15,8 +15,6 @@ use common::layouts::{
 use common::{
     Compression, ImageFormat, TarItem, TestLayer, TestRegistry, open_with, push_image, skopeo_copy,
 };
-use layerslayer::cancel::CancelToken;
-use layerslayer::layer::stream::{PeekProgress, peek_layer};
 use layerslayer::model::{EntryKind, LayerListing, LayerStatus, merge_layers};
 use layerslayer::oci::ImageInfo;
 use layerslayer::source::registry::ClientOptions;
@@ -31,25 +29,19 @@ fn open(
 
 /// Peeks every layer; each must be complete with its digest verified.
 fn peek_verified(source: &dyn ImageSource, image: &ImageInfo) -> Vec<LayerListing> {
-    let cancel = CancelToken::new();
-    image
-        .layers
-        .iter()
-        .map(|layer| {
-            let progress = Arc::new(PeekProgress::default());
-            let listing = peek_layer(source, layer, &cancel, &progress, &mut |_| {});
-            assert_eq!(
-                listing.result.status,
-                LayerStatus::Complete {
-                    digest_verified: true
-                },
-                "layer {} of {}",
-                layer.index,
-                image.source
-            );
-            listing
-        })
-        .collect()
+    let listings = common::peek_all(source, image);
+    for listing in &listings {
+        assert_eq!(
+            listing.result.status,
+            LayerStatus::Complete {
+                digest_verified: true
+            },
+            "layer {} of {}",
+            listing.layer.index,
+            image.source
+        );
+    }
+    listings
 }
 
 /// Opens `text` and checks its layers list exactly what `layers` were built with.

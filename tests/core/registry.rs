@@ -11,9 +11,7 @@ use common::{
     Compression, FaultServer, ImageFormat, RegistryAuth, TarItem, TestLayer, TestRegistry,
     open_with, push_image, push_index,
 };
-use layerslayer::cancel::CancelToken;
-use layerslayer::layer::stream::{PeekProgress, peek_layer};
-use layerslayer::model::{LayerListing, LayerStatus, merge_layers};
+use layerslayer::model::{LayerStatus, merge_layers};
 use layerslayer::oci::ImageInfo;
 use layerslayer::source::registry::{ClientOptions, Credential, RegistryError};
 use layerslayer::source::{ImageSource, SourceError};
@@ -24,27 +22,6 @@ fn open(
     platform: Option<&str>,
 ) -> Result<(Arc<dyn ImageSource>, ImageInfo), SourceError> {
     open_with(reference, options, platform)
-}
-
-fn peek_all(client: &dyn ImageSource, image: &ImageInfo) -> Vec<LayerListing> {
-    let cancel = CancelToken::new();
-    image
-        .layers
-        .iter()
-        .map(|layer| {
-            let progress = Arc::new(PeekProgress::default());
-            let mut streamed = 0;
-            let listing = peek_layer(client, layer, &cancel, &progress, &mut |_| streamed += 1);
-            assert_eq!(
-                streamed,
-                listing.entries.len(),
-                "every entry is handed out as it is decoded"
-            );
-            assert_eq!(progress.entries() as usize, listing.entries.len());
-            assert_eq!(progress.bytes_read(), layer.size());
-            listing
-        })
-        .collect()
 }
 
 #[test]
@@ -99,7 +76,7 @@ fn every_compression_and_media_type_lists_exactly_what_was_built() {
             open(&pushed.reference, ClientOptions::default(), None).expect("open image");
         assert_eq!(image.manifest_digest, pushed.manifest_digest);
         assert_eq!(image.layers.len(), layers.len());
-        let listings = peek_all(client.as_ref(), &image);
+        let listings = common::peek_all(client.as_ref(), &image);
         for ((listing, layer), info) in listings.iter().zip(&layers).zip(&image.layers) {
             assert_eq!(
                 listing.result.status,
@@ -130,7 +107,7 @@ fn merged_view_applies_whiteouts_across_real_layers() {
     let registry = TestRegistry::start();
     let sample = common::push_sample_image(&registry, "sample/app", "v1");
     let (client, image) = open(&sample.reference, ClientOptions::default(), None).expect("open");
-    let listings = peek_all(client.as_ref(), &image);
+    let listings = common::peek_all(client.as_ref(), &image);
     let merged: Vec<String> = merge_layers(&listings)
         .into_iter()
         .map(|m| m.entry.path)
@@ -286,7 +263,7 @@ fn silly_token_auth_fetches_a_scoped_token() {
     let sample = common::push_sample_image(&registry, "secure/app", "v1");
     let (client, image) =
         open(&sample.reference, ClientOptions::default(), None).expect("open with token auth");
-    let listings = peek_all(client.as_ref(), &image);
+    let listings = common::peek_all(client.as_ref(), &image);
     assert!(listings.iter().all(|l| l.result.status.is_complete()));
     assert_eq!(
         issued.load(Ordering::SeqCst),
@@ -324,7 +301,7 @@ fn htpasswd_basic_auth_needs_the_right_credentials() {
     };
     let (client, image) = open(&sample.reference, good, None).expect("right password");
     assert!(
-        peek_all(client.as_ref(), &image)
+        common::peek_all(client.as_ref(), &image)
             .iter()
             .all(|l| l.result.status.is_complete())
     );
