@@ -206,6 +206,11 @@ fn join_path(dir: &str, name: &str) -> String {
 /// [`normalize_path`] on bytes: the normalised path as text (lossy), and its bytes when they
 /// are not valid UTF-8.
 pub fn normalize_path_bytes(raw: &[u8]) -> (String, Option<Vec<u8>>) {
+    if is_normal_path(raw)
+        && let Ok(text) = std::str::from_utf8(raw)
+    {
+        return (text.to_owned(), None);
+    }
     let parts: Vec<&[u8]> = raw
         .split(|&b| b == b'/')
         .filter(|p| !p.is_empty() && *p != b".")
@@ -225,6 +230,9 @@ pub fn normalize_path_bytes(raw: &[u8]) -> (String, Option<Vec<u8>>) {
 
 /// Normalises a tar path: strips `./` and `/` prefixes and trailing `/`, folds `//`.
 pub fn normalize_path(raw: &str) -> String {
+    if is_normal_path(raw.as_bytes()) {
+        return raw.to_owned();
+    }
     let parts: Vec<&str> = raw
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
@@ -234,6 +242,15 @@ pub fn normalize_path(raw: &str) -> String {
     } else {
         parts.join("/")
     }
+}
+
+/// Whether normalising leaves `raw` as it is (the common case: no empty or `.` component,
+/// no leading or trailing `/`), so that it needs no splitting and joining.
+fn is_normal_path(raw: &[u8]) -> bool {
+    !raw.is_empty()
+        && raw
+            .split(|&b| b == b'/')
+            .all(|part| !part.is_empty() && part != b".")
 }
 
 /// How reading a layer ended.
@@ -825,6 +842,22 @@ mod tests {
         assert_eq!(normalize_path("/usr//bin/"), "usr/bin");
         assert_eq!(normalize_path("./"), ".");
         assert_eq!(normalize_path("a/./b"), "a/b");
+        assert_eq!(normalize_path("a/.b/../c."), "a/.b/../c.");
+        assert_eq!(normalize_path("."), ".");
+        assert_eq!(normalize_path(""), ".");
+        assert_eq!(normalize_path("a/."), "a");
+        assert_eq!(
+            normalize_path_bytes(b"usr/lib"),
+            ("usr/lib".to_owned(), None)
+        );
+        assert_eq!(
+            normalize_path_bytes(b"./caf\xe9/"),
+            ("caf\u{fffd}".to_owned(), Some(b"caf\xe9".to_vec()))
+        );
+        assert_eq!(
+            normalize_path_bytes(b"caf\xe9"),
+            ("caf\u{fffd}".to_owned(), Some(b"caf\xe9".to_vec()))
+        );
     }
 
     #[test]
