@@ -9,6 +9,13 @@
 //! Run it with (diving from `cargo install diving`, skopeo and python3 from Debian):
 //!
 //!     cargo bench --bench versus -- --rounds 5 --trees /usr/share,/usr/include,/usr/bin,/usr/lib/python3
+//!
+//! Options for comparing builds on one given layer:
+//!
+//! - `--layer FILE`: a ready gzip layer for the one-layer comparison (instead of the first tree's);
+//! - `--one-layer`: skip the whole-image comparison;
+//! - `--also BIN[,BIN...]`: other `layerslayer` binaries (e.g. a baseline build, or one with
+//!   `--features isal`) timed on the registry in the same alternating rounds.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -124,20 +131,44 @@ fn main() {
         .args(["-c", "command -v diving"])
         .output()
         .is_ok_and(|o| o.status.success());
+    let layer_file = common::bench_arg("--layer", "");
+    let one_layer_only = std::env::args().any(|a| a == "--one-layer");
+    let also_arg = common::bench_arg("--also", "");
+    let also: Vec<&str> = also_arg.split(',').filter(|b| !b.is_empty()).collect();
     let work = tempfile::tempdir().expect("tempdir");
     let registry = common::TestRegistry::start();
-    let blobs: Vec<Vec<u8>> = trees.iter().map(|t| layer_of(t, work.path())).collect();
+    let blobs: Vec<Vec<u8>> = trees
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if i == 0 && !layer_file.is_empty() {
+                std::fs::read(&layer_file).expect("read --layer")
+            } else if i > 0 && one_layer_only {
+                Vec::new()
+            } else {
+                layer_of(t, work.path())
+            }
+        })
+        .collect();
+    let trees: Vec<&str> = if layer_file.is_empty() {
+        trees
+    } else {
+        std::iter::once(layer_file.as_str())
+            .chain(trees[1..].iter().copied())
+            .collect()
+    };
     for (tree, blob) in trees.iter().zip(&blobs) {
         println!("  layer {tree}: {} MiB gzip", blob.len() >> 20);
     }
 
-    let ours = |reference: &str| {
-        let mut command = Command::new(&binary);
+    let ours_with = |binary: &Path, reference: &str| {
+        let mut command = Command::new(binary);
         command
             .args(["peek", reference, "--quiet", "--no-cache"])
             .env("XDG_CACHE_HOME", common::NO_CACHE_DIR);
         command
     };
+    let ours = |reference: &str| ours_with(&binary, reference);
     let diving_on = |archive: &Path| {
         let mut command = Command::new("diving");
         command
@@ -167,6 +198,12 @@ fn main() {
             .entry("layerslayer peek (oci-archive)")
             .or_default()
             .push(time(&mut ours(&one_file)));
+        for other in &also {
+            times
+                .entry(other)
+                .or_default()
+                .push(time(&mut ours_with(Path::new(other), &one)));
+        }
         if diving {
             times
                 .entry("diving-rs 0.12 (oci-archive)")
@@ -175,6 +212,9 @@ fn main() {
         }
     }
     report(&times, "diving-rs 0.12 (oci-archive)");
+    if one_layer_only {
+        return;
+    }
 
     // The whole image.
     println!(

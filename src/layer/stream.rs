@@ -1,6 +1,12 @@
-//! Streaming layer peek: blob stream → sha256 (on its own thread) → gzip / zstd / plain
+//! Streaming layer peek: blob stream → sha256 (on the download thread) → gzip / zstd / plain
 //! decoder → tar headers. Memory stays constant whatever the layer size, entries are handed
 //! out as they are decoded, and cancellation stops both the download and the decoding.
+//!
+//! Bytes are copied once on their way from the blob reader to the decoder: the download
+//! thread reads them into a buffer, hashes it and hands it over; the decoder reads it in place
+//! ([`ChunkReader`] is a `BufRead`) and gives it back to be read into again, so no buffer is
+//! allocated or zero-filled per read. The tar walker consumes skipped file data from the
+//! decoder's output buffer without copying it.
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
@@ -23,10 +29,15 @@ use crate::oci::LayerInfo;
 pub use crate::oci::compression::Compression;
 use crate::source::{ErrorKind, ImageSource, ResumeHook, Resumed};
 
-/// Bytes per read from the network, and per buffer in front of the decoders.
+/// Bytes per read from the network (the chunks the decoders read from).
 const STRIDE: usize = 256 * 1024;
+/// Bytes of decoded tar stream per decoder call: large calls amortise the decoder's own
+/// per-call work (zlib copies up to 32 KiB of each call's output into its window).
+const DECODED_STRIDE: usize = 256 * 1024;
 /// Chunks in flight between the download thread and the decoder (bounds memory).
 const CHUNKS_IN_FLIGHT: usize = 8;
+/// Read chunks kept for the download thread to read into again.
+const SPARE_CHUNKS: usize = CHUNKS_IN_FLIGHT + 2;
 /// How often a waiting decoder looks at the cancel flag.
 const CANCEL_POLL: Duration = Duration::from_millis(25);
 /// Live counters for one layer, readable from any thread (e.g. a UI frame or a progress bar).
@@ -119,9 +130,16 @@ pub enum PeekError {
 
 /// What the download thread reports to the decoder side.
 enum Chunk {
-    Data(Vec<u8>),
+    /// `buffer[..len]`; `buffer` is `STRIDE` long and goes back through
+    /// [`ChunkReader::spare`] once read.
+    Data {
+        buffer: Vec<u8>,
+        len: usize,
+    },
     Failed(PeekError),
-    End { digest: String },
+    End {
+        digest: String,
+    },
 }
 
 /// How the download ended, as seen by the reading side.
@@ -132,28 +150,37 @@ struct DownloadEnd {
     cancelled: bool,
 }
 
-/// Reads the chunks the download thread sends, noticing cancellation while it waits.
+/// Reads the chunks the download thread sends, in place, noticing cancellation while it
+/// waits.
 struct ChunkReader {
     chunks: Receiver<Chunk>,
+    /// Chunks read out, back to the download thread.
+    spare: Sender<Vec<u8>>,
+    /// `current[position..len]` is left to read.
     current: Vec<u8>,
     position: usize,
+    len: usize,
     cancel: CancelToken,
     end: DownloadEnd,
 }
 
-impl Read for ChunkReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.position == self.current.len() {
+impl BufRead for ChunkReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.position == self.len {
             if self.end.digest.is_some() {
-                return Ok(0);
+                return Ok(&[]);
             }
             if self.end.error.is_some() || self.end.cancelled {
                 return Err(io::Error::other("the download stopped"));
             }
             match self.chunks.recv_timeout(CANCEL_POLL) {
-                Ok(Chunk::Data(data)) => {
-                    self.current = data;
+                Ok(Chunk::Data { buffer, len }) => {
+                    let read = std::mem::replace(&mut self.current, buffer);
+                    if read.len() == STRIDE {
+                        let _ = self.spare.try_send(read);
+                    }
                     self.position = 0;
+                    self.len = len;
                 }
                 Ok(Chunk::End { digest }) => self.end.digest = Some(digest),
                 Ok(Chunk::Failed(error)) => self.end.error = Some(error),
@@ -169,20 +196,34 @@ impl Read for ChunkReader {
                 }
             }
         }
-        let n = buf.len().min(self.current.len() - self.position);
-        buf[..n].copy_from_slice(&self.current[self.position..self.position + n]);
-        self.position += n;
+        Ok(&self.current[self.position..self.len])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.position = (self.position + amount).min(self.len);
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
     }
 }
 
-/// Streams `body` in large strides, hashing as it goes, into `chunks`.
+/// Streams `body` in large strides, hashing as it goes, into `chunks`; reads into the
+/// buffers the reader gives back through `spares` (already initialised: `read` overwrites
+/// them) when there are any.
 fn download(
     mut body: impl Read,
     expected_size: u64,
     cancel: &CancelToken,
     progress: &PeekProgress,
     chunks: &Sender<Chunk>,
+    spares: &Receiver<Vec<u8>>,
 ) {
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
@@ -190,7 +231,7 @@ fn download(
         if cancel.is_cancelled() {
             return;
         }
-        let mut buffer = vec![0u8; STRIDE];
+        let mut buffer = spares.try_recv().unwrap_or_else(|_| vec![0u8; STRIDE]);
         let n = match read_full(&mut body, &mut buffer) {
             Ok(n) => n,
             Err(error) => {
@@ -224,10 +265,9 @@ fn download(
             }));
             return;
         }
-        buffer.truncate(n);
-        hasher.update(&buffer);
+        hasher.update(&buffer[..n]);
         progress.bytes_read.store(received, Ordering::Relaxed);
-        if chunks.send(Chunk::Data(buffer)).is_err() {
+        if chunks.send(Chunk::Data { buffer, len: n }).is_err() {
             return; // the decoder stopped (error or cancel): stop downloading
         }
     }
@@ -376,6 +416,7 @@ pub fn stream_layer_with(
     };
     let expected_size = layer.size();
     let (sender, receiver) = bounded(CHUNKS_IN_FLIGHT);
+    let (spare, spares) = bounded(SPARE_CHUNKS);
     // A detached thread: if the network stalls, a cancelled peek returns at once and the
     // thread ends by itself when its read returns and finds the receiver gone.
     let download_cancel = cancel.clone();
@@ -389,14 +430,17 @@ pub fn stream_layer_with(
                 &download_cancel,
                 &download_progress,
                 &sender,
+                &spares,
             )
         });
     let result = match started {
         Ok(_) => {
             let reader = ChunkReader {
                 chunks: receiver,
+                spare,
                 current: Vec::new(),
                 position: 0,
+                len: 0,
                 cancel: cancel.clone(),
                 end: DownloadEnd::default(),
             };
@@ -471,37 +515,36 @@ fn digest_mismatch(layer: &LayerInfo, actual: &str) -> Option<PeekError> {
 /// blob is still read, so that a damaged download or compressed stream (whose garbage output
 /// the tar walker may trip on first) is reported as what it is.
 fn decode(
-    reader: ChunkReader,
+    mut reader: ChunkReader,
     layer: &LayerInfo,
     file_data: FileData,
     progress: &PeekProgress,
     on_entry: &mut dyn FnMut(Entry),
 ) -> Result<String, PeekError> {
-    let mut buffered = BufReader::with_capacity(STRIDE, reader);
-    let compression = match buffered.fill_buf() {
+    let compression = match reader.fill_buf() {
         Ok(magic) => Compression::sniff(magic),
         Err(_) => {
-            return Err(download_error(buffered.get_ref())
-                .unwrap_or_else(|| corrupt(Compression::None, "no data")));
+            return Err(
+                download_error(&reader).unwrap_or_else(|| corrupt(Compression::None, "no data"))
+            );
         }
     };
     let decoder =
-        Decoder::new(compression, buffered).map_err(|e| corrupt(compression, &e.to_string()))?;
-    let mut walker = TarWalker::new(BufReader::with_capacity(STRIDE, decoder));
+        Decoder::new(compression, reader).map_err(|e| corrupt(compression, &e.to_string()))?;
+    let mut walker = TarWalker::new_buffered(BufReader::with_capacity(DECODED_STRIDE, decoder));
     let walked = read_entries(&mut walker, file_data, progress, on_entry);
     let mut decoded = walker.into_inner();
     // After the end marker (or a tar error) the rest still counts for the digest.
     let drained = match &walked {
         Err(TarError::Read(_)) => Ok(()), // the decompressor already failed
-        _ => io::copy(&mut decoded, &mut io::sink()).map(drop),
+        _ => discard(&mut decoded),
     };
-    let mut raw = decoded.into_inner().into_inner();
+    let mut reader = decoded.into_inner().into_inner();
     // Bytes after the compressed stream (padding) still count for the digest.
     let drained = drained.and_then(|()| match &walked {
         Err(TarError::Read(_)) => Ok(()),
-        _ => io::copy(&mut raw, &mut io::sink()).map(drop),
+        _ => discard(&mut reader),
     });
-    let reader = raw.into_inner();
     if let Some(error) = download_error(&reader) {
         return Err(error);
     }
@@ -524,6 +567,21 @@ fn decode(
     match tar_error {
         None => Ok(digest),
         Some(tar_error) => Err(digest_mismatch(layer, &digest).unwrap_or(tar_error)),
+    }
+}
+
+/// Reads `reader` to its end without copying what it holds.
+fn discard(reader: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(buffer) => buffer.len(),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if available == 0 {
+            return Ok(());
+        }
+        reader.consume(available);
     }
 }
 

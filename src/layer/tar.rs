@@ -495,9 +495,17 @@ impl<R: Read> TarWalker<R> {
         if amount > 0
             && let Some(seek_forward) = self.seek_forward
         {
-            seek_forward(&mut self.reader, amount).map_err(TarError::Read)?;
-            self.position += amount;
-            return Ok(());
+            return match seek_forward(&mut self.reader, amount) {
+                Ok(()) => {
+                    self.position += amount;
+                    Ok(())
+                }
+                // The reader's end inside the data (see `new_buffered`).
+                Err(error) => Err(match TarError::of_data_read(error, owner) {
+                    TarError::Invalid { .. } => invalid(owner, TarProblem::Truncated(what)),
+                    read => read,
+                }),
+            };
         }
         if amount > 0 && self.scratch.is_empty() {
             self.scratch = vec![0; SKIP_CHUNK];
@@ -515,6 +523,33 @@ impl<R: Read> TarWalker<R> {
             }
         }
         Ok(())
+    }
+}
+
+impl<R: io::BufRead> TarWalker<R> {
+    /// A walker that skips member data by consuming it from the reader's buffer, without
+    /// copying it out (the data is still produced: a decompressor in front of the buffer
+    /// decodes it as usual). Reading a member's [`data`](Self::data) is unchanged.
+    pub fn new_buffered(reader: R) -> Self {
+        Self {
+            seek_forward: Some(|reader, mut amount| {
+                while amount > 0 {
+                    let available = match reader.fill_buf() {
+                        Ok(buffer) => buffer.len(),
+                        Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(error) => return Err(error),
+                    };
+                    if available == 0 {
+                        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, DataCutShort));
+                    }
+                    let used = usize::try_from(amount).map_or(available, |a| a.min(available));
+                    reader.consume(used);
+                    amount -= used as u64;
+                }
+                Ok(())
+            }),
+            ..Self::new(reader)
+        }
     }
 }
 

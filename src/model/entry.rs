@@ -220,6 +220,11 @@ fn join_path(dir: &str, name: &str) -> String {
 /// [`normalize_path`] on bytes: the normalised path as text (lossy), and its bytes when they
 /// are not valid UTF-8.
 pub fn normalize_path_bytes(raw: &[u8]) -> (String, Option<Vec<u8>>) {
+    if is_normal_path(raw)
+        && let Ok(text) = std::str::from_utf8(raw)
+    {
+        return (text.to_owned(), None);
+    }
     let parts: Vec<&[u8]> = raw
         .split(|&b| b == b'/')
         .filter(|p| !p.is_empty() && *p != b".")
@@ -239,6 +244,9 @@ pub fn normalize_path_bytes(raw: &[u8]) -> (String, Option<Vec<u8>>) {
 
 /// Normalises a tar path: strips `./` and `/` prefixes and trailing `/`, folds `//`.
 pub fn normalize_path(raw: &str) -> String {
+    if is_normal_path(raw.as_bytes()) {
+        return raw.to_owned();
+    }
     let parts: Vec<&str> = raw
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
@@ -248,4 +256,13 @@ pub fn normalize_path(raw: &str) -> String {
     } else {
         parts.join("/")
     }
+}
+
+/// Whether normalising leaves `raw` as it is (the common case: no empty or `.` component,
+/// no leading or trailing `/`), so that it needs no splitting and joining.
+fn is_normal_path(raw: &[u8]) -> bool {
+    !raw.is_empty()
+        && raw
+            .split(|&b| b == b'/')
+            .all(|part| !part.is_empty() && part != b".")
 }

@@ -104,6 +104,22 @@ mod tests {
         assert_eq!(normalize_path("/usr//bin/"), "usr/bin");
         assert_eq!(normalize_path("./"), ".");
         assert_eq!(normalize_path("a/./b"), "a/b");
+        assert_eq!(normalize_path("a/.b/../c."), "a/.b/../c.");
+        assert_eq!(normalize_path("."), ".");
+        assert_eq!(normalize_path(""), ".");
+        assert_eq!(normalize_path("a/."), "a");
+        assert_eq!(
+            normalize_path_bytes(b"usr/lib"),
+            ("usr/lib".to_owned(), None)
+        );
+        assert_eq!(
+            normalize_path_bytes(b"./caf\xe9/"),
+            ("caf\u{fffd}".to_owned(), Some(b"caf\xe9".to_vec()))
+        );
+        assert_eq!(
+            normalize_path_bytes(b"caf\xe9"),
+            ("caf\u{fffd}".to_owned(), Some(b"caf\xe9".to_vec()))
+        );
     }
 
     #[test]

@@ -22,6 +22,9 @@ use crate::source::{ErrorKind, ResumeHook, Resumed, SourceError};
 const PUMP_CHUNK: usize = 256 * 1024;
 /// Chunks the pump may read ahead of the reader.
 const PUMP_AHEAD: usize = 4;
+/// Emptied buffers kept for the pump to read into again (one more than can be in flight, so
+/// that a steady stream allocates and zero-fills none after its start).
+const SPARE_BUFFERS: usize = PUMP_AHEAD + 2;
 /// How often a waiting reader looks at the cancel flag.
 const CANCEL_POLL: Duration = Duration::from_millis(25);
 /// The longest wait between two tries.
@@ -54,7 +57,12 @@ enum Pumped {
     Opened {
         starts_at: u64,
     },
-    Data(Vec<u8>),
+    /// `buffer[..len]` arrived; `buffer` is `PUMP_CHUNK` long (and goes back to the pump
+    /// through [`ResumingBlob::spare`] once read).
+    Data {
+        buffer: Vec<u8>,
+        len: usize,
+    },
     End,
     /// A failure, and whether trying again may help.
     Failed(SourceError, bool),
@@ -78,9 +86,15 @@ pub struct ResumingBlob {
     failed: Option<(io::ErrorKind, String)>,
     /// Bytes of the current response to drop before `position` (after a 200 restart).
     skip: u64,
+    /// The chunk being handed out: `pending[pending_at..pending_end]` is left of it.
     pending: Vec<u8>,
     pending_at: usize,
+    pending_end: usize,
     pump: Option<Receiver<Pumped>>,
+    /// Read chunks go back to the pump (this one and any after a resume) to be read into
+    /// again, so that the stream neither allocates nor zero-fills a buffer per read.
+    spare: Sender<Vec<u8>>,
+    spares: Receiver<Vec<u8>>,
     resumes: u32,
 }
 
@@ -97,6 +111,7 @@ impl ResumingBlob {
         cancel: &CancelToken,
         on_resume: ResumeHook,
     ) -> Result<(Self, u64), SourceError> {
+        let (spare, spares) = bounded(SPARE_BUFFERS);
         let mut blob = Self {
             open,
             policy,
@@ -112,7 +127,10 @@ impl ResumingBlob {
             skip: 0,
             pending: Vec::new(),
             pending_at: 0,
+            pending_end: 0,
             pump: None,
+            spare,
+            spares,
             resumes: 0,
         };
         blob.spawn_pump();
@@ -141,11 +159,12 @@ impl ResumingBlob {
     fn spawn_pump(&mut self) {
         let (sender, receiver) = bounded(PUMP_AHEAD);
         let (open, offset, cancel) = (Arc::clone(&self.open), self.position, self.cancel.clone());
+        let spares = self.spares.clone();
         // Detached: a stalled read ends by itself when the server or the OS gives up, and its
         // send then finds the receiver gone.
         let spawned = thread::Builder::new()
             .name("blob-pump".into())
-            .spawn(move || pump(&*open, offset, &cancel, &sender));
+            .spawn(move || pump(&*open, offset, &cancel, &sender, &spares));
         self.pump = spawned.is_ok().then_some(receiver);
     }
 
@@ -186,8 +205,7 @@ impl ResumingBlob {
     /// Gives up on the current response and, within the policy, waits and asks for the rest.
     fn resume(&mut self, reason: &str) -> io::Result<()> {
         self.pump = None;
-        self.pending.clear();
-        self.pending_at = 0;
+        self.pending_at = self.pending_end;
         if self.resumes >= self.policy.max_resumes {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -243,8 +261,8 @@ impl Read for ResumingBlob {
 impl ResumingBlob {
     fn read_more(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            if self.pending_at < self.pending.len() {
-                let n = buf.len().min(self.pending.len() - self.pending_at);
+            if self.pending_at < self.pending_end {
+                let n = buf.len().min(self.pending_end - self.pending_at);
                 buf[..n].copy_from_slice(&self.pending[self.pending_at..self.pending_at + n]);
                 self.pending_at += n;
                 return Ok(n);
@@ -254,23 +272,29 @@ impl ResumingBlob {
                 return Ok(0);
             }
             match self.receive() {
-                Received::Message(Pumped::Data(mut data)) => {
-                    let skipped = self.skip.min(data.len() as u64) as usize;
+                Received::Message(Pumped::Data { buffer, len }) => {
+                    let skipped = self.skip.min(len as u64) as usize;
                     self.skip -= skipped as u64;
-                    data.drain(..skipped);
+                    let mut available = len - skipped;
                     if let Some(end) = self.end {
                         let room = end.saturating_sub(self.position);
-                        if self.strict_end && data.len() as u64 > room {
+                        if self.strict_end && available as u64 > room {
                             return Err(io::Error::new(
                                 io::ErrorKind::InvalidData,
                                 format!("the server sent more than the {end} bytes the blob has"),
                             ));
                         }
-                        data.truncate(usize::try_from(room).unwrap_or(usize::MAX));
+                        available = available.min(usize::try_from(room).unwrap_or(usize::MAX));
                     }
-                    self.position += data.len() as u64;
-                    self.pending = data;
-                    self.pending_at = 0;
+                    self.position += available as u64;
+                    // The chunk read out goes back to the pump; a full return queue (after
+                    // a resume) drops it.
+                    let read = std::mem::replace(&mut self.pending, buffer);
+                    if read.len() == PUMP_CHUNK {
+                        let _ = self.spare.try_send(read);
+                    }
+                    self.pending_at = skipped;
+                    self.pending_end = skipped + available;
                 }
                 Received::Message(Pumped::Opened { starts_at }) => self.note_start(starts_at)?,
                 Received::Message(Pumped::End) if self.end.is_none() => {
@@ -331,6 +355,7 @@ fn pump(
     offset: u64,
     cancel: &CancelToken,
     to_reader: &Sender<Pumped>,
+    spares: &Receiver<Vec<u8>>,
 ) {
     let opened = match open(offset, cancel) {
         Ok(opened) => opened,
@@ -349,18 +374,23 @@ fn pump(
         return;
     }
     let mut body = opened.body;
+    // A buffer the reader gave back is read into as it is: its bytes were initialised when
+    // it was made, and `read` only overwrites them.
+    let mut chunk = Vec::new();
     loop {
-        let mut chunk = vec![0; PUMP_CHUNK];
+        if chunk.len() != PUMP_CHUNK {
+            chunk = spares.try_recv().unwrap_or_else(|_| vec![0; PUMP_CHUNK]);
+        }
         let message = match body.read(&mut chunk) {
             Ok(0) => Pumped::End,
-            Ok(n) => {
-                chunk.truncate(n);
-                Pumped::Data(chunk)
-            }
+            Ok(len) => Pumped::Data {
+                buffer: std::mem::take(&mut chunk),
+                len,
+            },
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => Pumped::Failed(SourceError::new(ErrorKind::Unreachable, error), true),
         };
-        let last = !matches!(message, Pumped::Data(_));
+        let last = !matches!(message, Pumped::Data { .. });
         if to_reader.send(message).is_err() || last {
             return;
         }
