@@ -54,11 +54,6 @@ impl<P, M> Worker<P, M> {
         &self.cancel
     }
 
-    /// Whether the job was cancelled.
-    pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
-
     /// The progress shared with the UI.
     pub fn progress(&self) -> &Arc<P> {
         &self.progress
@@ -265,7 +260,7 @@ mod tests {
         let ctx = egui::Context::default();
         let (cancelled, seen) = crossbeam_channel::bounded(1);
         let job: Job<()> = Job::spawn("test", &ctx, move |worker| {
-            while !worker.is_cancelled() {
+            while !worker.cancel_token().is_cancelled() {
                 thread::sleep(Duration::from_millis(1));
             }
             cancelled.send(()).ok();

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cancel::CancelToken;
-use crate::gui::job::{Job, JobPanicked, JobPoll, Worker};
+use crate::gui::job::{Job, JobPanicked, Worker};
 use crate::gui::widgets::compare_tree::{DiffTree, diff_tree};
 use crate::gui::widgets::files_tree::{BuiltTree, TreeScope};
 use crate::inspect::analysis::{Analysis, analyze};
@@ -114,9 +114,6 @@ pub enum PeekMessage {
 /// A running peek of several layers, its live counters per layer, and the messages it sends;
 /// dropping it cancels the work.
 pub type PeekJob = Job<(), Vec<Arc<PeekProgress>>, PeekMessage>;
-
-/// What [`PeekJob::poll`] found.
-pub type PeekPoll = JobPoll<PeekMessage>;
 
 impl PeekJob {
     /// Peeks `layers` on worker threads (as many at once as there are cores), streaming

@@ -1,12 +1,12 @@
 //! The desktop app (eframe/egui), a thin shell over the core: [`app`] holds the window and
-//! its panels, [`jobs`] the background work (each a [`job::Job`]), [`widgets`] the
+//! its panels, `jobs` the background work (each a `job::Job`), [`widgets`] the
 //! components the panels draw with (the Files and Compare trees).
 //!
 //! May import anything of the core; nothing of the core imports it.
 
 pub mod app;
-pub mod job;
-pub mod jobs;
+pub(crate) mod job;
+pub(crate) mod jobs;
 pub mod widgets;
 
 use std::process::ExitCode;

@@ -4,7 +4,7 @@
 //!
 //! Bytes are copied once on their way from the blob reader to the decoder: the download
 //! thread reads them into a buffer, hashes it and hands it over; the decoder reads it in place
-//! ([`ChunkReader`] is a `BufRead`) and gives it back to be read into again, so no buffer is
+//! (its chunk reader is a `BufRead`) and gives it back to be read into again, so no buffer is
 //! allocated or zero-filled per read. The tar walker consumes skipped file data from the
 //! decoder's output buffer without copying it.
 
