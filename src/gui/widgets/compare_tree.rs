@@ -6,10 +6,11 @@
 //! filters or the expansion change, and each frame draws just the rows on screen.
 
 use egui::text::LayoutJob;
-use egui::{Align, Color32, FontId, RichText, TextFormat, Ui};
+use egui::{Align, FontId, RichText, TextFormat, Ui, WidgetText};
 
-use crate::gui::widgets::files_tree::change_color;
-use crate::gui::widgets::tree_view::{Column, Columns, Header, PathTreeView, TreeRows, cell};
+/// The colour of a row that a change made, the same as the file tree's for that change.
+pub use crate::gui::widgets::tree_view::change_color as diff_change_color;
+use crate::gui::widgets::tree_view::{Column, Columns, Header, PathTreeView, TreeLook, TreeRows};
 use crate::inspect::diff::{DiffRow, DiffSide, DiffSummary, summarize};
 use crate::model::{Change, EntryKind, NodeId, PathTree};
 use crate::output::{escape_control, human_size};
@@ -36,11 +37,6 @@ pub fn diff_tree(rows: &[DiffRow]) -> DiffTree {
     }
     tree.sort_pending();
     tree
-}
-
-/// The colour of a row that `change` made, the same as the file tree's for that change.
-pub fn diff_change_color(visuals: &egui::Visuals, change: Change) -> Color32 {
-    change_color(visuals, change)
 }
 
 /// The Compare tree's rows: the differing rows, their tree, and which changes show.
@@ -81,11 +77,6 @@ impl DiffRows {
             .and_then(|&index| self.rows.get(index))
     }
 
-    /// The change of node `id`.
-    fn change(&self, id: NodeId) -> Option<Change> {
-        self.diff(id).map(|row| row.change)
-    }
-
     /// Whether image A has the path of node `id` (it can be shown in A's files).
     fn in_a(&self, id: NodeId) -> bool {
         self.diff(id).is_some_and(|row| row.a.is_some())
@@ -97,11 +88,13 @@ impl TreeRows for DiffRows {
     /// Image A's layer holding a clicked path, and the path: to show in A's files.
     type Action = (usize, String);
 
-    const FILTER_LABEL: &'static str = "Filter differences";
-    const FILTER_WIDTH: f32 = 200.0;
-    const SCROLL_ID: &'static str = "diff_rows";
-    const SCROLLS_SIDEWAYS: bool = true;
-    const NAME_TOGGLES: bool = false;
+    const LOOK: TreeLook = TreeLook {
+        filter_label: "Filter differences",
+        filter_width: 200.0,
+        scroll_id: "diff_rows",
+        scrolls_sideways: true,
+        name_toggles: false,
+    };
 
     fn tree(&self) -> &DiffTree {
         &self.tree
@@ -112,6 +105,7 @@ impl TreeRows for DiffRows {
         Columns {
             before: Vec::new(),
             name: Header::Title(RichText::new("Path").strong().into()),
+            // Columns 0 to 4, as `cell` numbers them.
             after: vec![
                 Column::titled("Change", CHANGE_WIDTH, Align::Min),
                 Column::titled("Size A", SIZE_WIDTH, Align::Max),
@@ -122,47 +116,29 @@ impl TreeRows for DiffRows {
         }
     }
 
-    fn cells_ui(&self, ui: &mut Ui, id: NodeId, height: f32, after: bool) {
-        if !after {
-            return;
-        }
-        let (change_text, size_a, size_b, kind, mode) = match self.diff(id) {
-            Some(row) => (
-                RichText::new(row.change.as_str())
-                    .color(diff_change_color(ui.visuals(), row.change)),
-                side_size(row.a.as_ref()),
-                side_size(row.b.as_ref()),
-                a_to_b(row, |side| side.kind.as_str().to_owned()),
-                a_to_b(row, |side| format!("{:04o}", side.mode)),
-            ),
-            None => Default::default(),
+    fn cell(&self, ui: &Ui, id: NodeId, column: usize) -> WidgetText {
+        let Some(row) = self.diff(id) else {
+            return WidgetText::default();
         };
-        cell(ui, CHANGE_WIDTH, height, Align::Min, change_text);
-        cell(ui, SIZE_WIDTH, height, Align::Max, RichText::new(size_a));
-        cell(ui, SIZE_WIDTH, height, Align::Max, RichText::new(size_b));
-        // Monospace: the proportional font has no arrow.
-        cell(
-            ui,
-            KIND_WIDTH,
-            height,
-            Align::Min,
-            RichText::new(kind).monospace(),
-        );
-        cell(
-            ui,
-            MODE_WIDTH,
-            height,
-            Align::Min,
-            RichText::new(mode).monospace(),
-        );
+        match column {
+            0 => RichText::new(row.change.as_str())
+                .color(diff_change_color(ui.visuals(), row.change))
+                .into(),
+            1 => side_size(row.a.as_ref()).into(),
+            2 => side_size(row.b.as_ref()).into(),
+            // Monospace: the proportional font has no arrow.
+            3 => RichText::new(a_to_b(row, |side| side.kind.as_str().to_owned()))
+                .monospace()
+                .into(),
+            4 => RichText::new(a_to_b(row, |side| format!("{:04o}", side.mode)))
+                .monospace()
+                .into(),
+            _ => WidgetText::default(),
+        }
     }
 
-    fn name_text(&self, ui: &Ui, id: NodeId) -> RichText {
-        let name = RichText::new(escape_control(self.tree.name(id)));
-        match self.change(id) {
-            Some(change) => name.color(diff_change_color(ui.visuals(), change)),
-            None => name,
-        }
+    fn change(&self, id: NodeId) -> Option<Change> {
+        self.diff(id).map(|row| row.change)
     }
 
     fn tooltip_ui(&self, ui: &mut Ui, id: NodeId, path: &str) {

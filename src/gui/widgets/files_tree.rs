@@ -11,10 +11,12 @@
 
 use std::sync::Arc;
 
-use egui::{Align, Color32, RichText, Ui, Visuals};
+use egui::{Align, RichText, Ui, WidgetText};
 
-use crate::gui::widgets::tree_view::{Column, Columns, Header, PathTreeView, TreeRows, cell};
-pub use crate::gui::widgets::tree_view::{SortKey, TreeSort};
+pub use crate::gui::widgets::tree_view::change_color;
+use crate::gui::widgets::tree_view::{
+    Column, Columns, Header, PathTreeView, SortKey, TreeLook, TreeRows,
+};
 use crate::model::{Change, Entry, EntryKind, NodeId, PathTree};
 use crate::output::format_mtime;
 use crate::output::{escape_control, human_size};
@@ -24,6 +26,11 @@ const KIND_WIDTH: f32 = 96.0;
 const SIZE_WIDTH: f32 = 76.0;
 const MODE_WIDTH: f32 = 44.0;
 const LAYER_WIDTH: f32 = 44.0;
+/// The columns, left to right (the layer's only in a merged tree).
+const KIND_COLUMN: usize = 0;
+const SIZE_COLUMN: usize = 1;
+const MODE_COLUMN: usize = 2;
+const LAYER_COLUMN: usize = 3;
 
 /// The hover text of "Changes only": the rule it applies.
 const CHANGES_ONLY_HELP: &str = "Show only what the layers changed (with the directories \
@@ -232,16 +239,6 @@ impl BuiltTree {
     }
 }
 
-/// The colour of a row whose entry made `change`, readable on the theme of `visuals`.
-pub fn change_color(visuals: &Visuals, change: Change) -> Color32 {
-    match change {
-        Change::Added if visuals.dark_mode => Color32::LIGHT_GREEN,
-        Change::Added => Color32::DARK_GREEN,
-        Change::Modified => visuals.warn_fg_color,
-        Change::Removed => visuals.error_fg_color,
-    }
-}
-
 /// What the user asked of a row, for the app to carry out.
 #[must_use]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,11 +262,13 @@ impl TreeRows for FileRows {
     type Payload = EntryRef;
     type Action = TreeAction;
 
-    const FILTER_LABEL: &'static str = "Filter paths";
-    const FILTER_WIDTH: f32 = 220.0;
-    const SCROLL_ID: &'static str = "tree_rows";
-    const SCROLLS_SIDEWAYS: bool = false;
-    const NAME_TOGGLES: bool = true;
+    const LOOK: TreeLook = TreeLook {
+        filter_label: "Filter paths",
+        filter_width: 220.0,
+        scroll_id: "tree_rows",
+        scrolls_sideways: false,
+        name_toggles: true,
+    };
 
     fn tree(&self) -> &FileTree {
         &self.built.tree
@@ -291,54 +290,37 @@ impl TreeRows for FileRows {
         }
     }
 
-    fn cells_ui(&self, ui: &mut Ui, id: NodeId, height: f32, after: bool) {
-        if after {
-            return;
-        }
+    fn cell(&self, ui: &Ui, id: NodeId, column: usize) -> WidgetText {
         let built = &self.built;
         let entry = built.entry(id);
         let kind = entry.map_or(EntryKind::Dir, |e| e.kind);
-        let kind_color = match kind {
-            EntryKind::Dir => ui.visuals().hyperlink_color,
-            EntryKind::Symlink | EntryKind::Hardlink => ui.visuals().warn_fg_color,
-            EntryKind::Whiteout | EntryKind::OpaqueMarker => ui.visuals().error_fg_color,
-            _ => ui.visuals().text_color(),
-        };
-        cell(
-            ui,
-            KIND_WIDTH,
-            height,
-            Align::Min,
-            RichText::new(kind.as_str()).color(kind_color),
-        );
-        let size = if built.tree.is_dir(id) || kind == EntryKind::File {
-            human_size(built.tree.total_size(id))
-        } else {
-            String::new()
-        };
-        cell(ui, SIZE_WIDTH, height, Align::Max, RichText::new(size));
-        let mode = entry.map_or_else(String::new, |e| format!("{:04o}", e.mode));
-        cell(
-            ui,
-            MODE_WIDTH,
-            height,
-            Align::Min,
-            RichText::new(mode).monospace(),
-        );
-        if self.shows_layer() {
-            let layer = built
+        match column {
+            KIND_COLUMN => {
+                let color = match kind {
+                    EntryKind::Dir => ui.visuals().hyperlink_color,
+                    EntryKind::Symlink | EntryKind::Hardlink => ui.visuals().warn_fg_color,
+                    EntryKind::Whiteout | EntryKind::OpaqueMarker => ui.visuals().error_fg_color,
+                    _ => ui.visuals().text_color(),
+                };
+                RichText::new(kind.as_str()).color(color).into()
+            }
+            SIZE_COLUMN if built.tree.is_dir(id) || kind == EntryKind::File => {
+                human_size(built.tree.total_size(id)).into()
+            }
+            MODE_COLUMN => {
+                let mode = entry.map_or_else(String::new, |e| format!("{:04o}", e.mode));
+                RichText::new(mode).monospace().into()
+            }
+            LAYER_COLUMN => built
                 .layer_index(id)
-                .map_or_else(String::new, |l| l.to_string());
-            cell(ui, LAYER_WIDTH, height, Align::Max, RichText::new(layer));
+                .map_or_else(String::new, |l| l.to_string())
+                .into(),
+            _ => WidgetText::default(),
         }
     }
 
-    fn name_text(&self, ui: &Ui, id: NodeId) -> RichText {
-        let name = RichText::new(escape_control(self.built.tree.name(id)));
-        match self.built.change(id) {
-            Some(change) => name.color(change_color(ui.visuals(), change)),
-            None => name,
-        }
+    fn change(&self, id: NodeId) -> Option<Change> {
+        self.built.change(id)
     }
 
     fn name_extras_ui(&self, ui: &mut Ui, id: NodeId) {
@@ -527,6 +509,7 @@ fn entry_details(ui: &mut Ui, built: &BuiltTree, id: NodeId, path: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gui::widgets::tree_view::TreeSort;
     use crate::model::Entry;
 
     fn entry(path: &str, kind: EntryKind) -> Entry {

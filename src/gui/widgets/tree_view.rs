@@ -10,9 +10,12 @@
 //! Nothing walks the tree recursively: rows come from [`PathTree::flatten`] and
 //! [`PathTree::kept_with_parents`].
 
-use egui::{Align, Layout, Response, RichText, Sense, Ui, UiBuilder, Vec2, WidgetInfo, WidgetText};
+use egui::{
+    Align, Color32, Layout, Response, RichText, Sense, Ui, UiBuilder, Vec2, Visuals, WidgetInfo,
+    WidgetText,
+};
 
-use crate::model::{NodeId, PathFilter, PathTree, TreeRow};
+use crate::model::{Change, NodeId, PathFilter, PathTree, TreeRow};
 use crate::output::escape_control;
 
 /// Indentation per directory level.
@@ -122,6 +125,20 @@ pub struct Columns {
     pub after: Vec<Column>,
 }
 
+/// What sets a kind of tree apart that never changes.
+pub struct TreeLook {
+    /// The label of the filter field.
+    pub filter_label: &'static str,
+    /// The width of the filter field.
+    pub filter_width: f32,
+    /// The scroll area's id.
+    pub scroll_id: &'static str,
+    /// Whether the rows scroll sideways too (their columns can be wider than the panel).
+    pub scrolls_sideways: bool,
+    /// Whether a click on a directory's name opens or closes it (else it clicks the row).
+    pub name_toggles: bool,
+}
+
 /// What a tree shows of its nodes: the tree, its columns and cells, each row's name, colour,
 /// tooltip and context menu, and a narrowing of the rows of its own (besides the path filter).
 pub trait TreeRows {
@@ -130,26 +147,18 @@ pub trait TreeRows {
     /// What the user can ask of a row, handed back to the app.
     type Action;
 
-    /// The label of the filter field.
-    const FILTER_LABEL: &'static str;
-    /// The width of the filter field.
-    const FILTER_WIDTH: f32;
-    /// The scroll area's id.
-    const SCROLL_ID: &'static str;
-    /// Whether the rows scroll sideways too (their columns can be wider than the panel).
-    const SCROLLS_SIDEWAYS: bool;
-    /// Whether a click on a directory's name opens or closes it (else it clicks the row).
-    const NAME_TOGGLES: bool;
+    /// The tree's fixed traits.
+    const LOOK: TreeLook;
 
     /// The tree.
     fn tree(&self) -> &PathTree<Self::Payload>;
     /// The columns, their headers drawn in `ui`'s style.
     fn columns(&self, ui: &Ui) -> Columns;
-    /// Draws the cells of node `id` left of the name (as [`Columns::before`] says), then
-    /// those right of it when `after`.
-    fn cells_ui(&self, ui: &mut Ui, id: NodeId, height: f32, after: bool);
-    /// The name of node `id`, coloured by what it is.
-    fn name_text(&self, ui: &Ui, id: NodeId) -> RichText;
+    /// The text of node `id` in column `column` (counting [`Columns::before`], then
+    /// [`Columns::after`]), drawn in `ui`'s style.
+    fn cell(&self, ui: &Ui, id: NodeId, column: usize) -> WidgetText;
+    /// The change of node `id`, which colours its name (see [`change_color`]).
+    fn change(&self, id: NodeId) -> Option<Change>;
     /// What follows the name (a link's target…).
     fn name_extras_ui(&self, _ui: &mut Ui, _id: NodeId) {}
     /// The tooltip of the name; `path` is the node's path as shown.
@@ -528,12 +537,12 @@ impl<R: TreeRows> PathTreeView<R> {
 
     /// The filter field, the narrowing's controls and the expand / collapse buttons.
     pub fn show_controls(&mut self, ui: &mut Ui) {
-        let label = ui.label(R::FILTER_LABEL);
+        let label = ui.label(R::LOOK.filter_label);
         let field = ui
             .add(
                 egui::TextEdit::singleline(&mut self.filter)
                     .hint_text("substring, e.g. bin/")
-                    .desired_width(R::FILTER_WIDTH),
+                    .desired_width(R::LOOK.filter_width),
             )
             .labelled_by(label.id);
         if field.changed() {
@@ -580,21 +589,21 @@ impl<R: TreeRows> PathTreeView<R> {
         };
         let mut sort_by = None;
         ui.horizontal(|ui| {
-            let mut header = |ui: &mut Ui, header: Header, width: f32, align: Align| match header {
-                Header::Title(title) => cell(ui, width, height, align, title),
-                Header::Sort(title, key) => {
+            let mut header = |ui: &mut Ui, header: &Header, width: f32, align: Align| match header {
+                Header::Title(title) => cell(ui, width, height, align, title.clone()),
+                &Header::Sort(title, key) => {
                     if sort_header_ui(ui, width, height, align, (title, self.sort.arrow(key))) {
                         sort_by = Some(key);
                     }
                 }
             };
-            for column in columns.before {
-                header(ui, column.header, column.width, column.align);
+            for column in &columns.before {
+                header(ui, &column.header, column.width, column.align);
             }
             let width = name_width.unwrap_or_else(|| ui.available_width());
-            header(ui, columns.name, width, Align::Min);
-            for column in columns.after {
-                header(ui, column.header, column.width, column.align);
+            header(ui, &columns.name, width, Align::Min);
+            for column in &columns.after {
+                header(ui, &column.header, column.width, column.align);
             }
         });
         ui.separator();
@@ -609,8 +618,8 @@ impl<R: TreeRows> PathTreeView<R> {
             return None;
         }
         let row_step = height + ui.spacing().item_spacing.y;
-        let mut scroll_area = egui::ScrollArea::new([R::SCROLLS_SIDEWAYS, true])
-            .id_salt(R::SCROLL_ID)
+        let mut scroll_area = egui::ScrollArea::new([R::LOOK.scrolls_sideways, true])
+            .id_salt(R::LOOK.scroll_id)
             .auto_shrink(false);
         if self.scroll_to_selected
             && let Some(index) = self
@@ -636,7 +645,7 @@ impl<R: TreeRows> PathTreeView<R> {
                     can_toggle: !filtering,
                     selected: self.selected_node == Some(id),
                 };
-                match row_ui(ui, &self.data, id, &style) {
+                match row_ui(ui, &self.data, &columns, id, &style) {
                     Some(RowClick::Toggle) => clicked = Some((id, Some(!is_open))),
                     Some(RowClick::Select) => {
                         clicked = Some((id, None));
@@ -686,6 +695,7 @@ enum RowClick<A> {
 fn row_ui<R: TreeRows>(
     ui: &mut Ui,
     data: &R,
+    columns: &Columns,
     id: NodeId,
     style: &RowStyle,
 ) -> Option<RowClick<R::Action>> {
@@ -711,7 +721,10 @@ fn row_ui<R: TreeRows>(
             );
         }
         ui.horizontal(|ui| {
-            data.cells_ui(ui, id, height, false);
+            for (index, column) in columns.before.iter().enumerate() {
+                let text = data.cell(ui, id, index);
+                cell(ui, column.width, height, column.align, text);
+            }
             let width = style.name_width.unwrap_or_else(|| ui.available_width());
             let (rect, _) = ui.allocate_exact_size(Vec2::new(width, height), Sense::hover());
             let mut name_ui = ui.new_child(
@@ -732,7 +745,10 @@ fn row_ui<R: TreeRows>(
             } else {
                 ui_name.add_space(height * TOGGLE_SCALE + ui_name.spacing().item_spacing.x);
             }
-            let mut name = data.name_text(ui_name, id);
+            let mut name = RichText::new(escape_control(data.tree().name(id)));
+            if let Some(change) = data.change(id) {
+                name = name.color(change_color(ui_name.visuals(), change));
+            }
             if style.selected {
                 name = name.strong();
             }
@@ -748,7 +764,7 @@ fn row_ui<R: TreeRows>(
                 .sense(sense);
             let response = ui_name.add(label);
             if clickable && response.clicked() {
-                let toggles = R::NAME_TOGGLES && has_toggle && style.can_toggle;
+                let toggles = R::LOOK.name_toggles && has_toggle && style.can_toggle;
                 click = Some(if toggles {
                     RowClick::Toggle
                 } else {
@@ -757,7 +773,10 @@ fn row_ui<R: TreeRows>(
             }
             response.on_hover_ui(|ui| data.tooltip_ui(ui, id, &path));
             data.name_extras_ui(ui_name, id);
-            data.cells_ui(ui, id, height, true);
+            for (index, column) in columns.after.iter().enumerate() {
+                let text = data.cell(ui, id, columns.before.len() + index);
+                cell(ui, column.width, height, column.align, text);
+            }
         })
     });
     if data.has_context_menu(id) {
@@ -769,6 +788,17 @@ fn row_ui<R: TreeRows>(
         });
     }
     click
+}
+
+/// The colour of a row whose entry made `change`, readable on the theme of `visuals` (the
+/// same in both trees).
+pub fn change_color(visuals: &Visuals, change: Change) -> Color32 {
+    match change {
+        Change::Added if visuals.dark_mode => Color32::LIGHT_GREEN,
+        Change::Added => Color32::DARK_GREEN,
+        Change::Modified => visuals.warn_fg_color,
+        Change::Removed => visuals.error_fg_color,
+    }
 }
 
 /// Indents a row `depth` levels (at most [`MAX_INDENT_LEVELS`]).
