@@ -2,8 +2,9 @@
 //! directory tree, each row with both sides (change, size A, size B, kind A→B, mode A→B),
 //! coloured by change like the file tree, narrowed by a path filter and by change.
 //!
-//! The [`DiffTree`] is built once on a worker; the visible rows are recomputed only when the
-//! filters or the expansion change, and each frame draws just the rows on screen.
+//! The [`DiffTree`] is built once on a worker; its rows ([`DiffRows`]) are shown by the one tree
+//! widget ([`PathTreeView`]), the Files tab's too. A click on the name of a path image A has
+//! asks to show it in A's files.
 
 use egui::text::LayoutJob;
 use egui::{Align, FontId, RichText, TextFormat, Ui, WidgetText};

@@ -1,9 +1,10 @@
-//! The virtualised file tree widget: expansion state, a path filter and cached rows.
+//! The Files tab's tree: the entries of a peeked layer or of the final filesystem, as the rows
+//! ([`FileRows`]) of the one tree widget ([`PathTreeView`], which keeps the expansion, the
+//! filter, the sort, the selection and the cached rows, and draws only the rows on screen).
 //!
-//! The [`FileTree`] is replaced only when new entries arrive; the flattened rows are
-//! recomputed only when the tree, the expansion or the filter changes; each frame draws just
-//! the rows that are on screen. What the user asks of a row (its context menu) is handed back
-//! as a [`TreeAction`] for the app to carry out. Rows are coloured by the change their entry
+//! The [`FileTree`] grows in place as entries stream in, or is replaced by a rebuilt one. What
+//! the user asks of a row (its context menu) is handed back as a [`TreeAction`] for the app to
+//! carry out. Rows are coloured by the change their entry
 //! made (added, modified, removed), and "Changes only" hides what a layer did not really
 //! change. Clicking the "Name" or "Size" header sorts each directory's children; a path can be
 //! revealed (its parents opened, its row selected and scrolled into view), which is how the
