@@ -15,7 +15,8 @@ pub use app::{
     CentralTab, DialogChoice, FileDialogs, FixedChoice, FixedSavePath, LayerslayerApp,
     NativeFileDialogs, TreeChoice,
 };
-pub use widgets::files_tree::{SortKey, TreeAction, TreeSort, TreeView};
+pub use widgets::files_tree::{TreeAction, TreeView};
+pub use widgets::tree_view::{SortKey, TreeSort};
 
 /// The window icon, converted to raw RGBA by `build.rs`.
 mod icon {

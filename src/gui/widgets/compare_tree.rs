@@ -2,16 +2,18 @@
 //! directory tree, each row with both sides (change, size A, size B, kind A→B, mode A→B),
 //! coloured by change like the file tree, narrowed by a path filter and by change.
 //!
-//! The [`DiffTree`] is built once on a worker; the visible rows are recomputed only when the
-//! filters or the expansion change, and each frame draws just the rows on screen.
+//! The [`DiffTree`] is built once on a worker; its rows ([`DiffRows`]) are shown by the one tree
+//! widget ([`PathTreeView`]), the Files tab's too. A click on the name of a path image A has
+//! asks to show it in A's files.
 
 use egui::text::LayoutJob;
-use egui::{Align, Color32, FontId, Layout, RichText, Sense, TextFormat, Ui, UiBuilder, Vec2};
+use egui::{Align, FontId, RichText, TextFormat, Ui, WidgetText};
 
-use crate::gui::widgets::files_tree::change_color;
-use crate::gui::widgets::tree_rows::{TOGGLE_SCALE, cell, indent_ui, toggle_ui};
+/// The colour of a row that a change made, the same as the file tree's for that change.
+pub use crate::gui::widgets::tree_view::change_color as diff_change_color;
+use crate::gui::widgets::tree_view::{Column, Columns, Header, PathTreeView, TreeLook, TreeRows};
 use crate::inspect::diff::{DiffRow, DiffSide, DiffSummary, summarize};
-use crate::model::{Change, EntryKind, PathFilter, PathTree, TreeRow};
+use crate::model::{Change, EntryKind, NodeId, PathTree};
 use crate::output::{escape_control, human_size};
 
 /// Column widths in points (the name takes what is left).
@@ -19,8 +21,6 @@ const CHANGE_WIDTH: f32 = 70.0;
 const SIZE_WIDTH: f32 = 76.0;
 const KIND_WIDTH: f32 = 150.0;
 const MODE_WIDTH: f32 = 100.0;
-/// The name column never gets narrower than this.
-const MIN_NAME_WIDTH: f32 = 160.0;
 
 /// The differing paths of a comparison as a directory tree: each node holds the index of its
 /// differing row, implied directories hold none.
@@ -40,66 +40,21 @@ pub fn diff_tree(rows: &[DiffRow]) -> DiffTree {
     tree
 }
 
-/// The colour of a row that `change` made, the same as the file tree's for that change.
-pub fn diff_change_color(visuals: &egui::Visuals, change: Change) -> Color32 {
-    change_color(visuals, change)
-}
-
-/// A browsable comparison: the differing rows, their tree, the filters and the expansion.
-pub struct DiffView {
+/// The Compare tree's rows: the differing rows, their tree, and which changes show.
+pub struct DiffRows {
     rows: Vec<DiffRow>,
     tree: DiffTree,
     summary: DiffSummary,
-    filter: String,
     /// Which changes show: added, removed, modified.
     show_added: bool,
     show_removed: bool,
     show_modified: bool,
-    /// Closed directories, by node index (everything starts open).
-    collapsed: Vec<bool>,
-    visible: Vec<TreeRow>,
-    stale: bool,
 }
 
-impl DiffView {
-    /// A view of `rows` and their `tree`, everything open and shown.
-    pub fn new(rows: Vec<DiffRow>, tree: DiffTree) -> Self {
-        Self {
-            summary: summarize(&rows),
-            rows,
-            tree,
-            filter: String::new(),
-            show_added: true,
-            show_removed: true,
-            show_modified: true,
-            collapsed: Vec::new(),
-            visible: Vec::new(),
-            stale: true,
-        }
-    }
+/// A browsable comparison: the differing rows, their tree, the filters and the expansion.
+pub type DiffView = PathTreeView<DiffRows>;
 
-    /// Counts of each change.
-    pub fn summary(&self) -> DiffSummary {
-        self.summary
-    }
-
-    /// Every differing row, sorted by path.
-    pub fn rows(&self) -> &[DiffRow] {
-        &self.rows
-    }
-
-    /// Narrows the rows to paths containing `filter` (case-insensitive) and their parents.
-    pub fn set_filter(&mut self, filter: impl Into<String>) {
-        self.filter = filter.into();
-        self.stale = true;
-    }
-
-    /// Shows or hides the rows of `change`.
-    pub fn set_shown(&mut self, change: Change, shown: bool) {
-        *self.shown_mut(change) = shown;
-        self.stale = true;
-    }
-
+impl DiffRows {
     fn shown_mut(&mut self, change: Change) -> &mut bool {
         match change {
             Change::Added => &mut self.show_added,
@@ -116,68 +71,181 @@ impl DiffView {
         }
     }
 
+    /// The differing row of node `id` (`None`: a directory holding differing paths).
+    fn diff(&self, id: NodeId) -> Option<&DiffRow> {
+        self.tree
+            .payload(id)
+            .and_then(|&index| self.rows.get(index))
+    }
+
+    /// Whether image A has the path of node `id` (it can be shown in A's files).
+    fn in_a(&self, id: NodeId) -> bool {
+        self.diff(id).is_some_and(|row| row.a.is_some())
+    }
+}
+
+impl TreeRows for DiffRows {
+    type Payload = usize;
+    /// Image A's layer holding a clicked path, and the path: to show in A's files.
+    type Action = (usize, String);
+
+    const LOOK: TreeLook = TreeLook {
+        filter_label: "Filter differences",
+        filter_width: 200.0,
+        scroll_id: "diff_rows",
+        scrolls_sideways: true,
+        name_toggles: false,
+    };
+
+    fn tree(&self) -> &DiffTree {
+        &self.tree
+    }
+
+    fn columns(&self, ui: &Ui) -> Columns {
+        let a_to_b = |title| Header::Title(a_to_b_header(ui, title).into());
+        Columns {
+            before: Vec::new(),
+            name: Header::Title(RichText::new("Path").strong().into()),
+            // Columns 0 to 4, as `cell` numbers them.
+            after: vec![
+                Column::titled("Change", CHANGE_WIDTH, Align::Min),
+                Column::titled("Size A", SIZE_WIDTH, Align::Max),
+                Column::titled("Size B", SIZE_WIDTH, Align::Max),
+                Column::new(a_to_b("Kind"), KIND_WIDTH, Align::Min),
+                Column::new(a_to_b("Mode"), MODE_WIDTH, Align::Min),
+            ],
+        }
+    }
+
+    fn cell(&self, ui: &Ui, id: NodeId, column: usize) -> WidgetText {
+        let Some(row) = self.diff(id) else {
+            return WidgetText::default();
+        };
+        match column {
+            0 => RichText::new(row.change.as_str())
+                .color(diff_change_color(ui.visuals(), row.change))
+                .into(),
+            1 => side_size(row.a.as_ref()).into(),
+            2 => side_size(row.b.as_ref()).into(),
+            // Monospace: the proportional font has no arrow.
+            3 => RichText::new(a_to_b(row, |side| side.kind.as_str().to_owned()))
+                .monospace()
+                .into(),
+            4 => RichText::new(a_to_b(row, |side| format!("{:04o}", side.mode)))
+                .monospace()
+                .into(),
+            _ => WidgetText::default(),
+        }
+    }
+
+    fn change(&self, id: NodeId) -> Option<Change> {
+        self.diff(id).map(|row| row.change)
+    }
+
+    fn tooltip_ui(&self, ui: &mut Ui, id: NodeId, path: &str) {
+        row_details(ui, path, self.diff(id));
+        if self.in_a(id) {
+            ui.label(RichText::new("Click to show it in image A's files.").weak());
+        }
+    }
+
+    /// Only directories holding differing paths open and close.
+    fn has_toggle(&self, id: NodeId) -> bool {
+        !self.tree.children(id).is_empty()
+    }
+
+    /// Paths image A has can be shown in its files.
+    fn name_clickable(&self, id: NodeId) -> bool {
+        self.in_a(id)
+    }
+
+    fn clicked(&self, id: NodeId) -> Option<(usize, String)> {
+        let a = self.diff(id)?.a.as_ref()?;
+        Some((a.layer, self.tree.path(id)))
+    }
+
+    fn empty_text(&self) -> Option<&'static str> {
+        Some("No differences match the filters.")
+    }
+
+    fn narrowed(&self) -> bool {
+        !(self.show_added && self.show_removed && self.show_modified)
+    }
+
+    fn keeps(&self, id: NodeId) -> bool {
+        self.change(id).is_some_and(|change| self.shows(change))
+    }
+
+    fn narrowing_ui(&mut self, ui: &mut Ui) -> bool {
+        let mut changed = false;
+        for (change, text) in [
+            (Change::Added, "Added"),
+            (Change::Removed, "Removed"),
+            (Change::Modified, "Modified"),
+        ] {
+            let color = diff_change_color(ui.visuals(), change);
+            changed |= ui
+                .checkbox(self.shown_mut(change), RichText::new(text).color(color))
+                .on_hover_text(format!("Show the paths {}", describe(change)))
+                .changed();
+        }
+        changed
+    }
+}
+
+impl PathTreeView<DiffRows> {
+    /// A view of `rows` and their `tree`, everything open and shown.
+    pub fn new(rows: Vec<DiffRow>, tree: DiffTree) -> Self {
+        let data = DiffRows {
+            summary: summarize(&rows),
+            rows,
+            tree,
+            show_added: true,
+            show_removed: true,
+            show_modified: true,
+        };
+        Self::of(data, true)
+    }
+
+    /// Counts of each change.
+    pub fn summary(&self) -> DiffSummary {
+        self.data().summary
+    }
+
+    /// Every differing row, sorted by path.
+    pub fn diff_rows(&self) -> &[DiffRow] {
+        &self.data().rows
+    }
+
+    /// Shows or hides the rows of `change`.
+    pub fn set_shown(&mut self, change: Change, shown: bool) {
+        *self.data_mut().shown_mut(change) = shown;
+        self.data_changed();
+    }
+
     /// The visible rows, top to bottom: each path and its change (`None` for a directory
     /// shown only as the parent of differing paths).
     pub fn visible_rows(&mut self) -> Vec<(String, Option<Change>)> {
-        self.refresh();
-        self.visible
-            .iter()
-            .map(|row| {
-                (
-                    self.tree.path(row.node),
-                    self.tree
-                        .payload(row.node)
-                        .map(|&index| self.rows[index].change),
-                )
-            })
-            .collect()
+        let count = self.rows().len();
+        (0..count).filter_map(|row| self.visible_row(row)).collect()
     }
 
     /// Number of visible rows.
     pub fn visible_row_count(&mut self) -> usize {
-        self.refresh();
-        self.visible.len()
+        self.rows().len()
     }
 
     /// The visible row at `row` (0 = top): path and change, as in
     /// [`visible_rows`](Self::visible_rows).
     pub fn visible_row(&mut self, row: usize) -> Option<(String, Option<Change>)> {
-        self.refresh();
-        let node = self.visible.get(row)?.node;
-        let change = self
-            .tree
-            .payload(node)
-            .map(|&index| self.rows[index].change);
-        Some((self.tree.path(node), change))
-    }
-
-    fn refresh(&mut self) {
-        if !self.stale {
-            return;
-        }
-        let filter = PathFilter::new(&self.filter);
-        let all_changes = self.show_added && self.show_removed && self.show_modified;
-        let tree = &self.tree;
-        let keep = (!filter.is_empty() || !all_changes).then(|| {
-            let matches = tree.path_matches(&filter);
-            tree.kept_with_parents(|id| {
-                tree.payload(id).is_some_and(|&index| {
-                    self.shows(self.rows[index].change) && matches[id.index()]
-                })
-            })
-        });
-        let open_all = !filter.is_empty();
-        let collapsed = &self.collapsed;
-        let visible = tree.flatten(None, keep.as_deref(), |id| {
-            open_all || !collapsed.get(id.index()).copied().unwrap_or(false)
-        });
-        self.visible = visible;
-        self.stale = false;
+        let node = self.rows().get(row)?.node;
+        let data = self.data();
+        Some((data.tree.path(node), data.change(node)))
     }
 
     /// The summary line: `+A −R ~M`, each count in its change's colour.
     pub fn summary_ui(&self, ui: &mut Ui) {
-        let summary = self.summary;
+        let summary = self.data().summary;
         let font = FontId::default();
         let visuals = ui.visuals();
         let part =
@@ -200,140 +268,6 @@ impl DiffView {
         );
         ui.add(egui::Label::new(job).wrap());
     }
-
-    /// The filter field, the change checkboxes and expand / collapse.
-    pub fn show_controls(&mut self, ui: &mut Ui) {
-        let label = ui.label("Filter differences");
-        let field = ui
-            .add(
-                egui::TextEdit::singleline(&mut self.filter)
-                    .hint_text("substring, e.g. bin/")
-                    .desired_width(200.0),
-            )
-            .labelled_by(label.id);
-        if field.changed() {
-            self.stale = true;
-        }
-        for (change, text) in [
-            (Change::Added, "Added"),
-            (Change::Removed, "Removed"),
-            (Change::Modified, "Modified"),
-        ] {
-            let color = diff_change_color(ui.visuals(), change);
-            let shown = self.shown_mut(change);
-            if ui
-                .checkbox(shown, RichText::new(text).color(color))
-                .on_hover_text(format!("Show the paths {}", describe(change)))
-                .changed()
-            {
-                self.stale = true;
-            }
-        }
-        let filtering = !self.filter.trim().is_empty();
-        if ui
-            .add_enabled(!filtering, egui::Button::new("Expand all"))
-            .clicked()
-        {
-            self.collapsed.fill(false);
-            self.stale = true;
-        }
-        if ui
-            .add_enabled(!filtering, egui::Button::new("Collapse all"))
-            .clicked()
-        {
-            let tree = &self.tree;
-            self.collapsed = std::iter::once(false)
-                .chain(tree.ids().map(|id| !tree.children(id).is_empty()))
-                .collect();
-            self.stale = true;
-        }
-    }
-
-    /// The column header and the rows in view. Returns the layer of image A and the path of
-    /// a row whose name was clicked, to be shown in A's files.
-    pub fn show_rows(&mut self, ui: &mut Ui) -> Option<(usize, String)> {
-        self.refresh();
-        let row_height = ui.spacing().interact_size.y;
-        let spacing = ui.spacing().item_spacing.x;
-        let fixed = CHANGE_WIDTH + 2.0 * SIZE_WIDTH + KIND_WIDTH + MODE_WIDTH + 6.0 * spacing;
-        // Leave room for the scroll bar.
-        let name_width = (ui.available_width() - fixed - 16.0).max(MIN_NAME_WIDTH);
-        ui.horizontal(|ui| {
-            let strong = |text: &str| RichText::new(text).strong();
-            cell(ui, name_width, row_height, Align::Min, strong("Path"));
-            cell(ui, CHANGE_WIDTH, row_height, Align::Min, strong("Change"));
-            cell(ui, SIZE_WIDTH, row_height, Align::Max, strong("Size A"));
-            cell(ui, SIZE_WIDTH, row_height, Align::Max, strong("Size B"));
-            cell(
-                ui,
-                KIND_WIDTH,
-                row_height,
-                Align::Min,
-                a_to_b_header(ui, "Kind"),
-            );
-            cell(
-                ui,
-                MODE_WIDTH,
-                row_height,
-                Align::Min,
-                a_to_b_header(ui, "Mode"),
-            );
-        });
-        ui.separator();
-        if self.visible.is_empty() {
-            ui.label(RichText::new("No differences match the filters.").weak());
-            return None;
-        }
-        let filtering = !self.filter.trim().is_empty();
-        let (tree, rows, visible, collapsed) =
-            (&self.tree, &self.rows, &self.visible, &self.collapsed);
-        let mut toggled = None;
-        let mut reveal = None;
-        egui::ScrollArea::both()
-            .id_salt("diff_rows")
-            .auto_shrink(false)
-            .show_rows(ui, row_height, visible.len(), |ui, range| {
-                for row in &visible[range] {
-                    let id = row.node;
-                    let diff = tree.payload(id).map(|&index| &rows[index]);
-                    let is_open = filtering || !collapsed.get(id.index()).copied().unwrap_or(false);
-                    let can_toggle = !filtering && !tree.children(id).is_empty();
-                    let layout = RowLayout {
-                        height: row_height,
-                        name_width,
-                        depth: row.depth,
-                        is_open,
-                        can_toggle,
-                    };
-                    let path = tree.path(id);
-                    match diff_row_ui(ui, tree.name(id), &path, diff, &layout) {
-                        RowClick::Toggle => toggled = Some(id),
-                        RowClick::Name => {
-                            reveal = diff
-                                .and_then(|row| row.a.as_ref())
-                                .map(|a| (a.layer, path.clone()));
-                        }
-                        RowClick::Nothing => {}
-                    }
-                }
-            });
-        if let Some(id) = toggled
-            && let Some(closed) = self.collapsed.get_mut(id.index())
-        {
-            *closed = !*closed;
-            self.stale = true;
-        }
-        reveal
-    }
-}
-
-/// What a click on a row did.
-enum RowClick {
-    Nothing,
-    /// The directory was opened or closed.
-    Toggle,
-    /// The name of a path image A has was clicked.
-    Name,
 }
 
 /// How a change reads in a sentence.
@@ -345,105 +279,6 @@ fn describe(change: Change) -> &'static str {
             "both images have, with another kind, size, mode, link target or content"
         }
     }
-}
-
-/// Where and how a row is drawn.
-struct RowLayout {
-    height: f32,
-    name_width: f32,
-    depth: usize,
-    is_open: bool,
-    can_toggle: bool,
-}
-
-/// Draws one row; returns what a click on it did.
-fn diff_row_ui(
-    ui: &mut Ui,
-    name: &str,
-    full_path: &str,
-    diff: Option<&DiffRow>,
-    layout: &RowLayout,
-) -> RowClick {
-    let height = layout.height;
-    let change = diff.map(|row| row.change);
-    let color = change.map(|change| diff_change_color(ui.visuals(), change));
-    let mut click = RowClick::Nothing;
-    // Image A's side of the path can be shown in its files.
-    let in_a = diff.is_some_and(|row| row.a.is_some());
-    ui.push_id(full_path, |ui| {
-        ui.horizontal(|ui| {
-            let (rect, _) =
-                ui.allocate_exact_size(Vec2::new(layout.name_width, height), Sense::hover());
-            let mut name_ui = ui.new_child(
-                UiBuilder::new()
-                    .max_rect(rect)
-                    .layout(Layout::left_to_right(Align::Center)),
-            );
-            indent_ui(&mut name_ui, layout.depth);
-            let path = escape_control(full_path);
-            if layout.can_toggle {
-                if toggle_ui(&mut name_ui, layout.is_open, &path, height).clicked() {
-                    click = RowClick::Toggle;
-                }
-            } else {
-                name_ui.add_space(height * TOGGLE_SCALE + name_ui.spacing().item_spacing.x);
-            }
-            let mut name = RichText::new(escape_control(name));
-            if let Some(color) = color {
-                name = name.color(color);
-            }
-            let sense = if in_a { Sense::click() } else { Sense::hover() };
-            let response = name_ui.add(
-                egui::Label::new(name)
-                    .selectable(false)
-                    .truncate()
-                    .sense(sense),
-            );
-            if in_a && response.clicked() {
-                click = RowClick::Name;
-            }
-            let response = if in_a {
-                response.on_hover_cursor(egui::CursorIcon::PointingHand)
-            } else {
-                response
-            };
-            response.on_hover_ui(|ui| {
-                row_details(ui, full_path, diff);
-                if in_a {
-                    ui.label(RichText::new("Click to show it in image A's files.").weak());
-                }
-            });
-            let (change_text, size_a, size_b, kind, mode) = match diff {
-                Some(row) => (
-                    RichText::new(row.change.as_str()).color(color.unwrap_or_default()),
-                    side_size(row.a.as_ref()),
-                    side_size(row.b.as_ref()),
-                    a_to_b(row, |side| side.kind.as_str().to_owned()),
-                    a_to_b(row, |side| format!("{:04o}", side.mode)),
-                ),
-                None => Default::default(),
-            };
-            cell(ui, CHANGE_WIDTH, height, Align::Min, change_text);
-            cell(ui, SIZE_WIDTH, height, Align::Max, RichText::new(size_a));
-            cell(ui, SIZE_WIDTH, height, Align::Max, RichText::new(size_b));
-            // Monospace: the proportional font has no arrow.
-            cell(
-                ui,
-                KIND_WIDTH,
-                height,
-                Align::Min,
-                RichText::new(kind).monospace(),
-            );
-            cell(
-                ui,
-                MODE_WIDTH,
-                height,
-                Align::Min,
-                RichText::new(mode).monospace(),
-            );
-        });
-    });
-    click
 }
 
 /// The size of one side of a file (empty when the side is missing or not a file).
@@ -466,9 +301,9 @@ fn a_to_b(row: &DiffRow, field: impl Fn(&DiffSide) -> String) -> String {
     }
 }
 
-/// The tooltip of a row: the full path, and both sides in full.
-fn row_details(ui: &mut Ui, full_path: &str, diff: Option<&DiffRow>) {
-    ui.label(RichText::new(escape_control(full_path)).monospace());
+/// The tooltip of a row: the full path (as shown), and both sides in full.
+fn row_details(ui: &mut Ui, path: &str, diff: Option<&DiffRow>) {
+    ui.label(RichText::new(path).monospace());
     let Some(row) = diff else {
         ui.label("a directory holding differing paths (the same in both images)");
         return;
@@ -579,13 +414,13 @@ mod tests {
             view.visible_rows()[1],
             ("opt/old".to_owned(), Some(Removed))
         );
-        let modified = &view.rows()[1];
+        let modified = &view.diff_rows()[1];
         assert_eq!(
             a_to_b(modified, |s| format!("{:04o}", s.mode)),
             "0644 → 0600"
         );
         assert_eq!(
-            a_to_b(&view.rows()[0], |s| s.kind.as_str().into()),
+            a_to_b(&view.diff_rows()[0], |s| s.kind.as_str().into()),
             "— → file"
         );
     }
