@@ -515,16 +515,8 @@ mod tests {
 
     fn entry(path: &str, kind: EntryKind) -> Entry {
         Entry {
-            path: path.into(),
-            kind,
-            size: 1,
             mode: 0o644,
-            uid: 0,
-            gid: 0,
-            mtime: 0,
-            link_target: None,
-            content: None,
-            raw_names: None,
+            ..Entry::new(path, kind, 1)
         }
     }
 
