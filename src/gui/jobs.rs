@@ -18,7 +18,8 @@ use crate::gui::widgets::files_tree::{BuiltTree, TreeScope};
 use crate::inspect::analysis::{Analysis, LayerView, analyze_layers};
 use crate::inspect::carve::{self, CarveError, CarveReport, CarveTarget};
 use crate::inspect::diff::{
-    CompareImage, CompareReader, Comparison, DiffRow, ReadRequest, Side, compare_images,
+    CompareImage, CompareReader, ComparedListing, Comparison, DiffRow, ReadRequest, Side,
+    compare_images,
 };
 use crate::layer::cache::ListingCache;
 use crate::layer::list::{ContentNeed, ListingOptions};
@@ -500,6 +501,15 @@ impl PeekedListing {
             result: self.result,
         }
     }
+
+    /// The layer as a comparison takes it: its batches shared, no entry copied.
+    fn into_compared(self) -> ComparedListing {
+        ComparedListing {
+            layer: self.entries.layer,
+            result: self.result,
+            batches: self.entries.batches,
+        }
+    }
 }
 
 /// A finished analysis.
@@ -656,7 +666,7 @@ fn compare(
     let known_a = peeked_a
         .into_iter()
         .filter(|layer| layer.result.status.is_complete())
-        .map(PeekedListing::into_listing)
+        .map(PeekedListing::into_compared)
         .collect();
     let comparison = compare_images(
         CompareImage {

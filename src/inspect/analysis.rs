@@ -256,7 +256,7 @@ fn duplicates(merged: &[(usize, &Entry)]) -> Vec<DuplicateGroup> {
     let mut files: Vec<(ContentHash, u64, &str)> = merged
         .iter()
         .filter(|(_, entry)| entry.kind == EntryKind::File && entry.size > 0)
-        .filter_map(|(_, entry)| Some((entry.content?.hash, entry.size, entry.path.as_str())))
+        .filter_map(|(_, entry)| Some((entry.content?.hash, entry.size, &*entry.path)))
         .collect();
     files.sort_unstable();
     let mut duplicates: Vec<DuplicateGroup> = files
@@ -297,7 +297,7 @@ pub(crate) fn largest_files(merged: &[(usize, &Entry)], count: usize) -> Vec<Lar
     files
         .into_iter()
         .map(|(layer, entry)| LargestFile {
-            path: entry.path.clone(),
+            path: entry.path.to_string(),
             size: entry.size,
             layer,
         })
@@ -314,7 +314,7 @@ where
     for entry in view.entries.clone() {
         let mut flag = |kind: FlagKind, detail: String| {
             flags.push(Flag {
-                path: entry.path.clone(),
+                path: entry.path.to_string(),
                 layer,
                 kind,
                 detail,
@@ -371,7 +371,7 @@ pub(crate) fn secret_reason(entry: &Entry) -> Option<String> {
         return Some("private key in its content".into());
     }
     let has_words = secret_content == Some(SecretContent::CredentialWords);
-    let path = entry.path.as_str();
+    let path: &str = &entry.path;
     let name = entry.name();
     for &(suffix, needs_words, what) in CREDENTIAL_FILES {
         let matches = path
