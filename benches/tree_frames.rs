@@ -19,7 +19,7 @@ const FRAMES: usize = 600;
 fn entry(path: String, kind: EntryKind, size: u64) -> Entry {
     Entry {
         mtime: 1_700_000_000,
-        link_target: (kind == EntryKind::Symlink).then(|| "../target".to_owned()),
+        link_target: (kind == EntryKind::Symlink).then(|| "../target".into()),
         ..Entry::new(path, kind, size)
     }
 }

@@ -74,12 +74,19 @@ impl From<ExportError> for Failure {
 
 /// 4 when a layer is missing, 7 when one is incomplete, else 0.
 pub(crate) fn listings_exit_code(listings: &[LayerListing]) -> u8 {
-    if listings
-        .iter()
-        .any(|l| matches!(l.result.status, LayerStatus::Missing(_)))
+    statuses_exit_code(listings.iter().map(|listing| &listing.result.status))
+}
+
+/// [`listings_exit_code`] over the layers' statuses alone.
+pub(crate) fn statuses_exit_code<'a>(
+    statuses: impl Iterator<Item = &'a LayerStatus> + Clone,
+) -> u8 {
+    if statuses
+        .clone()
+        .any(|status| matches!(status, LayerStatus::Missing(_)))
     {
         exit_code::NOT_FOUND
-    } else if listings.iter().all(|l| l.result.status.is_complete()) {
+    } else if statuses.into_iter().all(LayerStatus::is_complete) {
         exit_code::OK
     } else {
         exit_code::INCOMPLETE

@@ -15,10 +15,11 @@ use crate::cancel::CancelToken;
 use crate::gui::job::{Job, JobPanicked, Worker};
 use crate::gui::widgets::compare_tree::{DiffTree, diff_tree};
 use crate::gui::widgets::files_tree::{BuiltTree, TreeScope};
-use crate::inspect::analysis::{Analysis, analyze};
+use crate::inspect::analysis::{Analysis, LayerView, analyze_layers};
 use crate::inspect::carve::{self, CarveError, CarveReport, CarveTarget};
 use crate::inspect::diff::{
-    CompareImage, CompareReader, Comparison, DiffRow, ReadRequest, Side, compare_images,
+    CompareImage, CompareReader, ComparedListing, Comparison, DiffRow, ReadRequest, Side,
+    compare_images,
 };
 use crate::layer::cache::ListingCache;
 use crate::layer::list::{ContentNeed, ListingOptions};
@@ -497,11 +498,20 @@ impl PeekedListing {
             result: self.result,
         }
     }
+
+    /// The layer as a comparison takes it: its batches shared, no entry copied.
+    fn into_compared(self) -> ComparedListing {
+        ComparedListing {
+            layer: self.entries.layer,
+            result: self.result,
+            batches: self.entries.batches,
+        }
+    }
 }
 
 /// A finished analysis.
 pub struct AnalysisDone {
-    /// What [`analyze`] found.
+    /// What [`analyze_layers`] found.
     pub analysis: Analysis,
     /// Regular files listed without their content facts: the duplicate and content checks
     /// could not look at them.
@@ -512,20 +522,25 @@ pub struct AnalysisDone {
 pub type AnalysisJob = Job<AnalysisDone>;
 
 impl AnalysisJob {
-    /// Analyses `layers` (base first) with [`analyze`]; wakes `ctx` when done.
+    /// Analyses `layers` (base first) with [`analyze_layers`], borrowing their entries; wakes `ctx` when done.
     pub fn start(layers: Vec<PeekedListing>, ctx: egui::Context) -> Result<Self, String> {
         Job::spawn("analysis", &ctx, move |_| {
-            let listings: Vec<LayerListing> = layers
-                .into_iter()
-                .map(PeekedListing::into_listing)
-                .collect();
-            let files_without_content = listings
+            // The peek's batches are borrowed, not copied.
+            let views: Vec<LayerView<'_, _>> = layers
                 .iter()
-                .flat_map(|listing| &listing.entries)
+                .map(|layer| LayerView {
+                    index: layer.entries.layer.index,
+                    status: &layer.result.status,
+                    entries: layer.entries.entries(),
+                })
+                .collect();
+            let files_without_content = views
+                .iter()
+                .flat_map(|view| view.entries.clone())
                 .filter(|entry| entry.kind == EntryKind::File && entry.content.is_none())
                 .count();
             AnalysisDone {
-                analysis: analyze(&listings),
+                analysis: analyze_layers(&views),
                 files_without_content,
             }
         })
@@ -648,7 +663,7 @@ fn compare(
     let known_a = peeked_a
         .into_iter()
         .filter(|layer| layer.result.status.is_complete())
-        .map(PeekedListing::into_listing)
+        .map(PeekedListing::into_compared)
         .collect();
     let comparison = compare_images(
         CompareImage {

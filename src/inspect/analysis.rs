@@ -3,14 +3,14 @@
 //! world-writable, secrets). Computed from listings alone, with no extra download; content
 //! checks use the facts gathered while the layers streamed ([`Entry::content`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
 
 use crate::model::{ContentHash, SecretContent};
-use crate::model::{Entry, EntryKind, LayerListing, MergedFilesystem};
+use crate::model::{Entry, EntryKind, LayerListing, LayerStatus, MergedFilesystem};
 
 /// How many of the largest files of the final filesystem a report lists.
 pub const LARGEST_FILES: usize = 20;
@@ -147,37 +147,82 @@ pub struct LargestFile {
     pub layer: usize,
 }
 
+/// One layer as the analysis reads it: its index, how reading it ended and its entries,
+/// borrowed from wherever they live (a [`LayerListing`], or the app's shared batches).
+#[derive(Debug, Clone, Copy)]
+pub struct LayerView<'a, E> {
+    /// The layer's index in its image.
+    pub index: usize,
+    /// How reading it ended.
+    pub status: &'a LayerStatus,
+    /// Its entries, in tar order (walked several times).
+    pub entries: E,
+}
+
+impl<'a> LayerView<'a, std::slice::Iter<'a, Entry>> {
+    /// The view of a listing.
+    pub fn of(listing: &'a LayerListing) -> Self {
+        Self {
+            index: listing.layer.index,
+            status: &listing.result.status,
+            entries: listing.entries.iter(),
+        }
+    }
+}
+
 /// Analyses `listings` (base layer first; every layer of the image for exact figures).
 pub fn analyze(listings: &[LayerListing]) -> Analysis {
+    let layers: Vec<LayerView<'_, _>> = listings.iter().map(LayerView::of).collect();
+    analyze_layers(&layers)
+}
+
+/// [`analyze`] over borrowed layers (base layer first), for callers that hold entries in
+/// another shape than a [`LayerListing`]: no entry is copied.
+pub fn analyze_layers<'a, E>(layers: &[LayerView<'a, E>]) -> Analysis
+where
+    E: Iterator<Item = &'a Entry> + Clone,
+{
+    // Laid by position (base first, as the indexes go), so that each final entry's layer
+    // is found again without a lookup.
     let mut filesystem = MergedFilesystem::default();
-    for listing in listings {
-        filesystem.apply(listing.layer.index, &listing.entries);
+    for (position, layer) in layers.iter().enumerate() {
+        filesystem.apply(position, layer.entries.clone());
     }
-    let merged: Vec<(usize, &Entry)> = filesystem.iter().collect();
-    // The final version of each path, by identity: a path written twice in one layer, or
-    // again by a later layer, has only its last entry here.
-    let final_files: HashSet<*const Entry> = merged
-        .iter()
-        .filter(|(_, entry)| entry.kind == EntryKind::File)
-        .map(|&(_, entry)| std::ptr::from_ref(entry))
-        .collect();
-    let final_bytes: u64 = merged
-        .iter()
-        .filter(|(_, entry)| entry.kind == EntryKind::File)
-        .map(|(_, entry)| entry.size)
-        .sum();
+    // The final version of each path, by its place: a path written twice in one layer, or
+    // again by a later layer, has only its last entry here. One flag per entry, per layer.
+    let mut is_final: Vec<Vec<bool>> = layers.iter().map(|_| Vec::new()).collect();
+    let mut final_bytes: u64 = 0;
+    let mut final_files: Vec<(usize, &'a Entry)> = Vec::new();
+    for (position, index, entry) in filesystem.iter_positions() {
+        if entry.kind != EntryKind::File {
+            continue;
+        }
+        final_bytes += entry.size;
+        if let (Some(layer), Some(flags)) = (layers.get(position), is_final.get_mut(position)) {
+            final_files.push((layer.index, entry));
+            if flags.len() <= index {
+                flags.resize(index + 1, false);
+            }
+            flags[index] = true;
+        }
+    }
+    drop(filesystem);
     let mut total_bytes = 0;
     let mut wasted: BTreeMap<&str, (u64, BTreeSet<usize>)> = BTreeMap::new();
-    for listing in listings {
-        for entry in listing.entries.iter().filter(|e| e.kind == EntryKind::File) {
+    for (layer, flags) in layers.iter().zip(&is_final) {
+        for (index, entry) in layer.entries.clone().enumerate() {
+            if entry.kind != EntryKind::File {
+                continue;
+            }
             total_bytes += entry.size;
-            if !final_files.contains(&std::ptr::from_ref(entry)) {
-                let slot = wasted.entry(entry.path.as_str()).or_default();
+            if !flags.get(index).copied().unwrap_or(false) {
+                let slot = wasted.entry(&entry.path).or_default();
                 slot.0 += entry.size;
-                slot.1.insert(listing.layer.index);
+                slot.1.insert(layer.index);
             }
         }
     }
+    drop(is_final);
     let mut wasted: Vec<WastedPath> = wasted
         .into_iter()
         .map(|(path, (bytes, layers))| WastedPath {
@@ -198,10 +243,10 @@ pub fn analyze(listings: &[LayerListing]) -> Analysis {
             final_bytes as f64 / total_bytes as f64
         },
         wasted,
-        duplicates: duplicates(&merged),
-        flags: listings.iter().flat_map(layer_flags).collect(),
-        largest: largest_files(&merged, LARGEST_FILES),
-        caveats: caveats(listings),
+        duplicates: duplicates(&final_files),
+        flags: layers.iter().flat_map(layer_flags).collect(),
+        largest: largest_files(&final_files, LARGEST_FILES),
+        caveats: caveats(layers),
     }
 }
 
@@ -211,7 +256,7 @@ fn duplicates(merged: &[(usize, &Entry)]) -> Vec<DuplicateGroup> {
     let mut files: Vec<(ContentHash, u64, &str)> = merged
         .iter()
         .filter(|(_, entry)| entry.kind == EntryKind::File && entry.size > 0)
-        .filter_map(|(_, entry)| Some((entry.content?.hash, entry.size, entry.path.as_str())))
+        .filter_map(|(_, entry)| Some((entry.content?.hash, entry.size, &*entry.path)))
         .collect();
     files.sort_unstable();
     let mut duplicates: Vec<DuplicateGroup> = files
@@ -252,7 +297,7 @@ pub(crate) fn largest_files(merged: &[(usize, &Entry)], count: usize) -> Vec<Lar
     files
         .into_iter()
         .map(|(layer, entry)| LargestFile {
-            path: entry.path.clone(),
+            path: entry.path.to_string(),
             size: entry.size,
             layer,
         })
@@ -260,13 +305,16 @@ pub(crate) fn largest_files(merged: &[(usize, &Entry)], count: usize) -> Vec<Lar
 }
 
 /// The flags of one layer's entries, in entry order.
-fn layer_flags(listing: &LayerListing) -> Vec<Flag> {
-    let layer = listing.layer.index;
+fn layer_flags<'a, E>(view: &LayerView<'a, E>) -> Vec<Flag>
+where
+    E: Iterator<Item = &'a Entry> + Clone,
+{
+    let layer = view.index;
     let mut flags = Vec::new();
-    for entry in &listing.entries {
+    for entry in view.entries.clone() {
         let mut flag = |kind: FlagKind, detail: String| {
             flags.push(Flag {
-                path: entry.path.clone(),
+                path: entry.path.to_string(),
                 layer,
                 kind,
                 detail,
@@ -323,7 +371,7 @@ pub(crate) fn secret_reason(entry: &Entry) -> Option<String> {
         return Some("private key in its content".into());
     }
     let has_words = secret_content == Some(SecretContent::CredentialWords);
-    let path = entry.path.as_str();
+    let path: &str = &entry.path;
     let name = entry.name();
     for &(suffix, needs_words, what) in CREDENTIAL_FILES {
         let matches = path
@@ -351,19 +399,22 @@ pub(crate) fn secret_reason(entry: &Entry) -> Option<String> {
 }
 
 /// Why some figures may be incomplete.
-fn caveats(listings: &[LayerListing]) -> Vec<String> {
+fn caveats<'a, E>(layers: &[LayerView<'a, E>]) -> Vec<String>
+where
+    E: Iterator<Item = &'a Entry> + Clone,
+{
     let mut caveats = Vec::new();
-    for listing in listings {
-        let layer = listing.layer.index;
-        if !listing.result.status.is_complete() {
+    for view in layers {
+        let layer = view.index;
+        if !view.status.is_complete() {
             caveats.push(format!(
                 "layer {layer} was not read completely ({}): its figures are partial",
-                listing.result.status.label()
+                view.status.label()
             ));
         }
-        let unread = listing
+        let unread = view
             .entries
-            .iter()
+            .clone()
             .filter(|e| e.kind == EntryKind::File && e.content.is_none())
             .count();
         if unread > 0 {

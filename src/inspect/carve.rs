@@ -199,17 +199,17 @@ fn verdict(entries: &[crate::model::Entry], path: &str) -> Result<Verdict, Carve
         path: path.to_owned(),
         what,
     };
-    if let Some(entry) = entries.iter().rev().find(|e| e.path == path) {
+    if let Some(entry) = entries.iter().rev().find(|e| &*e.path == path) {
         return match entry.kind {
             EntryKind::File => Ok(Verdict::Holds {
                 data_path: path.to_owned(),
                 size: entry.size,
             }),
             EntryKind::Hardlink => {
-                let target = entry.link_target.clone().unwrap_or_default();
+                let target = entry.link_target.as_deref().unwrap_or_default().to_owned();
                 let data = entries
                     .iter()
-                    .find(|e| e.path == target && e.kind == EntryKind::File)
+                    .find(|e| *e.path == *target && e.kind == EntryKind::File)
                     .ok_or_else(|| {
                         not_a_file(format!(
                             "a hardlink to {target}, which is not a file in its layer"
@@ -222,7 +222,7 @@ fn verdict(entries: &[crate::model::Entry], path: &str) -> Result<Verdict, Carve
             }
             EntryKind::Symlink => Err(not_a_file(format!(
                 "a symlink to {}; carve the path it points to",
-                entry.link_target.clone().unwrap_or_default()
+                entry.link_target.as_deref().unwrap_or_default()
             ))),
             EntryKind::Dir => Err(not_a_file("a directory".into())),
             EntryKind::Whiteout | EntryKind::OpaqueMarker => Ok(Verdict::Removes),
@@ -392,12 +392,12 @@ fn scan(
         let Some(entry) = convert_entry(member) else {
             continue;
         };
-        if entry.path == path {
+        if &*entry.path == path {
             match entry.kind {
                 // The data is at the link's target, earlier in this layer: read it from there.
                 EntryKind::Hardlink => {
                     return Ok(Scan::Found(Verdict::Holds {
-                        data_path: entry.link_target.unwrap_or_default(),
+                        data_path: entry.link_target.map(String::from).unwrap_or_default(),
                         size: 0,
                     }));
                 }

@@ -1,14 +1,16 @@
 //! Comparing the final filesystems of two images, path by path, and [`compare_images`], the
 //! whole comparison (shared layers read once) that the CLI and the app both run.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::cancel::CancelToken;
 use crate::model::{Change, ContentHash};
-use crate::model::{EntryKind, LayerListing, MergedEntry, merge_layers};
+use crate::model::{Entry, EntryKind, LayerListing, LayerResult, MergedEntry, MergedFilesystem};
 use crate::oci::LayerInfo;
 use crate::output::{ExportError, neutralize_formula};
 use crate::source::ImageSource;
@@ -39,15 +41,14 @@ pub struct DiffSide {
 }
 
 impl DiffSide {
-    fn of(item: &MergedEntry) -> Self {
-        let entry = &item.entry;
+    fn of((layer, entry): (usize, &Entry)) -> Self {
         Self {
             kind: entry.kind,
             size: entry.size,
             mode: entry.mode,
-            link_target: entry.link_target.clone(),
+            link_target: entry.link_target.as_deref().map(str::to_owned),
             content: entry.content.map(|c| c.hash),
-            layer: item.layer_index,
+            layer,
         }
     }
 
@@ -93,7 +94,8 @@ pub struct DiffSummary {
 /// The differing paths of two final filesystems (as [`crate::model::merge_layers`] returns
 /// them), sorted by path; unchanged paths are left out.
 pub fn diff_filesystems(a: &[MergedEntry], b: &[MergedEntry]) -> Vec<DiffRow> {
-    let mut paths: BTreeMap<&str, (Option<&MergedEntry>, Option<&MergedEntry>)> = BTreeMap::new();
+    type Sides<'m> = (Option<&'m MergedEntry>, Option<&'m MergedEntry>);
+    let mut paths: BTreeMap<&str, Sides<'_>> = BTreeMap::new();
     for item in a {
         paths.entry(&item.entry.path).or_default().0 = Some(item);
     }
@@ -102,22 +104,62 @@ pub fn diff_filesystems(a: &[MergedEntry], b: &[MergedEntry]) -> Vec<DiffRow> {
     }
     paths
         .into_iter()
-        .filter_map(|(path, sides)| {
-            let (a, b) = (sides.0.map(DiffSide::of), sides.1.map(DiffSide::of));
-            let change = match (&a, &b) {
-                (None, Some(_)) => Change::Added,
-                (Some(_), None) => Change::Removed,
-                (Some(a), Some(b)) if a.differs_from(b) => Change::Modified,
-                _ => return None,
-            };
-            Some(DiffRow {
-                change,
-                path: path.to_owned(),
-                a,
-                b,
-            })
+        .filter_map(|(path, (a, b))| {
+            let side = |item: &MergedEntry| DiffSide::of((item.layer_index, &item.entry));
+            diff_row(path, a.map(side), b.map(side))
         })
         .collect()
+}
+
+/// [`diff_filesystems`] of two final filesystems given as `(layer, entry)` pairs sorted by
+/// path with no path twice (as [`MergedFilesystem::iter`] gives them): walked side by side,
+/// with nothing copied but the differing rows.
+fn diff_sorted<'e>(
+    a: impl Iterator<Item = (usize, &'e Entry)>,
+    b: impl Iterator<Item = (usize, &'e Entry)>,
+) -> Vec<DiffRow> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    let mut rows = Vec::new();
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some((_, x)), Some((_, y))) => x.path.cmp(&y.path),
+        };
+        let (side_a, side_b) = match order {
+            Ordering::Less => (a.next(), None),
+            Ordering::Greater => (None, b.next()),
+            Ordering::Equal => (a.next(), b.next()),
+        };
+        let Some((_, entry)) = side_a.or(side_b) else {
+            break;
+        };
+        if let Some(row) = diff_row(
+            &entry.path,
+            side_a.map(DiffSide::of),
+            side_b.map(DiffSide::of),
+        ) {
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// The row of `path`, if its sides differ.
+fn diff_row(path: &str, a: Option<DiffSide>, b: Option<DiffSide>) -> Option<DiffRow> {
+    let change = match (&a, &b) {
+        (None, Some(_)) => Change::Added,
+        (Some(_), None) => Change::Removed,
+        (Some(a), Some(b)) if a.differs_from(b) => Change::Modified,
+        _ => return None,
+    };
+    Some(DiffRow {
+        change,
+        path: path.to_owned(),
+        a,
+        b,
+    })
 }
 
 /// Counts the rows of each change.
@@ -167,11 +209,51 @@ pub fn write_diff_csv(rows: &[DiffRow], out: impl Write) -> Result<(), ExportErr
     writer.flush().map_err(ExportError::Write)
 }
 
+/// One layer's listing in a comparison: its entries in the batches they were read in,
+/// shared rather than owned, so that the app's peeked layers, and B's layers shared with A,
+/// take part with no entry copied.
+#[derive(Debug, Clone)]
+pub struct ComparedListing {
+    /// The layer.
+    pub layer: LayerInfo,
+    /// How reading it ended.
+    pub result: LayerResult,
+    /// Its entries, in tar order, in batches.
+    pub batches: Vec<Arc<Vec<Entry>>>,
+}
+
+impl ComparedListing {
+    /// Its entries, in tar order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> + Clone {
+        self.batches.iter().flat_map(|batch| batch.iter())
+    }
+}
+
+impl From<LayerListing> for ComparedListing {
+    fn from(listing: LayerListing) -> Self {
+        Self {
+            layer: listing.layer,
+            result: listing.result,
+            batches: vec![Arc::new(listing.entries)],
+        }
+    }
+}
+
+/// The final filesystem of `listings` (base first), borrowing their entries.
+fn merged_of(listings: &[ComparedListing]) -> MergedFilesystem<'_> {
+    let mut filesystem = MergedFilesystem::default();
+    for listing in listings {
+        filesystem.apply(listing.layer.index, listing.entries());
+    }
+    filesystem
+}
+
 /// Image B's listings as far as image A's already give them: layers B shares with A (same
-/// digest, read completely) are taken from A's listings, so that a shared layer is read once.
+/// digest, read completely) are taken from A's listings (their entries shared, not copied),
+/// so that a shared layer is read once.
 #[derive(Debug)]
 pub struct SharedListings {
-    known: Vec<Option<LayerListing>>,
+    known: Vec<Option<ComparedListing>>,
     /// B's layers that still have to be read, in B's order.
     pub unread: Vec<LayerInfo>,
     /// How many of B's layers came from A.
@@ -180,19 +262,21 @@ pub struct SharedListings {
 
 impl SharedListings {
     /// Takes what it can for `b_layers` from `a`.
-    pub fn new(a: &[LayerListing], b_layers: &[LayerInfo]) -> Self {
-        let by_digest: HashMap<&str, &LayerListing> = a
+    pub fn new(a: &[ComparedListing], b_layers: &[LayerInfo]) -> Self {
+        let by_digest: HashMap<&str, &ComparedListing> = a
             .iter()
             .filter(|l| l.result.status.is_complete())
             .map(|l| (l.layer.digest(), l))
             .collect();
-        let known: Vec<Option<LayerListing>> = b_layers
+        let known: Vec<Option<ComparedListing>> = b_layers
             .iter()
             .map(|layer| {
-                by_digest.get(layer.digest()).map(|listing| LayerListing {
-                    layer: layer.clone(),
-                    ..(*listing).clone()
-                })
+                by_digest
+                    .get(layer.digest())
+                    .map(|listing| ComparedListing {
+                        layer: layer.clone(),
+                        ..(*listing).clone()
+                    })
             })
             .collect();
         let unread = b_layers
@@ -211,8 +295,8 @@ impl SharedListings {
 
     /// B's listings, in B's order, given the listings of the [`unread`](Self::unread) layers
     /// (in their order).
-    pub fn complete(self, read: Vec<LayerListing>) -> Vec<LayerListing> {
-        let mut read = read.into_iter();
+    pub fn complete(self, read: Vec<LayerListing>) -> Vec<ComparedListing> {
+        let mut read = read.into_iter().map(ComparedListing::from);
         self.known
             .into_iter()
             .filter_map(|known| known.or_else(|| read.next()))
@@ -269,9 +353,9 @@ pub struct CompareCancelled;
 #[derive(Debug)]
 pub struct Comparison {
     /// Image A's listings, base first.
-    pub listings_a: Vec<LayerListing>,
-    /// Image B's listings, base first (shared layers taken from A's).
-    pub listings_b: Vec<LayerListing>,
+    pub listings_a: Vec<ComparedListing>,
+    /// Image B's listings, base first (shared layers taken from A's, entries shared).
+    pub listings_b: Vec<ComparedListing>,
     /// Layers of B that A has too (same digest, read completely): read once.
     pub shared_layers: usize,
     /// Layers of A read for the comparison (not known before).
@@ -305,18 +389,19 @@ impl Comparison {
 }
 
 /// Compares the final filesystems of images `a` and `b`. Listings of A already read go in
-/// `known_a` (complete ones are used, matched by layer index); the other layers of A are read
+/// `known_a` (complete ones are used, matched by layer index; their entries are shared, not
+/// copied); the other layers of A are read
 /// through `reader`, then the layers of B that A does not share (same digest), so a shared
 /// layer is read once. Layers that could not be read completely stay in the listings with
 /// their status; only `cancel` stops the comparison.
 pub fn compare_images(
     a: CompareImage<'_>,
     b: CompareImage<'_>,
-    known_a: Vec<LayerListing>,
+    known_a: Vec<ComparedListing>,
     reader: &mut dyn CompareReader,
     cancel: &CancelToken,
 ) -> Result<Comparison, CompareCancelled> {
-    let mut known: HashMap<usize, LayerListing> = known_a
+    let mut known: HashMap<usize, ComparedListing> = known_a
         .into_iter()
         .filter(|listing| listing.result.status.is_complete())
         .map(|listing| (listing.layer.index, listing))
@@ -338,8 +423,8 @@ pub fn compare_images(
             shared: 0,
         })
     };
-    let mut fresh_a = fresh_a.into_iter();
-    let listings_a: Vec<LayerListing> = a
+    let mut fresh_a = fresh_a.into_iter().map(ComparedListing::from);
+    let listings_a: Vec<ComparedListing> = a
         .layers
         .iter()
         .filter_map(|layer| known.remove(&layer.index).or_else(|| fresh_a.next()))
@@ -365,7 +450,7 @@ pub fn compare_images(
         return Err(CompareCancelled);
     }
     reader.diffing();
-    let rows = diff_filesystems(&merge_layers(&listings_a), &merge_layers(&listings_b));
+    let rows = diff_sorted(merged_of(&listings_a).iter(), merged_of(&listings_b).iter());
     Ok(Comparison {
         listings_a,
         listings_b,

@@ -19,7 +19,7 @@ use crate::model::{ContentFacts, ContentHash, SecretContent};
 #[cfg(test)]
 pub(crate) fn facts_of_bytes(data: &[u8]) -> ContentFacts {
     ContentFacts {
-        hash: ContentHash(xxhash_rust::xxh3::xxh3_128(data)),
+        hash: ContentHash::new(xxhash_rust::xxh3::xxh3_128(data)),
         secret: sniff_secret(&data[..data.len().min(SNIFF_BYTES)]),
     }
 }
@@ -84,7 +84,7 @@ impl ContentScanner {
         }
         let secret = secret.unwrap_or_else(|| sniff(&self.prefix));
         Ok(ContentFacts {
-            hash: ContentHash(self.hasher.digest128()),
+            hash: ContentHash::new(self.hasher.digest128()),
             secret,
         })
     }

@@ -682,13 +682,13 @@ pub(crate) fn convert_entry(member: TarEntry) -> Option<Entry> {
         } else {
             0
         },
-        path,
+        path: path.into_boxed_str(),
         kind,
         mode: member.mode & 0o7777,
         uid: member.uid,
         gid: member.gid,
         mtime: member.mtime,
-        link_target,
+        link_target: link_target.map(String::into_boxed_str),
         content: None,
         raw_names,
     })

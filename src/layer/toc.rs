@@ -708,7 +708,7 @@ fn listing_entries(items: &[TocEntry]) -> Vec<Entry> {
             _ => None,
         };
         entries.push(Entry {
-            path,
+            path: path.into_boxed_str(),
             kind,
             size: if kind == EntryKind::File {
                 item.size
@@ -724,7 +724,7 @@ fn listing_entries(items: &[TocEntry]) -> Vec<Entry> {
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                 .and_then(|t| u64::try_from(t.timestamp()).ok())
                 .unwrap_or(0),
-            link_target,
+            link_target: link_target.map(String::into_boxed_str),
             content: None,
             raw_names: None,
         });
@@ -818,7 +818,7 @@ mod tests {
             {"name":"./bin/link","type":"hardlink","linkName":"./bin/big"}
         ]}"#;
         let entries = listing_entries(&parse_entries(json, 100).expect("valid"));
-        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        let paths: Vec<&str> = entries.iter().map(|e| &*e.path).collect();
         assert_eq!(
             paths,
             ["bin", "bin/big", "bin/sh", "bin/.wh.old", "bin/link"]

@@ -7,12 +7,33 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The XXH3-128 hash of a file's data: fast, not cryptographic (it groups duplicates and
 /// compares versions of one image; blob digests stay sha256).
+///
+/// Kept as two `u64` halves (high first, so that the derived order is the number's): a
+/// `u128` field would align every [`Entry`](super::Entry) holding one to 16 bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ContentHash(pub u128);
+pub struct ContentHash {
+    high: u64,
+    low: u64,
+}
+
+impl ContentHash {
+    /// The hash whose value is `value`.
+    pub const fn new(value: u128) -> Self {
+        Self {
+            high: (value >> 64) as u64,
+            low: value as u64,
+        }
+    }
+
+    /// Its value.
+    pub const fn value(self) -> u128 {
+        ((self.high as u128) << 64) | self.low as u128
+    }
+}
 
 impl fmt::Display for ContentHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "xxh3:{:032x}", self.0)
+        write!(f, "xxh3:{:032x}", self.value())
     }
 }
 
@@ -34,7 +55,7 @@ impl<'de> Deserialize<'de> for ContentHash {
         text.strip_prefix("xxh3:")
             .filter(|hex| hex.len() == 32)
             .and_then(|hex| u128::from_str_radix(hex, 16).ok())
-            .map(Self)
+            .map(Self::new)
             .ok_or_else(|| serde::de::Error::custom(format!("not an xxh3 hash: {text:?}")))
     }
 }

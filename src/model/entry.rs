@@ -72,7 +72,8 @@ impl EntryKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// Normalised path: no leading `./` or `/`, no trailing `/`; `.` for the root itself.
-    pub path: String,
+    /// (Boxed, not a `String`: no spare capacity, and 8 bytes less per entry.)
+    pub path: Box<str>,
     /// What it is.
     pub kind: EntryKind,
     /// Size of the file data in bytes (0 for non-files).
@@ -86,7 +87,7 @@ pub struct Entry {
     /// Modification time, seconds since the Unix epoch.
     pub mtime: u64,
     /// Target of a symlink or hardlink.
-    pub link_target: Option<String>,
+    pub link_target: Option<Box<str>>,
     /// For a regular file whose data was read: its content hash and secret marks (`None`
     /// when listed from a table of contents, or for other kinds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,7 +150,7 @@ impl Entry {
     /// everyday metadata: mode `0755` for directories and `0644` otherwise, owned by root,
     /// mtime 0, no link target and no content facts. For building listings by hand; set the
     /// other fields as needed (`Entry { mode: 0o4755, ..Entry::new(…) }`).
-    pub fn new(path: impl Into<String>, kind: EntryKind, size: u64) -> Self {
+    pub fn new(path: impl Into<Box<str>>, kind: EntryKind, size: u64) -> Self {
         Self {
             path: path.into(),
             kind,

@@ -1,7 +1,9 @@
 //! The final filesystem across layers (whiteouts and opaque directories applied) and what
 //! each entry changes in the layers below it.
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
@@ -43,10 +45,62 @@ where
 /// borrowing the entries of the layers laid so far.
 #[derive(Debug, Clone, Default)]
 pub struct MergedFilesystem<'a> {
-    /// Path → (layer index, the entry's index in its layer, the entry).
-    merged: BTreeMap<&'a str, (usize, usize, &'a Entry)>,
+    /// The entries, ordered and looked up by path, with their layer and their index in it.
+    merged: BTreeSet<Laid<'a>>,
     /// Scratch space for `dir/` prefixes.
     prefix: String,
+}
+
+/// An entry of a [`MergedFilesystem`] (16 bytes: a big layer's merge holds a million): the
+/// entry, the layer index given to [`MergedFilesystem::apply`] and its index in that layer's
+/// entries, both kept as `u32` (a layer of 4 billion entries would not fit in memory anyway).
+/// Ordered, compared and looked up by the entry's path alone, so that `&str` finds it.
+#[derive(Debug, Clone, Copy)]
+struct Laid<'a> {
+    entry: &'a Entry,
+    layer: u32,
+    position: u32,
+}
+
+impl<'a> Laid<'a> {
+    fn new(layer: usize, position: usize, entry: &'a Entry) -> Self {
+        Self {
+            entry,
+            layer: u32::try_from(layer).unwrap_or(u32::MAX),
+            position: u32::try_from(position).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// (layer index, index in its layer, entry).
+    fn parts(self) -> (usize, usize, &'a Entry) {
+        (self.layer as usize, self.position as usize, self.entry)
+    }
+}
+
+impl Borrow<str> for Laid<'_> {
+    fn borrow(&self) -> &str {
+        &self.entry.path
+    }
+}
+
+impl PartialEq for Laid<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entry.path == other.entry.path
+    }
+}
+
+impl Eq for Laid<'_> {}
+
+impl PartialOrd for Laid<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Laid<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.entry.path.cmp(&other.entry.path)
+    }
 }
 
 impl<'a> MergedFilesystem<'a> {
@@ -74,8 +128,8 @@ impl<'a> MergedFilesystem<'a> {
                 // A non-directory replacing a directory also replaces what was under it.
                 self.remove_below(&entry.path, layer_index);
             }
-            self.merged
-                .insert(&entry.path, (layer_index, position, entry));
+            // `replace`, not `insert`: a later entry of the same path takes the place.
+            self.merged.replace(Laid::new(layer_index, position, entry));
         }
     }
 
@@ -93,9 +147,10 @@ impl<'a> MergedFilesystem<'a> {
                 std::ops::Bound::Included(prefix),
                 std::ops::Bound::Unbounded,
             ))
+            .map(|laid| (&*laid.entry.path, laid.layer as usize))
             .take_while(|(path, _)| path.starts_with(prefix))
-            .filter(|(path, (layer, _, _))| *layer < current_layer && **path != ".")
-            .map(|(path, _)| *path)
+            .filter(|&(path, layer)| layer < current_layer && path != ".")
+            .map(|(path, _)| path)
             .collect();
         for path in doomed {
             self.merged.remove(path);
@@ -104,20 +159,20 @@ impl<'a> MergedFilesystem<'a> {
 
     /// Whether `path` is in the filesystem.
     pub fn contains(&self, path: &str) -> bool {
-        self.merged.contains_key(path)
+        self.merged.contains(path)
     }
 
     /// Its entries with their layers, sorted by path.
     pub fn iter(&self) -> impl Iterator<Item = (usize, &'a Entry)> + '_ {
         self.merged
-            .values()
-            .map(|&(layer_index, _, entry)| (layer_index, entry))
+            .iter()
+            .map(|laid| (laid.layer as usize, laid.entry))
     }
 
     /// Its entries, sorted by path, each with its layer and its index in that layer's
     /// entries (in the order [`apply`](Self::apply) was given them).
     pub fn iter_positions(&self) -> impl Iterator<Item = (usize, usize, &'a Entry)> + '_ {
-        self.merged.values().copied()
+        self.merged.iter().map(|laid| laid.parts())
     }
 
     /// What `entry`, laid over this filesystem, changes in it.
@@ -132,10 +187,10 @@ impl<'a> MergedFilesystem<'a> {
     /// Its entries, sorted by path, as owned [`MergedEntry`] values.
     pub fn into_entries(self) -> Vec<MergedEntry> {
         self.merged
-            .into_values()
-            .map(|(layer_index, _, entry)| MergedEntry {
-                layer_index,
-                entry: entry.clone(),
+            .into_iter()
+            .map(|laid| MergedEntry {
+                layer_index: laid.layer as usize,
+                entry: laid.entry.clone(),
             })
             .collect()
     }

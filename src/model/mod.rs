@@ -57,6 +57,28 @@ mod tests {
         Entry::new(path, kind, size)
     }
 
+    /// An app holds every entry of the layers it peeked: a million entries take this many
+    /// bytes each, besides their paths. No 16-byte alignment (the content hash is two
+    /// `u64`s), no spare capacity in boxed names.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn entries_stay_compact() {
+        assert_eq!(std::mem::size_of::<ContentHash>(), 16);
+        assert_eq!(std::mem::align_of::<ContentHash>(), 8);
+        assert_eq!(std::mem::size_of::<Option<ContentFacts>>(), 24);
+        assert_eq!(std::mem::size_of::<Entry>(), 104);
+        let hash = ContentHash::new(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+        assert_eq!(hash.value(), 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+        assert_eq!(hash.to_string(), "xxh3:0123456789abcdeffedcba9876543210");
+        assert!(ContentHash::new(1 << 64) > ContentHash::new(u128::from(u64::MAX)));
+        let json = serde_json::to_string(&hash).expect("serialises");
+        assert_eq!(json, "\"xxh3:0123456789abcdeffedcba9876543210\"");
+        assert_eq!(
+            serde_json::from_str::<ContentHash>(&json).expect("parses"),
+            hash
+        );
+    }
+
     #[test]
     fn changes_are_judged_against_the_layers_below() {
         use EntryKind::*;
@@ -177,7 +199,7 @@ mod tests {
         let merged = merge_layers([&base, &upper]);
         let paths: Vec<(&str, usize, u64)> = merged
             .iter()
-            .map(|m| (m.entry.path.as_str(), m.layer_index, m.entry.size))
+            .map(|m| (&*m.entry.path, m.layer_index, m.entry.size))
             .collect();
         assert_eq!(
             paths,
@@ -196,7 +218,7 @@ mod tests {
             entries
                 .iter()
                 .enumerate()
-                .map(|(index, e)| (e.path.clone(), index, e.kind == EntryKind::Dir, e.size)),
+                .map(|(index, e)| (e.path.to_string(), index, e.kind == EntryKind::Dir, e.size)),
         )
     }
 

@@ -76,7 +76,7 @@ pub fn rows_of_merged<'a>(
     // The change each entry made in the layer it comes from.
     let changes: HashMap<(usize, &str), Change> = with_changes(listings)
         .flat_map(|(listing, entries)| {
-            entries.map(move |(entry, change)| ((listing.layer.index, entry.path.as_str()), change))
+            entries.map(move |(entry, change)| ((listing.layer.index, &*entry.path), change))
         })
         .collect();
     merged
@@ -89,7 +89,7 @@ pub fn rows_of_merged<'a>(
                 layer_status: listing.map_or("", |l| l.result.status.label()),
                 entry: &item.entry,
                 change: changes
-                    .get(&(item.layer_index, item.entry.path.as_str()))
+                    .get(&(item.layer_index, &*item.entry.path))
                     .copied()
                     .unwrap_or(Change::Added),
             }

@@ -43,7 +43,7 @@ fn a_path_300_000_levels_deep_is_peeked_browsed_merged_and_compared_in_the_app()
             digest_verified: true
         }
     );
-    assert_eq!(listings[0].entries[1].path, deep_path());
+    assert_eq!(*listings[0].entries[1].path, *deep_path());
     assert_eq!(harness.state_mut().visible_tree_paths(), ["d", "top.txt"]);
 
     // Every directory open: one row per level, the deepest with the whole path. (Rows are

@@ -107,7 +107,11 @@ fn fetch_peek_browse_filter_and_export_one_layer() {
             digest_verified: true
         }
     );
-    let streamed: Vec<String> = listings[0].entries.iter().map(|e| e.path.clone()).collect();
+    let streamed: Vec<String> = listings[0]
+        .entries
+        .iter()
+        .map(|e| e.path.to_string())
+        .collect();
     assert_eq!(streamed, sample.layer_paths[1]);
     assert_eq!(harness.state().tree_choice(), TreeChoice::Layer(0));
 
@@ -472,11 +476,7 @@ fn first_launch_opens_the_demo_image() {
         );
         assert!(!listing.entries.is_empty(), "layer {}", listing.layer.index);
     }
-    let upgrade: Vec<&str> = listings[1]
-        .entries
-        .iter()
-        .map(|e| e.path.as_str())
-        .collect();
+    let upgrade: Vec<&str> = listings[1].entries.iter().map(|e| &*e.path).collect();
     for marker in [
         "var/cache/apk/.wh.index-old.tar.gz",
         "opt/app/plugins/.wh..wh..opq",

@@ -82,10 +82,10 @@ pub fn expected_entries(listing: &layerslayer::model::LayerListing) -> Vec<Expec
         .entries
         .iter()
         .map(|e| ExpectedEntry {
-            path: e.path.clone(),
+            path: e.path.to_string(),
             kind: e.kind.as_str(),
             size: e.size,
-            link_target: e.link_target.clone(),
+            link_target: e.link_target.as_deref().map(str::to_owned),
         })
         .collect()
 }

@@ -384,7 +384,7 @@ fn the_demo_image_has_something_for_every_feature() {
         files().any(|e| e.mode & 0o002 != 0),
         "a world-writable file"
     );
-    let mut paths: Vec<&str> = files().map(|e| e.path.as_str()).collect();
+    let mut paths: Vec<&str> = files().map(|e| &*e.path).collect();
     let count = paths.len();
     paths.sort_unstable();
     paths.dedup();

@@ -110,7 +110,7 @@ fn merged_view_applies_whiteouts_across_real_layers() {
     let listings = common::peek_all(client.as_ref(), &image);
     let merged: Vec<String> = merge_layers(&listings)
         .into_iter()
-        .map(|m| m.entry.path)
+        .map(|m| m.entry.path.into())
         .collect();
     assert_eq!(
         merged,

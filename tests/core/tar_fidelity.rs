@@ -109,10 +109,10 @@ fn ours(listing: &LayerListing) -> Vec<Listed> {
         .entries
         .iter()
         .map(|e| Listed {
-            path: e.path.clone(),
+            path: e.path.to_string(),
             kind: e.kind.as_str().to_owned(),
             size: e.size,
-            link: e.link_target.clone(),
+            link: e.link_target.as_deref().map(str::to_owned),
         })
         .collect()
 }

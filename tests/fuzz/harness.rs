@@ -425,7 +425,7 @@ fn stream(
     let mut entries = Vec::new();
     let progress = Arc::new(PeekProgress::default());
     let outcome = stream_layer(source, info, &CancelToken::new(), &progress, &mut |entry| {
-        entries.push((entry.path, entry.kind, entry.size));
+        entries.push((entry.path.into(), entry.kind, entry.size));
     });
     assert_eq!(progress.entries(), entries.len() as u64);
     (outcome.status, entries, outcome.bytes_read)
@@ -528,7 +528,7 @@ pub fn toc(data: &[u8]) {
     for entry in &listing.entries {
         assert_normalised(&entry.path);
         assert!(
-            !(entry.kind == EntryKind::File && FORMAT_METADATA.contains(&entry.path.as_str())),
+            !(entry.kind == EntryKind::File && FORMAT_METADATA.contains(&&*entry.path)),
             "{} is listed",
             entry.path
         );

@@ -10,7 +10,9 @@ use serde::Serialize;
 use crate::cancel::CancelToken;
 use crate::cli::args::{AnalyzeArgs, DiffArgs, ImageArgs, ReadArgs};
 use crate::cli::commands::{open, open_with};
-use crate::cli::exit::{Failure, exit_code, listings_exit_code, stdout_failure};
+use crate::cli::exit::{
+    Failure, exit_code, listings_exit_code, statuses_exit_code, stdout_failure,
+};
 use crate::cli::progress::ProgressBars;
 use crate::inspect::analysis::{Analysis, GateRules, analyze};
 use crate::inspect::diff::{
@@ -338,8 +340,12 @@ pub(crate) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
         .and_then(|()| out.flush())
         .map_err(|e| stdout_failure(&e))?;
     }
-    let all: Vec<LayerListing> = listings_a.into_iter().chain(listings_b).collect();
-    Ok(listings_exit_code(&all))
+    Ok(statuses_exit_code(
+        listings_a
+            .iter()
+            .chain(&listings_b)
+            .map(|listing| &listing.result.status),
+    ))
 }
 
 #[derive(Serialize)]

@@ -159,7 +159,7 @@ impl BuiltTree {
         let start = target.push(Arc::clone(&batch));
         let source = u32::try_from(source).unwrap_or(u32::MAX);
         for (offset, entry) in batch.iter().enumerate() {
-            if entry.path == "." {
+            if &*entry.path == "." {
                 continue;
             }
             let at = EntryRef {
