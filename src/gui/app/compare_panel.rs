@@ -4,7 +4,7 @@
 use egui::{Key, RichText, Ui};
 
 use super::actions::Action;
-use crate::gui::jobs::{CompareJob, CompareRequest, CompareResult, FetchRequest};
+use crate::gui::jobs::{CompareJob, CompareRequest, CompareResult};
 use crate::gui::widgets::compare_tree::DiffView;
 use crate::inspect::diff::DiffSummary;
 use crate::model::Change;
@@ -12,14 +12,10 @@ use crate::oci::ImageInfo;
 use crate::oci::manifest::Platform;
 use crate::output::{escape_control, human_size};
 
-/// A finished comparison on screen.
+/// A finished comparison on screen: what was compared, and its rows in the tree widget.
 struct CompareShown {
-    request_b: FetchRequest,
-    image_b: ImageInfo,
-    shared_layers: usize,
-    read_a: usize,
-    read_b: usize,
-    notes: Vec<String>,
+    /// The comparison, its rows and tree handed to `view`.
+    result: CompareResult,
     view: DiffView,
 }
 
@@ -81,7 +77,7 @@ impl CompareState {
 
     /// Layers of B the last comparison took from A's listings.
     pub fn shared_layers(&self) -> Option<usize> {
-        self.shown.as_ref().map(|shown| shown.shared_layers)
+        self.shown.as_ref().map(|shown| shown.result.shared_layers)
     }
 
     /// The visible rows of the last comparison.
@@ -127,24 +123,11 @@ impl CompareState {
     }
 }
 
-fn shown_of(result: CompareResult) -> CompareShown {
-    let CompareResult {
-        request_b,
-        image_b,
-        shared_layers,
-        read_a,
-        read_b,
-        rows,
-        tree,
-        notes,
-    } = result;
+fn shown_of(mut result: CompareResult) -> CompareShown {
+    let rows = std::mem::take(&mut result.rows);
+    let tree = std::mem::take(&mut result.tree);
     CompareShown {
-        request_b,
-        image_b,
-        shared_layers,
-        read_a,
-        read_b,
-        notes,
+        result,
         view: DiffView::new(rows, tree),
     }
 }
@@ -244,13 +227,13 @@ fn progress_ui(ui: &mut Ui, job: &CompareJob) {
 /// What was compared, how many layers were shared, B's platform picker, the summary line and
 /// the notes.
 fn result_header_ui(ui: &mut Ui, shown: &CompareShown, running: bool) -> Option<Action> {
-    let image_b = &shown.image_b;
+    let image_b = &shown.result.image_b;
     let mut action = None;
     ui.horizontal_wrapped(|ui| {
         ui.label(
             RichText::new(format!(
                 "Image B: {}",
-                escape_control(&shown.request_b.reference)
+                escape_control(&shown.result.request_b.reference)
             ))
             .strong(),
         );
@@ -280,18 +263,22 @@ fn result_header_ui(ui: &mut Ui, shown: &CompareShown, running: bool) -> Option<
     });
     ui.label(format!(
         "{} shared layer{} read once; read {} layer{} of A and {} of B for the comparison.",
-        shown.shared_layers,
-        if shown.shared_layers == 1 { "" } else { "s" },
-        shown.read_a,
-        if shown.read_a == 1 { "" } else { "s" },
-        shown.read_b
+        shown.result.shared_layers,
+        if shown.result.shared_layers == 1 {
+            ""
+        } else {
+            "s"
+        },
+        shown.result.read_a,
+        if shown.result.read_a == 1 { "" } else { "s" },
+        shown.result.read_b
     ))
     .on_hover_text(
         "Layers with the same digest in both images are listed once (from image A's listings)",
     );
     shown.view.summary_ui(ui);
     let warn = ui.visuals().warn_fg_color;
-    for note in &shown.notes {
+    for note in &shown.result.notes {
         ui.add(
             egui::Label::new(RichText::new(format!("Note: {}", escape_control(note))).color(warn))
                 .wrap(),
