@@ -2,6 +2,7 @@
 //!
 //!     cargo bench --bench app_memory                      # 1,000 directories of 1,000 files
 //!     cargo bench --bench app_memory -- --dirs 100 --files 1000
+//!     cargo bench --bench app_memory -- --merged   # the merged view open while it streams
 //!
 //! Generates one zstd layer of `dirs` directories of `files` empty files each (1,001,000
 //! entries by default) as an OCI image layout, then:
@@ -38,7 +39,7 @@ fn main() {
         let reference = args
             .get(position + 1)
             .expect("the child takes the image reference");
-        drive_app(reference);
+        drive_app(reference, args.iter().any(|arg| arg == "--merged"));
         return;
     }
     let dirs: usize = bench_arg("--dirs", "1000").parse().expect("--dirs N");
@@ -65,8 +66,14 @@ fn main() {
         cli.as_secs_f64()
     );
 
+    let merged = std::env::args().any(|arg| arg == "--merged");
+    let mut child_args = vec![CHILD_FLAG, &reference];
+    if merged {
+        child_args.push("--merged");
+        println!("app: the merged view is open while the layer streams");
+    }
     let output = Command::new(std::env::current_exe().expect("this benchmark's path"))
-        .args([CHILD_FLAG, &reference])
+        .args(child_args)
         .env("XDG_CACHE_HOME", common::NO_CACHE_DIR)
         .stderr(Stdio::inherit())
         .output()
@@ -120,8 +127,9 @@ fn write_layout(dir: &Path, dirs: usize, files: usize) -> String {
     format!("oci:{}", dir.display())
 }
 
-/// The child: drives the app through fetch → tick → Peek → Complete, and reports on stdout.
-fn drive_app(reference: &str) {
+/// The child: drives the app through fetch → tick → Peek → Complete (with the merged view
+/// chosen as soon as the peek starts when `merged`), and reports on stdout.
+fn drive_app(reference: &str, merged: bool) {
     let save_to = std::env::temp_dir().join("app_memory_unused.csv");
     let mut harness = Harness::builder()
         .with_size([1280.0, 800.0])
@@ -144,6 +152,15 @@ fn drive_app(reference: &str) {
     harness.step();
     let started = Instant::now();
     harness.get_by_label("Peek").click();
+    harness.step();
+    if merged {
+        harness.get_by_label("Tree").click();
+        harness.step();
+        harness.step();
+        harness.get_by_label("Merged: final filesystem").click();
+        harness.step();
+        assert!(!harness.state().peek_finished(), "the peek ended too soon");
+    }
     step_until(&mut harness, "the layer to be complete", |app| {
         app.peek_finished() && !app.is_building_tree()
     });

@@ -22,6 +22,11 @@ const TREE_ENTRIES_PER_FRAME: usize = 8_192;
 const MAX_RECENT: usize = 12;
 /// While entries stream in, the merged tree is rebuilt at most this often.
 const TREE_REBUILD_INTERVAL: Duration = Duration::from_millis(250);
+/// While entries stream in, the wait before the next merged rebuild is at least this many
+/// times the last build's duration. Builds then grow geometrically apart as the layers do,
+/// so all the rebuilds of a peek together cost a small multiple of the last one, however
+/// many entries stream in.
+const MERGED_REBUILD_SPACING: u32 = 3;
 
 impl LayerslayerApp {
     pub(super) fn poll_fetch(&mut self, ctx: &egui::Context) {
@@ -212,6 +217,7 @@ impl LayerslayerApp {
         self.tree_holds_view = false;
         self.tree_build = None;
         self.tree_build_started = None;
+        self.merged_rebuild_after = None;
         self.tree_stale = true;
         self.tree_changes_stale = false;
     }
@@ -219,12 +225,17 @@ impl LayerslayerApp {
     /// Keeps the tree on screen up to date with the entries of its view. A layer's tree is
     /// built once in the background, then grows in place as batches arrive (its entries'
     /// changes judged again in the background when a layer ends); the merged tree is rebuilt
-    /// in the background, at most every [`TREE_REBUILD_INTERVAL`] while a peek streams. One
-    /// build at a time.
+    /// in the background while a peek streams, at most every [`TREE_REBUILD_INTERVAL`] and
+    /// [`MERGED_REBUILD_SPACING`] times its last build's duration apart. One build at a time.
     pub(super) fn refresh_tree(&mut self, ctx: &egui::Context) {
         if let Some((choice, job)) = &mut self.tree_build
             && let Some(update) = job.take_result()
         {
+            if let Some(started) = self.tree_build_started {
+                let took = started.elapsed();
+                self.merged_rebuild_after =
+                    Some(Instant::now() + TREE_REBUILD_INTERVAL.max(took * MERGED_REBUILD_SPACING));
+            }
             match update {
                 Ok(update) if *choice == self.view => match update {
                     TreeUpdate::Tree(tree) => {
@@ -273,10 +284,14 @@ impl LayerslayerApp {
                 TreeInput::Layer(layers_up_to(position))
             }
             TreeChoice::Merged => {
-                let due = self
-                    .tree_build_started
-                    .is_none_or(|at| at.elapsed() >= TREE_REBUILD_INTERVAL);
-                if !self.tree_stale || (self.is_peeking() && !due) {
+                if !self.tree_stale {
+                    return;
+                }
+                let wait = self.merged_rebuild_after.map_or(Duration::ZERO, |after| {
+                    after.saturating_duration_since(Instant::now())
+                });
+                if self.is_peeking() && !wait.is_zero() {
+                    ctx.request_repaint_after(wait);
                     return;
                 }
                 TreeInput::Merged(self.peeked.iter().map(|layer| layer.to_entries()).collect())

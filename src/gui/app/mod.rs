@@ -225,6 +225,8 @@ pub struct LayerslayerApp {
     /// A tree being built for a view.
     tree_build: Option<(TreeChoice, TreeBuildJob)>,
     tree_build_started: Option<Instant>,
+    /// While a peek streams, the merged tree is not rebuilt before this (see `refresh_tree`).
+    merged_rebuild_after: Option<Instant>,
     /// A layer ended since the change summaries were last computed.
     summaries_stale: bool,
     /// The change summaries being computed.
@@ -311,6 +313,7 @@ impl LayerslayerApp {
             tree_changes_stale: false,
             tree_build: None,
             tree_build_started: None,
+            merged_rebuild_after: None,
             summaries_stale: false,
             summary_job: None,
             saving: None,
