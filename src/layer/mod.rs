@@ -7,6 +7,8 @@
 
 pub mod cache;
 pub mod content;
+#[cfg(not(feature = "isal"))]
+mod gzip;
 #[cfg(feature = "isal")]
 mod isal_gzip;
 pub mod list;

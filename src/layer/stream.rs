@@ -298,6 +298,9 @@ type GzipDecoder<R> = flate2::bufread::MultiGzDecoder<R>;
 /// The decompressor in front of the tar parser.
 pub(crate) enum Decoder<R: BufRead> {
     Gzip(Box<GzipDecoder<R>>),
+    /// Gzip without the CRC, for a blob whose digest is checked (see [`crate::layer::gzip`]).
+    #[cfg(not(feature = "isal"))]
+    GzipDigestChecked(Box<crate::layer::gzip::DigestCheckedGzDecoder<R>>),
     Zstd(zstd::stream::read::Decoder<'static, R>),
     Plain(R),
 }
@@ -312,9 +315,23 @@ impl<R: BufRead> Decoder<R> {
         })
     }
 
+    /// A decoder for a blob whose sha256 digest is checked once it is read: gzip members'
+    /// CRC-32 is left to that check.
+    fn digest_checked(compression: Compression, inner: R) -> io::Result<Self> {
+        #[cfg(not(feature = "isal"))]
+        if compression == Compression::Gzip {
+            return Ok(Self::GzipDigestChecked(Box::new(
+                crate::layer::gzip::DigestCheckedGzDecoder::new(inner),
+            )));
+        }
+        Self::new(compression, inner)
+    }
+
     fn into_inner(self) -> R {
         match self {
             Self::Gzip(d) => d.into_inner(),
+            #[cfg(not(feature = "isal"))]
+            Self::GzipDigestChecked(d) => d.into_inner(),
             Self::Zstd(d) => d.finish(),
             Self::Plain(r) => r,
         }
@@ -325,6 +342,8 @@ impl<R: BufRead> Read for Decoder<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Self::Gzip(d) => d.read(buf),
+            #[cfg(not(feature = "isal"))]
+            Self::GzipDigestChecked(d) => d.read(buf),
             Self::Zstd(d) => d.read(buf),
             Self::Plain(r) => r.read(buf),
         }
@@ -529,8 +548,12 @@ fn decode(
             );
         }
     };
-    let decoder =
-        Decoder::new(compression, reader).map_err(|e| corrupt(compression, &e.to_string()))?;
+    let decoder = if layer.digest().starts_with("sha256:") {
+        Decoder::digest_checked(compression, reader)
+    } else {
+        Decoder::new(compression, reader)
+    }
+    .map_err(|e| corrupt(compression, &e.to_string()))?;
     let mut walker = TarWalker::new_buffered(BufReader::with_capacity(DECODED_STRIDE, decoder));
     let walked = read_entries(&mut walker, file_data, progress, on_entry);
     let mut decoded = walker.into_inner();

@@ -62,11 +62,22 @@ fn peek(tar: &[u8], compression: Compression) -> LayerListing {
 /// Peeks `blob` (the layer as stored, `tar` uncompressed) as the single layer of an OCI
 /// layout.
 fn peek_blob(blob: &[u8], compression: Compression, tar: &[u8]) -> LayerListing {
+    peek_damaged_blob(blob, blob, compression, tar)
+}
+
+/// [`peek_blob`] of a layer published as `published` whose stored blob now holds `stored`.
+fn peek_damaged_blob(
+    published: &[u8],
+    stored: &[u8],
+    compression: Compression,
+    tar: &[u8],
+) -> LayerListing {
     let dir = tempfile::tempdir().expect("tempdir");
+    let digest = sha256(published);
     let layers = [TestLayer {
-        digest: sha256(blob),
+        digest: digest.clone(),
         diff_id: sha256(tar),
-        blob: blob.to_vec(),
+        blob: published.to_vec(),
         compression,
         expected: Vec::new(),
         created_by: "tar fidelity".into(),
@@ -81,6 +92,8 @@ fn peek_blob(blob: &[u8], compression: Compression, tar: &[u8]) -> LayerListing 
             },
         )],
     );
+    let hex = digest.trim_start_matches("sha256:");
+    std::fs::write(dir.path().join("blobs/sha256").join(hex), stored).expect("store the blob");
     let cancel = CancelToken::new();
     let opened = layerslayer::source::open::open_image(
         &format!("oci:{}", dir.path().display()),
@@ -1113,26 +1126,40 @@ fn invalid_tar_errors_name_the_byte_of_the_bad_header() {
 }
 
 #[test]
-fn a_damaged_gzip_stream_is_still_blamed_on_gzip() {
+fn a_damaged_gzip_stream_is_blamed_on_the_digest_or_where_it_breaks_the_tar() {
     // Stored (uncompressed) deflate blocks: a flipped byte inflates to a damaged tar header,
-    // which the walker meets before the decompressor checks the member's CRC at its end.
-    // Reading on to that end names the real cause.
+    // which the walker meets before the member's end. Reading on to the blob's end names the
+    // real cause: a blob damaged after it was published no longer hashes to its digest.
     let tar = archive(&[file("a", &[0x55; 100]), file("b", b"b")]);
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
     encoder.write_all(&tar).expect("gzip");
-    let mut blob = encoder.finish().expect("gzip finish");
+    let published = encoder.finish().expect("gzip finish");
     let second_header = &tar[1024..1536];
-    let at = blob
+    let at = published
         .windows(512)
         .position(|w| w == second_header)
         .expect("a stored block holds the header verbatim");
-    blob[at + 100] ^= 0x01; // the mode field
-    let listing = peek_blob(&blob, Compression::Gzip, &tar);
-    let LayerStatus::Failed(reason) = &listing.result.status else {
-        panic!("expected a failure: {:?}", listing.result.status);
+    let mut damaged = published.clone();
+    damaged[at + 100] ^= 0x01; // the mode field
+    let failure = |listing: &LayerListing| match &listing.result.status {
+        LayerStatus::Failed(reason) => reason.clone(),
+        other => panic!("expected a failure: {other:?}"),
     };
-    assert!(reason.contains("gzip data is corrupt"), "{reason}");
-    assert_eq!(ours(&listing), vec![listed("a", "file", 100, None)]);
+
+    let in_transit = peek_damaged_blob(&published, &damaged, Compression::Gzip, &tar);
+    let reason = failure(&in_transit);
+    assert!(reason.contains("digest mismatch"), "{reason}");
+    assert_eq!(ours(&in_transit), vec![listed("a", "file", 100, None)]);
+
+    // Published damaged (the digest is the damaged blob's): the gzip CRC is left to the
+    // digest check, so the damage shows where it breaks the tar stream.
+    let as_published = peek_blob(&damaged, Compression::Gzip, &tar);
+    let reason = failure(&as_published);
+    assert!(
+        reason.contains("tar stream is invalid at byte 1024"),
+        "{reason}"
+    );
+    assert_eq!(ours(&as_published), vec![listed("a", "file", 100, None)]);
 }
 
 // ---------------------------------------------------------------------------------------------
