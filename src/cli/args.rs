@@ -62,6 +62,14 @@ pub enum Command {
         /// Image reference to open at start.
         image: Option<String>,
     },
+    /// Print a shell completion script, e.g. `layerslayer completions bash >
+    /// ~/.local/share/bash-completion/completions/layerslayer`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `layerslayer man | man -l -`.
+    Man,
 }
 
 /// Arguments naming an image.

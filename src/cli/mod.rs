@@ -1,5 +1,5 @@
 //! The command line: `layerslayer layers IMAGE`, `peek`, `carve`, `config`, `analyze`,
-//! `diff`, and `gui`.
+//! `diff`, `gui`, and its own `completions` and `man` page.
 //!
 //! `args` holds what clap parses, `exit` the exit codes and the failure that ends a
 //! command, `progress` the bars on stderr, and `commands/` one module per command. A thin
@@ -31,6 +31,8 @@ pub fn run(command: Command) -> ExitCode {
         Command::Config { image, json } => commands::run_config(&image, json),
         Command::Analyze(args) => commands::run_analyze(&args),
         Command::Diff(args) => commands::run_diff(&args),
+        Command::Completions { shell } => commands::print_completions(shell),
+        Command::Man => commands::print_man_page(),
         Command::Gui { .. } => Err(Failure::new(
             exit_code::USAGE,
             "the gui command is handled by main",

@@ -7,6 +7,7 @@ mod common;
 
 mod cache;
 mod carve;
+mod conventions;
 mod credentials;
 mod explain;
 mod faults;
