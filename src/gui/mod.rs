@@ -18,6 +18,10 @@ pub use app::{
 pub use widgets::files_tree::{TreeAction, TreeView};
 pub use widgets::tree_view::{SortKey, TreeSort};
 
+/// The app's id: the Wayland app id and X11 class that match the installed desktop file
+/// (`assets/linux/APP_ID.desktop`) and icon, so desktops show the icon and group windows.
+pub const APP_ID: &str = "io.github.layerslayer.Layerslayer";
+
 /// The window icon, converted to raw RGBA by `build.rs`.
 mod icon {
     include!(concat!(env!("OUT_DIR"), "/icon.rs"));
@@ -41,7 +45,7 @@ pub fn run_app(initial_image: Option<String>) -> ExitCode {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("layerslayer")
-            .with_app_id("layerslayer")
+            .with_app_id(APP_ID)
             .with_inner_size([1200.0, 800.0])
             .with_min_inner_size([640.0, 400.0])
             .with_icon(icon()),
