@@ -10,6 +10,7 @@ mod carve;
 mod credentials;
 mod explain;
 mod faults;
+mod history;
 mod hostile;
 mod layout;
 mod local;

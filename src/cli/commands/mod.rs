@@ -9,11 +9,13 @@ use crate::source::registry::stored;
 mod carve;
 mod explain;
 mod layers;
+mod log;
 mod peek;
 
 pub(super) use carve::run_carve;
 pub(super) use explain::{run_analyze, run_config, run_diff};
 pub(super) use layers::run_layers;
+pub(super) use log::run_log;
 pub use peek::parse_layer_selection;
 pub(super) use peek::run_peek;
 
