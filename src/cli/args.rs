@@ -39,9 +39,12 @@ pub enum Command {
     },
     /// List the files inside layers, streaming each layer from where the image is.
     Peek(PeekArgs),
-    /// Copy one file out of an image: the version in the final filesystem, fetching only what
-    /// it takes (the file's chunks on a layer with a table of contents).
+    /// Copy one file out of an image: the version in the final filesystem (or one layer's),
+    /// fetching only what it takes (the file's chunks on a layer with a table of contents).
     Carve(CarveArgs),
+    /// Show every layer that adds, modifies or removes a path, oldest first, with its build
+    /// step, kind, size, mode and content hash; `--patch` adds the text changes.
+    Log(LogArgs),
     /// Show how containers of the image run (entrypoint, cmd, env, user, ports, labels) and
     /// its build steps as a Dockerfile-like list.
     Config {
@@ -255,6 +258,35 @@ pub struct CarveArgs {
     /// No report on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Take the path's first entry in its layer and stop streaming there. Wrong for a layer
+    /// that holds the path more than once: extractors leave the last entry, which is what
+    /// carve takes by default.
+    #[arg(long)]
+    pub first: bool,
+    /// Write layer N's own version of the path (N as `peek` and `layers` number them, 0 =
+    /// base), whatever later layers do to it.
+    #[arg(long, value_name = "N")]
+    pub layer: Option<usize>,
+}
+
+/// Arguments of `log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Where and which image.
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// The path in the image, e.g. etc/app.conf.
+    pub path: String,
+    /// Print a JSON array of the rows instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Add a unified diff between consecutive text versions (fetches only the file's data
+    /// from each layer that changed it).
+    #[arg(long)]
+    pub patch: bool,
+    /// How the layers are read.
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// How the layers are read, shared by `analyze` and `diff`.

@@ -1,5 +1,5 @@
-//! The command line: `layerslayer layers IMAGE`, `peek`, `carve`, `config`, `analyze`,
-//! `diff`, `gui`, and its own `completions` and `man` page.
+//! The command line: `layerslayer layers IMAGE`, `peek`, `carve`, `log`, `config`,
+//! `analyze`, `diff`, `gui`, and its own `completions` and `man` page.
 //!
 //! `args` holds what clap parses, `exit` the exit codes and the failure that ends a
 //! command, `progress` the bars on stderr, and `commands/` one module per command. A thin
@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use crate::output::escape_control;
 
 pub use args::{
-    AccessArgs, AnalyzeArgs, CarveArgs, Cli, Command, DiffArgs, ImageArgs, LoginArgs, PeekArgs,
-    ReadArgs,
+    AccessArgs, AnalyzeArgs, CarveArgs, Cli, Command, DiffArgs, ImageArgs, LogArgs, LoginArgs,
+    PeekArgs, ReadArgs,
 };
 pub use commands::parse_layer_selection;
 use exit::Failure;
@@ -28,6 +28,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Layers { image, json } => commands::run_layers(&image, json),
         Command::Peek(args) => commands::run_peek(&args),
         Command::Carve(args) => commands::run_carve(&args),
+        Command::Log(args) => commands::run_log(&args),
         Command::Config { image, json } => commands::run_config(&image, json),
         Command::Analyze(args) => commands::run_analyze(&args),
         Command::Diff(args) => commands::run_diff(&args),

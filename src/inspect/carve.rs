@@ -1,22 +1,62 @@
 //! Carving one file out of an image: the version of a path in the final filesystem, from the
-//! newest layer that holds it (whiteouts and opaque directories honoured), read with as few
-//! blob bytes as possible: on a layer with a table of contents only the file's chunks are
-//! fetched; otherwise the layer is streamed only until the file's data is complete, and the
-//! connection dropped.
+//! newest layer that holds it (whiteouts and opaque directories honoured), or one layer's own
+//! version, read with as few blob bytes as possible.
+//!
+//! In a tar the last entry for a path wins (GNU tar, containerd), so a layer that holds a path
+//! twice gives its last entry's data. Where the layer's entries are known (a cached listing, a
+//! table of contents, or listings read before) the carve counts the path's entries and streams
+//! the layer only up to the data of the last one; on a layer with a table of contents and one
+//! entry for the path only the file's chunks are fetched. Where they are not known the layer is
+//! streamed to its end, keeping the newest version seen in a spool (memory up to 4 MiB, then a
+//! temporary file) and storing the layer's verified listing in the cache on the way, so that
+//! the next read is the fast one. [`Version::First`] keeps the old early stop at the first
+//! entry, which is wrong for layers that repeat a path.
 
-use std::io::{self, BufRead as _, BufReader, Read, Write};
+use std::io::{self, BufRead as _, BufReader, Read, Seek as _, SeekFrom, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
 use crate::cancel::CancelToken;
-use crate::layer::cache::ListingCache;
+use crate::layer::cache::{CacheWriter, ListingCache};
+use crate::layer::content::{ContentScanner, wants_credential_words};
 use crate::layer::stream::{Decoder, convert_entry};
 use crate::layer::tar::TarWalker;
 use crate::layer::toc::{self, CopyError, Toc};
-use crate::model::{EntryKind, LayerListing, normalize_path};
+use crate::model::{Entry, EntryKind, LayerListing, normalize_path};
 use crate::oci::LayerInfo;
 use crate::oci::compression::Compression;
 use crate::source::{BlobReader, ImageSource, SourceError};
+
+/// Bytes of a spooled version kept in memory before the spool moves to a temporary file.
+const SPOOL_MEMORY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Which of a layer's entries for a path is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Version {
+    /// The last entry: what a tar extractor leaves (GNU tar, containerd).
+    #[default]
+    Last,
+    /// The first entry: streaming stops there, but it is the wrong version for a layer that
+    /// holds the path more than once.
+    First,
+}
+
+/// Where a carve's bytes came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CarvedFrom {
+    /// The file's chunks only, through the layer's table of contents.
+    Toc,
+    /// The layer streamed without knowing its entries: to its end for the last version (its
+    /// listing cached on the way), or up to the first entry with [`Version::First`].
+    Stream,
+    /// The layer's entries were known (a cached listing, its table of contents, listings read
+    /// before): streamed only up to the chosen entry's data.
+    Listing,
+}
 
 /// What to carve: a regular file's data in one layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +69,10 @@ pub struct CarveTarget {
     pub data_path: String,
     /// The file's size.
     pub size: u64,
+    /// Which entry for `data_path` in the layer's tar holds the data, counting every entry of
+    /// that path from 1; `None` when the layer's entries are not known (the layer is then
+    /// streamed to its end and the last version kept).
+    pub occurrence: Option<usize>,
 }
 
 /// How a carve went.
@@ -43,6 +87,8 @@ pub struct CarveReport {
     pub total_fetched: u64,
     /// Whether only the file's chunks were fetched, through the layer's table of contents.
     pub from_toc: bool,
+    /// Where the bytes came from.
+    pub from: CarvedFrom,
 }
 
 /// Why a file could not be carved.
@@ -57,6 +103,14 @@ pub enum CarveError {
         /// The path.
         path: String,
         /// The layer that removed it.
+        layer: usize,
+    },
+    /// The one layer asked for does not hold the path (it may remove it).
+    #[error("layer {layer} does not hold {path}")]
+    NotInLayer {
+        /// The path.
+        path: String,
+        /// The layer asked for.
         layer: usize,
     },
     /// It is not a regular file.
@@ -94,19 +148,13 @@ pub enum CarveError {
 }
 
 /// Finds what to carve for `path` in the final filesystem of `listings` (every layer of the
-/// image, base first): the newest layer that holds it, unless a newer one removed it.
+/// image, base first): the newest layer that holds it, unless a newer one removed it; in that
+/// layer, its last entry for the path.
 pub fn find_target(listings: &[LayerListing], path: &str) -> Result<CarveTarget, CarveError> {
     let path = normalize_path(path);
     for listing in listings.iter().rev() {
-        match verdict(&listing.entries, &path)? {
-            Verdict::Holds { data_path, size } => {
-                return Ok(CarveTarget {
-                    path,
-                    layer: listing.layer.clone(),
-                    data_path,
-                    size,
-                });
-            }
+        match verdict(&listing.entries, &path, Version::Last)? {
+            Verdict::Holds(held) => return Ok(held.target(&path, &listing.layer)),
             Verdict::Removes => {
                 return Err(CarveError::Removed {
                     path,
@@ -119,9 +167,10 @@ pub fn find_target(listings: &[LayerListing], path: &str) -> Result<CarveTarget,
     Err(CarveError::NotFound(path))
 }
 
-/// Writes the target's data to `out`: from the layer's TOC when it has one (only the file's
-/// chunks), else by streaming the layer until the file's data is complete. `fetched` counts
-/// the blob bytes fetched as they come (for progress).
+/// Writes the target's data to `out`: from the layer's TOC when it has one and holds the path
+/// once (only the file's chunks), else by streaming the layer up to the target's entry (to its
+/// end, keeping the last version, when [`CarveTarget::occurrence`] is unknown). `fetched`
+/// counts the blob bytes fetched as they come (for progress).
 pub fn carve(
     source: &dyn ImageSource,
     target: &CarveTarget,
@@ -133,24 +182,48 @@ pub fn carve(
     if let Some(toc) = &toc {
         fetched.fetch_add(toc.bytes_fetched(), Ordering::Relaxed);
     }
-    carve_with(source, target, toc.as_ref(), cancel, fetched, out)
+    carve_from(
+        source,
+        target,
+        toc.as_ref(),
+        cancel,
+        fetched,
+        out,
+        &mut |_| {},
+    )
 }
 
-/// [`carve`] with the layer's TOC already fetched (and counted in `fetched`), if it has one.
-fn carve_with(
+/// [`carve`] with the layer's TOC already fetched (and counted in `fetched`), if it has one;
+/// `started` hears where the bytes come from before the first is written.
+fn carve_from(
     source: &dyn ImageSource,
     target: &CarveTarget,
     toc: Option<&Toc>,
     cancel: &CancelToken,
     fetched: &Arc<AtomicU64>,
     out: &mut dyn Write,
+    started: &mut dyn FnMut(CarvedFrom),
 ) -> Result<CarveReport, CarveError> {
     let layer_error = |reason: String| CarveError::Layer {
         path: target.data_path.clone(),
         layer: target.layer.index,
         reason,
     };
-    if let Some(chunks) = toc.and_then(|toc| toc.file_chunks(&target.data_path).ok()) {
+    // Chunks are found by name: only when the TOC names the path once are they the version
+    // asked for.
+    let once = |toc: &&Toc| {
+        toc.listing()
+            .entries
+            .iter()
+            .filter(|entry| *entry.path == *target.data_path)
+            .count()
+            == 1
+    };
+    if let Some(chunks) = toc
+        .filter(once)
+        .and_then(|toc| toc.file_chunks(&target.data_path).ok())
+    {
+        started(CarvedFrom::Toc);
         let copied = toc::copy_file(source, &target.layer, &chunks, cancel, out);
         return match copied {
             Ok(bytes) => {
@@ -160,6 +233,7 @@ fn carve_with(
                     bytes_fetched: chunks.toc_bytes + bytes,
                     total_fetched: fetched.load(Ordering::Relaxed),
                     from_toc: true,
+                    from: CarvedFrom::Toc,
                 })
             }
             Err(_) if cancel.is_cancelled() => Err(CarveError::Cancelled),
@@ -167,58 +241,135 @@ fn carve_with(
             Err(CopyError::Read(reason)) => Err(layer_error(reason)),
         };
     }
-    match scan(
-        source,
-        &target.layer,
-        &target.data_path,
-        cancel,
-        fetched,
-        out,
-    )? {
-        Scan::Carved(report) => Ok(report),
-        Scan::Found(_) => Err(layer_error(
-            "the layer does not hold it as a regular file".into(),
-        )),
-    }
+    let toc_bytes = toc.map_or(0, Toc::bytes_fetched);
+    let mut report = match target.occurrence {
+        Some(occurrence) => {
+            started(CarvedFrom::Listing);
+            stream_to_occurrence(
+                source,
+                &target.layer,
+                &target.data_path,
+                occurrence,
+                cancel,
+                fetched,
+                out,
+            )?
+        }
+        None => {
+            let path = &target.path;
+            let before = fetched.load(Ordering::Relaxed);
+            let streamed =
+                stream_last(source, &target.layer, path, None, u64::MAX, cancel, fetched)?;
+            match streamed {
+                (Verdict::Holds(held), Some(spool)) if held.data_path == *path => {
+                    started(CarvedFrom::Stream);
+                    let written = spool.copy_to(out, &layer_error)?;
+                    let total = fetched.load(Ordering::Relaxed);
+                    CarveReport {
+                        bytes_written: written,
+                        bytes_fetched: total - before,
+                        total_fetched: total,
+                        from_toc: false,
+                        from: CarvedFrom::Stream,
+                    }
+                }
+                // A hardlink: which entry of its target holds the data needs the listing.
+                (Verdict::Holds(held), None) if held.data_path != *path => {
+                    let entries = list_entries(source, &target.layer, cancel, fetched)?;
+                    let Verdict::Holds(held) = verdict(&entries, path, Version::Last)? else {
+                        return Err(layer_error("the layer changed while it was read".into()));
+                    };
+                    let resolved = held.target(path, &target.layer);
+                    return carve_from(source, &resolved, toc, cancel, fetched, out, started);
+                }
+                _ => {
+                    return Err(layer_error(
+                        "the layer does not hold it as a regular file".into(),
+                    ));
+                }
+            }
+        }
+    };
+    report.bytes_fetched += toc_bytes;
+    Ok(report)
 }
 
-/// What one layer says about a path, read newest layer first.
+/// What one layer says about a path.
 enum Verdict {
-    /// The layer holds the path as a regular file at `data_path` (a hardlink's target, or the
-    /// path itself) of `size` bytes.
-    Holds { data_path: String, size: u64 },
+    /// The layer holds the path as a regular file (or a hardlink to one).
+    Holds(Held),
     /// The layer removes the path from lower layers (and does not re-add it).
     Removes,
     /// The layer does not touch the path.
     Absent,
 }
 
-/// What a layer's entries say about `path`.
-fn verdict(entries: &[crate::model::Entry], path: &str) -> Result<Verdict, CarveError> {
+/// Where a layer holds a path's data.
+struct Held {
+    /// The regular file's path (a hardlink's target, or the path itself).
+    data_path: String,
+    /// Its size.
+    size: u64,
+    /// Which entry for `data_path` holds the data, from 1; `None` when only some of the
+    /// layer's entries were seen.
+    occurrence: Option<usize>,
+}
+
+impl Held {
+    fn target(self, path: &str, layer: &LayerInfo) -> CarveTarget {
+        CarveTarget {
+            path: path.to_owned(),
+            layer: layer.clone(),
+            data_path: self.data_path,
+            size: self.size,
+            occurrence: self.occurrence,
+        }
+    }
+}
+
+/// What a layer's entries (all of them) say about `path`, taking its `version` entry.
+fn verdict(entries: &[Entry], path: &str, version: Version) -> Result<Verdict, CarveError> {
     let not_a_file = |what: String| CarveError::NotAFile {
         path: path.to_owned(),
         what,
     };
-    if let Some(entry) = entries.iter().rev().find(|e| &*e.path == path) {
+    let is_path = |e: &Entry| *e.path == *path;
+    let chosen = match version {
+        Version::Last => entries.iter().rposition(is_path),
+        Version::First => entries.iter().position(is_path),
+    };
+    if let Some(at) = chosen {
+        let entry = &entries[at];
+        let occurrence = |data_path: &str, upto: usize| {
+            entries[..=upto]
+                .iter()
+                .filter(|e| *e.path == *data_path)
+                .count()
+        };
         return match entry.kind {
-            EntryKind::File => Ok(Verdict::Holds {
+            EntryKind::File => Ok(Verdict::Holds(Held {
                 data_path: path.to_owned(),
                 size: entry.size,
-            }),
+                occurrence: Some(occurrence(path, at)),
+            })),
             EntryKind::Hardlink => {
                 let target = entry.link_target.as_deref().unwrap_or_default().to_owned();
-                let data = entries
+                // The link shares the data its target had when the link was made: the
+                // target's last entry before it.
+                let data = entries[..at]
                     .iter()
-                    .find(|e| *e.path == *target && e.kind == EntryKind::File)
+                    .rposition(|e| *e.path == *target)
+                    .filter(|&i| entries[i].kind == EntryKind::File)
                     .ok_or_else(|| {
                         not_a_file(format!(
                             "a hardlink to {target}, which is not a file in its layer"
                         ))
                     })?;
-                Ok(Verdict::Holds {
+                Ok(Verdict::Holds(Held {
+                    size: entries[data].size,
+                    occurrence: Some(occurrence(&target, data)),
                     data_path: target,
-                    size: data.size,
-                })
+                }))
             }
             EntryKind::Symlink => Err(not_a_file(format!(
                 "a symlink to {}; carve the path it points to",
@@ -240,7 +391,7 @@ fn verdict(entries: &[crate::model::Entry], path: &str) -> Result<Verdict, Carve
 }
 
 /// Whether a whiteout or opaque marker removes `path` from lower layers.
-fn removes_path(entry: &crate::model::Entry, path: &str) -> bool {
+pub(crate) fn removes_path(entry: &Entry, path: &str) -> bool {
     match (entry.kind, entry.whiteout_target()) {
         // An opaque directory hides what lower layers have below it (the root: everything).
         (EntryKind::OpaqueMarker, Some(dir)) => {
@@ -253,19 +404,53 @@ fn removes_path(entry: &crate::model::Entry, path: &str) -> bool {
     }
 }
 
-/// Where to look for the layers' listings before fetching anything.
+/// Where to look for the layers' listings before fetching anything, and which of a layer's
+/// entries for a path to take.
 pub struct CarveSearch<'a> {
     /// Where the blobs come from.
     pub source: &'a dyn ImageSource,
-    /// Cached listings, if any: a cached layer is decided without a fetch.
+    /// Cached listings, if any: a cached layer is decided without a fetch, and a layer
+    /// streamed to its end is stored.
     pub cache: Option<&'a ListingCache>,
+    /// The last entry (what extractors leave) or the first (an earlier stop, wrong for
+    /// layers that repeat the path).
+    pub version: Version,
+}
+
+/// One layer's version of a file, read into memory up to a limit: what the app's preview and
+/// `log --patch` show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileVersion {
+    /// The file's first bytes, at most the limit asked for.
+    pub bytes: Vec<u8>,
+    /// Whether the file is longer than `bytes` (cut at the limit).
+    pub truncated: bool,
+    /// The file's size.
+    pub size: u64,
+    /// Where its data is in the layer (a hardlink's target, or the path itself).
+    pub data_path: String,
+    /// Blob bytes fetched to read it.
+    pub bytes_fetched: u64,
+    /// Where the bytes came from.
+    pub from: CarvedFrom,
+}
+
+/// What one layer gave for a path.
+enum Step {
+    /// Its data was written.
+    Carved(Box<(CarveTarget, CarveReport)>),
+    /// The layer removes the path.
+    Removes,
+    /// The layer does not touch the path.
+    Absent,
 }
 
 impl CarveSearch<'_> {
     /// Finds `path` in the final filesystem of `layers` (base first), newest layer first, and
     /// writes its data to `out`. A layer whose listing is cached or has a table of contents is
-    /// decided from that; another is streamed only until the path's data is complete (or to
-    /// its end, when it does not hold the path). Returns the target and how it went.
+    /// decided from that and streamed at most up to the chosen entry's data; another is
+    /// streamed to its end (keeping the newest version, storing its listing in the cache), or
+    /// with [`Version::First`] up to the path's first entry. Returns the target and how it went.
     pub fn carve_path(
         &self,
         layers: &[LayerInfo],
@@ -279,53 +464,274 @@ impl CarveSearch<'_> {
             if cancel.is_cancelled() {
                 return Err(CarveError::Cancelled);
             }
-            let known = self.known_entries(layer, cancel, fetched);
-            let verdict = match &known {
-                Some((entries, _)) => verdict(entries, &path)?,
-                None => match scan(self.source, layer, &path, cancel, fetched, out)? {
-                    Scan::Carved(report) => {
-                        let target = CarveTarget {
-                            path: path.clone(),
-                            layer: layer.clone(),
-                            data_path: path.clone(),
-                            size: report.bytes_written,
-                        };
-                        return Ok((target, report));
-                    }
-                    Scan::Found(verdict) => verdict,
-                },
-            };
-            match verdict {
-                Verdict::Holds { data_path, size } => {
-                    let target = CarveTarget {
-                        path: path.clone(),
-                        layer: layer.clone(),
-                        data_path,
-                        size,
-                    };
-                    let toc = known.and_then(|(_, toc)| toc);
-                    let report = match toc {
-                        Some(toc) => {
-                            carve_with(self.source, &target, Some(&toc), cancel, fetched, out)?
-                        }
-                        None => carve(self.source, &target, cancel, fetched, out)?,
-                    };
-                    let target = CarveTarget {
-                        size: report.bytes_written,
-                        ..target
-                    };
-                    return Ok((target, report));
-                }
-                Verdict::Removes => {
+            let step = self.layer_step(
+                layer,
+                &path,
+                None,
+                u64::MAX,
+                cancel,
+                fetched,
+                out,
+                &mut |_, _| {},
+            )?;
+            match step {
+                Step::Carved(carved) => return Ok(*carved),
+                Step::Removes => {
                     return Err(CarveError::Removed {
                         path,
                         layer: layer.index,
                     });
                 }
-                Verdict::Absent => {}
+                Step::Absent => {}
             }
         }
         Err(CarveError::NotFound(path))
+    }
+
+    /// Writes `layer`'s own version of `path` to `out`, whatever newer layers do to it;
+    /// [`CarveError::NotInLayer`] when the layer does not hold it.
+    pub fn carve_layer(
+        &self,
+        layer: &LayerInfo,
+        path: &str,
+        cancel: &CancelToken,
+        fetched: &Arc<AtomicU64>,
+        out: &mut dyn Write,
+    ) -> Result<(CarveTarget, CarveReport), CarveError> {
+        let path = normalize_path(path);
+        match self.layer_step(
+            layer,
+            &path,
+            None,
+            u64::MAX,
+            cancel,
+            fetched,
+            out,
+            &mut |_, _| {},
+        )? {
+            Step::Carved(carved) => Ok(*carved),
+            Step::Removes | Step::Absent => Err(CarveError::NotInLayer {
+                path,
+                layer: layer.index,
+            }),
+        }
+    }
+
+    /// Reads `layer`'s version of `path` into memory, at most `limit` bytes of it (the rest is
+    /// neither kept nor, where the layer allows, fetched). `entries` are the layer's entries
+    /// when the caller already has them (e.g. a listing read for `log`): which entry to read
+    /// is then decided from them without the cache. The one read behind the app's preview and
+    /// `log --patch`.
+    pub fn read_version(
+        &self,
+        layer: &LayerInfo,
+        path: &str,
+        entries: Option<&[Entry]>,
+        limit: u64,
+        cancel: &CancelToken,
+    ) -> Result<FileVersion, CarveError> {
+        let path = normalize_path(path);
+        let fetched = Arc::new(AtomicU64::new(0));
+        let mut sink = Limited {
+            bytes: Vec::new(),
+            limit,
+        };
+        let mut decided = None;
+        let step = self.layer_step(
+            layer,
+            &path,
+            entries,
+            limit,
+            cancel,
+            &fetched,
+            &mut sink,
+            &mut |target, from| decided = Some((target.size, target.data_path.clone(), from)),
+        );
+        let (size, data_path, from) = match step {
+            Ok(Step::Carved(carved)) => {
+                let (target, report) = *carved;
+                (target.size, target.data_path, report.from)
+            }
+            Ok(Step::Removes | Step::Absent) => {
+                return Err(CarveError::NotInLayer {
+                    path,
+                    layer: layer.index,
+                });
+            }
+            // Stopped at the limit: the rest of the file is not fetched.
+            Err(CarveError::Write(error)) if LimitReached::is(&error) => match decided {
+                Some(decided) => decided,
+                None => return Err(CarveError::Write(error)),
+            },
+            Err(error) => return Err(error),
+        };
+        Ok(FileVersion {
+            truncated: size > sink.bytes.len() as u64,
+            bytes: sink.bytes,
+            size,
+            data_path,
+            bytes_fetched: fetched.load(Ordering::Relaxed),
+            from,
+        })
+    }
+
+    /// What `layer` gives for `path`; its data (at most `cap` bytes of a spooled version) is
+    /// written to `out`, after `decided` hears what is written and from where.
+    #[allow(clippy::too_many_arguments)]
+    fn layer_step(
+        &self,
+        layer: &LayerInfo,
+        path: &str,
+        entries: Option<&[Entry]>,
+        cap: u64,
+        cancel: &CancelToken,
+        fetched: &Arc<AtomicU64>,
+        out: &mut dyn Write,
+        decided: &mut dyn FnMut(&CarveTarget, CarvedFrom),
+    ) -> Result<Step, CarveError> {
+        let known = match entries {
+            Some(entries) => Some((std::borrow::Cow::Borrowed(entries), None)),
+            None => self
+                .known_entries(layer, cancel, fetched)
+                .map(|(entries, toc)| (std::borrow::Cow::Owned(entries), toc)),
+        };
+        if let Some((entries, toc)) = known {
+            return match verdict(&entries, path, self.version)? {
+                Verdict::Holds(held) => {
+                    let target = held.target(path, layer);
+                    let toc = match toc {
+                        Some(toc) => Some(toc),
+                        None => Toc::fetch(self.source, layer, cancel)
+                            .ok()
+                            .flatten()
+                            .inspect(|toc| {
+                                fetched.fetch_add(toc.bytes_fetched(), Ordering::Relaxed);
+                            }),
+                    };
+                    let report = carve_from(
+                        self.source,
+                        &target,
+                        toc.as_ref(),
+                        cancel,
+                        fetched,
+                        out,
+                        &mut |from| decided(&target, from),
+                    )?;
+                    let target = CarveTarget {
+                        size: report.bytes_written,
+                        ..target
+                    };
+                    Ok(Step::Carved(Box::new((target, report))))
+                }
+                Verdict::Removes => Ok(Step::Removes),
+                Verdict::Absent => Ok(Step::Absent),
+            };
+        }
+        let layer_error = |reason: String| CarveError::Layer {
+            path: path.to_owned(),
+            layer: layer.index,
+            reason,
+        };
+        let found = match self.version {
+            Version::First => {
+                match scan(
+                    self.source,
+                    layer,
+                    path,
+                    cancel,
+                    fetched,
+                    out,
+                    &mut |from| {
+                        let target = CarveTarget {
+                            path: path.to_owned(),
+                            layer: layer.clone(),
+                            data_path: path.to_owned(),
+                            size: 0,
+                            occurrence: Some(1),
+                        };
+                        decided(&target, from);
+                    },
+                )? {
+                    Scan::Carved(report) => {
+                        let target = CarveTarget {
+                            path: path.to_owned(),
+                            layer: layer.clone(),
+                            data_path: path.to_owned(),
+                            size: report.bytes_written,
+                            occurrence: Some(1),
+                        };
+                        return Ok(Step::Carved(Box::new((target, report))));
+                    }
+                    Scan::Found(verdict) => verdict,
+                }
+            }
+            Version::Last => {
+                let before = fetched.load(Ordering::Relaxed);
+                match stream_last(self.source, layer, path, self.cache, cap, cancel, fetched)? {
+                    (Verdict::Holds(held), Some(spool)) if held.data_path == path => {
+                        let target = held.target(path, layer);
+                        decided(&target, CarvedFrom::Stream);
+                        let written = spool.copy_to(out, &layer_error)?;
+                        let total = fetched.load(Ordering::Relaxed);
+                        let report = CarveReport {
+                            bytes_written: written,
+                            bytes_fetched: total - before,
+                            total_fetched: total,
+                            from_toc: false,
+                            from: CarvedFrom::Stream,
+                        };
+                        return Ok(Step::Carved(Box::new((target, report))));
+                    }
+                    (Verdict::Holds(held), _) if held.data_path == path => {
+                        return Err(layer_error(
+                            "it is a sparse file, which carving does not expand yet".into(),
+                        ));
+                    }
+                    // A hardlink: which entry of its target holds the data needs the whole
+                    // listing (now cached, or listed once more).
+                    (Verdict::Holds(_), _) => {
+                        let held = match self.known_entries(layer, cancel, fetched) {
+                            Some((entries, _)) => verdict(&entries, path, Version::Last)?,
+                            None => verdict(
+                                &list_entries(self.source, layer, cancel, fetched)?,
+                                path,
+                                Version::Last,
+                            )?,
+                        };
+                        Verdict::Holds(match held {
+                            Verdict::Holds(held) => held,
+                            _ => {
+                                return Err(layer_error(
+                                    "the layer changed while it was read".into(),
+                                ));
+                            }
+                        })
+                    }
+                    (other, _) => other,
+                }
+            }
+        };
+        match found {
+            Verdict::Holds(held) => {
+                let target = held.target(path, layer);
+                let report = carve_from(
+                    self.source,
+                    &target,
+                    None,
+                    cancel,
+                    fetched,
+                    out,
+                    &mut |from| decided(&target, from),
+                )?;
+                let target = CarveTarget {
+                    size: report.bytes_written,
+                    ..target
+                };
+                Ok(Step::Carved(Box::new((target, report))))
+            }
+            Verdict::Removes => Ok(Step::Removes),
+            Verdict::Absent => Ok(Step::Absent),
+        }
     }
 
     /// The layer's entries when they can be had without streaming it: cache, else TOC (kept
@@ -335,7 +741,7 @@ impl CarveSearch<'_> {
         layer: &LayerInfo,
         cancel: &CancelToken,
         fetched: &Arc<AtomicU64>,
-    ) -> Option<(Vec<crate::model::Entry>, Option<Toc>)> {
+    ) -> Option<(Vec<Entry>, Option<Toc>)> {
         if let Some(cache) = self.cache {
             let mut entries = Vec::new();
             if cache
@@ -351,7 +757,69 @@ impl CarveSearch<'_> {
     }
 }
 
-/// What streaming a layer for a path found.
+/// Every entry of `layer`, streamed (no cache, no content facts).
+fn list_entries(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    cancel: &CancelToken,
+    fetched: &Arc<AtomicU64>,
+) -> Result<Vec<Entry>, CarveError> {
+    let progress = Arc::new(crate::layer::stream::PeekProgress::default());
+    let mut entries = Vec::new();
+    let result = crate::layer::stream::stream_layer_with(
+        source,
+        layer,
+        crate::layer::stream::FileData::Skip,
+        cancel,
+        &progress,
+        &mut |entry| entries.push(entry),
+    );
+    fetched.fetch_add(result.bytes_read, Ordering::Relaxed);
+    match result.status.problem() {
+        _ if cancel.is_cancelled() => Err(CarveError::Cancelled),
+        Some(problem) => Err(CarveError::Layer {
+            path: String::new(),
+            layer: layer.index,
+            reason: problem.to_owned(),
+        }),
+        None => Ok(entries),
+    }
+}
+
+/// A writer keeping at most `limit` bytes; past it, writing fails with [`LimitReached`].
+struct Limited {
+    bytes: Vec<u8>,
+    limit: u64,
+}
+
+impl Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = self.limit.saturating_sub(self.bytes.len() as u64);
+        if room == 0 && !buf.is_empty() {
+            return Err(io::Error::other(LimitReached));
+        }
+        let taken = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        self.bytes.extend_from_slice(&buf[..taken]);
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The error [`Limited`] stops a read with.
+#[derive(Debug, thiserror::Error)]
+#[error("the byte limit was reached")]
+struct LimitReached;
+
+impl LimitReached {
+    fn is(error: &io::Error) -> bool {
+        error.get_ref().is_some_and(|inner| inner.is::<Self>())
+    }
+}
+
+/// What streaming a layer up to a path's first entry found.
 enum Scan {
     /// The path was a regular file in this layer: its data was written.
     Carved(CarveReport),
@@ -359,8 +827,9 @@ enum Scan {
     Found(Verdict),
 }
 
-/// Streams `layer` looking for `path`: writes its data and stops as soon as it is a regular
-/// file; otherwise reads to the end and says what the layer does to the path.
+/// Streams `layer` looking for the first entry of `path` ([`Version::First`]): writes its data
+/// and stops as soon as it is a regular file (`started` hears it first); otherwise reads to the
+/// end and says what the layer does to the path.
 fn scan(
     source: &dyn ImageSource,
     layer: &LayerInfo,
@@ -368,6 +837,7 @@ fn scan(
     cancel: &CancelToken,
     fetched: &Arc<AtomicU64>,
     out: &mut dyn Write,
+    started: &mut dyn FnMut(CarvedFrom),
 ) -> Result<Scan, CarveError> {
     let layer_error = |reason: String| CarveError::Layer {
         path: path.to_owned(),
@@ -375,7 +845,8 @@ fn scan(
         reason,
     };
     let before = fetched.load(Ordering::Relaxed);
-    let mut walker = open_walker(source, layer, cancel, fetched)?;
+    let mut counted = open_counted(source, layer, cancel, fetched, false)?;
+    let mut walker = open_walker(&mut counted, layer)?;
     let below = format!("{path}/");
     // Only what can decide the path: itself, removals, and one entry below it (which makes it
     // a directory).
@@ -384,7 +855,7 @@ fn scan(
     loop {
         let member = match walker.next_entry() {
             Ok(Some(member)) => member,
-            Ok(None) => return verdict(&seen, path).map(Scan::Found),
+            Ok(None) => return verdict(&seen, path, Version::First).map(Scan::Found),
             Err(_) if cancel.is_cancelled() => return Err(CarveError::Cancelled),
             Err(error) => return Err(layer_error(error.to_string())),
         };
@@ -394,12 +865,14 @@ fn scan(
         };
         if &*entry.path == path {
             match entry.kind {
-                // The data is at the link's target, earlier in this layer: read it from there.
+                // The data is at the link's target, earlier in this layer: read it from there
+                // (its first entry, as this mode always did).
                 EntryKind::Hardlink => {
-                    return Ok(Scan::Found(Verdict::Holds {
+                    return Ok(Scan::Found(Verdict::Holds(Held {
                         data_path: entry.link_target.map(String::from).unwrap_or_default(),
                         size: 0,
-                    }));
+                        occurrence: Some(1),
+                    })));
                 }
                 EntryKind::File if sparse => {
                     return Err(layer_error(
@@ -407,12 +880,9 @@ fn scan(
                     ));
                 }
                 EntryKind::File => {
-                    let written =
-                        copy_data(&mut walker.data(), out, cancel).map_err(|e| match e {
-                            CopyError::Write(error) => CarveError::Write(error),
-                            CopyError::Read(_) if cancel.is_cancelled() => CarveError::Cancelled,
-                            CopyError::Read(reason) => layer_error(reason),
-                        })?;
+                    started(CarvedFrom::Stream);
+                    let written = copy_data(&mut walker.data(), out, cancel)
+                        .map_err(|e| copy_failed(e, cancel, &layer_error))?;
                     // Done: dropping the walker drops the connection; the rest is never fetched.
                     let total = fetched.load(Ordering::Relaxed);
                     return Ok(Scan::Carved(CarveReport {
@@ -420,6 +890,7 @@ fn scan(
                         bytes_fetched: total - before,
                         total_fetched: total,
                         from_toc: false,
+                        from: CarvedFrom::Stream,
                     }));
                 }
                 _ => seen.push(entry),
@@ -432,35 +903,295 @@ fn scan(
     }
 }
 
-/// A tar walker over the decompressed blob of `layer`, counting the blob bytes fetched.
-fn open_walker(
+/// Streams `layer` up to the `occurrence`-th entry of `data_path` (counting every entry of
+/// that path from 1, as its listing does), writes that regular file's data and stops: the
+/// rest of the layer is never fetched.
+fn stream_to_occurrence(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    data_path: &str,
+    occurrence: usize,
+    cancel: &CancelToken,
+    fetched: &Arc<AtomicU64>,
+    out: &mut dyn Write,
+) -> Result<CarveReport, CarveError> {
+    let layer_error = |reason: String| CarveError::Layer {
+        path: data_path.to_owned(),
+        layer: layer.index,
+        reason,
+    };
+    let before = fetched.load(Ordering::Relaxed);
+    let mut counted = open_counted(source, layer, cancel, fetched, false)?;
+    let mut walker = open_walker(&mut counted, layer)?;
+    let mut seen = 0;
+    loop {
+        let member = match walker.next_entry() {
+            Ok(Some(member)) => member,
+            Ok(None) => {
+                return Err(layer_error(format!(
+                    "the layer holds {seen} entries for it, not the {occurrence} its listing gives"
+                )));
+            }
+            Err(_) if cancel.is_cancelled() => return Err(CarveError::Cancelled),
+            Err(error) => return Err(layer_error(error.to_string())),
+        };
+        let sparse = member.sparse;
+        let Some(entry) = convert_entry(member) else {
+            continue;
+        };
+        if *entry.path != *data_path {
+            continue;
+        }
+        seen += 1;
+        if seen < occurrence {
+            continue;
+        }
+        if entry.kind != EntryKind::File {
+            return Err(layer_error(format!(
+                "its entry {occurrence} is a {}, not a regular file",
+                entry.kind.as_str()
+            )));
+        }
+        if sparse {
+            return Err(layer_error(
+                "it is a sparse file, which carving does not expand yet".into(),
+            ));
+        }
+        let written = copy_data(&mut walker.data(), out, cancel)
+            .map_err(|e| copy_failed(e, cancel, &layer_error))?;
+        let total = fetched.load(Ordering::Relaxed);
+        return Ok(CarveReport {
+            bytes_written: written,
+            bytes_fetched: total - before,
+            total_fetched: total,
+            from_toc: false,
+            from: CarvedFrom::Listing,
+        });
+    }
+}
+
+/// The newest version of a file seen while streaming: its first bytes (up to a cap) in memory,
+/// moving to a temporary file past [`SPOOL_MEMORY_BYTES`].
+struct Spool {
+    file: tempfile::SpooledTempFile,
+    /// Bytes kept.
+    kept: u64,
+}
+
+impl Spool {
+    /// Writes what it keeps to `out`; returns the bytes written.
+    fn copy_to(
+        mut self,
+        out: &mut dyn Write,
+        layer_error: &dyn Fn(String) -> CarveError,
+    ) -> Result<u64, CarveError> {
+        let spool_error = |e: io::Error| layer_error(format!("the spool could not be read: {e}"));
+        self.file.seek(SeekFrom::Start(0)).map_err(spool_error)?;
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut data = (&mut self.file).take(self.kept);
+        let mut written = 0;
+        loop {
+            let read = data.read(&mut buffer).map_err(spool_error)?;
+            if read == 0 {
+                return Ok(written);
+            }
+            out.write_all(&buffer[..read]).map_err(CarveError::Write)?;
+            written += read as u64;
+        }
+    }
+}
+
+/// Streams all of `layer` for the last version of `path`: spools the newest regular file seen
+/// at the path (at most `cap` bytes of it), checks the blob digest at the end and, with a
+/// `cache`, stores the layer's verified listing (with content facts, as a peek would). Returns
+/// what the layer does to the path and the spool when its last entry is a regular file; for a
+/// hardlink, [`Held::data_path`] names the target and the occurrence is left unknown.
+fn stream_last(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    path: &str,
+    cache: Option<&ListingCache>,
+    cap: u64,
+    cancel: &CancelToken,
+    fetched: &Arc<AtomicU64>,
+) -> Result<(Verdict, Option<Spool>), CarveError> {
+    let layer_error = |reason: String| CarveError::Layer {
+        path: path.to_owned(),
+        layer: layer.index,
+        reason,
+    };
+    let mut writer: Option<CacheWriter> =
+        cache.and_then(|cache| cache.writer(layer.digest(), true).ok());
+    let mut counted = open_counted(source, layer, cancel, fetched, true)?;
+    let below = format!("{path}/");
+    let mut seen = Vec::new();
+    let mut seen_below = false;
+    let mut spool: Option<Spool> = None;
+    let mut scanner = ContentScanner::default();
+    {
+        let mut walker = open_walker(&mut counted, layer)?;
+        loop {
+            let member = match walker.next_entry() {
+                Ok(Some(member)) => member,
+                Ok(None) => break,
+                Err(_) if cancel.is_cancelled() => return Err(CarveError::Cancelled),
+                Err(error) => return Err(layer_error(error.to_string())),
+            };
+            let sparse = member.sparse;
+            let Some(mut entry) = convert_entry(member) else {
+                continue;
+            };
+            let at_path = *entry.path == *path;
+            if entry.kind == EntryKind::File && !sparse {
+                let words = wants_credential_words(entry.name());
+                let facts = if at_path {
+                    let mut file = tempfile::spooled_tempfile(SPOOL_MEMORY_BYTES);
+                    let mut tee = Tee {
+                        inner: walker.data(),
+                        copy: &mut file,
+                        room: cap,
+                        failed: None,
+                    };
+                    let facts = scanner.scan(&mut tee, words);
+                    if let Some(error) = tee.failed {
+                        return Err(layer_error(format!(
+                            "the spool could not be written: {error}"
+                        )));
+                    }
+                    let kept = entry.size.min(cap);
+                    spool = Some(Spool { file, kept });
+                    facts
+                } else {
+                    scanner.scan(walker.data(), words)
+                };
+                match facts {
+                    Ok(facts) => entry.content = Some(facts),
+                    Err(_) if cancel.is_cancelled() => return Err(CarveError::Cancelled),
+                    Err(error) => return Err(layer_error(error.to_string())),
+                }
+            } else if at_path {
+                spool = None; // not a regular file's data (a hardlink, a sparse file)
+            }
+            if let Some(active) = &mut writer
+                && active.add(&entry).is_err()
+            {
+                writer = None; // a full disk loses the cache entry, not the carve
+            }
+            if at_path
+                || matches!(entry.kind, EntryKind::Whiteout | EntryKind::OpaqueMarker)
+                || (entry.path.starts_with(&below) && !std::mem::replace(&mut seen_below, true))
+            {
+                seen.push(entry);
+            }
+        }
+        // The rest of the decoded stream (after the end marker) still counts for the digest.
+        io::copy(&mut walker.into_inner(), &mut io::sink())
+            .map_err(|e| layer_error(e.to_string()))?;
+    }
+    // So do bytes after the compressed stream.
+    io::copy(&mut counted, &mut io::sink()).map_err(|e| layer_error(e.to_string()))?;
+    let digest = counted.digest().unwrap_or_default();
+    let expected = layer.digest();
+    if expected.starts_with("sha256:") {
+        if digest != expected {
+            return Err(layer_error(format!(
+                "digest mismatch: expected {expected}, got {digest}; the blob is damaged or was replaced"
+            )));
+        }
+        if let Some(writer) = writer {
+            writer.commit().ok();
+        }
+    }
+    let last = seen.iter().rev().find(|entry| *entry.path == *path);
+    if let Some(entry) = last
+        && entry.kind == EntryKind::Hardlink
+    {
+        let held = Held {
+            data_path: entry.link_target.as_deref().unwrap_or_default().to_owned(),
+            size: 0,
+            occurrence: None,
+        };
+        return Ok((Verdict::Holds(held), None));
+    }
+    Ok((verdict(&seen, path, Version::Last)?, spool))
+}
+
+/// Reads `inner`, copying the first `room` bytes read to `copy`.
+struct Tee<'a, R> {
+    inner: R,
+    copy: &'a mut tempfile::SpooledTempFile,
+    room: u64,
+    /// Why writing the copy failed, if it did.
+    failed: Option<io::Error>,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        let kept = read.min(usize::try_from(self.room).unwrap_or(usize::MAX));
+        if kept > 0 {
+            if let Err(error) = self.copy.write_all(&buf[..kept]) {
+                self.failed = Some(error);
+                return Err(io::Error::other("the spool could not be written"));
+            }
+            self.room -= kept as u64;
+        }
+        Ok(read)
+    }
+}
+
+/// Opens `layer`'s blob, counting the bytes fetched (and hashing them, with `hash`).
+fn open_counted(
     source: &dyn ImageSource,
     layer: &LayerInfo,
     cancel: &CancelToken,
     fetched: &Arc<AtomicU64>,
-) -> Result<TarWalker<BufReader<Decoder<BufReader<Counted>>>>, CarveError> {
-    let layer_error = |reason: String| CarveError::Layer {
-        path: String::new(),
-        layer: layer.index,
-        reason,
-    };
+    hash: bool,
+) -> Result<Counted, CarveError> {
     let blob = source
         .open_blob(&layer.descriptor, cancel)
         .map_err(|source| CarveError::Source {
             layer: layer.index,
             source,
         })?;
-    let mut buffered = BufReader::new(Counted {
+    Ok(Counted {
         inner: blob,
         count: Arc::clone(fetched),
         cancel: cancel.clone(),
-    });
+        hasher: hash.then(Sha256::new),
+    })
+}
+
+/// A tar walker over the decompressed blob read from `counted`.
+fn open_walker<'a>(
+    counted: &'a mut Counted,
+    layer: &LayerInfo,
+) -> Result<TarWalker<BufReader<Decoder<BufReader<&'a mut Counted>>>>, CarveError> {
+    let layer_error = |reason: String| CarveError::Layer {
+        path: String::new(),
+        layer: layer.index,
+        reason,
+    };
+    let mut buffered = BufReader::new(counted);
     let magic = buffered
         .fill_buf()
         .map_err(|e| layer_error(e.to_string()))?;
     let compression = Compression::sniff(magic);
     let decoder = Decoder::new(compression, buffered).map_err(|e| layer_error(e.to_string()))?;
     Ok(TarWalker::new(BufReader::new(decoder)))
+}
+
+/// The carve error for a failed copy of file data.
+fn copy_failed(
+    error: CopyError,
+    cancel: &CancelToken,
+    layer_error: &dyn Fn(String) -> CarveError,
+) -> CarveError {
+    match error {
+        CopyError::Write(error) => CarveError::Write(error),
+        CopyError::Read(_) if cancel.is_cancelled() => CarveError::Cancelled,
+        CopyError::Read(reason) => layer_error(reason),
+    }
 }
 
 fn copy_data(
@@ -485,11 +1216,21 @@ fn copy_data(
     }
 }
 
-/// A blob reader that counts what it reads and stops when cancelled.
+/// A blob reader that counts (and optionally hashes) what it reads and stops when cancelled.
 struct Counted {
     inner: BlobReader,
     count: Arc<AtomicU64>,
     cancel: CancelToken,
+    hasher: Option<Sha256>,
+}
+
+impl Counted {
+    /// `sha256:…` of the bytes read so far, when hashing.
+    fn digest(&self) -> Option<String> {
+        self.hasher
+            .clone()
+            .map(|hasher| format!("sha256:{:x}", hasher.finalize()))
+    }
 }
 
 impl Read for Counted {
@@ -498,6 +1239,9 @@ impl Read for Counted {
             return Err(io::Error::other("cancelled"));
         }
         let read = self.inner.read(buf)?;
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..read]);
+        }
         self.count.fetch_add(read as u64, Ordering::Relaxed);
         Ok(read)
     }

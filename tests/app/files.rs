@@ -699,6 +699,7 @@ fn demo_file(path: &str, layer: Option<&layerslayer::model::LayerListing>) -> Ve
             let search = CarveSearch {
                 source: opened.source.as_ref(),
                 cache: None,
+                version: Default::default(),
             };
             search
                 .carve_path(&opened.info.layers, path, &cancel, &fetched, &mut out)

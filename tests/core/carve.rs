@@ -74,6 +74,13 @@ fn carve_takes_the_final_version_and_stops_streaming_at_the_file() {
         std::fs::read(dir.join("first.txt")).expect("written"),
         first
     );
+    // Without a listing, only --first may stop at the file (the layer could repeat it).
+    let (code, stdout, stderr) = carve(
+        dir,
+        &[&pushed.reference, "data/first.txt", "--first", "-o", "-"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, first);
     let share = share_fetched(&stderr);
     assert!(share < 5.0, "streamed only up to the file: {stderr}");
 
@@ -160,4 +167,139 @@ fn a_table_of_contents_layer_gives_only_the_files_chunks() {
     );
     let share = share_fetched(&stderr);
     assert!(share < 50.0, "only the file's chunks: {stderr}");
+}
+
+/// Runs `layerslayer carve ARGS` in `dir` with its listing cache under `cache`.
+fn carve_cached(dir: &Path, cache: &Path, args: &[&str]) -> (i32, Vec<u8>, String) {
+    let output = common::layerslayer_command()
+        .env("XDG_CACHE_HOME", cache)
+        .current_dir(dir)
+        .arg("carve")
+        .args(args)
+        .output()
+        .expect("run layerslayer");
+    (
+        output.status.code().unwrap_or(-1),
+        output.stdout,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_layer_that_repeats_a_path_gives_its_last_entry_and_first_gives_the_first() {
+    let registry = TestRegistry::start();
+    let big = 24 << 20;
+    let layer = TestLayer::new(
+        &[
+            TarItem::File("etc/app.conf".into(), b"version=1\n".to_vec(), 0o644),
+            TarItem::File("etc/app.conf".into(), b"version=2\n".to_vec(), 0o600),
+            TarItem::File("data/big.bin".into(), noise(21, big), 0o644),
+        ],
+        Compression::Gzip,
+        "ADD rootfs /",
+    );
+    assert!(layer.blob.len() > big, "the layer is incompressible");
+    let pushed = push_image(&registry, "carve/repeat", "v1", ImageFormat::Oci, &[layer]);
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path();
+    let image = pushed.reference.as_str();
+
+    // Without a cache: the whole layer is streamed for the last version; --first stops early.
+    let (code, stdout, stderr) = carve(dir, &[image, "etc/app.conf", "-o", "-"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, b"version=2\n", "the last entry wins: {stderr}");
+    assert!(stderr.contains("whole layer streamed"), "{stderr}");
+    let (code, stdout, stderr) = carve(dir, &[image, "etc/app.conf", "--first", "-o", "-"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, b"version=1\n", "{stderr}");
+    assert!(share_fetched(&stderr) <= 1.0, "{stderr}");
+
+    // With a cache: the first carve streams the layer and stores its listing; the next one
+    // counts the entries there and stops right after the last one's data.
+    let cache = dir.join("cache");
+    let (code, stdout, stderr) = carve_cached(dir, &cache, &[image, "etc/app.conf", "-o", "-"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, b"version=2\n", "{stderr}");
+    assert!(share_fetched(&stderr) > 99.0, "{stderr}");
+    let (code, stdout, stderr) = carve_cached(dir, &cache, &[image, "etc/app.conf", "-o", "-"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, b"version=2\n", "{stderr}");
+    assert!(
+        stderr.contains("as the layer's listing gives it"),
+        "{stderr}"
+    );
+    let share = share_fetched(&stderr);
+    assert!(share <= 1.0, "at most 1% of a 24 MiB layer: {stderr}");
+    let (code, stdout, stderr) =
+        carve_cached(dir, &cache, &[image, "etc/app.conf", "--first", "-o", "-"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, b"version=1\n", "{stderr}");
+
+    // The listing the carve stored is the one a peek replays.
+    let output = common::layerslayer_command()
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["peek", image, "--json", "-q"])
+        .output()
+        .expect("peek");
+    let peeked: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let layer = &peeked["layers"][0];
+    assert_eq!(layer["listed_from"], "cache", "{layer}");
+    assert_eq!(
+        layer["entries"].as_array().map(Vec::len),
+        Some(3),
+        "{layer}"
+    );
+}
+
+#[test]
+fn carve_layer_writes_that_layers_version_or_names_the_layers_that_hold_it() {
+    let registry = TestRegistry::start();
+    let layers = vec![
+        TestLayer::new(
+            &[TarItem::File(
+                "etc/app.conf".into(),
+                b"base\n".to_vec(),
+                0o644,
+            )],
+            Compression::Gzip,
+            "ADD base /",
+        ),
+        TestLayer::new(
+            &[TarItem::File("usr/other".into(), b"x".to_vec(), 0o644)],
+            Compression::Zstd,
+            "RUN other",
+        ),
+        TestLayer::new(
+            &[
+                TarItem::File("etc/app.conf".into(), b"top, first\n".to_vec(), 0o644),
+                TarItem::File("etc/app.conf".into(), b"top, last\n".to_vec(), 0o644),
+            ],
+            Compression::Gzip,
+            "RUN configure",
+        ),
+    ];
+    let pushed = push_image(&registry, "carve/layer", "v1", ImageFormat::Oci, &layers);
+    let work = tempfile::tempdir().expect("tempdir");
+    let image = pushed.reference.as_str();
+    for (layer, expected) in [("0", &b"base\n"[..]), ("2", b"top, last\n")] {
+        let (code, stdout, stderr) = carve(
+            work.path(),
+            &[image, "/etc/app.conf", "--layer", layer, "-o", "-"],
+        );
+        assert_eq!(code, 0, "layer {layer}: {stderr}");
+        assert_eq!(stdout, expected, "layer {layer}: {stderr}");
+    }
+    let (code, stdout, stderr) = carve(
+        work.path(),
+        &[image, "etc/app.conf", "--layer", "1", "-o", "out.conf"],
+    );
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("layer 1 does not hold etc/app.conf; layers 0, 2 hold it"),
+        "{stderr}"
+    );
+    assert!(!work.path().join("out.conf").exists(), "nothing written");
+    let (code, _, stderr) = carve(work.path(), &[image, "etc/app.conf", "--layer", "3"]);
+    assert_eq!(code, 3, "{stderr}");
 }

@@ -11,6 +11,7 @@ mod conventions;
 mod credentials;
 mod explain;
 mod faults;
+mod history;
 mod hostile;
 mod layout;
 mod local;

@@ -9,12 +9,14 @@ use crate::source::registry::stored;
 mod carve;
 mod explain;
 mod layers;
+mod log;
 mod manual;
 mod peek;
 
 pub(super) use carve::run_carve;
 pub(super) use explain::{run_analyze, run_config, run_diff};
 pub(super) use layers::run_layers;
+pub(super) use log::run_log;
 pub(super) use manual::{print_completions, print_man_page};
 pub use peek::parse_layer_selection;
 pub(super) use peek::run_peek;
