@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::cancel::CancelToken;
 use crate::gui::job::{Job, JobPanicked, Worker};
+use crate::gui::preview::{PreviewContent, PreviewRequest, load_preview};
 use crate::gui::widgets::compare_tree::{DiffTree, diff_tree};
 use crate::gui::widgets::files_tree::{BuiltTree, TreeScope};
 use crate::inspect::analysis::{Analysis, LayerView, analyze_layers};
@@ -758,5 +759,34 @@ fn content_need(need_content: bool) -> ContentNeed {
         ContentNeed::Required
     } else {
         ContentNeed::WhenStreamed
+    }
+}
+
+/// A file's preview being fetched, counting the blob bytes fetched; dropping it cancels it.
+pub type PreviewJob = Job<Result<PreviewContent, CarveError>, AtomicU64>;
+
+impl PreviewJob {
+    /// Fetches and prepares the preview of `request` from `source` on a worker thread (text
+    /// highlighted in `ctx`'s current style); wakes `ctx` when done.
+    pub fn start(
+        source: Arc<dyn ImageSource>,
+        request: PreviewRequest,
+        ctx: &egui::Context,
+    ) -> Result<Self, String> {
+        let style = ctx.global_style();
+        Job::spawn_with("preview", ctx, AtomicU64::new(0), move |worker| {
+            load_preview(
+                source.as_ref(),
+                &request,
+                &style,
+                worker.cancel_token(),
+                worker.progress(),
+            )
+        })
+    }
+
+    /// Blob bytes fetched so far.
+    pub fn fetched(&self) -> u64 {
+        self.progress().load(Ordering::Relaxed)
     }
 }

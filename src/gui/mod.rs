@@ -7,6 +7,7 @@
 pub mod app;
 pub(crate) mod job;
 pub(crate) mod jobs;
+pub(crate) mod preview;
 pub mod widgets;
 
 use std::process::ExitCode;

@@ -11,5 +11,6 @@ mod frames;
 mod deep;
 mod explain;
 mod files;
+mod preview;
 mod save_prompt;
 mod screenshot;

@@ -10,6 +10,7 @@ use super::dialogs::DialogChoice;
 use super::save_prompt::{FileToSave, SavePrompt, SavePurpose, suggested_path};
 use super::{CentralTab, LayerslayerApp, PeekedLayer, SaveInProgress, TreeChoice};
 use crate::gui::jobs::{CarveJob, CompareRequest, FetchJob, FetchRequest, PeekJob};
+use crate::gui::preview::LOAD_ALL_LIMIT;
 use crate::inspect::carve::{CarveError, CarveTarget, find_target};
 use crate::model::{LayerListing, LayerStatus, PathFilter, merge_layers};
 use crate::oci::LayerInfo;
@@ -83,6 +84,12 @@ pub(super) enum Action {
     PickComparePlatform(Platform),
     /// Stop the comparison.
     CancelCompare,
+    /// Select the row a link in the preview points to.
+    FollowLink(String),
+    /// Stop fetching the preview.
+    CancelPreview,
+    /// Fetch the whole previewed file (up to the "Load all" limit), not just its start.
+    LoadWholePreview,
 }
 
 /// The action of a keyboard shortcut pressed this frame, consuming the shortcut.
@@ -165,6 +172,18 @@ impl LayerslayerApp {
             Action::PickComparePlatform(platform) => {
                 self.compare.platform_b = Some(platform);
                 self.start_compare(ctx);
+            }
+            Action::FollowLink(path) => self.tree.reveal(&path),
+            Action::CancelPreview => {
+                self.preview.job = None;
+                if let Some(shown) = &mut self.preview.shown {
+                    shown.content = Some(Err("Preview cancelled.".into()));
+                }
+            }
+            Action::LoadWholePreview => {
+                if let Some(key) = self.preview.shown.as_ref().map(|s| s.key.clone()) {
+                    self.start_preview(key, LOAD_ALL_LIMIT, ctx);
+                }
             }
             Action::CancelCompare => {
                 if self.compare.cancel() {

@@ -4,14 +4,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::preview_panel::{DEBOUNCE, PreviewKey, Shown};
 use super::{AnalysisShown, LayerslayerApp, LoadedImage, SaveInProgress, TreeChoice};
 use crate::gui::jobs::{
-    AnalysisJob, ChangeSummaryJob, FetchJob, FetchedImage, PeekMessage, SaveError, TreeBuildJob,
-    TreeInput, TreeUpdate,
+    AnalysisJob, ChangeSummaryJob, FetchJob, FetchedImage, PeekMessage, PreviewJob, SaveError,
+    TreeBuildJob, TreeInput, TreeUpdate,
 };
-use crate::gui::widgets::files_tree::{BuiltTree, TreeScope, TreeView};
-use crate::inspect::carve::{CarveError, CarveReport};
-use crate::model::LayerStatus;
+use crate::gui::preview::{PREVIEW_LIMIT, PreviewRequest, link_destination};
+use crate::gui::widgets::files_tree::{BuiltTree, TreeScope, TreeView, removal_text};
+use crate::inspect::carve::{CarveError, CarveReport, CarveTarget};
+use crate::model::{EntryKind, LayerStatus, normalize_path};
 use crate::oci::LayerInfo;
 use crate::output::{escape_control, human_size};
 
@@ -444,4 +446,159 @@ fn saved_summary(saving: &SaveInProgress, report: &CarveReport) -> String {
         summary.push_str(&format!(" (note: {caveat})"));
     }
     summary
+}
+
+impl LayerslayerApp {
+    /// Whether the selection moved to a row whose preview waits for it to stay still.
+    pub(super) fn preview_pending(&self) -> bool {
+        match (&self.preview.wanted, &self.preview.shown) {
+            (None, _) => false,
+            (Some((key, _)), Some(shown)) => shown.key != *key,
+            (Some(_), None) => true,
+        }
+    }
+
+    /// Makes the preview follow the Files tree's selection: a new selection cancels the fetch
+    /// of the last one, and its own starts once it has been still for [`DEBOUNCE`].
+    pub(super) fn follow_selection(&mut self, ctx: &egui::Context) {
+        if self.tab != super::CentralTab::Files {
+            return;
+        }
+        let key = self.tree.selected().map(|path| PreviewKey {
+            view: self.view,
+            path: path.to_owned(),
+        });
+        if key.as_ref() != self.preview.wanted.as_ref().map(|(key, _)| key) {
+            self.preview.wanted = key.map(|key| (key, Instant::now()));
+            // Cancels a stale fetch.
+            self.preview.job = None;
+            if self.preview.wanted.is_some() {
+                self.preview.focused = false;
+            }
+        }
+        if !self.preview_pending() {
+            return;
+        }
+        let Some((key, since)) = self.preview.wanted.clone() else {
+            return;
+        };
+        let waited = since.elapsed();
+        if waited < DEBOUNCE {
+            ctx.request_repaint_after(DEBOUNCE - waited);
+            return;
+        }
+        self.start_preview(key, PREVIEW_LIMIT, ctx);
+    }
+
+    /// Shows what the row `key` is, and starts fetching its content (at most `limit` bytes)
+    /// when it is a file.
+    pub(super) fn start_preview(&mut self, key: PreviewKey, limit: u64, ctx: &egui::Context) {
+        let built = self.tree.built();
+        let Some(node) = built.tree.find(&key.path) else {
+            // Not in the tree (yet): nothing to show.
+            return;
+        };
+        let tree = &built.tree;
+        let layer = built
+            .layer_index(node)
+            .and_then(|index| self.peeked.iter().find(|p| p.layer.index == index))
+            .map(|peeked| peeked.layer.clone());
+        let mut shown = Shown {
+            key: key.clone(),
+            what: None,
+            follow: None,
+            content: None,
+        };
+        let below = || {
+            format!(
+                "{} entries below, {} in total",
+                tree.descendants(node),
+                human_size(tree.total_size(node))
+            )
+        };
+        let mut data_path = None;
+        let mut size = 0;
+        match built.entry(node) {
+            None => shown.what = Some(format!("Directory (no entry of its own): {}", below())),
+            Some(entry) => match entry.kind {
+                EntryKind::Dir => shown.what = Some(format!("Directory: {}", below())),
+                EntryKind::File => {
+                    data_path = Some(key.path.clone());
+                    size = entry.size;
+                }
+                EntryKind::Hardlink => {
+                    let target = normalize_path(entry.link_target.as_deref().unwrap_or_default());
+                    shown.what = Some(format!("Hard link to {target}: the same file"));
+                    size = tree
+                        .find(&target)
+                        .and_then(|id| built.entry(id))
+                        .map_or(0, |e| e.size);
+                    shown.follow = tree.find(&target).is_some().then(|| target.clone());
+                    data_path = Some(target);
+                }
+                EntryKind::Symlink => {
+                    let target = entry.link_target.as_deref().unwrap_or_default();
+                    let destination = link_destination(&key.path, target);
+                    let found = tree.find(&destination).is_some();
+                    shown.what = Some(format!(
+                        "Symbolic link to {target}{}",
+                        if found {
+                            String::new()
+                        } else {
+                            format!(" ({destination} is not in this tree)")
+                        }
+                    ));
+                    shown.follow = found.then_some(destination);
+                }
+                EntryKind::Whiteout | EntryKind::OpaqueMarker => {
+                    let removes = removal_text(entry).unwrap_or_default();
+                    shown.what = Some(format!("{}: {removes}", entry.kind.as_str()));
+                }
+                other => {
+                    shown.what = Some(format!("A {}: no content to show", other.as_str()));
+                }
+            },
+        }
+        self.preview.job = None;
+        self.preview.image_size = None;
+        if let (Some(data_path), Some(image)) = (data_path, &self.image) {
+            let request = layer.map(|layer| PreviewRequest {
+                target: CarveTarget {
+                    path: key.path.clone(),
+                    layer,
+                    data_path,
+                    size,
+                },
+                limit,
+            });
+            let started = request
+                .ok_or_else(|| "The layer of this entry is not among the peeked ones.".to_owned())
+                .and_then(|request| PreviewJob::start(Arc::clone(&image.source), request, ctx));
+            match started {
+                Ok(job) => {
+                    self.preview.job = Some(job);
+                    self.preview.jobs_started += 1;
+                }
+                Err(error) => shown.content = Some(Err(error)),
+            }
+        }
+        self.preview.shown = Some(shown);
+    }
+
+    /// Takes in a finished preview fetch.
+    pub(super) fn poll_preview(&mut self) {
+        let Some(result) = self.preview.job.as_mut().and_then(|job| job.take_result()) else {
+            return;
+        };
+        self.preview.job = None;
+        let content = match result {
+            Ok(Ok(content)) => Ok(content),
+            Ok(Err(CarveError::Cancelled)) => Err("Preview cancelled.".to_owned()),
+            Ok(Err(error)) => Err(format!("Could not preview: {error}")),
+            Err(panicked) => Err(panicked.to_string()),
+        };
+        if let Some(shown) = &mut self.preview.shown {
+            shown.content = Some(content);
+        }
+    }
 }

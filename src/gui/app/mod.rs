@@ -18,6 +18,7 @@ mod dialogs;
 mod drop_target;
 mod layers_panel;
 mod logic;
+mod preview_panel;
 mod save_prompt;
 mod status_bar;
 mod toolbar;
@@ -32,12 +33,14 @@ use egui::Ui;
 use self::actions::{Action, shortcut_action};
 use self::compare_panel::CompareState;
 pub use self::dialogs::{DialogChoice, FileDialogs, FixedChoice, FixedSavePath, NativeFileDialogs};
+use self::preview_panel::Preview;
 use self::save_prompt::SavePrompt;
 use self::tree_panel::TreePanel;
 use super::jobs::{
     AnalysisJob, CarveJob, ChangeSummary, ChangeSummaryJob, EntryBatches, FetchJob, FetchRequest,
     LayerEntries, PeekJob, PeekedListing, TreeBuildJob,
 };
+use crate::gui::preview;
 use crate::gui::widgets::files_tree::TreeView;
 use crate::inspect::analysis::Analysis;
 use crate::inspect::carve::CarveTarget;
@@ -257,6 +260,10 @@ pub struct LayerslayerApp {
     save_prompt: Option<SavePrompt>,
     /// Listings of layers seen before; `None` runs without a cache.
     cache: Option<Arc<ListingCache>>,
+    /// The preview pane beside the Files tree.
+    preview: Preview,
+    /// egui_extras' image loaders are installed (on the first frame).
+    loaders_installed: bool,
 }
 
 impl LayerslayerApp {
@@ -332,6 +339,8 @@ impl LayerslayerApp {
             dialogs,
             save_prompt: None,
             cache: None,
+            preview: Preview::default(),
+            loaders_installed: false,
         }
     }
 
@@ -505,6 +514,52 @@ impl LayerslayerApp {
         self.tree.visible_paths()
     }
 
+    /// How many preview fetches have started (a fetch starts only once the selection has
+    /// been still for a moment).
+    pub fn preview_jobs_started(&self) -> usize {
+        self.preview.jobs_started
+    }
+
+    /// True while a preview is being fetched, or waits for the selection to stay still.
+    pub fn is_previewing(&self) -> bool {
+        self.preview.is_running() || self.preview_pending()
+    }
+
+    /// The path the preview pane shows, if any.
+    pub fn preview_path(&self) -> Option<&str> {
+        self.preview
+            .shown
+            .as_ref()
+            .map(|shown| shown.key.path.as_str())
+    }
+
+    /// What the preview shows of its file once fetched: "text", "hex" or "image".
+    pub fn preview_kind(&self) -> Option<&'static str> {
+        let content = self
+            .preview
+            .shown
+            .as_ref()?
+            .content
+            .as_ref()?
+            .as_ref()
+            .ok()?;
+        Some(match content.body {
+            preview::PreviewBody::Text { .. } => "text",
+            preview::PreviewBody::Hex(_) => "hex",
+            preview::PreviewBody::Image { .. } => "image",
+        })
+    }
+
+    /// The size in pixels of the image the preview shows, once decoded.
+    pub fn preview_image_size(&self) -> Option<[f32; 2]> {
+        self.preview.image_size.map(|size| [size.x, size.y])
+    }
+
+    /// Whether the keys scroll the preview (Enter on a file) rather than the tree.
+    pub fn preview_has_keys(&self) -> bool {
+        self.preview.focused
+    }
+
     /// Number of tree rows currently visible.
     pub fn visible_tree_row_count(&mut self) -> usize {
         self.tree.rows().len()
@@ -527,13 +582,18 @@ impl eframe::App for LayerslayerApp {
         self.refresh_summaries(ctx);
         self.refresh_analysis(ctx);
         self.poll_compare();
-        if self.is_busy() {
+        self.poll_preview();
+        if self.is_busy() || self.preview.is_running() {
             ctx.request_repaint_after(BUSY_REPAINT);
         }
     }
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        if !self.loaders_installed {
+            egui_extras::install_image_loaders(&ctx);
+            self.loaders_installed = true;
+        }
         if self.fetch_on_first_frame {
             self.fetch_on_first_frame = false;
             self.run_action(Action::FetchInput, &ctx);
@@ -584,10 +644,31 @@ impl eframe::App for LayerslayerApp {
             })
             .inner;
         self.run_actions(action, &ctx);
+        if self.tab == CentralTab::Files && self.image.is_some() && !self.peeked.is_empty() {
+            if self.preview.focused {
+                let line = ui.text_style_height(&egui::TextStyle::Monospace) * 3.0;
+                let (scroll, leave) = preview_panel::preview_keys(&ctx, line, line * 10.0);
+                self.preview.scroll_by += scroll;
+                self.preview.focused &= !leave;
+            }
+            let action = egui::Panel::right("preview")
+                .resizable(true)
+                .default_size(360.0)
+                .show(ui, |ui| {
+                    preview_panel::preview_panel_ui(ui, &mut self.preview)
+                })
+                .inner;
+            self.run_actions(action, &ctx);
+        }
+        self.tree.set_keys_enabled(!self.preview.focused);
         let actions = egui::CentralPanel::default()
             .show(ui, |ui| self.central_ui(ui))
             .inner;
         self.run_actions(actions, &ctx);
+        if self.tree.take_activated() && self.preview.shown.is_some() {
+            self.preview.focused = true;
+        }
+        self.follow_selection(&ctx);
         about::about_window(&ctx, &mut self.show_about);
         if let Some(prompt) = &mut self.save_prompt {
             let action = save_prompt::save_prompt_ui(&ctx, prompt).map(|answer| match answer {

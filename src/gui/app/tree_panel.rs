@@ -57,7 +57,7 @@ pub(super) fn tree_panel_ui(ui: &mut Ui, panel: TreePanel<'_>) -> Vec<Action> {
         building_tree,
         ..
     } = panel;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let mut chosen = view;
         let choices: Vec<(TreeChoice, String)> = (0..peeked.len())
             .map(TreeChoice::Layer)
@@ -90,7 +90,8 @@ pub(super) fn tree_panel_ui(ui: &mut Ui, panel: TreePanel<'_>) -> Vec<Action> {
         let building = if building_tree { " (updating…)" } else { "" };
         ui.label(RichText::new(format!("{total} paths, {shown} shown{building}")).weak());
     });
-    ui.horizontal(|ui| tree.show_controls(ui));
+    // Wrapped: beside the preview pane the central panel can be narrower than the controls.
+    ui.horizontal_wrapped(|ui| tree.show_controls(ui));
     ui.add_space(4.0);
     match tree.show_rows(ui) {
         Some(TreeAction::SaveFile(path)) => actions.push(Action::SaveFile(path)),

@@ -453,7 +453,7 @@ impl PathTreeView<FileRows> {
 }
 
 /// What a whiteout or opaque marker removes, e.g. `removes etc/motd`.
-fn removal_text(entry: &crate::model::Entry) -> Option<String> {
+pub fn removal_text(entry: &crate::model::Entry) -> Option<String> {
     let target = entry.whiteout_target()?;
     Some(match entry.kind {
         EntryKind::OpaqueMarker if target.is_empty() => {

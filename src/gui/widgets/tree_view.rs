@@ -218,7 +218,6 @@ struct SkeletonNode {
 }
 
 /// A browsable tree: which directories are open, what the filter says, which rows show.
-#[derive(Default)]
 pub struct PathTreeView<R> {
     data: R,
     /// Open directories, by node index; nodes past its end are open when
@@ -246,6 +245,23 @@ pub struct PathTreeView<R> {
     scroll_to_selected: bool,
     rows: Vec<TreeRow>,
     rows_stale: bool,
+    /// The keys move the selection (off while another pane has the keyboard).
+    keys_enabled: bool,
+    /// Scroll just enough to show the selected row (after a key moved it).
+    keep_selected_in_view: bool,
+    /// Enter or Space was pressed on a row that is not a directory, not yet taken.
+    activated: bool,
+    /// Ctrl+F was pressed: focus the filter field.
+    focus_filter: bool,
+    /// The rows' scroll offset and height on screen last frame (for Page Up / Page Down and
+    /// keeping the selected row in view).
+    viewport: (f32, f32),
+}
+
+impl<R: TreeRows + Default> Default for PathTreeView<R> {
+    fn default() -> Self {
+        Self::of(R::default(), false)
+    }
 }
 
 impl<R: TreeRows> PathTreeView<R> {
@@ -266,7 +282,29 @@ impl<R: TreeRows> PathTreeView<R> {
             scroll_to_selected: false,
             rows: Vec::new(),
             rows_stale: true,
+            keys_enabled: true,
+            keep_selected_in_view: false,
+            activated: false,
+            focus_filter: false,
+            viewport: (0.0, 0.0),
         }
+    }
+
+    /// Lets the keys move the selection (true) or leaves them to another pane (false).
+    pub fn set_keys_enabled(&mut self, enabled: bool) {
+        self.keys_enabled = enabled;
+    }
+
+    /// Whether Enter or Space was pressed on a selected row that is not a directory since the
+    /// last call.
+    pub fn take_activated(&mut self) -> bool {
+        std::mem::take(&mut self.activated)
+    }
+
+    /// Selects the row at `path` (if the tree holds it) and scrolls it into view, as a click
+    /// would; unlike [`reveal`](Self::reveal) it opens nothing.
+    pub fn select(&mut self, path: &str) {
+        self.reveal(path);
     }
 
     /// What the rows show.
@@ -535,6 +573,78 @@ impl<R: TreeRows> PathTreeView<R> {
         }
     }
 
+    /// The keys of a file manager: ↑ ↓ move the selection, Page Up / Page Down by `page` rows,
+    /// Home / End to the first and last row; → opens a directory (on an open one: goes to its
+    /// first child), ← closes it (on a closed one or a file: goes to the parent); Enter or
+    /// Space opens or closes a directory, and on anything else marks the row activated.
+    fn keys_ui(&mut self, ui: &Ui, page: usize) {
+        use egui::{Key, Modifiers};
+        let count = |key: Key| ui.input_mut(|i| i.count_and_consume_key(Modifiers::NONE, key));
+        let (down, up) = (count(Key::ArrowDown), count(Key::ArrowUp));
+        let (page_down, page_up) = (count(Key::PageDown), count(Key::PageUp));
+        let (home, end) = (count(Key::Home) > 0, count(Key::End) > 0);
+        let (right, left) = (count(Key::ArrowRight) > 0, count(Key::ArrowLeft) > 0);
+        let activate = count(Key::Enter) + count(Key::Space) > 0;
+        if self.rows.is_empty() {
+            return;
+        }
+        let last = self.rows.len() - 1;
+        let current = self
+            .selected_node
+            .and_then(|node| self.rows.iter().position(|row| row.node == node));
+        let filtering = !self.filter.trim().is_empty();
+        let mut target = None;
+        if down + up + page_down + page_up > 0 {
+            let at = current.unwrap_or(0) as isize;
+            let step = (down as isize - up as isize)
+                + (page_down as isize - page_up as isize) * page as isize;
+            let moved = if current.is_none() { 0 } else { at + step };
+            target = Some(moved.clamp(0, last as isize) as usize);
+        }
+        if home {
+            target = Some(0);
+        }
+        if end {
+            target = Some(last);
+        }
+        if let Some(index) = current {
+            let row = self.rows[index];
+            let toggles = self.data.has_toggle(row.node) && !filtering;
+            let open = filtering || self.is_expanded(row.node);
+            if right && toggles && !open {
+                self.set_node_expanded(row.node, true);
+            } else if right
+                && open
+                && self
+                    .rows
+                    .get(index + 1)
+                    .is_some_and(|r| r.depth > row.depth)
+            {
+                target = Some(index + 1);
+            }
+            if left && toggles && open {
+                self.set_node_expanded(row.node, false);
+            } else if left && row.depth > 0 {
+                target = self.rows[..index]
+                    .iter()
+                    .rposition(|r| r.depth + 1 == row.depth)
+                    .or(target);
+            }
+            if activate && toggles {
+                self.set_node_expanded(row.node, !open);
+            } else if activate {
+                self.activated = true;
+            }
+        }
+        if let Some(index) = target {
+            let node = self.rows[index].node;
+            self.selected = Some(self.data.tree().path(node));
+            self.selected_node = Some(node);
+            self.keep_selected_in_view = true;
+        }
+        self.refresh_rows();
+    }
+
     /// The filter field, the narrowing's controls and the expand / collapse buttons.
     pub fn show_controls(&mut self, ui: &mut Ui) {
         let label = ui.label(R::LOOK.filter_label);
@@ -547,6 +657,13 @@ impl<R: TreeRows> PathTreeView<R> {
             .labelled_by(label.id);
         if field.changed() {
             self.rows_stale = true;
+        }
+        let pressed_find = ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::F));
+        if pressed_find || std::mem::take(&mut self.focus_filter) {
+            field.request_focus();
+        } else if field.has_focus() && ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+            // Esc leaves the filter (its text stays): the keys move the selection again.
+            field.surrender_focus();
         }
         if self.data.narrowing_ui(ui) {
             self.rows_stale = true;
@@ -618,9 +735,29 @@ impl<R: TreeRows> PathTreeView<R> {
             return None;
         }
         let row_step = height + ui.spacing().item_spacing.y;
+        if self.keys_enabled && !ui.ctx().text_edit_focused() {
+            let page = ((self.viewport.1 / row_step) as usize)
+                .saturating_sub(1)
+                .max(1);
+            self.keys_ui(ui, page);
+        }
         let mut scroll_area = egui::ScrollArea::new([R::LOOK.scrolls_sideways, true])
             .id_salt(R::LOOK.scroll_id)
             .auto_shrink(false);
+        if std::mem::take(&mut self.keep_selected_in_view)
+            && let Some(index) = self
+                .selected_node
+                .and_then(|node| self.rows.iter().position(|row| row.node == node))
+        {
+            let (offset, view) = self.viewport;
+            let top = index as f32 * row_step;
+            let bottom = top + row_step;
+            if top < offset {
+                scroll_area = scroll_area.vertical_scroll_offset(top);
+            } else if view > 0.0 && bottom > offset + view {
+                scroll_area = scroll_area.vertical_scroll_offset(bottom - view);
+            }
+        }
         if self.scroll_to_selected
             && let Some(index) = self
                 .selected_node
@@ -633,7 +770,7 @@ impl<R: TreeRows> PathTreeView<R> {
         let filtering = !self.filter.trim().is_empty();
         let mut clicked = None;
         let mut action = None;
-        scroll_area.show_rows(ui, height, self.rows.len(), |ui, range| {
+        let output = scroll_area.show_rows(ui, height, self.rows.len(), |ui, range| {
             for row in &self.rows[range] {
                 let id = row.node;
                 let is_open = filtering || self.is_expanded(id);
@@ -656,6 +793,7 @@ impl<R: TreeRows> PathTreeView<R> {
                 }
             }
         });
+        self.viewport = (output.state.clamped_offset().y, output.inner_rect.height());
         if let Some((node, open)) = clicked {
             if let Some(open) = open {
                 self.set_node_expanded(node, open);
