@@ -499,10 +499,10 @@ impl LayerslayerApp {
             return;
         };
         let tree = &built.tree;
-        let layer = built
+        let peeked = built
             .layer_index(node)
-            .and_then(|index| self.peeked.iter().find(|p| p.layer.index == index))
-            .map(|peeked| peeked.layer.clone());
+            .and_then(|index| self.peeked.iter().find(|p| p.layer.index == index));
+        let layer = peeked.map(|peeked| peeked.layer.clone());
         let mut shown = Shown {
             key: key.clone(),
             what: None,
@@ -562,12 +562,14 @@ impl LayerslayerApp {
         self.preview.job = None;
         self.preview.image_size = None;
         if let (Some(data_path), Some(image)) = (data_path, &self.image) {
+            let occurrence = peeked.and_then(|peeked| peeked.occurrence_of(&key.path, &data_path));
             let request = layer.map(|layer| PreviewRequest {
                 target: CarveTarget {
                     path: key.path.clone(),
                     layer,
                     data_path,
                     size,
+                    occurrence,
                 },
                 limit,
             });
