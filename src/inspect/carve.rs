@@ -303,12 +303,14 @@ impl CarveSearch<'_> {
                         data_path,
                         size,
                     };
-                    let toc = known.and_then(|(_, toc)| toc);
-                    let report = match toc {
-                        Some(toc) => {
+                    let (entries, toc) = known.unzip();
+                    let indexed = self.carve_through_index(entries, &target, cancel, fetched, out);
+                    let report = match (indexed, toc.flatten()) {
+                        (Some(report), _) => report?,
+                        (None, Some(toc)) => {
                             carve_with(self.source, &target, Some(&toc), cancel, fetched, out)?
                         }
-                        None => carve(self.source, &target, cancel, fetched, out)?,
+                        (None, None) => carve(self.source, &target, cancel, fetched, out)?,
                     };
                     let target = CarveTarget {
                         size: report.bytes_written,
@@ -348,6 +350,68 @@ impl CarveSearch<'_> {
         let toc = Toc::fetch(self.source, layer, cancel).ok().flatten()?;
         fetched.fetch_add(toc.bytes_fetched(), Ordering::Relaxed);
         Some((toc.listing().entries, Some(toc)))
+    }
+}
+
+// ---- Random access through a cached gzip index (crate::layer::index) ----------------------
+
+impl CarveSearch<'_> {
+    /// Carves `target` through its layer's cached gzip index, when the cache holds one and the
+    /// cached listing gives the data's (last) entry: `None` when it cannot (then the caller
+    /// streams).
+    fn carve_through_index(
+        &self,
+        cached_entries: Option<Vec<crate::model::Entry>>,
+        target: &CarveTarget,
+        cancel: &CancelToken,
+        fetched: &Arc<AtomicU64>,
+        out: &mut dyn Write,
+    ) -> Option<Result<CarveReport, CarveError>> {
+        let (cache, entries) = (self.cache?, cached_entries?);
+        let ordinal = entries
+            .iter()
+            .rposition(|e| *e.path == *target.data_path && e.kind == EntryKind::File)?;
+        let layer = &target.layer;
+        let offset = crate::layer::index::entry_offset(cache, layer, ordinal)?;
+        let size = entries[ordinal].size;
+        let before = fetched.load(Ordering::Relaxed);
+        let read = crate::layer::index::read_entry_data(
+            self.source,
+            layer,
+            cache,
+            offset,
+            size,
+            cancel,
+            fetched,
+        );
+        let mut data = match read {
+            Ok(data) => data?,
+            Err(source) => {
+                let layer = layer.index;
+                return Some(Err(CarveError::Source { layer, source }));
+            }
+        };
+        Some(
+            copy_data(&mut data, out, cancel)
+                .map_err(|error| match error {
+                    CopyError::Write(error) => CarveError::Write(error),
+                    CopyError::Read(_) if cancel.is_cancelled() => CarveError::Cancelled,
+                    CopyError::Read(reason) => CarveError::Layer {
+                        path: target.data_path.clone(),
+                        layer: layer.index,
+                        reason,
+                    },
+                })
+                .map(|written| {
+                    let total = fetched.load(Ordering::Relaxed);
+                    CarveReport {
+                        bytes_written: written,
+                        bytes_fetched: total - before,
+                        total_fetched: total,
+                        from_toc: false,
+                    }
+                }),
+        )
     }
 }
 
