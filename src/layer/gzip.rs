@@ -21,10 +21,8 @@
 
 use std::io::{self, BufRead, Read};
 
-use xxhash_rust::xxh3::Xxh3;
-
-pub(crate) use crate::layer::index::Checkpoint;
 use libz_rs_sys as zlib;
+use xxhash_rust::xxh3::Xxh3;
 
 /// Member header flags (RFC 1952 §2.3.1).
 const FHCRC: u8 = 1 << 1;
@@ -252,6 +250,29 @@ impl Drop for RawInflate {
         // SAFETY: the stream was initialised by `new` and is not used after this.
         unsafe { zlib::inflateEnd(&mut *self.stream) };
     }
+}
+
+/// A place where inflating can restart: a deflate block boundary (or a member's start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Checkpoint {
+    /// Offset in the uncompressed stream (all members together).
+    pub out: u64,
+    /// Offset of the next block in the blob, in bits.
+    pub bit: u64,
+    /// The 32 KiB before `out` (less at a member's start), zstd-compressed.
+    pub window: Vec<u8>,
+    /// XXH3-64 of the `check_len` uncompressed bytes from `out` on: a restored window or a
+    /// changed blob that does not give them is not trusted.
+    pub check: u64,
+    /// Bytes `check` covers (at most [`Checkpoint::CHECKED_BYTES`]).
+    pub check_len: u32,
+}
+
+impl Checkpoint {
+    /// Uncompressed bytes between checkpoints.
+    pub(crate) const SPACING: u64 = 4 << 20;
+    /// Uncompressed bytes after a checkpoint that its check covers.
+    pub(crate) const CHECKED_BYTES: u32 = 64 * 1024;
 }
 
 /// Records checkpoints while a decoder reads.

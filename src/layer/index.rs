@@ -26,6 +26,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::cancel::CancelToken;
 use crate::layer::cache::ListingCache;
+pub(crate) use crate::layer::gzip::Checkpoint;
 use crate::layer::gzip::{RawInflate, WINDOW_BYTES, check_member_trailer, skip_member_header};
 use crate::oci::LayerInfo;
 use crate::source::{BlobReader, ImageSource, RangeReply, SourceError};
@@ -38,29 +39,6 @@ const VERSION: u32 = 1;
 pub(crate) const NO_OFFSET: u64 = u64::MAX;
 /// Bytes of a tar header block.
 const BLOCK: u64 = 512;
-
-/// A place where inflating can restart: a deflate block boundary (or a member's start).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Checkpoint {
-    /// Offset in the uncompressed stream (all members together).
-    pub out: u64,
-    /// Offset of the next block in the blob, in bits.
-    pub bit: u64,
-    /// The 32 KiB before `out` (less at a member's start), zstd-compressed.
-    pub window: Vec<u8>,
-    /// XXH3-64 of the `check_len` uncompressed bytes from `out` on: a restored window or a
-    /// changed blob that does not give them is not trusted.
-    pub check: u64,
-    /// Bytes `check` covers (at most [`Checkpoint::CHECKED_BYTES`]).
-    pub check_len: u32,
-}
-
-impl Checkpoint {
-    /// Uncompressed bytes between checkpoints.
-    pub(crate) const SPACING: u64 = 4 << 20;
-    /// Uncompressed bytes after a checkpoint that its check covers.
-    pub(crate) const CHECKED_BYTES: u32 = 64 * 1024;
-}
 
 /// What streaming a layer recorded for its index.
 #[derive(Debug, Default)]
@@ -197,6 +175,7 @@ fn open_entry(
         return Ok(Opened::Untrusted("no checkpoint before the entry".into()));
     };
     let range = start.bit / 8..index.end_for(data_end);
+
     let body = match source.open_blob_range(&layer.descriptor, range.clone(), cancel)? {
         RangeReply::Partial(body) => body,
         RangeReply::Unsupported(reason) => return Ok(Opened::Unsupported(reason)),

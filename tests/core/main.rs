@@ -11,6 +11,7 @@ mod credentials;
 mod explain;
 mod faults;
 mod hostile;
+mod index;
 mod layout;
 mod local;
 mod parallel;
