@@ -12,7 +12,7 @@ use egui::text::{LayoutJob, LayoutSection};
 use egui_extras::syntax_highlighting::{CodeTheme, SyntectSettings, highlight_with};
 
 use crate::cancel::CancelToken;
-use crate::inspect::carve::{self, CarveError, CarveTarget};
+use crate::inspect::carve::{self, CarveError, CarveTarget, CarvedFrom};
 use crate::source::ImageSource;
 
 /// How much of a file the preview fetches at first: 1 MiB.
@@ -69,10 +69,9 @@ pub struct PreviewContent {
     pub truncated: bool,
     /// Blob bytes fetched for it.
     pub fetched: u64,
-    /// Whether the layer's table of contents located the file (only its chunks fetched) or
-    /// the layer was streamed up to it; `None` when the preview stopped early (the carve's
-    /// report is not made then).
-    pub from_toc: Option<bool>,
+    /// How the file was reached (table of contents, gzip index, streaming); `None` when the
+    /// preview stopped early (the carve's report is not made then).
+    pub from: Option<CarvedFrom>,
     /// What it shows.
     pub body: PreviewBody,
 }
@@ -136,7 +135,7 @@ pub fn load_preview(
         held: bytes.len() as u64,
         truncated,
         fetched: report.map_or(fetched_now, |r| r.total_fetched),
-        from_toc: report.map(|r| r.from_toc),
+        from: report.map(|r| r.from),
         body: body_of(&target.path, bytes, truncated, style),
     })
 }

@@ -56,6 +56,9 @@ pub enum CarvedFrom {
     /// The layer's entries were known (a cached listing, its table of contents, listings read
     /// before): streamed only up to the chosen entry's data.
     Listing,
+    /// The layer's cached gzip index: one range from the checkpoint before the file's data to
+    /// its end.
+    Index,
 }
 
 /// What to carve: a regular file's data in one layer.
@@ -599,6 +602,17 @@ impl CarveSearch<'_> {
             return match verdict(&entries, path, self.version)? {
                 Verdict::Holds(held) => {
                     let target = held.target(path, layer);
+                    if let Some(indexed) =
+                        self.carve_through_index(&entries, &target, cancel, fetched, out)
+                    {
+                        decided(&target, CarvedFrom::Index);
+                        let report = indexed?;
+                        let target = CarveTarget {
+                            size: report.bytes_written,
+                            ..target
+                        };
+                        return Ok(Step::Carved(Box::new((target, report))));
+                    }
                     let toc = match toc {
                         Some(toc) => Some(toc),
                         None => Toc::fetch(self.source, layer, cancel)
@@ -816,6 +830,74 @@ struct LimitReached;
 impl LimitReached {
     fn is(error: &io::Error) -> bool {
         error.get_ref().is_some_and(|inner| inner.is::<Self>())
+    }
+}
+
+// ---- Random access through a cached gzip index (crate::layer::index) ----------------------
+
+impl CarveSearch<'_> {
+    /// Carves `target` through its layer's cached gzip index, when the cache holds one and
+    /// `entries` (the layer's listing) give the chosen entry's place: `None` when it cannot
+    /// (then the caller streams).
+    fn carve_through_index(
+        &self,
+        entries: &[Entry],
+        target: &CarveTarget,
+        cancel: &CancelToken,
+        fetched: &Arc<AtomicU64>,
+        out: &mut dyn Write,
+    ) -> Option<Result<CarveReport, CarveError>> {
+        let cache = self.cache?;
+        // The chosen entry of the data's path (what an extractor leaves, or the first).
+        let ordinal = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| *e.path == *target.data_path)
+            .nth(target.occurrence?.checked_sub(1)?)
+            .map(|(at, _)| at)
+            .filter(|&at| entries[at].kind == EntryKind::File)?;
+        let layer = &target.layer;
+        let offset = crate::layer::index::entry_offset(cache, layer, ordinal)?;
+        let size = entries[ordinal].size;
+        let before = fetched.load(Ordering::Relaxed);
+        let read = crate::layer::index::read_entry_data(
+            self.source,
+            layer,
+            cache,
+            offset,
+            size,
+            cancel,
+            fetched,
+        );
+        let mut data = match read {
+            Ok(data) => data?,
+            Err(source) => {
+                let layer = layer.index;
+                return Some(Err(CarveError::Source { layer, source }));
+            }
+        };
+        Some(
+            copy_data(&mut data, out, cancel)
+                .map_err(|error| match error {
+                    CopyError::Write(error) => CarveError::Write(error),
+                    CopyError::Read(_) if cancel.is_cancelled() => CarveError::Cancelled,
+                    CopyError::Read(reason) => CarveError::Layer {
+                        path: target.data_path.clone(),
+                        layer: layer.index,
+                        reason,
+                    },
+                })
+                .map(|written| {
+                    let total = fetched.load(Ordering::Relaxed);
+                    CarveReport {
+                        bytes_written: written,
+                        bytes_fetched: total - before,
+                        total_fetched: total,
+                        from_toc: false,
+                        from: CarvedFrom::Index,
+                    }
+                }),
+        )
     }
 }
 

@@ -9,6 +9,10 @@
 //! the layer was read completely and verified; reading checks the whole file before handing
 //! out a single entry, so a corrupt or partial entry is detected, deleted and refetched, never
 //! shown. The directory is bounded in size, evicting the least recently used entries.
+//!
+//! Beside a listing streamed from a gzip blob lies its random-access index
+//! ([`crate::layer::index`]), written with the listing and checked by its reader; a listing
+//! committed without one removes an older one, so the two always describe the same read.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
@@ -26,6 +30,8 @@ const FORMAT_VERSION: u32 = 2;
 const FORMAT_NAME: &str = "layerslayer-listing";
 /// File name suffix of cache entries.
 const SUFFIX: &str = ".listing.zst";
+/// File name suffix of a listing's random-access index (see [`crate::layer::index`]).
+const INDEX_SUFFIX: &str = ".gzindex";
 /// The default size bound of the cache directory.
 pub const DEFAULT_MAX_BYTES: u64 = 512 * 1024 * 1024;
 /// Longest line accepted when reading an entry (a path is at most a few KiB).
@@ -84,6 +90,31 @@ impl ListingCache {
         well_formed.then(|| self.dir.join(format!("{algorithm}-{hex}{SUFFIX}")))
     }
 
+    /// Where the random-access index of `digest` is kept.
+    fn index_path_of(&self, digest: &str) -> Option<PathBuf> {
+        self.index_path_of_listing(&self.path_of(digest)?)
+    }
+
+    /// The bytes of the random-access index of `digest`, unchecked (its reader checks them),
+    /// when there is one beside a listing.
+    pub(crate) fn read_index(&self, digest: &str) -> Option<Vec<u8>> {
+        if !self.path_of(digest)?.exists() {
+            return None;
+        }
+        fs::read(self.index_path_of(digest)?).ok()
+    }
+
+    /// Deletes the listing of `digest` and its index (a damaged index: the next listing reads
+    /// the layer whole and records both again).
+    pub(crate) fn forget(&self, digest: &str) {
+        for path in [self.index_path_of(digest), self.path_of(digest)]
+            .into_iter()
+            .flatten()
+        {
+            fs::remove_file(path).ok();
+        }
+    }
+
     /// Hands the cached entries of `digest` to `on_entry` and returns how many there were, or
     /// `None` when there is no valid entry (or, with `need_content`, none whose files carry
     /// their content facts). A damaged entry is deleted first and never shown.
@@ -138,11 +169,20 @@ impl ListingCache {
         })
     }
 
+    fn index_path_of_listing(&self, listing: &Path) -> Option<PathBuf> {
+        let name = listing.file_name()?.to_str()?.strip_suffix(SUFFIX)?;
+        Some(self.dir.join(format!("{name}{INDEX_SUFFIX}")))
+    }
+
     /// Deletes the least recently used entries until the directory fits its bound.
     fn evict(&self) -> io::Result<()> {
         let mut files: Vec<(SystemTime, u64, PathBuf)> = fs::read_dir(&self.dir)?
             .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with(SUFFIX))
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(SUFFIX) || name.ends_with(INDEX_SUFFIX)
+            })
             .filter_map(|e| {
                 let metadata = e.metadata().ok()?;
                 Some((metadata.modified().ok()?, metadata.len(), e.path()))
@@ -181,8 +221,32 @@ impl CacheWriter {
         self.encoder.write_all(&line)
     }
 
+    /// Entries added so far.
+    pub(crate) fn entries(&self) -> u64 {
+        self.entries
+    }
+
     /// Finishes the entry, moves it into place and keeps the cache within its bound.
-    pub fn commit(mut self) -> io::Result<()> {
+    pub fn commit(self) -> io::Result<()> {
+        self.commit_with_index(None)
+    }
+
+    /// [`commit`](Self::commit), with the layer's random-access index (or, without one,
+    /// removing an older one).
+    pub(crate) fn commit_with_index(mut self, index: Option<Vec<u8>>) -> io::Result<()> {
+        let index_path = self.cache.index_path_of_listing(&self.path);
+        match (&index, &index_path) {
+            (Some(bytes), Some(path)) => {
+                let mut temp = tempfile::NamedTempFile::new_in(&self.cache.dir)?;
+                temp.write_all(bytes)?;
+                temp.persist(path).map_err(|e| e.error)?;
+            }
+            (None, Some(path)) => match fs::remove_file(path) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            },
+            _ => {}
+        }
         let trailer = Trailer {
             entries: self.entries,
             checksum: format!("sha256:{:x}", self.hasher.finalize()),

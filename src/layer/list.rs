@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::cancel::CancelToken;
 use crate::layer::cache::ListingCache;
-use crate::layer::stream::{FileData, PeekProgress, stream_layer_with};
+use crate::layer::index::{self, IndexRecording};
+use crate::layer::stream::{FileData, PeekProgress, stream_layer_recording};
 use crate::layer::toc::{TocResult, list_from_toc};
 use crate::model::{Entry, LayerResult, LayerStatus, ListedFrom};
 use crate::oci::LayerInfo;
@@ -38,7 +39,8 @@ pub enum ContentNeed {
 /// Lists one layer, handing each entry to `on_entry` as it comes: from the cache when it holds
 /// the layer, from the layer's TOC when it has a usable one, else by streaming the blob
 /// (saying in the result's note why a TOC was not used). Complete listings that were
-/// verified (blob digest, or TOC digest) are stored in the cache.
+/// verified (blob digest, or TOC digest) are stored in the cache; with a streamed gzip
+/// layer, its random-access index too ([`crate::layer::index`]).
 pub fn list_layer(
     source: &dyn ImageSource,
     layer: &LayerInfo,
@@ -84,6 +86,7 @@ pub fn list_layer(
             writer = None; // a full disk loses the cache entry, not the listing
         }
     };
+    let mut recording = IndexRecording::default();
     let (outcome, verified) = match toc {
         TocResult::Listed(listing) => {
             for entry in listing.entries {
@@ -108,25 +111,37 @@ pub fn list_layer(
                 TocResult::Fallback(reason) => Some(format!("{reason}; read the whole layer")),
                 _ => None,
             };
-            let outcome =
-                stream_layer_with(source, layer, file_data, cancel, progress, &mut |entry| {
+            let record = options.cache.is_some().then_some(&mut recording);
+            let outcome = stream_layer_recording(
+                source,
+                layer,
+                file_data,
+                cancel,
+                progress,
+                &mut |entry| {
                     keep(&entry);
                     on_entry(entry);
-                });
+                },
+                record,
+            );
             let verified = outcome.status
                 == LayerStatus::Complete {
                     digest_verified: true,
                 };
             // Both notes matter: why the TOC was not used, and how the download went.
-            let note = match (note, outcome.note.clone()) {
-                (Some(toc), Some(download)) => Some(format!("{toc}; {download}")),
-                (toc, download) => toc.or(download),
-            };
+            let unindexed = recording
+                .not_recorded
+                .map(|why| format!("{why}: carving a file streams the layer"));
+            let note = [note, outcome.note.clone(), unindexed]
+                .into_iter()
+                .flatten()
+                .reduce(|all, more| format!("{all}; {more}"));
             (LayerResult { note, ..outcome }, verified)
         }
     };
     if verified && let Some(writer) = writer {
-        writer.commit().ok();
+        let index = index::encode(layer.digest(), layer.size(), &recording, writer.entries());
+        writer.commit_with_index(index).ok();
     }
     outcome
 }

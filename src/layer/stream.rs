@@ -19,6 +19,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::cancel::CancelToken;
 use crate::layer::content::{ContentScanner, wants_credential_words};
+use crate::layer::index::{IndexRecording, NO_OFFSET};
 use crate::layer::tar::{TarEntry, TarError, TarWalker};
 use crate::layer::toc::FORMAT_METADATA;
 use crate::model::{
@@ -321,10 +322,34 @@ impl<R: BufRead> Decoder<R> {
         #[cfg(not(feature = "isal"))]
         if compression == Compression::Gzip {
             return Ok(Self::GzipDigestChecked(Box::new(
-                crate::layer::gzip::DigestCheckedGzDecoder::new(inner),
+                crate::layer::gzip::DigestCheckedGzDecoder::new(inner)?,
             )));
         }
         Self::new(compression, inner)
+    }
+
+    /// [`digest_checked`](Self::digest_checked), recording random-access checkpoints in a
+    /// gzip stream (not with ISA-L, nor in zstd or plain streams).
+    #[cfg(not(feature = "isal"))]
+    fn digest_checked_recording(compression: Compression, inner: R) -> io::Result<Self> {
+        if compression == Compression::Gzip {
+            return Ok(Self::GzipDigestChecked(Box::new(
+                crate::layer::gzip::DigestCheckedGzDecoder::recording(
+                    inner,
+                    crate::layer::gzip::Checkpoint::SPACING,
+                )?,
+            )));
+        }
+        Self::digest_checked(compression, inner)
+    }
+
+    /// The checkpoints a recording decoder took.
+    fn take_checkpoints(&mut self) -> Option<Vec<crate::layer::index::Checkpoint>> {
+        match self {
+            #[cfg(not(feature = "isal"))]
+            Self::GzipDigestChecked(d) => d.take_checkpoints(),
+            _ => None,
+        }
     }
 
     fn into_inner(self) -> R {
@@ -380,6 +405,20 @@ pub fn stream_layer_with(
     cancel: &CancelToken,
     progress: &Arc<PeekProgress>,
     on_entry: &mut dyn FnMut(Entry),
+) -> LayerResult {
+    stream_layer_recording(source, layer, file_data, cancel, progress, on_entry, None)
+}
+
+/// [`stream_layer_with`], also recording what a random-access index of the layer needs
+/// (see [`crate::layer::index`]) when `index` is given.
+pub(crate) fn stream_layer_recording(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    file_data: FileData,
+    cancel: &CancelToken,
+    progress: &Arc<PeekProgress>,
+    on_entry: &mut dyn FnMut(Entry),
+    index: Option<&mut IndexRecording>,
 ) -> LayerResult {
     let last_resume = Arc::new(std::sync::Mutex::new(None::<Resumed>));
     let ended = |status: LayerStatus| LayerResult {
@@ -463,7 +502,7 @@ pub fn stream_layer_with(
                 cancel: cancel.clone(),
                 end: DownloadEnd::default(),
             };
-            decode(reader, layer, file_data, progress, on_entry)
+            decode(reader, layer, file_data, progress, on_entry, index)
         }
         Err(error) => Err(PeekError::Open(format!(
             "could not start a download thread: {error}"
@@ -539,6 +578,7 @@ fn decode(
     file_data: FileData,
     progress: &PeekProgress,
     on_entry: &mut dyn FnMut(Entry),
+    mut index: Option<&mut IndexRecording>,
 ) -> Result<String, PeekError> {
     let compression = match reader.fill_buf() {
         Ok(magic) => Compression::sniff(magic),
@@ -548,20 +588,32 @@ fn decode(
             );
         }
     };
-    let decoder = if layer.digest().starts_with("sha256:") {
-        Decoder::digest_checked(compression, reader)
-    } else {
-        Decoder::new(compression, reader)
+    let digest_checked = layer.digest().starts_with("sha256:");
+    #[cfg(feature = "isal")]
+    if let Some(index) = &mut index
+        && compression == Compression::Gzip
+    {
+        index.not_recorded = Some("the isal build records no random-access index");
+    }
+    let decoder = match &index {
+        #[cfg(not(feature = "isal"))]
+        Some(_) if digest_checked => Decoder::digest_checked_recording(compression, reader),
+        _ if digest_checked => Decoder::digest_checked(compression, reader),
+        _ => Decoder::new(compression, reader),
     }
     .map_err(|e| corrupt(compression, &e.to_string()))?;
     let mut walker = TarWalker::new_buffered(BufReader::with_capacity(DECODED_STRIDE, decoder));
-    let walked = read_entries(&mut walker, file_data, progress, on_entry);
+    let offsets = index.as_mut().map(|index| &mut index.entry_offsets);
+    let walked = read_entries(&mut walker, file_data, progress, on_entry, offsets);
     let mut decoded = walker.into_inner();
     // After the end marker (or a tar error) the rest still counts for the digest.
     let drained = match &walked {
         Err(TarError::Read(_)) => Ok(()), // the decompressor already failed
         _ => discard(&mut decoded),
     };
+    if let Some(index) = index {
+        index.checkpoints = decoded.get_mut().take_checkpoints();
+    }
     let mut reader = decoded.into_inner().into_inner();
     // Bytes after the compressed stream (padding) still count for the digest.
     let drained = drained.and_then(|()| match &walked {
@@ -625,6 +677,7 @@ fn read_entries<R: Read>(
     file_data: FileData,
     progress: &PeekProgress,
     on_entry: &mut dyn FnMut(Entry),
+    mut offsets: Option<&mut Vec<u64>>,
 ) -> Result<(), TarError> {
     let mut scanner = ContentScanner::default();
     while let Some(member) = walker.next_entry()? {
@@ -641,6 +694,9 @@ fn read_entries<R: Read>(
                 }
             }
             progress.entries.fetch_add(1, Ordering::Relaxed);
+            if let Some(offsets) = &mut offsets {
+                offsets.push(if sparse { NO_OFFSET } else { offset });
+            }
             on_entry(entry);
             if let Some(error) = data_error {
                 return Err(error);

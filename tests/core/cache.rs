@@ -47,11 +47,13 @@ fn blob_requests(server: &FaultServer, layers: &[String]) -> (usize, usize) {
     (whole, requests.len())
 }
 
+/// The cached listings (gzip layers' indexes beside them are tested in `index.rs`).
 fn cache_files(cache_home: &Path) -> Vec<std::path::PathBuf> {
     let dir = cache_home.join("layerslayer/listings");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
+    files.retain(|path| path.to_string_lossy().ends_with(".listing.zst"));
     files.sort();
     files
 }

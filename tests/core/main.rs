@@ -13,6 +13,7 @@ mod explain;
 mod faults;
 mod history;
 mod hostile;
+mod index;
 mod layout;
 mod local;
 mod parallel;

@@ -134,6 +134,7 @@ pub(crate) fn run_carve(args: &CarveArgs) -> Result<u8, Failure> {
             match report.from {
                 CarvedFrom::Toc => ", its chunks only, through the table of contents",
                 CarvedFrom::Listing => ", up to its last entry, as the layer's listing gives it",
+                CarvedFrom::Index => ", its data only, through the layer's cached gzip index",
                 CarvedFrom::Stream if args.first => ", its first entry",
                 CarvedFrom::Stream => ", the whole layer streamed for its last entry",
             },

@@ -12,6 +12,7 @@ use super::TreeChoice;
 use super::actions::Action;
 use crate::gui::jobs::PreviewJob;
 use crate::gui::preview::{HEX_ROW_BYTES, LOAD_ALL_LIMIT, PreviewBody, PreviewContent, hex_row};
+use crate::inspect::carve::CarvedFrom;
 use crate::output::{escape_control, human_size};
 
 /// How long the selection must stay on a row before its preview is fetched.
@@ -143,9 +144,11 @@ fn content_ui(
         TreeChoice::Merged => format!("Final version, from layer {}", content.layer),
         TreeChoice::Layer(_) => format!("Layer {}'s version", content.layer),
     };
-    let how = match content.from_toc {
-        Some(true) => "located by the layer's table of contents",
-        Some(false) => "layer streamed up to the file",
+    let how = match content.from {
+        Some(CarvedFrom::Toc) => "located by the layer's table of contents",
+        Some(CarvedFrom::Index) => "read through the layer's gzip index",
+        Some(CarvedFrom::Listing) => "layer streamed up to the file",
+        Some(CarvedFrom::Stream) => "layer streamed to its end for the last version",
         None => "stopped at the preview limit",
     };
     ui.label(format!("{version} · {} bytes", content.size));
