@@ -17,12 +17,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use crate::cancel::CancelToken;
-use crate::layer::cache::{CacheWriter, ListingCache};
-use crate::layer::content::{ContentScanner, wants_credential_words};
-use crate::layer::stream::{Decoder, convert_entry};
+use crate::layer::cache::ListingCache;
+use crate::layer::list::{ContentNeed, ListingOptions, list_layer_tapped};
+use crate::layer::stream::{Decoder, FileTap, PeekProgress, convert_entry};
 use crate::layer::tar::TarWalker;
 use crate::layer::toc::{self, CopyError, Toc};
 use crate::model::{Entry, EntryKind, LayerListing, normalize_path};
@@ -927,7 +926,7 @@ fn scan(
         reason,
     };
     let before = fetched.load(Ordering::Relaxed);
-    let mut counted = open_counted(source, layer, cancel, fetched, false)?;
+    let mut counted = open_counted(source, layer, cancel, fetched)?;
     let mut walker = open_walker(&mut counted, layer)?;
     let below = format!("{path}/");
     // Only what can decide the path: itself, removals, and one entry below it (which makes it
@@ -1003,7 +1002,7 @@ fn stream_to_occurrence(
         reason,
     };
     let before = fetched.load(Ordering::Relaxed);
-    let mut counted = open_counted(source, layer, cancel, fetched, false)?;
+    let mut counted = open_counted(source, layer, cancel, fetched)?;
     let mut walker = open_walker(&mut counted, layer)?;
     let mut seen = 0;
     loop {
@@ -1055,7 +1054,7 @@ fn stream_to_occurrence(
 /// The newest version of a file seen while streaming: its first bytes (up to a cap) in memory,
 /// moving to a temporary file past [`SPOOL_MEMORY_BYTES`].
 struct Spool {
-    file: tempfile::SpooledTempFile,
+    file: CappedSpool,
     /// Bytes kept.
     kept: u64,
 }
@@ -1068,9 +1067,12 @@ impl Spool {
         layer_error: &dyn Fn(String) -> CarveError,
     ) -> Result<u64, CarveError> {
         let spool_error = |e: io::Error| layer_error(format!("the spool could not be read: {e}"));
-        self.file.seek(SeekFrom::Start(0)).map_err(spool_error)?;
+        self.file
+            .file
+            .seek(SeekFrom::Start(0))
+            .map_err(spool_error)?;
         let mut buffer = vec![0u8; 64 * 1024];
-        let mut data = (&mut self.file).take(self.kept);
+        let mut data = (&mut self.file.file).take(self.kept);
         let mut written = 0;
         loop {
             let read = data.read(&mut buffer).map_err(spool_error)?;
@@ -1083,11 +1085,13 @@ impl Spool {
     }
 }
 
-/// Streams all of `layer` for the last version of `path`: spools the newest regular file seen
-/// at the path (at most `cap` bytes of it), checks the blob digest at the end and, with a
-/// `cache`, stores the layer's verified listing (with content facts, as a peek would). Returns
-/// what the layer does to the path and the spool when its last entry is a regular file; for a
-/// hardlink, [`Held::data_path`] names the target and the occurrence is left unknown.
+/// Streams all of `layer` for the last version of `path`, the way a peek lists it (the same
+/// download, decoder and digest check): spools the newest regular file seen at the path (at
+/// most `cap` bytes of it) and, with a `cache`, stores the layer's verified listing (with
+/// content facts) and its random-access index, so the next read of any file in the layer is
+/// cheap. Returns what the layer does to the path and the spool when its last entry is a
+/// regular file; for a hardlink, [`Held::data_path`] names the target and the occurrence is
+/// left unknown.
 fn stream_last(
     source: &dyn ImageSource,
     layer: &LayerInfo,
@@ -1102,62 +1106,34 @@ fn stream_last(
         layer: layer.index,
         reason,
     };
-    let mut writer: Option<CacheWriter> =
-        cache.and_then(|cache| cache.writer(layer.digest(), true).ok());
-    let mut counted = open_counted(source, layer, cancel, fetched, true)?;
     let below = format!("{path}/");
     let mut seen = Vec::new();
     let mut seen_below = false;
-    let mut spool: Option<Spool> = None;
-    let mut scanner = ContentScanner::default();
-    {
-        let mut walker = open_walker(&mut counted, layer)?;
-        loop {
-            let member = match walker.next_entry() {
-                Ok(Some(member)) => member,
-                Ok(None) => break,
-                Err(_) if cancel.is_cancelled() => return Err(CarveError::Cancelled),
-                Err(error) => return Err(layer_error(error.to_string())),
-            };
-            let sparse = member.sparse;
-            let Some(mut entry) = convert_entry(member) else {
-                continue;
-            };
+    // Regular files at the path, as listed: the last must be the one spooled.
+    let mut files_at_path = 0;
+    let mut tap = LastVersion {
+        path,
+        cap,
+        spool: None,
+        copies: 0,
+    };
+    let progress = Arc::new(PeekProgress::default());
+    let options = ListingOptions {
+        cache,
+        use_toc: false,
+        content: ContentNeed::Required,
+    };
+    let result = list_layer_tapped(
+        source,
+        layer,
+        options,
+        Some(&mut tap),
+        cancel,
+        &progress,
+        &mut |entry| {
             let at_path = *entry.path == *path;
-            if entry.kind == EntryKind::File && !sparse {
-                let words = wants_credential_words(entry.name());
-                let facts = if at_path {
-                    let mut file = tempfile::spooled_tempfile(SPOOL_MEMORY_BYTES);
-                    let mut tee = Tee {
-                        inner: walker.data(),
-                        copy: &mut file,
-                        room: cap,
-                        failed: None,
-                    };
-                    let facts = scanner.scan(&mut tee, words);
-                    if let Some(error) = tee.failed {
-                        return Err(layer_error(format!(
-                            "the spool could not be written: {error}"
-                        )));
-                    }
-                    let kept = entry.size.min(cap);
-                    spool = Some(Spool { file, kept });
-                    facts
-                } else {
-                    scanner.scan(walker.data(), words)
-                };
-                match facts {
-                    Ok(facts) => entry.content = Some(facts),
-                    Err(_) if cancel.is_cancelled() => return Err(CarveError::Cancelled),
-                    Err(error) => return Err(layer_error(error.to_string())),
-                }
-            } else if at_path {
-                spool = None; // not a regular file's data (a hardlink, a sparse file)
-            }
-            if let Some(active) = &mut writer
-                && active.add(&entry).is_err()
-            {
-                writer = None; // a full disk loses the cache entry, not the carve
+            if at_path && entry.kind == EntryKind::File {
+                files_at_path += 1;
             }
             if at_path
                 || matches!(entry.kind, EntryKind::Whiteout | EntryKind::OpaqueMarker)
@@ -1165,24 +1141,14 @@ fn stream_last(
             {
                 seen.push(entry);
             }
-        }
-        // The rest of the decoded stream (after the end marker) still counts for the digest.
-        io::copy(&mut walker.into_inner(), &mut io::sink())
-            .map_err(|e| layer_error(e.to_string()))?;
+        },
+    );
+    fetched.fetch_add(result.bytes_read, Ordering::Relaxed);
+    if cancel.is_cancelled() {
+        return Err(CarveError::Cancelled);
     }
-    // So do bytes after the compressed stream.
-    io::copy(&mut counted, &mut io::sink()).map_err(|e| layer_error(e.to_string()))?;
-    let digest = counted.digest().unwrap_or_default();
-    let expected = layer.digest();
-    if expected.starts_with("sha256:") {
-        if digest != expected {
-            return Err(layer_error(format!(
-                "digest mismatch: expected {expected}, got {digest}; the blob is damaged or was replaced"
-            )));
-        }
-        if let Some(writer) = writer {
-            writer.commit().ok();
-        }
+    if let Some(problem) = result.status.problem() {
+        return Err(layer_error(problem.to_owned()));
     }
     let last = seen.iter().rev().find(|entry| *entry.path == *path);
     if let Some(entry) = last
@@ -1195,40 +1161,65 @@ fn stream_last(
         };
         return Ok((Verdict::Holds(held), None));
     }
+    // A sparse last version is listed but not spooled (carving does not expand holes yet).
+    let spool = tap.spool.filter(|_| tap.copies == files_at_path);
     Ok((verdict(&seen, path, Version::Last)?, spool))
 }
 
-/// Reads `inner`, copying the first `room` bytes read to `copy`.
-struct Tee<'a, R> {
-    inner: R,
-    copy: &'a mut tempfile::SpooledTempFile,
-    room: u64,
-    /// Why writing the copy failed, if it did.
-    failed: Option<io::Error>,
+/// Spools each regular file at `path` as it streams by, keeping the newest (at most `cap`
+/// bytes of it).
+struct LastVersion<'a> {
+    path: &'a str,
+    cap: u64,
+    spool: Option<Spool>,
+    /// Versions spooled so far.
+    copies: usize,
 }
 
-impl<R: Read> Read for Tee<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let read = self.inner.read(buf)?;
-        let kept = read.min(usize::try_from(self.room).unwrap_or(usize::MAX));
-        if kept > 0 {
-            if let Err(error) = self.copy.write_all(&buf[..kept]) {
-                self.failed = Some(error);
-                return Err(io::Error::other("the spool could not be written"));
-            }
-            self.room -= kept as u64;
+impl FileTap for LastVersion<'_> {
+    fn copy_to(&mut self, entry: &Entry) -> Option<&mut dyn Write> {
+        if *entry.path != *self.path {
+            return None;
         }
-        Ok(read)
+        self.copies += 1;
+        let spool = self.spool.insert(Spool {
+            file: CappedSpool {
+                file: tempfile::spooled_tempfile(SPOOL_MEMORY_BYTES),
+                room: self.cap,
+            },
+            kept: entry.size.min(self.cap),
+        });
+        Some(&mut spool.file)
     }
 }
 
-/// Opens `layer`'s blob, counting the bytes fetched (and hashing them, with `hash`).
+/// A spool that keeps at most `room` more bytes and lets the rest pass.
+struct CappedSpool {
+    file: tempfile::SpooledTempFile,
+    room: u64,
+}
+
+impl Write for CappedSpool {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let kept = buf
+            .len()
+            .min(usize::try_from(self.room).unwrap_or(usize::MAX));
+        self.file.write_all(&buf[..kept])?;
+        self.room -= kept as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Opens `layer`'s blob, counting the bytes fetched.
 fn open_counted(
     source: &dyn ImageSource,
     layer: &LayerInfo,
     cancel: &CancelToken,
     fetched: &Arc<AtomicU64>,
-    hash: bool,
 ) -> Result<Counted, CarveError> {
     let blob = source
         .open_blob(&layer.descriptor, cancel)
@@ -1240,7 +1231,6 @@ fn open_counted(
         inner: blob,
         count: Arc::clone(fetched),
         cancel: cancel.clone(),
-        hasher: hash.then(Sha256::new),
     })
 }
 
@@ -1303,16 +1293,6 @@ struct Counted {
     inner: BlobReader,
     count: Arc<AtomicU64>,
     cancel: CancelToken,
-    hasher: Option<Sha256>,
-}
-
-impl Counted {
-    /// `sha256:…` of the bytes read so far, when hashing.
-    fn digest(&self) -> Option<String> {
-        self.hasher
-            .clone()
-            .map(|hasher| format!("sha256:{:x}", hasher.finalize()))
-    }
 }
 
 impl Read for Counted {
@@ -1321,9 +1301,6 @@ impl Read for Counted {
             return Err(io::Error::other("cancelled"));
         }
         let read = self.inner.read(buf)?;
-        if let Some(hasher) = &mut self.hasher {
-            hasher.update(&buf[..read]);
-        }
         self.count.fetch_add(read as u64, Ordering::Relaxed);
         Ok(read)
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::cancel::CancelToken;
 use crate::layer::cache::ListingCache;
 use crate::layer::index::{self, IndexRecording};
-use crate::layer::stream::{FileData, PeekProgress, stream_layer_recording};
+use crate::layer::stream::{FileData, FileTap, PeekProgress, Recorders, stream_layer_recording};
 use crate::layer::toc::{TocResult, list_from_toc};
 use crate::model::{Entry, LayerResult, LayerStatus, ListedFrom};
 use crate::oci::LayerInfo;
@@ -49,7 +49,22 @@ pub fn list_layer(
     progress: &Arc<PeekProgress>,
     on_entry: &mut dyn FnMut(Entry),
 ) -> LayerResult {
-    if let Some(cache) = options.cache {
+    list_layer_tapped(source, layer, options, None, cancel, progress, on_entry)
+}
+
+/// [`list_layer`], copying the data of the files `tap` chooses as they stream by. With a
+/// tap the blob is always streamed (neither the cache nor a TOC holds file data); the
+/// listing (and index) it makes is still stored.
+pub(crate) fn list_layer_tapped(
+    source: &dyn ImageSource,
+    layer: &LayerInfo,
+    options: ListingOptions<'_>,
+    tap: Option<&mut dyn FileTap>,
+    cancel: &CancelToken,
+    progress: &Arc<PeekProgress>,
+    on_entry: &mut dyn FnMut(Entry),
+) -> LayerResult {
+    if let Some(cache) = options.cache.filter(|_| tap.is_none()) {
         let required = options.content == ContentNeed::Required;
         let replayed = cache.replay(layer.digest(), required, &mut |entry| {
             progress.count_entry();
@@ -65,7 +80,7 @@ pub fn list_layer(
             );
         }
     }
-    let use_toc = options.use_toc && options.content != ContentNeed::Required;
+    let use_toc = options.use_toc && options.content != ContentNeed::Required && tap.is_none();
     let toc = if use_toc && !cancel.is_cancelled() {
         list_from_toc(source, layer, cancel)
     } else {
@@ -122,7 +137,10 @@ pub fn list_layer(
                     keep(&entry);
                     on_entry(entry);
                 },
-                record,
+                Recorders {
+                    index: record,
+                    tap: tap.map(|tap| tap as &mut dyn FileTap),
+                },
             );
             let verified = outcome.status
                 == LayerStatus::Complete {

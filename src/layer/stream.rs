@@ -384,6 +384,23 @@ pub enum FileData {
     Scan,
 }
 
+/// A copy of chosen regular files' data, taken as the layer streams by (carve's last
+/// version of a path, kept while the layer is listed and indexed).
+pub(crate) trait FileTap {
+    /// Where to copy the data of the regular file `entry` (called before its data is read),
+    /// or `None` to let it pass.
+    fn copy_to(&mut self, entry: &Entry) -> Option<&mut dyn io::Write>;
+}
+
+/// What a stream records besides its entries.
+#[derive(Default)]
+pub(crate) struct Recorders<'a> {
+    /// The checkpoints and entry offsets of a random-access index.
+    pub index: Option<&'a mut IndexRecording>,
+    /// Copies of chosen files' data.
+    pub tap: Option<&'a mut dyn FileTap>,
+}
+
 /// Streams one layer, handing each tar entry (with its [`Entry::content`] facts) to
 /// `on_entry` as soon as it is decoded and keeping none of them: memory stays flat however
 /// many entries the layer has.
@@ -406,11 +423,19 @@ pub fn stream_layer_with(
     progress: &Arc<PeekProgress>,
     on_entry: &mut dyn FnMut(Entry),
 ) -> LayerResult {
-    stream_layer_recording(source, layer, file_data, cancel, progress, on_entry, None)
+    stream_layer_recording(
+        source,
+        layer,
+        file_data,
+        cancel,
+        progress,
+        on_entry,
+        Recorders::default(),
+    )
 }
 
 /// [`stream_layer_with`], also recording what a random-access index of the layer needs
-/// (see [`crate::layer::index`]) when `index` is given.
+/// (see [`crate::layer::index`]) and copying chosen files' data, as `recorders` ask.
 pub(crate) fn stream_layer_recording(
     source: &dyn ImageSource,
     layer: &LayerInfo,
@@ -418,7 +443,7 @@ pub(crate) fn stream_layer_recording(
     cancel: &CancelToken,
     progress: &Arc<PeekProgress>,
     on_entry: &mut dyn FnMut(Entry),
-    index: Option<&mut IndexRecording>,
+    recorders: Recorders<'_>,
 ) -> LayerResult {
     let last_resume = Arc::new(std::sync::Mutex::new(None::<Resumed>));
     let ended = |status: LayerStatus| LayerResult {
@@ -502,7 +527,7 @@ pub(crate) fn stream_layer_recording(
                 cancel: cancel.clone(),
                 end: DownloadEnd::default(),
             };
-            decode(reader, layer, file_data, progress, on_entry, index)
+            decode(reader, layer, file_data, progress, on_entry, recorders)
         }
         Err(error) => Err(PeekError::Open(format!(
             "could not start a download thread: {error}"
@@ -578,8 +603,9 @@ fn decode(
     file_data: FileData,
     progress: &PeekProgress,
     on_entry: &mut dyn FnMut(Entry),
-    mut index: Option<&mut IndexRecording>,
+    recorders: Recorders<'_>,
 ) -> Result<String, PeekError> {
+    let Recorders { mut index, tap } = recorders;
     let compression = match reader.fill_buf() {
         Ok(magic) => Compression::sniff(magic),
         Err(_) => {
@@ -604,7 +630,7 @@ fn decode(
     .map_err(|e| corrupt(compression, &e.to_string()))?;
     let mut walker = TarWalker::new_buffered(BufReader::with_capacity(DECODED_STRIDE, decoder));
     let offsets = index.as_mut().map(|index| &mut index.entry_offsets);
-    let walked = read_entries(&mut walker, file_data, progress, on_entry, offsets);
+    let walked = read_entries(&mut walker, file_data, progress, on_entry, offsets, tap);
     let mut decoded = walker.into_inner();
     // After the end marker (or a tar error) the rest still counts for the digest.
     let drained = match &walked {
@@ -678,6 +704,7 @@ fn read_entries<R: Read>(
     progress: &PeekProgress,
     on_entry: &mut dyn FnMut(Entry),
     mut offsets: Option<&mut Vec<u64>>,
+    mut tap: Option<&mut dyn FileTap>,
 ) -> Result<(), TarError> {
     let mut scanner = ContentScanner::default();
     while let Some(member) = walker.next_entry()? {
@@ -685,7 +712,21 @@ fn read_entries<R: Read>(
         let (offset, sparse) = (member.offset, member.sparse);
         if let Some(mut entry) = convert_entry(member) {
             let mut data_error = None;
-            if file_data == FileData::Scan && entry.kind == EntryKind::File && !sparse {
+            let copy = match &mut tap {
+                Some(tap) if entry.kind == EntryKind::File && !sparse => tap.copy_to(&entry),
+                _ => None,
+            };
+            if let Some(copy) = copy {
+                let mut tee = Tee {
+                    data: walker.data(),
+                    copy,
+                };
+                let words = wants_credential_words(entry.name());
+                match scanner.scan(&mut tee, words) {
+                    Ok(facts) => entry.content = Some(facts),
+                    Err(error) => data_error = Some(TarError::of_data_read(error, offset)),
+                }
+            } else if file_data == FileData::Scan && entry.kind == EntryKind::File && !sparse {
                 let words = wants_credential_words(entry.name());
                 match scanner.scan(walker.data(), words) {
                     Ok(facts) => entry.content = Some(facts),
@@ -704,6 +745,20 @@ fn read_entries<R: Read>(
         }
     }
     Ok(())
+}
+
+/// File data read through, and copied on the way.
+struct Tee<'a, R> {
+    data: R,
+    copy: &'a mut dyn io::Write,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.data.read(buf)?;
+        self.copy.write_all(&buf[..read])?;
+        Ok(read)
+    }
 }
 
 /// Turns a tar member (PAX, GNU long names and sparse headers already applied) into an

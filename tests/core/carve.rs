@@ -224,10 +224,13 @@ fn a_layer_that_repeats_a_path_gives_its_last_entry_and_first_gives_the_first() 
     let (code, stdout, stderr) = carve_cached(dir, &cache, &[image, "etc/app.conf", "-o", "-"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, b"version=2\n", "{stderr}");
-    assert!(
-        stderr.contains("as the layer's listing gives it"),
-        "{stderr}"
-    );
+    // The first carve also recorded the layer's gzip index (not the isal build's decoder).
+    let how = if cfg!(feature = "isal") {
+        "as the layer's listing gives it"
+    } else {
+        "through the layer's cached gzip index"
+    };
+    assert!(stderr.contains(how), "{stderr}");
     let share = share_fetched(&stderr);
     assert!(share <= 1.0, "at most 1% of a 24 MiB layer: {stderr}");
     let (code, stdout, stderr) =

@@ -181,11 +181,24 @@ fn files_near_the_end_of_a_big_gzip_layer_come_through_the_index() {
     let cache = ListingCache::open(dir.path().join("c"), DEFAULT_MAX_BYTES).expect("cache");
     let blob_len = layer.blob.len() as u64;
 
-    // Without an index (nothing cached yet) a file near the end streams almost the whole blob.
+    // Without an index (nothing cached yet) a file near the end streams the whole blob, and
+    // lists and indexes the layer on the way, as a peek would.
     let (bytes, streamed) = carve(&opened, &cache, "data/late.txt");
     assert_eq!(bytes, tar_extract(&layer.blob, "data/late.txt"));
-    assert!(streamed > blob_len * 8 / 10, "{streamed} of {blob_len}");
+    assert!(streamed >= blob_len, "{streamed} of {blob_len}");
+    assert!(
+        index_file(&cache).is_some(),
+        "an index beside the listing the carve stored"
+    );
+    let (status, from, _) = list(&opened, &cache);
+    assert!(matches!(status, LayerStatus::Complete { .. }), "{status:?}");
+    assert_eq!(from, ListedFrom::Cache);
+    // Emptied, the cache is filled again by a listing.
+    for cached in std::fs::read_dir(cache.dir()).expect("cache dir").flatten() {
+        std::fs::remove_file(cached.path()).expect("empty the cache");
+    }
 
+    // A peek of the layer records the index too.
     let (status, from, note) = list(&opened, &cache);
     assert!(matches!(status, LayerStatus::Complete { .. }), "{status:?}");
     assert_eq!(from, ListedFrom::Blob);
