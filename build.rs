@@ -1,5 +1,6 @@
-//! Embeds the git commit (shown in the About box and `--version`) and converts the app icon
-//! from `assets/icon.png` into raw RGBA for eframe, so the binary needs no image decoder.
+//! Embeds the git commit (shown in the About box and `--version`, the latter with the isal
+//! feature when built with it) and converts the app icon from `assets/icon.png` into raw RGBA
+//! for eframe, so the binary needs no image decoder.
 
 use std::env;
 use std::fs;
@@ -21,6 +22,13 @@ fn main() {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=LAYERSLAYER_GIT_COMMIT={commit}");
+    // What `--version` says after the commit: the build's optional decoders.
+    let build = if env::var_os("CARGO_FEATURE_ISAL").is_some() {
+        format!("{commit}, isal")
+    } else {
+        commit
+    };
+    println!("cargo:rustc-env=LAYERSLAYER_BUILD={build}");
 
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let icon = image::open("assets/icon.png")

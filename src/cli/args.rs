@@ -14,7 +14,7 @@ use crate::source::registry::{ClientOptions, Credential};
 /// See what is inside every layer of a container image, straight from the registry or from
 /// image files, without pulling or unpacking anything.
 #[derive(Debug, Parser)]
-#[command(name = "layerslayer", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LAYERSLAYER_GIT_COMMIT"), ")"))]
+#[command(name = "layerslayer", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LAYERSLAYER_BUILD"), ")"))]
 pub struct Cli {
     /// What to do; without a command the desktop app opens.
     #[command(subcommand)]

@@ -147,10 +147,7 @@ pub(crate) fn list_layer_tapped(
                     digest_verified: true,
                 };
             // Both notes matter: why the TOC was not used, and how the download went.
-            let unindexed = recording
-                .not_recorded
-                .map(|why| format!("{why}: carving a file streams the layer"));
-            let note = [note, outcome.note.clone(), unindexed]
+            let note = [note, outcome.note.clone()]
                 .into_iter()
                 .flatten()
                 .reduce(|all, more| format!("{all}; {more}"));

@@ -615,12 +615,6 @@ fn decode(
         }
     };
     let digest_checked = layer.digest().starts_with("sha256:");
-    #[cfg(feature = "isal")]
-    if let Some(index) = &mut index
-        && compression == Compression::Gzip
-    {
-        index.not_recorded = Some("the isal build records no random-access index");
-    }
     let decoder = match &index {
         #[cfg(not(feature = "isal"))]
         Some(_) if digest_checked => Decoder::digest_checked_recording(compression, reader),

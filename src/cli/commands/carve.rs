@@ -133,6 +133,10 @@ pub(crate) fn run_carve(args: &CarveArgs) -> Result<u8, Failure> {
             target.layer.short_digest(),
             match report.from {
                 CarvedFrom::Toc => ", its chunks only, through the table of contents",
+                CarvedFrom::Listing if !crate::layer::index::RECORDED => {
+                    ", up to its last entry, as the layer's listing gives it (this build \
+                     decodes gzip with ISA-L, which records no random-access index)"
+                }
                 CarvedFrom::Listing => ", up to its last entry, as the layer's listing gives it",
                 CarvedFrom::Index => ", its data only, through the layer's cached gzip index",
                 CarvedFrom::Stream if args.first => ", its first entry",
