@@ -80,7 +80,8 @@ pub enum Command {
 pub struct ImageArgs {
     /// The image: a reference (alpine:3.20, ghcr.io/o/r@sha256:…, localhost:5000/x:y),
     /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG], a path to an
-    /// image archive or layout, or `demo` (built in, works offline).
+    /// image archive or layout, docker-daemon:NAME[:TAG] or podman:NAME[:TAG] (the local
+    /// engine), or `demo` (built in, works offline).
     pub image: String,
     /// How to reach it.
     #[command(flatten)]
@@ -101,6 +102,10 @@ pub struct AccessArgs {
     /// resumed from the byte reached.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
     pub idle_timeout: f64,
+    /// Look for the image in the local Docker or Podman engine (its API socket: DOCKER_HOST,
+    /// /var/run/docker.sock, CONTAINER_HOST, then Podman's sockets) instead of a registry.
+    #[arg(long)]
+    pub engine: bool,
     /// How to log in to the registry.
     #[command(flatten)]
     pub login: LoginArgs,
@@ -113,6 +118,8 @@ pub(crate) struct Access {
     pub(crate) options: OpenOptions,
     /// The login, its password read.
     pub(crate) login: LoginArgs,
+    /// Whether a registry reference is looked up in the local engine instead.
+    pub(crate) engine: bool,
 }
 
 impl AccessArgs {
@@ -135,6 +142,7 @@ impl AccessArgs {
         Ok(Access {
             options,
             login: self.login.clone(),
+            engine: self.engine,
         })
     }
 }

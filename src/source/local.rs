@@ -641,7 +641,7 @@ fn blob_path(digest: &str) -> Option<String> {
 /// named by its sha256 (`<hex>.tar` as skopeo and podman write, `<hex>.tar.gz` as crane
 /// writes). A file named by a digest holds the bytes of that digest; legacy `<id>/layer.tar`
 /// files name none.
-fn digest_of_blob_path(path: &str) -> Option<String> {
+pub(super) fn digest_of_blob_path(path: &str) -> Option<String> {
     let mut parts = path.split('/');
     if let (Some("blobs"), Some(algorithm), Some(hex), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

@@ -3,7 +3,8 @@
 //! [`ImageSource`] is the one interface through which anything above (image resolution,
 //! peeking, listings, exports) reads an image. The [`registry`] client implements it over
 //! HTTP; [`local::LocalSource`] implements it over OCI image layouts and `docker save`
-//! archives, read in place; [`demo`] serves the image built into the binary. [`open`] turns
+//! archives, read in place; [`engine::EngineSource`] reads an image out of a local Docker or
+//! Podman engine through its API; [`demo`] serves the image built into the binary. [`open`] turns
 //! what a user typed into one of them, and [`resolve_image`] a reference into layers.
 //!
 //! May import [`crate::oci`], [`crate::cancel`] and the tar walker [`crate::layer::tar`] (to
@@ -12,6 +13,7 @@
 
 pub mod archive;
 pub mod demo;
+pub mod engine;
 pub mod local;
 pub mod open;
 pub mod registry;

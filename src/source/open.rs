@@ -9,6 +9,8 @@
 //! - `docker-archive:FILE[:REPO:TAG]`: a `docker save` archive (legacy or OCI-style);
 //! - a path to any of these (starting with `/`, `./`, `../` or `~/`, ending in `.tar`, or
 //!   simply existing): told by content, not by name;
+//! - `docker-daemon:NAME[:TAG]`, `docker-daemon:ID`, `podman:NAME[:TAG]`: an image in the local
+//!   Docker or Podman engine, read through its API socket;
 //! - `demo`: the image built into the binary.
 
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use crate::oci::manifest::Platform;
 use crate::oci::reference::ImageReference;
 use crate::source::archive::ArchiveBytes;
 use crate::source::demo::{DEMO_NAME, open_demo};
+use crate::source::engine::{EngineKind, EngineSource};
 use crate::source::local::{LocalFormat, LocalSource};
 use crate::source::registry::{ClientOptions, RegistryClient};
 use crate::source::resolve_image;
@@ -48,9 +51,22 @@ pub enum Location {
         /// The format the user named, or `Detect` for a plain path.
         format: LocalFormat,
     },
+    /// An image in a local Docker or Podman engine.
+    Engine {
+        /// Which engine's sockets to try.
+        kind: EngineKind,
+        /// The image's name or id, as the engine knows it.
+        image: String,
+    },
     /// The demo image built into the binary.
     Demo,
 }
+
+/// Prefixes naming an engine, as skopeo writes them (`podman:` as Podman's own tools do).
+const ENGINE_PREFIXES: [(&str, EngineKind); 2] = [
+    ("docker-daemon:", EngineKind::Docker),
+    ("podman:", EngineKind::Podman),
+];
 
 impl Location {
     /// Parses a registry reference, `oci:…`, `oci-archive:…`, `docker-archive:…`, a path or
@@ -66,6 +82,20 @@ impl Location {
         }
         if text == DEMO_NAME {
             return Ok(Self::Demo);
+        }
+        for (prefix, kind) in ENGINE_PREFIXES {
+            if let Some(image) = text.strip_prefix(prefix) {
+                if image.is_empty() {
+                    return Err(SourceError::new(
+                        ErrorKind::BadInput,
+                        format!("{text:?} names no image: write {prefix}NAME[:TAG] or {prefix}ID"),
+                    ));
+                }
+                return Ok(Self::Engine {
+                    kind,
+                    image: image.to_owned(),
+                });
+            }
         }
         for (prefix, format) in PREFIXES {
             if let Some(rest) = text.strip_prefix(prefix) {
@@ -97,7 +127,20 @@ impl Location {
             .map_err(|e| SourceError::new(ErrorKind::BadInput, e))
     }
 
-    /// Whether the image is read from this machine (a file, a directory or the demo).
+    /// The same image looked up in a local engine first (`--engine`): a registry reference
+    /// becomes an engine image of that name; anything else stays as it is.
+    pub fn in_engine(self, text: &str) -> Self {
+        match self {
+            Self::Registry(_) => Self::Engine {
+                kind: EngineKind::Any,
+                image: text.trim().to_owned(),
+            },
+            other => other,
+        }
+    }
+
+    /// Whether the image is read from this machine (a file, a directory, an engine or the
+    /// demo).
     pub fn is_local(&self) -> bool {
         !matches!(self, Self::Registry(_))
     }
@@ -166,6 +209,10 @@ pub fn open_location(
                     image.as_deref(),
                 )?
             };
+            (Arc::new(source), reference)
+        }
+        Location::Engine { kind, image } => {
+            let (source, reference) = EngineSource::open(*kind, image)?;
             (Arc::new(source), reference)
         }
         Location::Demo => {

@@ -9,6 +9,7 @@ mod cache;
 mod carve;
 mod conventions;
 mod credentials;
+mod engine;
 mod explain;
 mod faults;
 mod history;

@@ -33,7 +33,10 @@ pub(crate) fn open_with(
     access: &Access,
     cancel: &CancelToken,
 ) -> Result<OpenedImage, Failure> {
-    let location = Location::parse(image).map_err(|e| Failure::opening(&e, None))?;
+    let mut location = Location::parse(image).map_err(|e| Failure::opening(&e, None))?;
+    if access.engine {
+        location = location.in_engine(image);
+    }
     let registry = match &location {
         Location::Registry(reference) => Some(reference.registry().to_owned()),
         _ => None,

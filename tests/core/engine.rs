@@ -1,0 +1,278 @@
+//! Images in a local engine (`docker-daemon:`, `podman:`, `--engine`), read through Podman's
+//! Docker-compatible API service started by the test on a socket it owns (`tests/run`
+//! installs Debian's podman; the tests run as root, with the vfs storage driver).
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// A podman store in a temporary directory.
+struct Podman {
+    dir: tempfile::TempDir,
+}
+
+impl Podman {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new("podman");
+        command
+            .arg("--root")
+            .arg(self.dir.path().join("root"))
+            .arg("--runroot")
+            .arg(self.dir.path().join("run"))
+            .args(["--storage-driver", "vfs"]);
+        command
+    }
+
+    fn run(&self, args: &[&str]) {
+        let output = self
+            .command()
+            .args(args)
+            .output()
+            .expect("podman runs (tests/run installs it)");
+        assert!(
+            output.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// `podman system service` on a socket bound here first and handed over by socket
+    /// activation: connections queue until the service accepts them, so nothing waits.
+    fn serve(&self) -> Service {
+        let socket = self.dir.path().join("podman.sock");
+        let listener = UnixListener::bind(&socket).expect("bind the API socket");
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(
+                "exec 3<&0 0</dev/null; LISTEN_PID=$$ LISTEN_FDS=1 exec \"$@\" system service --time=0",
+            )
+            .arg("sh")
+            .arg(self.command().get_program())
+            .args(self.command().get_args())
+            .stdin(Stdio::from(OwnedFd::from(listener)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Service {
+            child: command.spawn().expect("start podman system service"),
+            socket,
+        }
+    }
+}
+
+struct Service {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Service {
+    fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// Builds `localhost/layers:1`: four layers, the last overwriting a file of the first.
+fn build_image(podman: &Podman) -> PathBuf {
+    let context = podman.dir.path().join("context");
+    for (layer, files) in [
+        (
+            "l1",
+            vec![
+                ("etc/app.conf", b"first".to_vec()),
+                ("bin/tool", vec![7; 70_000]),
+            ],
+        ),
+        ("l2", vec![("usr/lib/a.so", vec![1; 5000])]),
+        (
+            "l3",
+            vec![
+                ("srv/data/x", b"x".to_vec()),
+                ("srv/data/y", b"yy".to_vec()),
+            ],
+        ),
+        ("l4", vec![("etc/app.conf", b"second".to_vec())]),
+    ] {
+        for (path, data) in files {
+            let full = context.join(layer).join(path);
+            std::fs::create_dir_all(full.parent().expect("parent")).expect("dir");
+            std::fs::write(full, data).expect("write");
+        }
+    }
+    std::fs::write(
+        context.join("Containerfile"),
+        "FROM scratch\nCOPY l1 /\nCOPY l2 /\nCOPY l3 /\nCOPY l4 /\n",
+    )
+    .expect("Containerfile");
+    let context_arg = context.display().to_string();
+    podman.run(&["build", "--network", "none", "-t", "layers:1", &context_arg]);
+    context
+}
+
+/// Runs `peek --json -` with `envs`; returns the exit code, the JSON (if any) and stderr.
+fn peek(args: &[&str], envs: &[(&str, &str)]) -> (i32, Option<Value>, String) {
+    let mut command = crate::common::layerslayer_command();
+    command
+        .arg("peek")
+        .args(["-q", "--json", "-"])
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .env_remove("CONTAINER_HOST");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let output = command.output().expect("run layerslayer");
+    (
+        output.status.code().unwrap_or(-1),
+        serde_json::from_slice(&output.stdout).ok(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn peek_ok(args: &[&str], envs: &[(&str, &str)]) -> Value {
+    let (code, json, stderr) = peek(args, envs);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    json.unwrap_or_else(|| panic!("{args:?}: no JSON"))
+}
+
+/// Per layer: its entries and build step, and (for `with_digests`) its digest.
+fn layers_of(json: &Value, with_digests: bool) -> Vec<(Value, Value, Value)> {
+    json["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|layer| {
+            assert_eq!(layer["status"]["state"], "complete", "{}", layer["status"]);
+            (
+                layer["entries"].clone(),
+                layer["layer"]["created_by"].clone(),
+                if with_digests {
+                    layer["layer"]["descriptor"]["digest"].clone()
+                } else {
+                    Value::Null
+                },
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn engine_images_list_exactly_as_their_saved_archives_do() {
+    let podman = Podman::new();
+    build_image(&podman);
+    let docker_tar = podman.dir.path().join("saved.docker.tar");
+    let oci_tar = podman.dir.path().join("saved.oci.tar");
+    for (format, file) in [("docker-archive", &docker_tar), ("oci-archive", &oci_tar)] {
+        let output = file.display().to_string();
+        podman.run(&["save", "--format", format, "-o", &output, "layers:1"]);
+    }
+    let service = podman.serve();
+    let host = service.host();
+    let archive = peek_ok(
+        &[
+            "--no-cache",
+            &format!("docker-archive:{}", docker_tar.display()),
+        ],
+        &[],
+    );
+    let oci = peek_ok(
+        &["--no-cache", &format!("oci-archive:{}", oci_tar.display())],
+        &[],
+    );
+    let expected = layers_of(&archive, true);
+    assert_eq!(expected.len(), 4);
+    assert_eq!(layers_of(&oci, false), layers_of(&archive, false));
+
+    for (args, envs) in [
+        (vec!["podman:layers:1"], [("CONTAINER_HOST", host.as_str())]),
+        (
+            vec!["podman:localhost/layers:1"],
+            [("CONTAINER_HOST", host.as_str())],
+        ),
+        (
+            vec!["docker-daemon:layers:1"],
+            [("DOCKER_HOST", host.as_str())],
+        ),
+        (
+            vec!["--engine", "layers:1"],
+            [("DOCKER_HOST", host.as_str())],
+        ),
+    ] {
+        let mut all = vec!["--no-cache"];
+        all.extend(&args);
+        let json = peek_ok(&all, &envs);
+        assert_eq!(layers_of(&json, true), expected, "{args:?}");
+        assert_eq!(
+            json["image"]["config"]["rootfs"], archive["image"]["config"]["rootfs"],
+            "{args:?}"
+        );
+    }
+
+    // Through the listing cache: two layers cached first, then the whole image; the pump
+    // skips the cached layers as they pass by in the save stream.
+    let cache = tempfile::tempdir().expect("cache dir");
+    let cache_env = cache.path().display().to_string();
+    let envs = [
+        ("CONTAINER_HOST", host.as_str()),
+        ("XDG_CACHE_HOME", cache_env.as_str()),
+    ];
+    let partial = peek_ok(&["--layers", "0,2", "podman:layers:1"], &envs);
+    assert_eq!(partial["layers"].as_array().map(Vec::len), Some(2));
+    let whole = peek_ok(&["podman:layers:1"], &envs);
+    assert_eq!(layers_of(&whole, true), expected);
+    let from: Vec<&str> = whole["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|layer| layer["listed_from"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(from, ["cache", "blob", "cache", "blob"]);
+
+    // An image the engine does not have: exit 4, named.
+    let (code, _, stderr) = peek(&["podman:no-such-image:1"], &envs);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("no-such-image"), "{stderr}");
+}
+
+#[test]
+fn without_an_engine_the_message_names_the_sockets_tried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("none.sock");
+    let host = format!("unix://{}", missing.display());
+    for (args, env) in [
+        (vec!["podman:app:1"], "CONTAINER_HOST"),
+        (vec!["docker-daemon:app:1"], "DOCKER_HOST"),
+        (vec!["--engine", "app:1"], "DOCKER_HOST"),
+    ] {
+        let (code, _, stderr) = peek(&args, &[(env, host.as_str())]);
+        assert_eq!(code, 6, "{args:?}: {stderr}");
+        assert!(stderr.contains("no container engine found"), "{stderr}");
+        assert!(stderr.contains(&host), "{args:?}: {stderr}");
+        assert!(stderr.contains(env), "{args:?}: {stderr}");
+    }
+    // A socket nobody listens on: not running, said so.
+    let dead = dir.path().join("dead.sock");
+    drop(UnixListener::bind(&dead).expect("bind"));
+    let (code, _, stderr) = peek(
+        &["podman:app:1"],
+        &[("CONTAINER_HOST", &format!("unix://{}", dead.display()))],
+    );
+    assert_eq!(code, 6, "{stderr}");
+    assert!(stderr.contains("is it running"), "{stderr}");
+    assert!(Path::new(&dead).exists());
+}
