@@ -338,9 +338,12 @@ fn side_cell(ui: &mut Ui, width: f32, line: Option<&(usize, String)>, kind: Line
             LineKind::Context | LineKind::Hunk => ' ',
         };
         let text = line_text(ui, &format!("{number:>4} {prefix}{text}"), kind);
-        ui.put(
-            rect,
-            egui::Label::new(text).truncate().halign(egui::Align::Min),
+        // Left-aligned in its half (`put` would centre it).
+        let mut cell = ui.new_child(
+            egui::UiBuilder::new()
+                .max_rect(rect)
+                .layout(egui::Layout::left_to_right(egui::Align::Center)),
         );
+        cell.add(egui::Label::new(text).truncate());
     }
 }
