@@ -12,6 +12,7 @@
 #   SCREENSHOT  where to write the PNG (or env LAYERSLAYER_SCREENSHOT; default gui-screenshot.png)
 # Env LAYERSLAYER_STEPS: after the first screenshot, what to do in the window, one step a line:
 #   click X Y   click at window coordinates X,Y (points; the pointer then leaves the window)
+#   rclick X Y  right-click there (opens a context menu; the pointer stays)
 #   type TEXT   type TEXT on the keyboard
 #   key NAME    press a key (xdotool names: Return, ctrl+a, …)
 #   blur        move the keyboard focus off the window (to the root window), so a focused text
@@ -202,6 +203,11 @@ if [ -n "${LAYERSLAYER_STEPS:-}" ]; then
         sleep 0.2
         # Off the window (it is narrower than the screen), so no tooltip stays on screen.
         xdotool mousemove 1279 799
+        ;;
+      "rclick "*)
+        read -r _ x y <<<"$step"
+        xdotool mousemove --window "$window" "$x" "$y" click 3
+        sleep 0.2
         ;;
       "type "*) xdotool type --delay 20 -- "${step#type }" ;;
       "key "*) xdotool key "${step#key }" ;;

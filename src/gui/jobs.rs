@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::cancel::CancelToken;
 use crate::gui::job::{Job, JobPanicked, Worker};
 use crate::gui::preview::{PreviewContent, PreviewRequest, load_preview};
+use crate::gui::version_diff::{VersionDiff, diff_versions};
 use crate::gui::widgets::compare_tree::{DiffTree, diff_tree};
 use crate::gui::widgets::files_tree::{BuiltTree, TreeScope};
 use crate::inspect::analysis::{Analysis, LayerView, analyze_layers};
@@ -788,5 +789,53 @@ impl PreviewJob {
     /// Blob bytes fetched so far.
     pub fn fetched(&self) -> u64 {
         self.progress().load(Ordering::Relaxed)
+    }
+}
+
+/// The most of one version the History pane reads to compare it: 1 MiB, as `log --patch`.
+pub const DIFF_LIMIT: u64 = 1 << 20;
+
+/// Two versions of a path being read and compared; dropping it cancels it.
+pub type VersionDiffJob = Job<Result<VersionDiff, String>>;
+
+impl VersionDiffJob {
+    /// Reads `path` as `before`'s and `after`'s layers leave it (each up to [`DIFF_LIMIT`],
+    /// the layer's entries telling which entry to read) and compares the two on a worker
+    /// thread; wakes `ctx` when done.
+    pub fn start(
+        source: Arc<dyn ImageSource>,
+        cache: Option<Arc<ListingCache>>,
+        path: String,
+        [before, after]: [LayerEntries; 2],
+        ctx: &egui::Context,
+    ) -> Result<Self, String> {
+        Job::spawn("version diff", ctx, move |worker| {
+            let search = carve::CarveSearch {
+                source: source.as_ref(),
+                cache: cache.as_deref(),
+                version: carve::Version::Last,
+            };
+            let read = |layer: &LayerEntries| {
+                let entries: Vec<Entry> = layer.entries().cloned().collect();
+                search
+                    .read_version(
+                        &layer.layer,
+                        &path,
+                        Some(&entries),
+                        DIFF_LIMIT,
+                        worker.cancel_token(),
+                    )
+                    .map_err(|error| match error {
+                        CarveError::Cancelled => "Comparison cancelled.".to_owned(),
+                        error => format!(
+                            "Could not read layer {}'s version: {error}",
+                            layer.layer.index
+                        ),
+                    })
+            };
+            let old = read(&before)?;
+            let new = read(&after)?;
+            Ok(diff_versions(&old, &new))
+        })
     }
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub(crate) mod job;
 pub(crate) mod jobs;
 pub(crate) mod preview;
+pub(crate) mod version_diff;
 pub mod widgets;
 
 use std::process::ExitCode;

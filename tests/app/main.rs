@@ -11,6 +11,7 @@ mod frames;
 mod deep;
 mod explain;
 mod files;
+mod history;
 mod preview;
 mod save_prompt;
 mod screenshot;

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use egui::{Key, KeyboardShortcut, Modifiers};
 
 use super::dialogs::DialogChoice;
+use super::history_panel::History;
 use super::save_prompt::{FileToSave, SavePrompt, SavePurpose, suggested_path};
 use super::{CentralTab, LayerslayerApp, PeekedLayer, SaveInProgress, TreeChoice};
-use crate::gui::jobs::{CarveJob, CompareRequest, FetchJob, FetchRequest, PeekJob};
+use crate::gui::jobs::{CarveJob, CompareRequest, FetchJob, FetchRequest, PeekJob, VersionDiffJob};
 use crate::gui::preview::LOAD_ALL_LIMIT;
 use crate::inspect::carve::{CarveError, CarveTarget, find_target};
+use crate::inspect::history::path_history;
 use crate::model::{LayerListing, LayerStatus, PathFilter, merge_layers};
 use crate::oci::LayerInfo;
 use crate::oci::manifest::Platform;
@@ -90,6 +92,18 @@ pub(super) enum Action {
     CancelPreview,
     /// Fetch the whole previewed file (up to the "Load all" limit), not just its start.
     LoadWholePreview,
+    /// "History" on the tree row at this path: its versions across the peeked layers.
+    ShowHistory(String),
+    /// Close the History pane.
+    CloseHistory,
+    /// Tick or untick the History row at this position for comparison.
+    TickVersion(usize),
+    /// Compare these two History rows (older first).
+    CompareVersions([usize; 2]),
+    /// Show the History row's version: its layer's tree, the path selected and previewed.
+    ShowVersion(usize),
+    /// Stop reading the versions being compared.
+    CancelVersionDiff,
 }
 
 /// The action of a keyboard shortcut pressed this frame, consuming the shortcut.
@@ -174,6 +188,31 @@ impl LayerslayerApp {
                 self.start_compare(ctx);
             }
             Action::FollowLink(path) => self.tree.reveal(&path),
+            Action::ShowHistory(path) => self.show_history(path),
+            Action::CloseHistory => self.history = None,
+            Action::TickVersion(row) => self.tick_version(row, ctx),
+            Action::CompareVersions(rows) => {
+                if let Some(history) = &mut self.history {
+                    history.ticked = rows.to_vec();
+                }
+                self.compare_versions(rows, ctx);
+            }
+            Action::ShowVersion(row) => {
+                let found = self.history.as_ref().and_then(|history| {
+                    let layer = history.rows.get(row)?.layer;
+                    Some((layer, history.path.clone()))
+                });
+                if let Some((layer, path)) = found {
+                    self.reveal_path(Some(layer), &path);
+                }
+            }
+            Action::CancelVersionDiff => {
+                if let Some(history) = &mut self.history
+                    && let Some((rows, _)) = history.job.take()
+                {
+                    history.compared = Some((rows, Err("Comparison cancelled.".into())));
+                }
+            }
             Action::CancelPreview => {
                 self.preview.job = None;
                 if let Some(shown) = &mut self.preview.shown {
@@ -354,6 +393,7 @@ impl LayerslayerApp {
         ) {
             Ok(job) => {
                 let count = layers.len();
+                self.history = None;
                 self.peeked = layers
                     .into_iter()
                     .enumerate()
@@ -666,6 +706,76 @@ fn export_file_name(reference: &str) -> String {
         "layerslayer.csv".into()
     } else {
         format!("layerslayer-{name}.csv")
+    }
+}
+
+impl LayerslayerApp {
+    /// Opens the History pane on `path`: its versions across the peeked layers.
+    fn show_history(&mut self, path: String) {
+        let listings = self.peeked_listings();
+        let rows = path_history(&listings, &path);
+        if rows.is_empty() {
+            self.status = format!(
+                "No peeked layer adds, modifies or removes {}.",
+                escape_control(&path)
+            );
+        }
+        self.history = Some(History::new(path, listings.len(), rows));
+    }
+
+    /// Ticks or unticks a History row; with two ticked, compares them (older first).
+    fn tick_version(&mut self, row: usize, ctx: &egui::Context) {
+        let Some(history) = &mut self.history else {
+            return;
+        };
+        if let Some(at) = history.ticked.iter().position(|&r| r == row) {
+            history.ticked.remove(at);
+            return;
+        }
+        if !history.has_data(row) {
+            return;
+        }
+        history.ticked.push(row);
+        if history.ticked.len() > 2 {
+            history.ticked.remove(0);
+        }
+        if let [a, b] = history.ticked[..] {
+            self.compare_versions([a.min(b), a.max(b)], ctx);
+        }
+    }
+
+    /// Reads the versions of History rows `rows` (older first) and compares them in the
+    /// background.
+    fn compare_versions(&mut self, rows: [usize; 2], ctx: &egui::Context) {
+        let (Some(history), Some(image)) = (&mut self.history, &self.image) else {
+            return;
+        };
+        let layers = rows.map(|row| {
+            let index = history.rows.get(row).map(|r| r.layer);
+            self.peeked
+                .iter()
+                .find(|p| Some(p.layer.index) == index)
+                .map(PeekedLayer::to_entries)
+        });
+        let [Some(before), Some(after)] = layers else {
+            history.compared = Some((
+                rows,
+                Err("These versions are not among the peeked layers.".into()),
+            ));
+            return;
+        };
+        history.job = None;
+        history.compared = None;
+        match VersionDiffJob::start(
+            Arc::clone(&image.source),
+            self.cache.clone(),
+            history.path.clone(),
+            [before, after],
+            ctx,
+        ) {
+            Ok(job) => history.job = Some((rows, job)),
+            Err(error) => history.compared = Some((rows, Err(error))),
+        }
     }
 }
 

@@ -64,6 +64,7 @@ impl LayerslayerApp {
         self.remember(&request.reference);
         self.peek = None;
         self.peeked.clear();
+        self.history = None;
         self.view = TreeChoice::Layer(0);
         self.tree = TreeView::new();
         self.tree_holds_view = false;
@@ -601,6 +602,21 @@ impl LayerslayerApp {
         };
         if let Some(shown) = &mut self.preview.shown {
             shown.content = Some(content);
+        }
+    }
+}
+
+impl LayerslayerApp {
+    /// Takes in a finished comparison of two versions for the History pane.
+    pub(super) fn poll_version_diff(&mut self) {
+        let Some(history) = &mut self.history else {
+            return;
+        };
+        let Some(result) = history.job.as_mut().and_then(|(_, job)| job.take_outcome()) else {
+            return;
+        };
+        if let Some((rows, _)) = history.job.take() {
+            history.compared = Some((rows, result));
         }
     }
 }

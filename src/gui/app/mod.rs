@@ -16,6 +16,7 @@ mod compare_panel;
 mod config_panel;
 mod dialogs;
 mod drop_target;
+mod history_panel;
 mod layers_panel;
 mod logic;
 mod preview_panel;
@@ -33,6 +34,7 @@ use egui::Ui;
 use self::actions::{Action, shortcut_action};
 use self::compare_panel::CompareState;
 pub use self::dialogs::{DialogChoice, FileDialogs, FixedChoice, FixedSavePath, NativeFileDialogs};
+use self::history_panel::History;
 use self::preview_panel::Preview;
 use self::save_prompt::SavePrompt;
 use self::tree_panel::TreePanel;
@@ -280,6 +282,8 @@ pub struct LayerslayerApp {
     cache: Option<Arc<ListingCache>>,
     /// The preview pane beside the Files tree.
     preview: Preview,
+    /// The History pane: one path's versions across the peeked layers, and their diff.
+    history: Option<History>,
     /// egui_extras' image loaders are installed (on the first frame).
     loaders_installed: bool,
 }
@@ -358,6 +362,7 @@ impl LayerslayerApp {
             save_prompt: None,
             cache: None,
             preview: Preview::default(),
+            history: None,
             loaders_installed: false,
         }
     }
@@ -578,6 +583,36 @@ impl LayerslayerApp {
         self.preview.focused
     }
 
+    /// The path the History pane shows, while it is open.
+    pub fn history_path(&self) -> Option<&str> {
+        self.history.as_ref().map(|history| history.path.as_str())
+    }
+
+    /// The History pane's versions, oldest first: layer index and change.
+    pub fn history_versions(&self) -> Vec<(usize, Change)> {
+        self.history.as_ref().map_or_else(Vec::new, |history| {
+            history
+                .rows
+                .iter()
+                .map(|row| (row.layer, row.change))
+                .collect()
+        })
+    }
+
+    /// True while two versions are read and compared for the History pane.
+    pub fn is_comparing_versions(&self) -> bool {
+        self.history
+            .as_ref()
+            .is_some_and(|history| history.job.is_some())
+    }
+
+    /// Whether the History pane shows a comparison (done, failed or cancelled).
+    pub fn has_version_diff(&self) -> bool {
+        self.history
+            .as_ref()
+            .is_some_and(|history| history.compared.is_some())
+    }
+
     /// Number of tree rows currently visible.
     pub fn visible_tree_row_count(&mut self) -> usize {
         self.tree.rows().len()
@@ -601,7 +636,8 @@ impl eframe::App for LayerslayerApp {
         self.refresh_analysis(ctx);
         self.poll_compare();
         self.poll_preview();
-        if self.is_busy() || self.preview.is_running() {
+        self.poll_version_diff();
+        if self.is_busy() || self.preview.is_running() || self.is_comparing_versions() {
             ctx.request_repaint_after(BUSY_REPAINT);
         }
     }
@@ -662,6 +698,17 @@ impl eframe::App for LayerslayerApp {
             })
             .inner;
         self.run_actions(action, &ctx);
+        if self.tab == CentralTab::Files
+            && self.image.is_some()
+            && let Some(history) = &mut self.history
+        {
+            let actions = egui::Panel::bottom("history")
+                .resizable(true)
+                .default_size(320.0)
+                .show(ui, |ui| history_panel::history_panel_ui(ui, history))
+                .inner;
+            self.run_actions(actions, &ctx);
+        }
         if self.tab == CentralTab::Files && self.image.is_some() && !self.peeked.is_empty() {
             if self.preview.focused {
                 let line = ui.text_style_height(&egui::TextStyle::Monospace) * 3.0;

@@ -66,6 +66,10 @@ impl Preview {
 
 /// The pane.
 pub(super) fn preview_panel_ui(ui: &mut Ui, preview: &mut Preview) -> Option<Action> {
+    // The pane keeps the width it was given (default or dragged): a panel shrinks to its
+    // content otherwise, so the pane and every button in it would jump sideways from one
+    // file to the next (a click aimed at "Follow link to …" then lands on the tree).
+    ui.set_min_width(ui.available_width());
     ui.horizontal(|ui| {
         ui.heading("Preview");
         if preview.focused {
@@ -90,17 +94,23 @@ fn shown_ui(ui: &mut Ui, shown: Option<&Shown>, preview: &mut Preview) -> Option
         );
         return None;
     };
-    ui.label(
-        RichText::new(escape_control(&shown.key.path))
-            .monospace()
-            .strong(),
+    ui.add(
+        egui::Label::new(
+            RichText::new(escape_control(&shown.key.path))
+                .monospace()
+                .strong(),
+        )
+        .truncate(),
     );
     if let Some(what) = &shown.what {
         ui.label(escape_control(what));
     }
     if let Some(destination) = &shown.follow {
         let button = ui
-            .button(format!("Follow link to {}", escape_control(destination)))
+            .add(
+                egui::Button::new(format!("Follow link to {}", escape_control(destination)))
+                    .truncate(),
+            )
             .on_hover_text("Select the row this link points to");
         if button.clicked() {
             action = Some(Action::FollowLink(destination.clone()));

@@ -95,6 +95,7 @@ pub(super) fn tree_panel_ui(ui: &mut Ui, panel: TreePanel<'_>) -> Vec<Action> {
     ui.add_space(4.0);
     match tree.show_rows(ui) {
         Some(TreeAction::SaveFile(path)) => actions.push(Action::SaveFile(path)),
+        Some(TreeAction::History(path)) => actions.push(Action::ShowHistory(path)),
         None => {}
     }
     actions

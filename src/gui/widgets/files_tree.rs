@@ -246,6 +246,8 @@ impl BuiltTree {
 pub enum TreeAction {
     /// "Save file…" on a file or hardlink row: the row's path.
     SaveFile(String),
+    /// "History" on a row with an entry: the row's path.
+    History(String),
 }
 
 /// The Files tree's rows: a [`BuiltTree`] and "Changes only".
@@ -345,18 +347,36 @@ impl TreeRows for FileRows {
         entry_details(ui, &self.built, id, path);
     }
 
-    /// File and hardlink rows offer "Save file…" (right-click anywhere on the row).
+    /// Rows with an entry offer "History"; file and hardlink rows also "Save file…"
+    /// (right-click anywhere on the row).
     fn has_context_menu(&self, id: NodeId) -> bool {
-        self.built
-            .entry(id)
-            .is_some_and(|e| matches!(e.kind, EntryKind::File | EntryKind::Hardlink))
+        self.built.entry(id).is_some()
     }
 
     fn context_menu_ui(&self, ui: &mut Ui, id: NodeId) -> Option<TreeAction> {
-        ui.button("Save file…")
-            .on_hover_text("Copy this file out of the image to a file on this computer")
+        let holds_data = self
+            .built
+            .entry(id)
+            .is_some_and(|e| matches!(e.kind, EntryKind::File | EntryKind::Hardlink));
+        let mut action = None;
+        if holds_data
+            && ui
+                .button("Save file…")
+                .on_hover_text("Copy this file out of the image to a file on this computer")
+                .clicked()
+        {
+            action = Some(TreeAction::SaveFile(self.built.tree.path(id)));
+        }
+        if ui
+            .button("History")
+            .on_hover_text(
+                "The versions of this path across the peeked layers; preview and compare them",
+            )
             .clicked()
-            .then(|| TreeAction::SaveFile(self.built.tree.path(id)))
+        {
+            action = Some(TreeAction::History(self.built.tree.path(id)));
+        }
+        action
     }
 
     fn narrowed(&self) -> bool {
