@@ -113,6 +113,7 @@ pub struct AccessArgs {
 
 /// [`AccessArgs`] made ready to open images with: the platform parsed and the password read
 /// (once, however many images are opened).
+#[derive(Clone)]
 pub(crate) struct Access {
     /// How to open images.
     pub(crate) options: OpenOptions,
@@ -345,9 +346,14 @@ pub struct DiffArgs {
     pub image_a: String,
     /// Image B (the "after").
     pub image_b: String,
-    /// How to reach both images (one platform, one login).
+    /// How to reach both images (one login; `--platform` picks A's platform, and B's unless
+    /// `--platform-b` is given).
     #[command(flatten)]
     pub access: crate::cli::args::AccessArgs,
+    /// Image B's own platform, os/arch[/variant]: compare two platforms of one tag with
+    /// `diff IMG IMG --platform linux/amd64 --platform-b linux/arm64`.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform_b: Option<String>,
     /// Write the differences as CSV to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<String>,

@@ -429,3 +429,63 @@ modified,usr/share/two.txt,file,file,700,700,0644,0600
         "change,path,kind_a,kind_b,size_a,size_b,mode_a,mode_b\n"
     );
 }
+
+#[test]
+fn diff_compares_two_platforms_of_one_tag() {
+    let registry = TestRegistry::start();
+    let base = base_layer();
+    let arm_only = TestLayer::new(
+        &[file("lib/ld-linux-aarch64.so.1", noise(7, 64), 0o755)],
+        Compression::Gzip,
+        "RUN arm",
+    );
+    let index = common::images::push_platforms(
+        &registry,
+        "explain/platforms",
+        "v1",
+        &[
+            (&[base.clone()], "linux", "amd64", None),
+            (&[base, arm_only], "linux", "arm64", None),
+        ],
+    );
+    let image = index.reference.as_str();
+    let json = json_of(&run(&[
+        "diff",
+        image,
+        image,
+        "--platform",
+        "linux/amd64",
+        "--platform-b",
+        "linux/arm64",
+        "--json",
+        "-",
+        "-q",
+    ]));
+    assert_eq!(json["platform_a"], "linux/amd64");
+    assert_eq!(json["platform_b"], "linux/arm64");
+    assert_eq!(json["shared_layers"], 1, "the base layer is read once");
+    let paths: Vec<&str> = json["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["path"].as_str().expect("path"))
+        .collect();
+    assert_eq!(paths, ["lib/ld-linux-aarch64.so.1"]);
+    assert_eq!(json["changes"][0]["change"], "added");
+
+    // Without --platform-b both sides are the same platform: no difference.
+    let same = json_of(&run(&[
+        "diff",
+        image,
+        image,
+        "--platform",
+        "linux/arm64",
+        "--json",
+        "-",
+        "-q",
+    ]));
+    assert_eq!(same["changes"], serde_json::json!([]));
+    let bad = run(&["diff", image, image, "--platform-b", "arm64"]);
+    assert_eq!(bad.status.code(), Some(3), "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--platform-b"));
+}

@@ -23,6 +23,7 @@ use crate::layer::list::{ContentNeed, ListingOptions};
 use crate::layer::parallel::{ReadProgress, default_concurrency, read_listings};
 use crate::layer::stream::PeekProgress;
 use crate::model::{Change, LayerListing};
+use crate::oci::manifest::Platform;
 use crate::oci::{ImageInfo, LayerInfo};
 use crate::output::{self, Destination, ExportError};
 use crate::output::{escape_control, human_size};
@@ -269,7 +270,17 @@ pub(crate) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
     let cancel = CancelToken::new();
     let access = args.access.resolve()?;
     let a = open_with(&args.image_a, &access, &cancel)?;
-    let b = open_with(&args.image_b, &access, &cancel)?;
+    let b = match &args.platform_b {
+        Some(platform) => {
+            let platform = platform
+                .parse::<Platform>()
+                .map_err(|e| Failure::new(exit_code::BAD_INPUT, format!("--platform-b: {e}")))?;
+            let mut access_b = access.clone();
+            access_b.options.platform = Some(platform);
+            open_with(&args.image_b, &access_b, &cancel)?
+        }
+        None => open_with(&args.image_b, &access, &cancel)?,
+    };
     let cache = open_cache(&args.read);
     let mut reader = LayerReader {
         args: &args.read,
@@ -297,6 +308,11 @@ pub(crate) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
     )
     .map_err(|cancelled| Failure::new(exit_code::FAILURE, cancelled.to_string()))?;
     if !args.read.quiet {
+        if let (Some(platform_a), Some(platform_b)) = (&a.info.platform, &b.info.platform)
+            && platform_a != platform_b
+        {
+            eprintln!("A is {platform_a}, B is {platform_b}");
+        }
         eprintln!(
             "{shared_count} of {} layers of B are shared with A and were read once",
             b.info.layers.len()
@@ -311,6 +327,8 @@ pub(crate) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
         let document = DiffDocument {
             image_a: &a.info.source,
             image_b: &b.info.source,
+            platform_a: a.info.platform.as_ref().map(ToString::to_string),
+            platform_b: b.info.platform.as_ref().map(ToString::to_string),
             shared_layers: shared_count,
             summary: summarize(&rows),
             changes: &rows,
@@ -352,6 +370,12 @@ pub(crate) fn run_diff(args: &DiffArgs) -> Result<u8, Failure> {
 pub(crate) struct DiffDocument<'a> {
     image_a: &'a str,
     image_b: &'a str,
+    /// The platform picked from A's index, when A is multi-platform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform_a: Option<String>,
+    /// The same for B (`--platform-b`, else A's choice).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform_b: Option<String>,
     shared_layers: usize,
     summary: crate::inspect::diff::DiffSummary,
     changes: &'a [crate::inspect::diff::DiffRow],
