@@ -444,7 +444,7 @@ fn diff_compares_two_platforms_of_one_tag() {
         "explain/platforms",
         "v1",
         &[
-            (&[base.clone()], "linux", "amd64", None),
+            (std::slice::from_ref(&base), "linux", "amd64", None),
             (&[base, arm_only], "linux", "arm64", None),
         ],
     );
