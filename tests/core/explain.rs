@@ -445,7 +445,7 @@ fn diff_compares_two_platforms_of_one_tag() {
         "v1",
         &[
             (std::slice::from_ref(&base), "linux", "amd64", None),
-            (&[base, arm_only], "linux", "arm64", None),
+            (&[base.clone(), arm_only], "linux", "arm64", None),
         ],
     );
     let image = index.reference.as_str();
