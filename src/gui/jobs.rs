@@ -37,8 +37,9 @@ use crate::oci::{ImageInfo, LayerInfo};
 use crate::output::escape_control;
 use crate::output::{self, Destination, ExportError};
 use crate::source::ImageSource;
-use crate::source::open::{OpenOptions, OpenedImage, open_image};
-use crate::source::registry::ClientOptions;
+use crate::source::SourceError;
+use crate::source::open::{Location, OpenOptions, OpenedImage, open_location};
+use crate::source::registry::{ClientOptions, Credential, RegistryError};
 
 /// A batch is sent once it holds this many entries…
 const BATCH_ENTRIES: usize = 2000;
@@ -54,6 +55,9 @@ pub struct FetchRequest {
     pub platform: Option<Platform>,
     /// Allow plain http to registries that are not on loopback.
     pub insecure: bool,
+    /// The login signed in with in the app for the image's registry (`None`: Docker's and
+    /// podman's config files, then the OS keyring). Its `Debug` never shows the password.
+    pub credential: Option<Credential>,
 }
 
 /// A resolved image and the source that can stream its layers.
@@ -64,34 +68,158 @@ pub struct FetchedImage {
     pub source: Arc<dyn ImageSource>,
     /// Layers, platform and manifest digest.
     pub info: ImageInfo,
+    /// Whether its layers are cheap enough to peek as soon as it opens.
+    pub first_look: FirstLook,
+}
+
+/// Why an image could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchError {
+    /// What went wrong, for the user.
+    pub message: String,
+    /// The request that failed (to try again, e.g. with a login).
+    pub request: Option<Box<FetchRequest>>,
+    /// The registry (as written in references, e.g. `ghcr.io`) that refused access for want
+    /// of a login or because the login was wrong: a sign-in can help.
+    pub login_needed: Option<String>,
+}
+
+impl From<JobPanicked> for FetchError {
+    fn from(panicked: JobPanicked) -> Self {
+        Self {
+            message: panicked.to_string(),
+            request: None,
+            login_needed: None,
+        }
+    }
+}
+
+impl From<FetchError> for String {
+    fn from(error: FetchError) -> Self {
+        error.message
+    }
+}
+
+/// When to peek an image as soon as it opens: when its layers are cheap to list.
+#[derive(Debug, Clone, Default)]
+pub struct FirstLookRule {
+    /// Peek automatically when the layers' compressed sizes add up to at most this many
+    /// bytes (or the image is local, or every layer is cached or has a table of contents);
+    /// `None`: never peek automatically.
+    pub size_limit: Option<u64>,
+    /// The listing cache, to tell whether every layer is in it.
+    pub cache: Option<Arc<ListingCache>>,
+}
+
+/// Whether an image just opened is peeked at once, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstLook {
+    /// Automatic peeks are off.
+    Off,
+    /// Its layers are cheap to list: why (e.g. "a local image").
+    Cheap(String),
+    /// A registry image whose layers total this many compressed bytes, over the limit: it
+    /// waits for Peek.
+    Large(u64),
+}
+
+/// Annotations that announce a layer's table of contents (eStargz, zstd:chunked), as the
+/// TOC reader finds them: such a layer is listed from a few small range requests.
+const TOC_ANNOTATIONS: [&str; 3] = [
+    "containerd.io/snapshot/stargz/toc.digest",
+    "io.github.containers.zstd-chunked.manifest-position",
+    "io.containers.zstd-chunked.manifest-position",
+];
+
+impl FirstLookRule {
+    /// Judges the image at `location`, just resolved: cheapest reasons first, the cache
+    /// (which reads each cached listing to check it) last.
+    fn judge(&self, location: &Location, info: &ImageInfo) -> FirstLook {
+        let Some(limit) = self.size_limit else {
+            return FirstLook::Off;
+        };
+        let total: u64 = info.layers.iter().map(LayerInfo::size).sum();
+        if location.is_local() {
+            return FirstLook::Cheap("a local image".into());
+        }
+        if total <= limit {
+            return FirstLook::Cheap(format!("{} in all", output::human_size(total)));
+        }
+        let has_toc = |layer: &LayerInfo| {
+            TOC_ANNOTATIONS
+                .iter()
+                .any(|key| layer.descriptor.annotations.contains_key(*key))
+        };
+        if info.layers.iter().all(has_toc) {
+            return FirstLook::Cheap("every layer has a table of contents".into());
+        }
+        if let Some(cache) = &self.cache
+            && info
+                .layers
+                .iter()
+                .all(|layer| cache.replay(layer.digest(), false, &mut |_| {}).is_some())
+        {
+            return FirstLook::Cheap("every layer is cached".into());
+        }
+        FirstLook::Large(total)
+    }
 }
 
 /// A running resolve; dropping it cancels the work.
-pub type FetchJob = Job<Result<FetchedImage, String>>;
+pub type FetchJob = Job<Result<FetchedImage, FetchError>>;
 
 impl FetchJob {
-    /// Connects and resolves `request` on a worker thread; wakes `ctx` when done.
-    pub fn start(request: FetchRequest, ctx: egui::Context) -> Result<Self, String> {
+    /// Connects and resolves `request` on a worker thread, then judges by `rule` whether its
+    /// layers are cheap to peek; wakes `ctx` when done.
+    pub fn start(
+        request: FetchRequest,
+        rule: FirstLookRule,
+        ctx: egui::Context,
+    ) -> Result<Self, String> {
         Job::spawn("fetch", &ctx, move |worker| {
-            resolve(request, worker.cancel_token())
+            resolve(request, &rule, worker.cancel_token())
         })
     }
 }
 
-fn resolve(request: FetchRequest, cancel: &CancelToken) -> Result<FetchedImage, String> {
+fn resolve(
+    request: FetchRequest,
+    rule: &FirstLookRule,
+    cancel: &CancelToken,
+) -> Result<FetchedImage, FetchError> {
+    let fail = |error: SourceError, request: &FetchRequest, location: Option<&Location>| {
+        // Only a registry's own refusal asks for a login (a refused token realm does not).
+        let refused = matches!(
+            error.cause::<RegistryError>(),
+            Some(RegistryError::Unauthorized { .. })
+        );
+        let login_needed = match location {
+            Some(Location::Registry(reference)) if refused => Some(reference.registry().to_owned()),
+            _ => None,
+        };
+        FetchError {
+            message: error.to_string(),
+            request: Some(Box::new(request.clone())),
+            login_needed,
+        }
+    };
     let options = OpenOptions {
         platform: request.platform.clone(),
         registry: ClientOptions {
             insecure: request.insecure,
+            credential: request.credential.clone(),
             ..ClientOptions::default()
         },
     };
-    let OpenedImage { source, info } =
-        open_image(&request.reference, &options, cancel).map_err(|e| e.to_string())?;
+    let location = Location::parse(&request.reference).map_err(|e| fail(e, &request, None))?;
+    let OpenedImage { source, info } = open_location(&location, &options, cancel)
+        .map_err(|e| fail(e, &request, Some(&location)))?;
+    let first_look = rule.judge(&location, &info);
     Ok(FetchedImage {
         request,
         source,
         info,
+        first_look,
     })
 }
 
@@ -653,7 +781,7 @@ fn compare(
     let progress = worker.progress();
     progress.set_stage(format!("Opening {}…", escape_control(&image_b.reference)));
     worker.repaint();
-    let opened = resolve(image_b, worker.cancel_token())?;
+    let opened = resolve(image_b, &FirstLookRule::default(), worker.cancel_token())?;
     let mut reader = CompareStages {
         worker,
         options: ListingOptions {

@@ -22,12 +22,15 @@ use layerslayer::inspect::diff::DiffChange;
 use layerslayer::model::Change;
 use layerslayer::output::human_size;
 
-/// The app as a first launch builds it: it opens the built-in demo by itself.
+/// The app as a first launch builds it: it opens the built-in demo by itself. These tests
+/// choose what to peek, so the automatic first peek is off.
 fn demo_harness(save_to: &Path) -> Harness<'static, LayerslayerApp> {
     let picker = FixedSavePath(save_to.to_owned());
     let mut harness = Harness::builder()
         .with_size([1280.0, 800.0])
-        .build_eframe(move |_cc| LayerslayerApp::with_recent(Vec::new(), Box::new(picker)));
+        .build_eframe(move |_cc| {
+            LayerslayerApp::with_recent(Vec::new(), Box::new(picker)).with_auto_peek(None)
+        });
     step_until(&mut harness, "the demo image to open", |app| {
         !app.is_busy() && app.image().is_some()
     });

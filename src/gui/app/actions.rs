@@ -9,8 +9,11 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 use super::dialogs::DialogChoice;
 use super::history_panel::History;
 use super::save_prompt::{FileToSave, SavePrompt, SavePurpose, suggested_path};
+use super::sign_in::SignIn;
 use super::{CentralTab, LayerslayerApp, PeekedLayer, SaveInProgress, TreeChoice};
-use crate::gui::jobs::{CarveJob, CompareRequest, FetchJob, FetchRequest, PeekJob, VersionDiffJob};
+use crate::gui::jobs::{
+    CarveJob, CompareRequest, FetchJob, FetchRequest, FirstLookRule, PeekJob, VersionDiffJob,
+};
 use crate::gui::preview::LOAD_ALL_LIMIT;
 use crate::inspect::carve::{CarveError, CarveTarget, find_target};
 use crate::inspect::history::path_history;
@@ -21,6 +24,8 @@ use crate::output::escape_control;
 use crate::output::{self, Destination};
 use crate::source::ImageSource;
 use crate::source::demo::DEMO_NAME;
+use crate::source::open::Location;
+use crate::source::registry::{Credential, stored};
 
 /// Ctrl+S (Cmd+S on macOS): export CSV.
 pub(super) const EXPORT_SHORTCUT: KeyboardShortcut =
@@ -104,6 +109,16 @@ pub(super) enum Action {
     ShowVersion(usize),
     /// Stop reading the versions being compared.
     CancelVersionDiff,
+    /// Try the login typed in the sign-in form.
+    SignIn,
+    /// Close the sign-in form without signing in.
+    CancelSignIn,
+    /// Forget the login for this registry: in this session and in the OS keyring.
+    SignOut(String),
+    /// Open the Registries window.
+    ShowRegistries,
+    /// Open the Settings window.
+    ShowSettings,
 }
 
 /// The action of a keyboard shortcut pressed this frame, consuming the shortcut.
@@ -229,7 +244,60 @@ impl LayerslayerApp {
                     self.status = "Comparison cancelled.".into();
                 }
             }
+            Action::SignIn => self.sign_in(ctx),
+            Action::CancelSignIn => {
+                if let Some(form) = self.sign_in.take() {
+                    self.fetch = None;
+                    self.status = format!(
+                        "Not signed in: {} was not opened.",
+                        escape_control(&form.request.reference)
+                    );
+                }
+            }
+            Action::SignOut(registry) => self.sign_out(&registry),
+            Action::ShowRegistries => self.show_registries = true,
+            Action::ShowSettings => self.show_settings = true,
         }
+    }
+
+    /// Retries the refused fetch with the login typed in the sign-in form.
+    fn sign_in(&mut self, ctx: &egui::Context) {
+        let Some((request, _)) = self.sign_in.as_mut().and_then(SignIn::attempt) else {
+            return;
+        };
+        self.start_fetch(request, ctx);
+        if let Some(error) = self.error.take()
+            && let Some(form) = &mut self.sign_in
+        {
+            form.failed(&error);
+        }
+    }
+
+    /// Forgets the login for `registry`: from this session and from the OS keyring.
+    fn sign_out(&mut self, registry: &str) {
+        let in_session = self.logins.remove(registry).is_some();
+        let was_listed = self
+            .settings
+            .remembered_registries
+            .iter()
+            .any(|r| r == registry);
+        self.settings
+            .remembered_registries
+            .retain(|r| r != registry);
+        let from_keyring = stored::forget(registry);
+        let registry = escape_control(registry);
+        self.status = match (in_session || was_listed, from_keyring) {
+            (_, true) => {
+                format!("Signed out of {registry}; its login was removed from the OS keyring.")
+            }
+            (true, false) => format!("Signed out of {registry}."),
+            (false, false) => format!("There was no login for {registry}."),
+        };
+    }
+
+    /// The login signed in with for the registry `reference` names, if any.
+    pub(super) fn session_login(&self, reference: &str) -> Option<Credential> {
+        self.logins.get(&registry_of(reference)?).cloned()
     }
 
     /// Switches to the Files tab showing `path` in the tree of layer `layer` (by index), or of
@@ -297,6 +365,7 @@ impl LayerslayerApp {
             .or_else(|| image.info.platform.clone());
         let request = CompareRequest {
             image_b: FetchRequest {
+                credential: self.session_login(&reference),
                 reference,
                 platform,
                 insecure: self.insecure,
@@ -320,6 +389,7 @@ impl LayerslayerApp {
             reference: self.reference_input.trim().to_owned(),
             platform: None,
             insecure: self.insecure,
+            credential: None,
         };
         self.start_fetch(request, ctx);
     }
@@ -351,11 +421,20 @@ impl LayerslayerApp {
         self.open_text(path.to_string_lossy().into_owned(), ctx);
     }
 
-    fn start_fetch(&mut self, request: FetchRequest, ctx: &egui::Context) {
+    /// Starts resolving `request`, with this session's login for its registry unless it
+    /// carries one.
+    pub(super) fn start_fetch(&mut self, mut request: FetchRequest, ctx: &egui::Context) {
         self.fetch = None;
         self.error = None;
+        if request.credential.is_none() {
+            request.credential = self.session_login(&request.reference);
+        }
         self.status = format!("Resolving {}…", escape_control(&request.reference));
-        match FetchJob::start(request, ctx.clone()) {
+        let rule = FirstLookRule {
+            size_limit: self.settings.auto_peek_limit(),
+            cache: self.cache.clone(),
+        };
+        match FetchJob::start(request, rule, ctx.clone()) {
             Ok(job) => self.fetch = Some(job),
             Err(error) => {
                 self.error = Some(error);
@@ -364,7 +443,8 @@ impl LayerslayerApp {
         }
     }
 
-    fn start_peek(&mut self, ctx: &egui::Context) {
+    pub(super) fn start_peek(&mut self, ctx: &egui::Context) {
+        self.auto_peek_reason = None;
         let Some(image) = &self.image else {
             return;
         };
@@ -776,6 +856,15 @@ impl LayerslayerApp {
             Ok(job) => history.job = Some((rows, job)),
             Err(error) => history.compared = Some((rows, Err(error))),
         }
+    }
+}
+
+/// The registry `reference` names (as written in references, e.g. `ghcr.io`), if it names a
+/// registry image.
+pub(super) fn registry_of(reference: &str) -> Option<String> {
+    match Location::parse(reference).ok()? {
+        Location::Registry(reference) => Some(reference.registry().to_owned()),
+        _ => None,
     }
 }
 

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::actions::registry_of;
 use super::preview_panel::{DEBOUNCE, PreviewKey, Shown};
+use super::sign_in::SignIn;
 use super::{AnalysisShown, LayerslayerApp, LoadedImage, SaveInProgress, TreeChoice};
 use crate::gui::jobs::{
-    AnalysisJob, ChangeSummaryJob, FetchJob, FetchedImage, PeekMessage, PreviewJob, SaveError,
-    TreeBuildJob, TreeInput, TreeUpdate,
+    AnalysisJob, ChangeSummaryJob, FetchError, FetchJob, FetchRequest, FetchedImage, FirstLook,
+    PeekMessage, PreviewJob, SaveError, TreeBuildJob, TreeInput, TreeUpdate,
 };
 use crate::gui::preview::{PREVIEW_LIMIT, PreviewRequest, link_destination};
 use crate::gui::widgets::files_tree::{BuiltTree, TreeScope, TreeView, removal_text};
@@ -16,6 +18,7 @@ use crate::inspect::carve::{CarveError, CarveReport, CarveTarget};
 use crate::model::{EntryKind, LayerStatus, normalize_path};
 use crate::oci::LayerInfo;
 use crate::output::{escape_control, human_size};
+use crate::source::registry::stored;
 
 /// Entries a frame adds to the shown layer's tree at most while it streams.
 const TREE_ENTRIES_PER_FRAME: usize = 8_192;
@@ -44,13 +47,115 @@ impl LayerslayerApp {
                     escape_control(&fetched.request.reference)
                 );
                 ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
+                let signed_in = self.signed_in(&fetched.request);
+                let first_look = fetched.first_look.clone();
                 self.load_image(fetched);
+                self.first_look(first_look, ctx);
+                if let Some(note) = signed_in {
+                    match note {
+                        Ok(note) => self.status = format!("{note} {}", self.status),
+                        Err(error) => self.error = Some(error),
+                    }
+                }
             }
-            Err(error) => {
-                // Also on stderr, for whoever started the app from a terminal or a script.
-                eprintln!("error: {}", escape_control(&error));
-                self.error = Some(error);
-                self.status = "The image could not be opened.".into();
+            Err(error) => self.fetch_failed(error),
+        }
+    }
+
+    /// A fetch with the sign-in form's login worked: the form closes, the login is kept for
+    /// the session and, when asked, in the OS keyring. Returns what to tell the user (an
+    /// error when the keyring could not keep it); `None` when no sign-in was waiting.
+    fn signed_in(&mut self, request: &FetchRequest) -> Option<Result<String, String>> {
+        let registry = registry_of(&request.reference)?;
+        let credential = request.credential.clone()?;
+        if self
+            .sign_in
+            .as_ref()
+            .is_none_or(|form| form.registry != registry)
+        {
+            return None;
+        }
+        let form = self.sign_in.take()?;
+        self.logins.insert(registry.clone(), credential.clone());
+        let shown = escape_control(&registry).into_owned();
+        if !form.remember {
+            return Some(Ok(format!("Signed in to {shown} for this session.")));
+        }
+        Some(match stored::remember(&registry, &credential) {
+            Ok(()) => {
+                if !self.settings.remembered_registries.contains(&registry) {
+                    self.settings.remembered_registries.push(registry);
+                }
+                Ok(format!(
+                    "Signed in to {shown}; the login is kept in the OS keyring."
+                ))
+            }
+            Err(reason) => Err(format!(
+                "Signed in to {shown} for this session only: {}.",
+                escape_control(&reason)
+            )),
+        })
+    }
+
+    /// A fetch failed: a registry that wants a login gets the sign-in form (again, saying
+    /// the login was refused, when it was the form's); any other failure is shown.
+    fn fetch_failed(&mut self, error: FetchError) {
+        if let (Some(registry), Some(request)) = (error.login_needed, error.request) {
+            // A session login the registry refuses is forgotten.
+            if request.credential.is_some() {
+                self.logins.remove(&registry);
+            }
+            match &mut self.sign_in {
+                Some(form) if form.registry == registry && form.trying => form.refused(),
+                _ => {
+                    self.sign_in = Some(SignIn::new(
+                        registry.clone(),
+                        FetchRequest {
+                            credential: None,
+                            ..*request
+                        },
+                    ));
+                }
+            }
+            self.status = format!(
+                "{} needs a login: sign in to open the image.",
+                escape_control(&registry)
+            );
+            return;
+        }
+        if let Some(form) = &mut self.sign_in
+            && form.trying
+        {
+            form.failed(&error.message);
+        }
+        // Also on stderr, for whoever started the app from a terminal or a script.
+        eprintln!("error: {}", escape_control(&error.message));
+        self.error = Some(error.message);
+        self.status = "The image could not be opened.".into();
+    }
+
+    /// Peeks the image just opened when its layers are cheap, saying so; else says why it
+    /// waits for Peek.
+    fn first_look(&mut self, first_look: FirstLook, ctx: &egui::Context) {
+        match first_look {
+            FirstLook::Off => {}
+            FirstLook::Cheap(why) => {
+                self.start_peek(ctx);
+                if self.peek.is_some() {
+                    self.status = format!(
+                        "Peeking all {} layers automatically ({why})…",
+                        self.peeked.len()
+                    );
+                    self.auto_peek_reason = Some(why);
+                }
+            }
+            FirstLook::Large(total) => {
+                self.status = format!(
+                    "Large image ({} compressed, over the {} MiB of Settings…): tick layers \
+                     and press Peek.",
+                    human_size(total),
+                    self.settings.auto_peek_limit_mib
+                );
             }
         }
     }
@@ -60,6 +165,7 @@ impl LayerslayerApp {
             request,
             source,
             info,
+            ..
         } = fetched;
         self.remember(&request.reference);
         self.peek = None;
@@ -194,11 +300,18 @@ impl LayerslayerApp {
             .iter()
             .filter(|layer| !layer.is_complete())
             .count();
-        let mut summary = format!(
-            "Peeked {count} layer{}: {} entries.",
-            if count == 1 { "" } else { "s" },
-            self.entry_count()
-        );
+        let mut summary = match &self.auto_peek_reason {
+            Some(why) => format!(
+                "Peeked automatically: {count} layer{}, {} entries ({why}).",
+                if count == 1 { "" } else { "s" },
+                self.entry_count()
+            ),
+            None => format!(
+                "Peeked {count} layer{}: {} entries.",
+                if count == 1 { "" } else { "s" },
+                self.entry_count()
+            ),
+        };
         if incomplete > 0 {
             summary.push_str(&format!(
                 " {incomplete} layer{} did not complete; see the layer list.",

@@ -5,9 +5,9 @@
 //!
 //! This module holds the app's state; `logic` takes in background results each frame; the
 //! panels (`toolbar`, `layers_panel`, `tree_panel`, `analysis_panel`, `config_panel`,
-//! `compare_panel`, `status_bar`, `about`, `drop_target`, `save_prompt`) draw and hand back
-//! what the user asked for as an `Action`, and `run_action` (in `actions`) is the one place
-//! that acts on it. File dialogs go through the `dialogs` seam.
+//! `compare_panel`, `status_bar`, `about`, `drop_target`, `save_prompt`, `sign_in`, `settings`)
+//! draw and hand back what the user asked for as an `Action`, and `run_action` (in `actions`)
+//! is the one place that acts on it. File dialogs go through the `dialogs` seam.
 
 mod about;
 mod actions;
@@ -21,10 +21,13 @@ mod layers_panel;
 mod logic;
 mod preview_panel;
 mod save_prompt;
+mod settings;
+mod sign_in;
 mod status_bar;
 mod toolbar;
 mod tree_panel;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +40,8 @@ pub use self::dialogs::{DialogChoice, FileDialogs, FixedChoice, FixedSavePath, N
 use self::history_panel::History;
 use self::preview_panel::Preview;
 use self::save_prompt::SavePrompt;
+use self::settings::Settings;
+use self::sign_in::{LoginRow, SignIn};
 use self::tree_panel::TreePanel;
 use super::jobs::{
     AnalysisJob, CarveJob, ChangeSummary, ChangeSummaryJob, EntryBatches, FetchJob, FetchRequest,
@@ -53,9 +58,12 @@ use crate::model::{Change, LayerListing, LayerResult, LayerStatus, ListedFrom};
 use crate::oci::{ImageInfo, LayerInfo};
 use crate::source::ImageSource;
 use crate::source::demo::DEMO_NAME;
+use crate::source::registry::Credential;
 
 /// Storage key of the recently fetched references.
 const RECENT_KEY: &str = "recent_references";
+/// Storage key of the settings (see [`Settings`]).
+const SETTINGS_KEY: &str = "settings";
 /// While work runs, the UI wakes at least this often to show progress.
 const BUSY_REPAINT: Duration = Duration::from_millis(100);
 
@@ -286,6 +294,18 @@ pub struct LayerslayerApp {
     history: Option<History>,
     /// egui_extras' image loaders are installed (on the first frame).
     loaders_installed: bool,
+    /// What is kept between sessions: automatic peeks, remembered registries.
+    settings: Settings,
+    /// The Settings window is open.
+    show_settings: bool,
+    /// Logins signed in with during this session, by registry (as written in references).
+    logins: BTreeMap<String, Credential>,
+    /// The sign-in form, while a registry waits for a login.
+    sign_in: Option<SignIn>,
+    /// The Registries window is open.
+    show_registries: bool,
+    /// Why the peek running or shown was started automatically, if it was.
+    auto_peek_reason: Option<String>,
 }
 
 impl LayerslayerApp {
@@ -295,8 +315,15 @@ impl LayerslayerApp {
             .storage
             .and_then(|storage| eframe::get_value(storage, RECENT_KEY))
             .unwrap_or_default();
-        Self::with_recent(recent, Box::new(NativeFileDialogs))
-            .with_listing_cache(ListingCache::open_default())
+        let settings = cc
+            .storage
+            .and_then(|storage| eframe::get_value(storage, SETTINGS_KEY))
+            .unwrap_or_default();
+        Self {
+            settings,
+            ..Self::with_recent(recent, Box::new(NativeFileDialogs))
+        }
+        .with_listing_cache(ListingCache::open_default())
     }
 
     /// The app remembering `recent` references. On a first launch (nothing remembered) it
@@ -315,12 +342,25 @@ impl LayerslayerApp {
     }
 
     /// An app without persisted state, for headless tests: `initial_reference` is typed into
-    /// the field (not fetched) and `dialogs` answer the file dialogs.
+    /// the field (not fetched) and `dialogs` answer the file dialogs. Images are not peeked
+    /// automatically (see [`Self::with_auto_peek`]).
     pub fn new_for_tests(initial_reference: Option<String>, dialogs: Box<dyn FileDialogs>) -> Self {
-        Self {
+        let mut app = Self {
             reference_input: initial_reference.unwrap_or_default(),
             ..Self::blank(dialogs)
+        };
+        app.settings.auto_peek = false;
+        app
+    }
+
+    /// Peeks an image as soon as it opens when its layers are cheap: local, all cached or
+    /// with a table of contents, or at most `limit_mib` MiB compressed; `None`: never.
+    pub fn with_auto_peek(mut self, limit_mib: Option<u64>) -> Self {
+        self.settings.auto_peek = limit_mib.is_some();
+        if let Some(limit) = limit_mib {
+            self.settings.auto_peek_limit_mib = limit;
         }
+        self
     }
 
     /// Nothing fetched, nothing remembered.
@@ -364,6 +404,12 @@ impl LayerslayerApp {
             preview: Preview::default(),
             history: None,
             loaders_installed: false,
+            settings: Settings::default(),
+            show_settings: false,
+            logins: BTreeMap::new(),
+            sign_in: None,
+            show_registries: false,
+            auto_peek_reason: None,
         }
     }
 
@@ -509,6 +555,50 @@ impl LayerslayerApp {
         self.peeked
             .get(position)
             .map_or(0, |layer| layer.entry_count)
+    }
+
+    /// The registry the sign-in form asks a login for, while it is open.
+    pub fn sign_in_registry(&self) -> Option<&str> {
+        self.sign_in.as_ref().map(|form| form.registry.as_str())
+    }
+
+    /// The message the sign-in form shows (e.g. a refused password), if any.
+    pub fn sign_in_error(&self) -> Option<&str> {
+        self.sign_in.as_ref().and_then(|form| form.error.as_deref())
+    }
+
+    /// True while a sign-in is being tried.
+    pub fn is_signing_in(&self) -> bool {
+        self.sign_in.as_ref().is_some_and(|form| form.trying)
+    }
+
+    /// Registries signed in to during this session.
+    pub fn signed_in_registries(&self) -> Vec<String> {
+        self.logins.keys().cloned().collect()
+    }
+
+    /// Whether the peek running or shown was started automatically when the image opened.
+    pub fn was_peeked_automatically(&self) -> bool {
+        self.auto_peek_reason.is_some()
+    }
+
+    /// The logins the Registries window lists: this session's and the remembered ones.
+    fn login_rows(&self) -> Vec<LoginRow> {
+        let mut registries: Vec<&String> = self
+            .logins
+            .keys()
+            .chain(&self.settings.remembered_registries)
+            .collect();
+        registries.sort();
+        registries.dedup();
+        registries
+            .into_iter()
+            .map(|registry| LoginRow {
+                registry: registry.clone(),
+                in_session: self.logins.contains_key(registry),
+                remembered: self.settings.remembered_registries.contains(registry),
+            })
+            .collect()
     }
 
     /// The error shown in the window, if any.
@@ -735,6 +825,16 @@ impl eframe::App for LayerslayerApp {
         }
         self.follow_selection(&ctx);
         about::about_window(&ctx, &mut self.show_about);
+        settings::settings_ui(&ctx, &mut self.show_settings, &mut self.settings);
+        if self.show_registries {
+            let rows = self.login_rows();
+            let action = sign_in::registries_ui(&ctx, &mut self.show_registries, &rows);
+            self.run_actions(action, &ctx);
+        }
+        if let Some(form) = &mut self.sign_in {
+            let action = sign_in::sign_in_ui(&ctx, form);
+            self.run_actions(action, &ctx);
+        }
         if let Some(prompt) = &mut self.save_prompt {
             let action = save_prompt::save_prompt_ui(&ctx, prompt).map(|answer| match answer {
                 save_prompt::SavePromptAnswer::Save => Action::SaveToTypedPath,
@@ -747,6 +847,7 @@ impl eframe::App for LayerslayerApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, RECENT_KEY, &self.recent);
+        eframe::set_value(storage, SETTINGS_KEY, &self.settings);
     }
 }
 

@@ -1,5 +1,5 @@
 //! The top panel: image reference, open buttons, recent references, the insecure switch,
-//! About, and the platform picker of a multi-platform image.
+//! Settings, Registries, About, and the platform picker of a multi-platform image.
 
 use egui::{Key, RichText, Ui};
 
@@ -53,6 +53,20 @@ pub(super) fn toolbar_ui(
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button("About").clicked() {
                 actions.push(Action::ShowAbout);
+            }
+            if ui
+                .button("Registries…")
+                .on_hover_text("The registry logins of this session and the remembered ones")
+                .clicked()
+            {
+                actions.push(Action::ShowRegistries);
+            }
+            if ui
+                .button("Settings…")
+                .on_hover_text("When to peek an image as soon as it opens")
+                .clicked()
+            {
+                actions.push(Action::ShowSettings);
             }
         });
     });
