@@ -123,17 +123,8 @@ pub enum FirstLook {
     Large(u64),
 }
 
-/// Annotations that announce a layer's table of contents (eStargz, zstd:chunked), as the
-/// TOC reader finds them: such a layer is listed from a few small range requests.
-const TOC_ANNOTATIONS: [&str; 3] = [
-    "containerd.io/snapshot/stargz/toc.digest",
-    "io.github.containers.zstd-chunked.manifest-position",
-    "io.containers.zstd-chunked.manifest-position",
-];
-
 impl FirstLookRule {
-    /// Judges the image at `location`, just resolved: cheapest reasons first, the cache
-    /// (which reads each cached listing to check it) last.
+    /// Judges the image at `location`, just resolved: cheapest reasons first.
     fn judge(&self, location: &Location, info: &ImageInfo) -> FirstLook {
         let Some(limit) = self.size_limit else {
             return FirstLook::Off;
@@ -145,19 +136,11 @@ impl FirstLookRule {
         if total <= limit {
             return FirstLook::Cheap(format!("{} in all", output::human_size(total)));
         }
-        let has_toc = |layer: &LayerInfo| {
-            TOC_ANNOTATIONS
-                .iter()
-                .any(|key| layer.descriptor.annotations.contains_key(*key))
-        };
-        if info.layers.iter().all(has_toc) {
+        if info.layers.iter().all(crate::layer::toc::announces_toc) {
             return FirstLook::Cheap("every layer has a table of contents".into());
         }
         if let Some(cache) = &self.cache
-            && info
-                .layers
-                .iter()
-                .all(|layer| cache.replay(layer.digest(), false, &mut |_| {}).is_some())
+            && info.layers.iter().all(|layer| cache.holds(layer.digest()))
         {
             return FirstLook::Cheap("every layer is cached".into());
         }

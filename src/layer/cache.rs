@@ -90,6 +90,12 @@ impl ListingCache {
         well_formed.then(|| self.dir.join(format!("{algorithm}-{hex}{SUFFIX}")))
     }
 
+    /// Whether a listing of `digest` is kept (without reading it: a damaged one is found,
+    /// and deleted, when it is replayed).
+    pub fn holds(&self, digest: &str) -> bool {
+        self.path_of(digest).is_some_and(|path| path.is_file())
+    }
+
     /// Where the random-access index of `digest` is kept.
     fn index_path_of(&self, digest: &str) -> Option<PathBuf> {
         self.index_path_of_listing(&self.path_of(digest)?)

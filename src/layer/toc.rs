@@ -42,6 +42,17 @@ const ZSTD_POSITION: [&str; 2] = [
     "io.github.containers.zstd-chunked.manifest-position",
     "io.containers.zstd-chunked.manifest-position",
 ];
+/// Whether `layer`'s annotations announce a table of contents (eStargz's TOC digest, or
+/// zstd:chunked's manifest position): such a layer is listed from a few small range requests.
+/// (Layers without the annotations are still probed for a TOC footer when listed.)
+pub fn announces_toc(layer: &LayerInfo) -> bool {
+    let annotations = &layer.descriptor.annotations;
+    annotations.contains_key(ESTARGZ_TOC_DIGEST)
+        || ZSTD_POSITION
+            .iter()
+            .any(|key| annotations.contains_key(*key))
+}
+
 /// zstd:chunked: digest of the compressed manifest.
 const ZSTD_CHECKSUM: [&str; 2] = [
     "io.github.containers.zstd-chunked.manifest-checksum",
