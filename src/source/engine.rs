@@ -304,6 +304,86 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// One image of an engine's list (`GET /images/json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineImage {
+    /// The image's id (`sha256:…`).
+    pub id: String,
+    /// Its repository (`localhost/app`), or `<none>` for an untagged image.
+    pub repository: String,
+    /// Its tag, or `<none>`.
+    pub tag: String,
+    /// Its size in bytes, as the engine counts it.
+    pub size: u64,
+    /// When it was built (Unix seconds).
+    pub created: i64,
+    /// What to type to open it: `podman:NAME:TAG` / `docker-daemon:NAME:TAG`, or the id.
+    pub reference: String,
+}
+
+/// `GET /images/json`, the parts used.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Summary {
+    id: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(default)]
+    size: i64,
+    #[serde(default)]
+    created: i64,
+}
+
+/// The images of the first engine of `kind` found (one row per tag; untagged images once,
+/// by id), newest first, and the engine that answered.
+pub fn list_images(kind: EngineKind) -> Result<(EngineKind, Vec<EngineImage>), SourceError> {
+    let api = EngineApi::find(kind)?;
+    let summaries: Vec<Summary> = api.get_json("/images/json", "listing the engine's images")?;
+    let prefix = api.kind.prefix();
+    let mut images = Vec::new();
+    for summary in summaries {
+        let tags: Vec<String> = summary
+            .repo_tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|tag| tag != "<none>:<none>")
+            .collect();
+        let size = u64::try_from(summary.size).unwrap_or(0);
+        if tags.is_empty() {
+            let short = summary.id.trim_start_matches("sha256:");
+            images.push(EngineImage {
+                reference: format!("{prefix}{}", &short[..short.len().min(12)]),
+                id: summary.id,
+                repository: "<none>".into(),
+                tag: "<none>".into(),
+                size,
+                created: summary.created,
+            });
+            continue;
+        }
+        for name in tags {
+            let (repository, tag) = match name.rsplit_once(':') {
+                Some((repository, tag)) if !tag.contains('/') => (repository, tag),
+                _ => (name.as_str(), "latest"),
+            };
+            images.push(EngineImage {
+                id: summary.id.clone(),
+                repository: repository.to_owned(),
+                tag: tag.to_owned(),
+                size,
+                created: summary.created,
+                reference: format!("{prefix}{name}"),
+            });
+        }
+    }
+    images.sort_by(|a, b| {
+        b.created
+            .cmp(&a.created)
+            .then_with(|| a.reference.cmp(&b.reference))
+    });
+    Ok((api.kind, images))
+}
+
 /// `GET /images/{name}/json`, the parts used.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -54,6 +54,13 @@ pub(super) fn toolbar_ui(
             if ui.button("About").clicked() {
                 actions.push(Action::ShowAbout);
             }
+            if ui
+                .button("Engine images…")
+                .on_hover_text("The images in the local Docker or Podman engine")
+                .clicked()
+            {
+                actions.push(Action::ShowEngineImages);
+            }
         });
     });
     if let Some(image) = image {
