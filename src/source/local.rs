@@ -623,7 +623,7 @@ impl LocalSource {
 }
 
 /// `blobs/<alg>/<hex>` for a well-formed `sha256:` or `sha512:` digest.
-fn blob_path(digest: &str) -> Option<String> {
+pub(super) fn blob_path(digest: &str) -> Option<String> {
     let (algorithm, hex) = digest.split_once(':')?;
     let length = match algorithm {
         "sha256" => 64,

@@ -7,6 +7,7 @@ pub mod estargz;
 pub mod fault;
 pub mod images;
 pub mod layouts;
+pub mod podman;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -70,6 +70,8 @@ pub(super) enum Action {
     CancelSavePrompt,
     /// Open the About window.
     ShowAbout,
+    /// Open the "Engine images" window and list the local engine's images.
+    ShowEngineImages,
     /// Show another tab of the central area.
     ShowTab(CentralTab),
     /// Show `path` in the Files tab: in the tree of the layer with index `layer`, or in the
@@ -187,6 +189,7 @@ impl LayerslayerApp {
                 }
             }
             Action::ShowAbout => self.show_about = true,
+            Action::ShowEngineImages => self.engine_panel.show(ctx),
             Action::ShowTab(tab) => self.tab = tab,
             Action::RevealPath { layer, path } => self.reveal_path(layer, &path),
             Action::SelectLayer(index) => self.select_layer(index),

@@ -16,6 +16,7 @@ mod compare_panel;
 mod config_panel;
 mod dialogs;
 mod drop_target;
+mod engine_panel;
 mod history_panel;
 mod layers_panel;
 mod logic;
@@ -283,6 +284,8 @@ pub struct LayerslayerApp {
     status: String,
     error: Option<String>,
     show_about: bool,
+    /// The "Engine images" window.
+    engine_panel: engine_panel::EnginePanel,
     dialogs: Box<dyn FileDialogs>,
     /// Where to save, asked in the window when no native file dialog could be shown.
     save_prompt: Option<SavePrompt>,
@@ -398,6 +401,7 @@ impl LayerslayerApp {
                 .into(),
             error: None,
             show_about: false,
+            engine_panel: engine_panel::EnginePanel::default(),
             dialogs,
             save_prompt: None,
             cache: None,
@@ -425,6 +429,11 @@ impl LayerslayerApp {
         self.reference_input = reference.into();
         self.fetch_on_first_frame = true;
         self
+    }
+
+    /// True while the "Engine images" window asks the engine for its list.
+    pub fn is_listing_engine_images(&self) -> bool {
+        self.engine_panel.is_listing()
     }
 
     /// True while anything runs in the background: a fetch, a peek, a tree build, the layers'
@@ -835,6 +844,8 @@ impl eframe::App for LayerslayerApp {
             let action = sign_in::sign_in_ui(&ctx, form);
             self.run_actions(action, &ctx);
         }
+        let action = self.engine_panel.window_ui(&ctx);
+        self.run_actions(action, &ctx);
         if let Some(prompt) = &mut self.save_prompt {
             let action = save_prompt::save_prompt_ui(&ctx, prompt).map(|answer| match answer {
                 save_prompt::SavePromptAnswer::Save => Action::SaveToTypedPath,

@@ -68,6 +68,13 @@ pub(super) fn toolbar_ui(
             {
                 actions.push(Action::ShowSettings);
             }
+            if ui
+                .button("Engine images…")
+                .on_hover_text("The images in the local Docker or Podman engine")
+                .clicked()
+            {
+                actions.push(Action::ShowEngineImages);
+            }
         });
     });
     if let Some(image) = image {
