@@ -43,6 +43,9 @@ fn engine_images_are_listed_filtered_and_opened() {
             LayerslayerApp::new_for_tests(None, Box::new(FixedSavePath(unused)))
         });
     harness.step();
+    harness.get_by_label("Tools").click();
+    harness.step();
+    harness.step();
     harness.get_by_label("Engine images…").click();
     harness.step();
     step_until(&mut harness, "the engine's list", |h| {

@@ -146,6 +146,7 @@ fn a_refused_image_asks_for_a_login_and_opens_once_signed_in() {
     assert_eq!(harness.state().image().map(|i| i.layers.len()), Some(3));
 
     // Registries… lists it; signing out forgets it, and the next open asks again.
+    click(&mut harness, "Tools");
     click(&mut harness, "Registries…");
     click(&mut harness, &format!("Sign out of {host}"));
     assert!(harness.state().signed_in_registries().is_empty());
@@ -201,6 +202,7 @@ fn remember_stores_the_login_or_says_why_it_cannot() {
     );
     assert_eq!(harness.state().signed_in_registries(), vec![host.clone()]);
     // Signing out removes it from the session and from the keyring, if it got there.
+    click(&mut harness, "Tools");
     click(&mut harness, "Registries…");
     click(&mut harness, &format!("Sign out of {host}"));
     assert!(harness.state().signed_in_registries().is_empty());

@@ -51,30 +51,34 @@ pub(super) fn toolbar_ui(
                  not on this machine. Loopback registries always use http.",
             );
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if ui.button("About").clicked() {
-                actions.push(Action::ShowAbout);
-            }
-            if ui
-                .button("Registries…")
-                .on_hover_text("The registry logins of this session and the remembered ones")
-                .clicked()
-            {
-                actions.push(Action::ShowRegistries);
-            }
-            if ui
-                .button("Settings…")
-                .on_hover_text("When to peek an image as soon as it opens")
-                .clicked()
-            {
-                actions.push(Action::ShowSettings);
-            }
-            if ui
-                .button("Engine images…")
-                .on_hover_text("The images in the local Docker or Podman engine")
-                .clicked()
-            {
-                actions.push(Action::ShowEngineImages);
-            }
+            // The windows that are not about the image on screen, in one menu: the toolbar
+            // keeps to one row at the window's smallest width.
+            ui.menu_button("Tools", |ui| {
+                let items = [
+                    (
+                        "Engine images…",
+                        "The images in the local Docker or Podman engine",
+                        Action::ShowEngineImages,
+                    ),
+                    (
+                        "Registries…",
+                        "The registry logins of this session and the remembered ones",
+                        Action::ShowRegistries,
+                    ),
+                    (
+                        "Settings…",
+                        "When to peek an image as soon as it opens",
+                        Action::ShowSettings,
+                    ),
+                    ("About", "Version, build and licence", Action::ShowAbout),
+                ];
+                for (label, hover, action) in items {
+                    if ui.button(label).on_hover_text(hover).clicked() {
+                        actions.push(action);
+                        ui.close();
+                    }
+                }
+            });
         });
     });
     if let Some(image) = image {
