@@ -3,7 +3,8 @@
 //!
 //! - TOC listing: bytes fetched to list an eStargz layer (written by `estargz.Build`) and a
 //!   zstd:chunked layer (written by skopeo) of a real system tree, against the whole blob;
-//! - carving a file near the start of a 400 MB layer, against the whole layer;
+//! - carving a file near the start of a 400 MB layer, against the whole layer: `carve --first`
+//!   (early stop, no cache) and `carve` after one listing (the cached listing and index);
 //! - a cached re-peek: blob bytes fetched and milliseconds per 10k entries, against the first peek;
 //! - time to the first entry on a throttled link, against downloading the whole blob first
 //!   (the seed tool's algorithm).
@@ -150,11 +151,12 @@ fn main() {
         "application/vnd.oci.image.layer.v1.tar+gzip",
         &BTreeMap::new(),
     );
-    let carve = |reference: &str, path: &str| {
+    let carve = |reference: &str, path: &str, extra: &[&str], cache: &Path| {
         let started = Instant::now();
         let output = Command::new(binary)
             .args(["carve", reference, path, "-o", "-"])
-            .env("XDG_CACHE_HOME", no_cache)
+            .args(extra)
+            .env("XDG_CACHE_HOME", cache)
             .output()
             .expect("carve");
         assert!(
@@ -167,19 +169,31 @@ fn main() {
             started.elapsed(),
         )
     };
-    let (report, carve_time) = carve(&big_ref, "app/config.json");
     let (_, full_time) = peek(binary, &big_ref, &[], no_cache);
-    println!("  {report}");
+    // `carve --first`: the early stop at the path's first entry (wrong for repeated paths).
+    let (report, first_time) = carve(&big_ref, "app/config.json", &["--first"], no_cache);
+    println!("  --first: {report}");
     println!(
-        "  carve {:.2} s; a full listing of the layer {:.2} s ({:.3}x its time); layer {:.1} MiB",
-        carve_time.as_secs_f64(),
+        "  carve --first {:.2} s; a full listing of the layer {:.2} s ({:.3}x its time); layer {:.1} MiB",
+        first_time.as_secs_f64(),
         full_time.as_secs_f64(),
-        carve_time.as_secs_f64() / full_time.as_secs_f64(),
+        first_time.as_secs_f64() / full_time.as_secs_f64(),
         mib(big.len() as u64)
+    );
+    // `carve` (the last entry) after one listing: the cached listing and index say where the
+    // last entry's data is.
+    let listed = work.path().join("carve-cache");
+    peek(binary, &big_ref, &[], &listed);
+    let (report, last_time) = carve(&big_ref, "app/config.json", &[], &listed);
+    println!("  after one listing: {report}");
+    println!(
+        "  carve {:.2} s after one listing ({:.3}x the listing's time)",
+        last_time.as_secs_f64(),
+        last_time.as_secs_f64() / full_time.as_secs_f64(),
     );
     drop(big);
     let middle = built_toc_file(&tar);
-    let (report, _) = carve(&estargz, &middle);
+    let (report, _) = carve(&estargz, &middle, &[], no_cache);
     println!("  eStargz layer, {middle}: {report}");
 
     // Part 3: cached re-peek.

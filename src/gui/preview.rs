@@ -255,6 +255,8 @@ fn highlighted_lines(text: &str, syntax: &str, style: &egui::Style) -> Vec<Layou
 fn plain_lines(text: &str, style: &egui::Style) -> Vec<LayoutJob> {
     let font = egui::TextStyle::Monospace.resolve(style);
     let color = style.visuals.text_color();
+    // A final newline ends the last line; it does not start another.
+    let text = text.strip_suffix('\n').unwrap_or(text);
     text.split('\n')
         .map(|line| {
             let line = line.strip_suffix('\r').unwrap_or(line);
@@ -301,7 +303,8 @@ fn split_lines(job: &LayoutJob) -> Vec<LayoutJob> {
             }
         }
         lines.push(line);
-        if end >= text.len() {
+        // A final newline ends the last line; it does not start another.
+        if end >= text.len() || end + 1 == text.len() {
             break;
         }
         start = end + 1;
@@ -385,6 +388,25 @@ mod tests {
     }
 
     #[test]
+    fn a_final_newline_adds_no_empty_line() {
+        let style = egui::Style::default();
+        let count = |path: &str, text: &str| match body_of(path, text.into(), false, &style) {
+            PreviewBody::Text { lines, .. } => lines.len(),
+            _ => usize::MAX,
+        };
+        let five = "one\ntwo\nthree\nfour\nfive\n";
+        // Plain, and highlighted (a shell script).
+        assert_eq!(count("etc/notes", five), 5);
+        assert_eq!(count("etc/a.sh", &format!("#!/bin/sh\n{five}")), 6);
+        assert_eq!(count("etc/crlf", "one\r\ntwo\r\n"), 2);
+        assert_eq!(count("etc/a.sh", "#!/bin/sh\r\necho\r\n"), 2);
+        // Without a final newline, and a file of one empty line.
+        assert_eq!(count("etc/notes", "one\ntwo"), 2);
+        assert_eq!(count("etc/notes", "one\n\n"), 2);
+        assert_eq!(count("etc/notes", "\n"), 1);
+    }
+
+    #[test]
     fn bodies_are_told_apart() {
         let style = egui::Style::default();
         let text = body_of("etc/a.sh", b"#!/bin/sh\necho hi\n".to_vec(), false, &style);
@@ -396,7 +418,7 @@ mod tests {
         else {
             panic!("text")
         };
-        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.len(), 2, "two lines, the last ended by its newline");
         assert_eq!(lines[1].text, "echo hi");
         assert!(!lossy);
         assert_eq!(syntax.as_deref(), Some("sh"));

@@ -55,8 +55,8 @@ pub enum CarvedFrom {
     /// The layer's entries were known (a cached listing, its table of contents, listings read
     /// before): streamed only up to the chosen entry's data.
     Listing,
-    /// The layer's cached gzip index: one range from the checkpoint before the file's data to
-    /// its end.
+    /// The layer's cached index (gzip, or a multi-frame zstd layer): one range from the
+    /// checkpoint before the file's data to its end.
     Index,
 }
 
@@ -832,10 +832,10 @@ impl LimitReached {
     }
 }
 
-// ---- Random access through a cached gzip index (crate::layer::index) ----------------------
+// ---- Random access through a cached index (crate::layer::index) ---------------------------
 
 impl CarveSearch<'_> {
-    /// Carves `target` through its layer's cached gzip index, when the cache holds one and
+    /// Carves `target` through its layer's cached index, when the cache holds one and
     /// `entries` (the layer's listing) give the chosen entry's place: `None` when it cannot
     /// (then the caller streams).
     fn carve_through_index(

@@ -14,8 +14,13 @@
 //! streams instead) and drop the index and its listing, so the next listing reads the layer
 //! whole and records them again.
 //!
-//! The ISA-L build (`--features isal`) decodes with ISA-L, which records no checkpoints: its
-//! listings say so, and carving streams. zstd layers get no index yet.
+//! zstd layers without a table of contents get the same kind of index when they hold several
+//! frames: checkpoints at frame starts (see [`crate::layer::zstd_frames`]), no windows, and a
+//! fresh zstd decoder from the frame that holds the file's header. A layer of one frame gets
+//! none and keeps streaming up to the file's last entry.
+//!
+//! The ISA-L build (`--features isal`) decodes gzip with ISA-L, which records no checkpoints:
+//! its listings say so, and carving gzip layers streams.
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
@@ -31,8 +36,10 @@ use crate::layer::gzip::{RawInflate, WINDOW_BYTES, check_member_trailer, skip_me
 use crate::oci::LayerInfo;
 use crate::source::{BlobReader, ImageSource, RangeReply, SourceError};
 
-/// First bytes of an index file.
+/// First bytes of a gzip layer's index file.
 const MAGIC: &[u8; 8] = b"LSGZIDX\n";
+/// First bytes of a multi-frame zstd layer's index file (the same layout, no windows).
+const ZSTD_MAGIC: &[u8; 8] = b"LSZSIDX\n";
 /// Bumped whenever the index format changes.
 const VERSION: u32 = 1;
 /// An entry offset that is not recorded (a sparse file, whose data is not stored plainly).
@@ -47,15 +54,19 @@ pub(crate) struct IndexRecording {
     pub checkpoints: Option<Vec<Checkpoint>>,
     /// Each listed entry's header offset in the tar stream, in listing order.
     pub entry_offsets: Vec<u64>,
+    /// The checkpoints are zstd frame starts, not deflate block boundaries.
+    pub zstd_frames: bool,
 }
 
 /// Whether this build records gzip indexes: the ISA-L decoder (`--features isal`) does not,
 /// so there a carve after a listing streams the layer up to the file.
 pub const RECORDED: bool = cfg!(not(feature = "isal"));
 
-/// A layer's verified gzip index.
+/// A layer's verified random-access index: a gzip layer's, or a multi-frame zstd layer's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GzipIndex {
+    /// Checkpoints at zstd frame starts (else deflate block boundaries).
+    zstd_frames: bool,
     blob_size: u64,
     checkpoints: Vec<Checkpoint>,
     entry_offsets: Vec<u64>,
@@ -85,6 +96,11 @@ impl GzipIndex {
             .filter(|&offset| offset != NO_OFFSET)
     }
 
+    /// Whether it indexes a zstd layer's frames (else a gzip layer's deflate blocks).
+    pub fn is_zstd(&self) -> bool {
+        self.zstd_frames
+    }
+
     /// How many checkpoints it has.
     pub fn checkpoints(&self) -> usize {
         self.checkpoints.len()
@@ -109,7 +125,12 @@ impl GzipIndex {
             // The block that ends at the checkpoint is complete a few bits past it: keep a
             // little slack.
             .map_or(self.blob_size, |c| {
-                (c.bit.div_ceil(8) + 16).min(self.blob_size)
+                if self.zstd_frames {
+                    // The frame before it ends right there.
+                    c.bit / 8
+                } else {
+                    (c.bit.div_ceil(8) + 16).min(self.blob_size)
+                }
             })
     }
 }
@@ -187,7 +208,14 @@ fn open_entry(
         count: Arc::clone(fetched),
         cancel: cancel.clone(),
     };
-    let mut inflater = match Inflater::restore(BufReader::new(counted), start) {
+    let restored: io::Result<Box<dyn Read + Send>> = if index.zstd_frames {
+        zstd::stream::read::Decoder::with_buffer(BufReader::new(counted))
+            .map(|decoder| Box::new(decoder) as Box<dyn Read + Send>)
+    } else {
+        Inflater::restore(BufReader::new(counted), start)
+            .map(|inflater| Box::new(inflater) as Box<dyn Read + Send>)
+    };
+    let mut inflater = match restored {
         Ok(inflater) => inflater,
         Err(error) => return Ok(Opened::Untrusted(error.to_string())),
     };
@@ -259,8 +287,8 @@ fn check_header(header: &[u8], size: u64) -> Result<(), &'static str> {
     }
 }
 
-/// The bytes decoded while checking, then the rest inflated from the range, up to the size.
-type EntryStream = io::Take<io::Chain<io::Cursor<Vec<u8>>, Inflater<BufReader<Counted>>>>;
+/// The bytes decoded while checking, then the rest decoded from the range, up to the size.
+type EntryStream = io::Take<io::Chain<io::Cursor<Vec<u8>>, Box<dyn Read + Send>>>;
 
 /// One file's data read through the index.
 pub struct EntryData {
@@ -384,11 +412,17 @@ pub(crate) fn encode(
     entries: u64,
 ) -> Option<Vec<u8>> {
     let checkpoints = recording.checkpoints.as_ref()?;
-    if checkpoints.is_empty() || recording.entry_offsets.len() as u64 != entries {
+    // One zstd checkpoint is the layer's start: streaming does as well.
+    let least = if recording.zstd_frames { 2 } else { 1 };
+    if checkpoints.len() < least || recording.entry_offsets.len() as u64 != entries {
         return None;
     }
     let mut out = Vec::new();
-    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(if recording.zstd_frames {
+        ZSTD_MAGIC
+    } else {
+        MAGIC
+    });
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&(digest.len() as u32).to_le_bytes());
     out.extend_from_slice(digest.as_bytes());
@@ -431,8 +465,13 @@ pub(crate) fn decode(bytes: &[u8], digest: &str, blob_size: u64) -> io::Result<G
         return Err(damaged("checksum mismatch"));
     }
     let mut at = Cursor { bytes: body, at: 0 };
-    if at.take(MAGIC.len())? != MAGIC || at.u32()? != VERSION {
-        return Err(damaged("another format or version"));
+    let zstd_frames = match at.take(MAGIC.len())? {
+        magic if magic == MAGIC => false,
+        magic if magic == ZSTD_MAGIC => true,
+        _ => return Err(damaged("another format")),
+    };
+    if at.u32()? != VERSION {
+        return Err(damaged("another format version"));
     }
     let digest_len = at.u32()? as usize;
     if at.take(digest_len)? != digest.as_bytes() || at.u64()? != blob_size {
@@ -445,6 +484,7 @@ pub(crate) fn decode(bytes: &[u8], digest: &str, blob_size: u64) -> io::Result<G
         let window_len = at.u32()? as usize;
         let window = at.take(window_len)?.to_vec();
         if bit / 8 >= blob_size
+            || (zstd_frames && (bit % 8 != 0 || window_len != 0))
             || check_len > Checkpoint::CHECKED_BYTES
             || checkpoints.last().is_some_and(|c: &Checkpoint| c.out > out)
         {
@@ -474,6 +514,7 @@ pub(crate) fn decode(bytes: &[u8], digest: &str, blob_size: u64) -> io::Result<G
         return Err(damaged("junk after the offsets"));
     }
     Ok(GzipIndex {
+        zstd_frames,
         blob_size,
         checkpoints,
         entry_offsets,
@@ -640,6 +681,7 @@ mod tests {
         let recording = IndexRecording {
             checkpoints: Some(checkpoints.clone()),
             entry_offsets: vec![0, 512, NO_OFFSET, 70_000, 1 << 40],
+            zstd_frames: false,
         };
         let digest = "sha256:00";
         let size = blob.len() as u64;

@@ -16,3 +16,4 @@ pub mod parallel;
 pub mod stream;
 pub mod tar;
 pub mod toc;
+mod zstd_frames;

@@ -303,6 +303,8 @@ pub(crate) enum Decoder<R: BufRead> {
     #[cfg(not(feature = "isal"))]
     GzipDigestChecked(Box<crate::layer::gzip::DigestCheckedGzDecoder<R>>),
     Zstd(zstd::stream::read::Decoder<'static, R>),
+    /// zstd, recording checkpoints at frame starts (see [`crate::layer::zstd_frames`]).
+    ZstdFrames(Box<crate::layer::zstd_frames::FrameRecordingDecoder<R>>),
     Plain(R),
 }
 
@@ -328,19 +330,20 @@ impl<R: BufRead> Decoder<R> {
         Self::new(compression, inner)
     }
 
-    /// [`digest_checked`](Self::digest_checked), recording random-access checkpoints in a
-    /// gzip stream (not with ISA-L, nor in zstd or plain streams).
-    #[cfg(not(feature = "isal"))]
+    /// [`digest_checked`](Self::digest_checked), recording random-access checkpoints: in a
+    /// gzip stream (not with ISA-L), and at the frame starts of a zstd stream.
     fn digest_checked_recording(compression: Compression, inner: R) -> io::Result<Self> {
-        if compression == Compression::Gzip {
-            return Ok(Self::GzipDigestChecked(Box::new(
-                crate::layer::gzip::DigestCheckedGzDecoder::recording(
-                    inner,
-                    crate::layer::gzip::Checkpoint::SPACING,
-                )?,
-            )));
+        let spacing = crate::layer::gzip::Checkpoint::SPACING;
+        match compression {
+            #[cfg(not(feature = "isal"))]
+            Compression::Gzip => Ok(Self::GzipDigestChecked(Box::new(
+                crate::layer::gzip::DigestCheckedGzDecoder::recording(inner, spacing)?,
+            ))),
+            Compression::Zstd => Ok(Self::ZstdFrames(Box::new(
+                crate::layer::zstd_frames::FrameRecordingDecoder::new(inner, spacing)?,
+            ))),
+            _ => Self::digest_checked(compression, inner),
         }
-        Self::digest_checked(compression, inner)
     }
 
     /// The checkpoints a recording decoder took.
@@ -348,6 +351,7 @@ impl<R: BufRead> Decoder<R> {
         match self {
             #[cfg(not(feature = "isal"))]
             Self::GzipDigestChecked(d) => d.take_checkpoints(),
+            Self::ZstdFrames(d) => Some(d.take_checkpoints()),
             _ => None,
         }
     }
@@ -358,6 +362,7 @@ impl<R: BufRead> Decoder<R> {
             #[cfg(not(feature = "isal"))]
             Self::GzipDigestChecked(d) => d.into_inner(),
             Self::Zstd(d) => d.finish(),
+            Self::ZstdFrames(d) => d.into_inner(),
             Self::Plain(r) => r,
         }
     }
@@ -370,6 +375,7 @@ impl<R: BufRead> Read for Decoder<R> {
             #[cfg(not(feature = "isal"))]
             Self::GzipDigestChecked(d) => d.read(buf),
             Self::Zstd(d) => d.read(buf),
+            Self::ZstdFrames(d) => d.read(buf),
             Self::Plain(r) => r.read(buf),
         }
     }
@@ -616,7 +622,6 @@ fn decode(
     };
     let digest_checked = layer.digest().starts_with("sha256:");
     let decoder = match &index {
-        #[cfg(not(feature = "isal"))]
         Some(_) if digest_checked => Decoder::digest_checked_recording(compression, reader),
         _ if digest_checked => Decoder::digest_checked(compression, reader),
         _ => Decoder::new(compression, reader),
@@ -633,6 +638,7 @@ fn decode(
     };
     if let Some(index) = index {
         index.checkpoints = decoded.get_mut().take_checkpoints();
+        index.zstd_frames = compression == Compression::Zstd;
     }
     let mut reader = decoded.into_inner().into_inner();
     // Bytes after the compressed stream (padding) still count for the digest.

@@ -228,7 +228,7 @@ fn a_layer_that_repeats_a_path_gives_its_last_entry_and_first_gives_the_first() 
     let how = if cfg!(feature = "isal") {
         "as the layer's listing gives it"
     } else {
-        "through the layer's cached gzip index"
+        "through the layer's cached index"
     };
     assert!(stderr.contains(how), "{stderr}");
     let share = share_fetched(&stderr);

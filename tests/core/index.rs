@@ -357,3 +357,197 @@ fn a_damaged_forged_or_stale_index_is_not_trusted_and_is_rebuilt() {
         "never bytes the index made up ({carved:?})"
     );
 }
+
+/// Runs the CLI with its cache in `cache`; returns exit code, stdout and stderr.
+fn cli(cache: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = common::layerslayer_command()
+        .env("XDG_CACHE_HOME", cache)
+        .args(args)
+        .output()
+        .expect("run layerslayer");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn log_patch_after_a_peek_fetches_only_each_versions_data_through_the_index() {
+    // Three gzip layers of 16 MiB of noise, each changing etc/app.conf after the noise.
+    let versions: Vec<Vec<u8>> = (0..3)
+        .map(|v| {
+            let mut conf = text(v * 100, 40_000);
+            conf.extend_from_slice(format!("\nversion = {v}\n").as_bytes());
+            conf
+        })
+        .collect();
+    let layers: Vec<TestLayer> = versions
+        .iter()
+        .enumerate()
+        .map(|(v, conf)| {
+            let mut items: Vec<TarItem> = (0..16)
+                .map(|i| {
+                    let name = format!("data/l{v}/f{i:02}.bin");
+                    TarItem::File(name, noise((v * 100 + i) as u64, 1 << 20), 0o644)
+                })
+                .collect();
+            items.push(TarItem::File("etc/app.conf".into(), conf.clone(), 0o644));
+            gzip_layer(&items)
+        })
+        .collect();
+    let blobs: u64 = layers.iter().map(|l| l.blob.len() as u64).sum();
+    let files: u64 = versions.iter().map(|v| v.len() as u64).sum();
+    let registry = TestRegistry::start();
+    let image = common::push_image(
+        &registry,
+        "history",
+        "v1",
+        common::ImageFormat::Oci,
+        &layers,
+    )
+    .reference;
+    let work = tempfile::tempdir().expect("tempdir");
+
+    let (code, _, stderr) = cli(work.path(), &["peek", &image, "-q"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = cli(work.path(), &["log", &image, "/etc/app.conf", "--patch"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("+++ layer 2/etc/app.conf"), "{stdout}");
+    assert!(stdout.contains("-version = 1"), "{stdout}");
+    assert!(stdout.contains("+version = 2"), "{stdout}");
+    let summary = stderr
+        .lines()
+        .find(|line| line.starts_with("patches: read 3 versions, fetched "))
+        .unwrap_or_else(|| panic!("no summary in {stderr}"));
+    assert!(
+        summary.ends_with("through: index, index, index"),
+        "{summary}"
+    );
+    let fetched: u64 = summary["patches: read 3 versions, fetched ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a byte count");
+    // Each read starts at the checkpoint before the file: at most one span (4 MiB of output,
+    // here noise that gzip cannot shrink) ahead of it. For a blob this small that span is
+    // far above 1%, which only holds for layers of 400+ MiB of noise (see the README).
+    let span = (4 << 20) + (64 << 10);
+    let bound = blobs / 100 + files + 3 * span;
+    eprintln!("log --patch fetched {fetched} of {blobs} blob bytes (bound {bound})");
+    assert!(fetched <= bound, "fetched {fetched} > {bound} of {blobs}");
+    assert!(fetched * 3 < blobs, "fetched {fetched} of {blobs}");
+}
+
+/// A zstd layer of `items` written as independent frames of `frame` bytes of tar each.
+fn zstd_frames_layer(items: &[TarItem], frame: usize) -> TestLayer {
+    let tar = TestLayer::new(items, Compression::None, "ADD data /");
+    let blob: Vec<u8> = tar
+        .blob
+        .chunks(frame)
+        .flat_map(|part| zstd::bulk::compress(part, 3).expect("zstd"))
+        .collect();
+    TestLayer {
+        digest: common::images::sha256(&blob),
+        blob,
+        compression: Compression::Zstd,
+        ..tar
+    }
+}
+
+/// One path of a zstd `blob`, as `tar -xO` extracts it from the decompressed stream.
+fn zstd_tar_extract(blob: &[u8], path: &str) -> Vec<u8> {
+    let tar = zstd::stream::decode_all(blob).expect("zstd");
+    let mut child = Command::new("tar")
+        .args(["-xOf", "-", path])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run tar");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(&tar).ok());
+    let output = child.wait_with_output().expect("tar output");
+    writer.join().expect("writer");
+    assert!(output.status.success());
+    output.stdout
+}
+
+#[test]
+fn files_of_a_multi_frame_zstd_layer_come_from_the_frame_that_holds_them() {
+    let mut items: Vec<TarItem> = (0..40)
+        .map(|i| {
+            let data = if i % 2 == 0 {
+                text(i * 1000, 1 << 20)
+            } else {
+                noise(i as u64, 1 << 20)
+            };
+            TarItem::File(format!("data/f{i:02}.bin"), data, 0o644)
+        })
+        .collect();
+    items.push(TarItem::File(
+        "data/late.txt".into(),
+        text(7, 300_000),
+        0o644,
+    ));
+    items.push(TarItem::File(
+        "data/last.txt".into(),
+        b"end\n".to_vec(),
+        0o644,
+    ));
+    let multi = zstd_frames_layer(&items, 3 << 20);
+    let single = TestLayer::new(&items, Compression::Zstd, "ADD data /");
+    let registry = TestRegistry::start();
+    let media_type = "application/vnd.oci.image.layer.v1.tar+zstd";
+    let work = tempfile::tempdir().expect("tempdir");
+
+    // Several frames: one listing records checkpoints at frame starts.
+    let opened = open(&push_layer_blob(
+        &registry,
+        "frames",
+        &multi.blob,
+        media_type,
+        &Default::default(),
+    ));
+    let cache = ListingCache::open(work.path().join("c"), DEFAULT_MAX_BYTES).expect("cache");
+    let (status, from, _) = list(&opened, &cache);
+    assert!(matches!(status, LayerStatus::Complete { .. }), "{status:?}");
+    assert_eq!(from, ListedFrom::Blob);
+    let index = index_file(&cache).expect("an index of the frames");
+    let index_len = std::fs::metadata(&index).expect("index").len();
+    let blob_len = multi.blob.len() as u64;
+    assert!(
+        index_len * 100 <= blob_len,
+        "index {index_len} of {blob_len}"
+    );
+    // A file spans at most two 3 MiB frames; the range starts at the frame of its header.
+    let frame_span = 2 * (3 << 20) + (64 << 10);
+    for path in ["data/late.txt", "data/last.txt", "data/f39.bin"] {
+        let expected = zstd_tar_extract(&multi.blob, path);
+        let (bytes, fetched) = carve(&opened, &cache, path);
+        assert!(bytes == expected, "{path}: the same bytes as tar -xO");
+        eprintln!("{path}: fetched {fetched} of {blob_len} (index {index_len})");
+        assert!(
+            fetched <= frame_span && fetched * 5 < blob_len,
+            "{path}: fetched {fetched} of {blob_len}"
+        );
+    }
+
+    // One frame: no index, the carve streams up to the file's last entry.
+    let opened = open(&push_layer_blob(
+        &registry,
+        "one-frame",
+        &single.blob,
+        media_type,
+        &Default::default(),
+    ));
+    let cache = ListingCache::open(work.path().join("c1"), DEFAULT_MAX_BYTES).expect("cache");
+    list(&opened, &cache);
+    assert!(index_file(&cache).is_none(), "no index of one frame");
+    let (bytes, fetched) = carve(&opened, &cache, "data/late.txt");
+    assert!(bytes == zstd_tar_extract(&single.blob, "data/late.txt"));
+    assert!(
+        fetched > single.blob.len() as u64 * 9 / 10,
+        "{fetched} of {}",
+        single.blob.len()
+    );
+}

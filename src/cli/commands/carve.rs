@@ -138,7 +138,7 @@ pub(crate) fn run_carve(args: &CarveArgs) -> Result<u8, Failure> {
                      decodes gzip with ISA-L, which records no random-access index)"
                 }
                 CarvedFrom::Listing => ", up to its last entry, as the layer's listing gives it",
-                CarvedFrom::Index => ", its data only, through the layer's cached gzip index",
+                CarvedFrom::Index => ", its data only, through the layer's cached index",
                 CarvedFrom::Stream if args.first => ", its first entry",
                 CarvedFrom::Stream => ", the whole layer streamed for its last entry",
             },

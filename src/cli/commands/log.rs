@@ -11,8 +11,9 @@ use crate::cli::args::LogArgs;
 use crate::cli::commands::explain::{open_cache, read_layers};
 use crate::cli::commands::open;
 use crate::cli::exit::{Failure, exit_code, listings_exit_code, stdout_failure};
-use crate::inspect::carve::{CarveSearch, FileVersion, Version};
+use crate::inspect::carve::{CarveSearch, CarvedFrom, FileVersion, Version};
 use crate::inspect::history::{PathChange, path_history};
+use crate::layer::cache::ListingCache;
 use crate::model::{Change, EntryKind, LayerListing, normalize_path};
 use crate::oci::manifest::dockerfile_instruction;
 use crate::output::{escape_control, human_size};
@@ -55,7 +56,18 @@ pub(crate) fn run_log(args: &LogArgs) -> Result<u8, Failure> {
         ));
     }
     let patches = if args.patch {
-        patches(source.as_ref(), &listings, &rows, &path, &cancel)?
+        let (patches, read) = patches(
+            source.as_ref(),
+            cache.as_ref(),
+            &listings,
+            &rows,
+            &path,
+            &cancel,
+        )?;
+        if !args.read.quiet {
+            eprintln!("{}", read.summary());
+        }
+        patches
     } else {
         vec![None; rows.len()]
     };
@@ -127,20 +139,58 @@ fn print_rows(
     Ok(())
 }
 
+/// What reading the versions for `--patch` cost.
+#[derive(Debug, Default)]
+struct VersionsRead {
+    versions: usize,
+    bytes_fetched: u64,
+    from: Vec<CarvedFrom>,
+}
+
+impl VersionsRead {
+    /// The line on stderr: how many versions, how many blob bytes, and from where.
+    fn summary(&self) -> String {
+        let from: Vec<&str> = self
+            .from
+            .iter()
+            .map(|from| match from {
+                CarvedFrom::Toc => "table of contents",
+                CarvedFrom::Stream => "stream",
+                CarvedFrom::Listing => "listing",
+                CarvedFrom::Index => "index",
+            })
+            .collect();
+        format!(
+            "patches: read {} versions, fetched {} blob bytes ({}){}",
+            self.versions,
+            self.bytes_fetched,
+            human_size(self.bytes_fetched),
+            if from.is_empty() {
+                String::new()
+            } else {
+                format!(" through: {}", from.join(", "))
+            }
+        )
+    }
+}
+
 /// The patch of each row: the change from the version before (none after a removal or a
-/// non-file) to this row's, for rows that hold a regular file whose content changed.
+/// non-file) to this row's, for rows that hold a regular file whose content changed. With a
+/// cache, a gzip or multi-frame zstd layer's cached index reads only the file's data.
 fn patches(
     source: &dyn ImageSource,
+    cache: Option<&ListingCache>,
     listings: &[LayerListing],
     rows: &[PathChange],
     path: &str,
     cancel: &CancelToken,
-) -> Result<Vec<Option<String>>, Failure> {
+) -> Result<(Vec<Option<String>>, VersionsRead), Failure> {
     let search = CarveSearch {
         source,
-        cache: None,
+        cache,
         version: Version::Last,
     };
+    let mut read = VersionsRead::default();
     let mut previous: Option<(&PathChange, FileVersion)> = None;
     let mut patches = Vec::with_capacity(rows.len());
     for row in rows {
@@ -167,6 +217,9 @@ fn patches(
                 cancel,
             )
             .map_err(|e| Failure::new(exit_code::INCOMPLETE, e.to_string()))?;
+        read.versions += 1;
+        read.bytes_fetched += version.bytes_fetched;
+        read.from.push(version.from);
         patches.push(Some(patch(
             previous.as_ref().map(|(r, v)| (r.layer, v)),
             (row.layer, &version),
@@ -174,7 +227,7 @@ fn patches(
         )));
         previous = Some((row, version));
     }
-    Ok(patches)
+    Ok((patches, read))
 }
 
 /// A unified diff from `before` (none: `/dev/null`) to `after`, each with its layer; one line

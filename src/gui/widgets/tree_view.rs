@@ -917,6 +917,14 @@ fn row_ui<R: TreeRows>(
             }
         })
     });
+    // A right click selects the row too: its context menu acts on what is selected, and the
+    // preview shows it.
+    if click.is_none()
+        && row.inner.response.contains_pointer()
+        && ui.input(|input| input.pointer.secondary_clicked())
+    {
+        click = Some(RowClick::Select);
+    }
     if data.has_context_menu(id) {
         row.inner.response.container_context_menu(|ui| {
             if let Some(action) = data.context_menu_ui(ui, id) {
