@@ -156,7 +156,7 @@ fn content_ui(
     };
     let how = match content.from {
         Some(CarvedFrom::Toc) => "located by the layer's table of contents",
-        Some(CarvedFrom::Index) => "read through the layer's gzip index",
+        Some(CarvedFrom::Index) => "read through the layer's cached index",
         Some(CarvedFrom::Listing) => "layer streamed up to the file",
         Some(CarvedFrom::Stream) => "layer streamed to its end for the last version",
         None => "stopped at the preview limit",
