@@ -364,7 +364,7 @@ impl<R: BufRead> Read for Inflater<R> {
             self.input.consume(done.consumed);
             if done.stream_end {
                 // The length field cannot be checked from here; the trailer is skipped.
-                check_member_trailer(&mut self.input, 0).ok();
+                check_member_trailer(&mut self.input, 0, None).ok();
                 if self.input.fill_buf()?.is_empty() {
                     self.done = true;
                 } else {
