@@ -382,6 +382,9 @@ pub(crate) struct DigestCheckedGzDecoder<R: BufRead> {
     /// The CRC-32 of the current member's output so far.
     member_crc: flate2::Crc,
     recorder: Option<Box<Recorder>>,
+    /// An error met after producing the bytes last handed out (a bad trailer): reported on
+    /// the next read, so that the data before it still reaches the reader, as with flate2.
+    failed: Option<io::Error>,
 }
 
 impl<R: BufRead> DigestCheckedGzDecoder<R> {
@@ -394,6 +397,7 @@ impl<R: BufRead> DigestCheckedGzDecoder<R> {
             earlier_members: 0,
             member_out: 0,
             member_crc: flate2::Crc::new(),
+            failed: None,
             recorder: None,
         })
     }
@@ -431,6 +435,9 @@ impl<R: BufRead> DigestCheckedGzDecoder<R> {
 
 impl<R: BufRead> Read for DigestCheckedGzDecoder<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
         if buf.is_empty() {
             return Ok(0);
         }
@@ -478,12 +485,18 @@ impl<R: BufRead> Read for DigestCheckedGzDecoder<R> {
                     }
                     if done.stream_end {
                         let crc = Some(self.member_crc.sum());
-                        check_member_trailer(&mut self.inner, self.member_out, crc)?;
-                        self.phase = if another_member(&mut self.inner)? {
-                            Phase::Header
-                        } else {
-                            Phase::Done
-                        };
+                        let ended = check_member_trailer(&mut self.inner, self.member_out, crc)
+                            .and_then(|()| another_member(&mut self.inner));
+                        match ended {
+                            Ok(more) => {
+                                self.phase = if more { Phase::Header } else { Phase::Done };
+                            }
+                            Err(error) if done.produced > 0 => {
+                                self.phase = Phase::Done;
+                                self.failed = Some(error);
+                            }
+                            Err(error) => return Err(error),
+                        }
                     } else if done.produced == 0 && at_end {
                         return Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
