@@ -304,3 +304,39 @@ fn a_damaged_index_is_rebuilt_and_evicted_listings_are_never_found() {
         "images using the evicted layer are left out"
     );
 }
+
+#[test]
+fn image_layouts_are_indexed_under_the_name_typed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = dir.path().join("layout");
+    let layers = [
+        layer(&[TarItem::Dir("etc"), file("etc/app.conf", 12)], "base"),
+        layer(
+            &[file("etc/.wh.app.conf", 0), file("srv/app.bin", 40)],
+            "app",
+        ),
+    ];
+    common::layouts::write_single_image_layout(&layout, &layers);
+    let typed = format!("oci:{}", layout.display());
+    let home = dir.path().join("cache");
+    let output = run(&home, &["index", "--quiet", &typed]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let (code, hits) = search(&home, &["app."]);
+    assert_eq!(code, 0);
+    let tag = typed.rsplit('/').next().expect("tag").to_owned();
+    let expected = BTreeSet::from([
+        hit(&tag, 0, "etc/app.conf", "file", false),
+        hit(&tag, 1, "etc/.wh.app.conf", "whiteout", false),
+        hit(&tag, 1, "srv/app.bin", "file", true),
+    ]);
+    assert_eq!(hits, expected);
+    let mut notices = Vec::new();
+    let images = index_of(&home).images(&mut notices).expect("images");
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0].reference, typed);
+    assert_eq!(images[0].source_kind, "file");
+    assert_eq!(
+        images[0].layers,
+        vec![layers[0].digest.clone(), layers[1].digest.clone()]
+    );
+}
