@@ -6,8 +6,9 @@
 //! pay it (open the store, query, collect every hit).
 //!
 //! Engines: (a) SQLite (rusqlite, bundled) FTS5 with `tokenize='trigram'`, in two variants
-//! (`detail=full`, `detail=none`); (b) tantivy (`--features tantivy`): a raw-path field
-//! queried by regex and a trigram field queried by phrase; (c) a compact store: each layer's
+//! (`detail=full`, `detail=none`); (b) tantivy (`--features tantivy`): a trigram field whose
+//! terms must all match (then the stored path decides) and a raw-path field queried by regex
+//! for globs; (c) a compact store: each layer's
 //! paths written once per layer file, NUL-separated and uncompressed, beside a fixed record
 //! per path (kind, mode, size), read whole and scanned with `memchr::memmem`.
 
@@ -280,6 +281,8 @@ fn compact_build(dir: &Path, layers: &[Vec<(String, u64)>]) {
             out.extend_from_slice(&0o644u32.to_le_bytes());
             out.extend_from_slice(&size.to_le_bytes());
         }
+        let checksum = xxhash_rust::xxh3::xxh3_64(&out);
+        out.extend_from_slice(&checksum.to_le_bytes());
         let tmp = dir.join(format!("{l}.new"));
         std::fs::write(&tmp, &out).expect("write");
         std::fs::rename(&tmp, dir.join(format!("{l}.paths"))).expect("rename");
@@ -288,15 +291,28 @@ fn compact_build(dir: &Path, layers: &[Vec<(String, u64)>]) {
 
 /// Reads each layer's file and returns how many paths `accept` keeps among those that hold
 /// `literal` (each hit resolved to its record: layer, index, size).
-fn compact_query(dir: &Path, literal: &[u8], accept: &dyn Fn(&[u8]) -> bool) -> usize {
+fn compact_query(dir: &Path, literal: &[u8], accept: &dyn Fn(&[u8]) -> bool, check: bool) -> usize {
     let finder = memchr::memmem::Finder::new(literal);
     let mut hits = Vec::new();
     for layer in 0..LAYERS {
         let data = std::fs::read(dir.join(format!("{layer}.paths"))).expect("read");
+        if check {
+            // What the crate checks on every read: checksum, UTF-8, one NUL per row.
+            let (body, sum) = data.split_at(data.len() - 8);
+            assert_eq!(
+                xxhash_rust::xxh3::xxh3_64(body).to_le_bytes(),
+                sum,
+                "checksum"
+            );
+        }
         let n = u32::from_le_bytes(data[0..4].try_into().expect("n")) as usize;
         let len = u32::from_le_bytes(data[4..8].try_into().expect("len")) as usize;
         let paths = &data[8..8 + len];
         let meta = &data[8 + len..8 + len + 13 * n];
+        if check {
+            assert!(std::str::from_utf8(paths).is_ok());
+            assert_eq!(memchr::memchr_iter(0, paths).count(), n);
+        }
         let (mut from, mut counted_to, mut index) = (0, 0, 0);
         while let Some(i) = finder.find(&paths[from..]) {
             let i = from + i;
@@ -320,7 +336,12 @@ fn compact_query(dir: &Path, literal: &[u8], accept: &dyn Fn(&[u8]) -> bool) -> 
     hits.len()
 }
 
-fn bench_compact(layers: &[Vec<(String, u64)>], base: &Path, queries: &[Query]) -> Row {
+fn bench_compact(
+    layers: &[Vec<(String, u64)>],
+    base: &Path,
+    queries: &[Query],
+    check: bool,
+) -> Row {
     let dir = base.join("compact");
     std::fs::create_dir_all(&dir).expect("dir");
     let t = Instant::now();
@@ -334,20 +355,28 @@ fn bench_compact(layers: &[Vec<(String, u64)>], base: &Path, queries: &[Query]) 
         for _ in 0..ROUNDS {
             let t = Instant::now();
             count = match q {
-                Query::Substring(s) => compact_query(&dir, s.as_bytes(), &|_| true),
+                Query::Substring(s) => compact_query(&dir, s.as_bytes(), &|_| true, check),
                 Query::Glob(g) => {
                     let re = glob_regex(g);
                     let lit = glob_literal(g);
-                    compact_query(&dir, lit.as_bytes(), &|line| {
-                        std::str::from_utf8(line).is_ok_and(|l| re.is_match(l))
-                    })
+                    compact_query(
+                        &dir,
+                        lit.as_bytes(),
+                        &|line| std::str::from_utf8(line).is_ok_and(|l| re.is_match(l)),
+                        check,
+                    )
                 }
             };
             times.push(t.elapsed());
         }
         results.push((q.label(), median(times), count));
     }
-    row("compact store + memmem", size, build, results)
+    let name = if check {
+        "compact store + memmem, every read checked (as the crate does)"
+    } else {
+        "compact store + memmem, unchecked"
+    };
+    row(name, size, build, results)
 }
 
 fn row(engine: &str, size: u64, build: Duration, queries: Vec<(String, Duration, usize)>) -> Row {
@@ -446,16 +475,21 @@ fn bench_sqlite(
 // ---------------------------------------------------------------- (b) tantivy
 
 #[cfg(feature = "tantivy")]
-fn bench_tantivy(layers: &[Vec<(String, u64)>], base: &Path, queries: &[Query]) -> Row {
+fn bench_tantivy(
+    layers: &[Vec<(String, u64)>],
+    base: &Path,
+    queries: &[Query],
+    raw_regex: bool,
+) -> Row {
     use tantivy::collector::DocSetCollector;
-    use tantivy::query::{PhraseQuery, RegexQuery, TermQuery};
+    use tantivy::query::{BooleanQuery, RegexQuery, TermQuery};
     use tantivy::schema::{
         FAST, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
     };
     use tantivy::tokenizer::{NgramTokenizer, TextAnalyzer};
     use tantivy::{Index, TantivyDocument, Term, doc};
 
-    let dir = base.join("tantivy");
+    let dir = base.join(if raw_regex { "tantivy-raw" } else { "tantivy" });
     std::fs::create_dir_all(&dir).expect("dir");
     let mut sb = Schema::builder();
     let raw = sb.add_text_field("raw", STRING | STORED);
@@ -464,7 +498,7 @@ fn bench_tantivy(layers: &[Vec<(String, u64)>], base: &Path, queries: &[Query]) 
         TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer("tri")
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                .set_index_option(IndexRecordOption::Basic),
         ),
     );
     let layer_f = sb.add_u64_field("layer", INDEXED | STORED | FAST);
@@ -489,7 +523,6 @@ fn bench_tantivy(layers: &[Vec<(String, u64)>], base: &Path, queries: &[Query]) 
     }
     let build = t.elapsed();
     let size = dir_size(&dir);
-    let _ = TermQuery::new; // keep the import set honest across tantivy versions
     let mut results = Vec::new();
     for q in queries {
         let mut times = Vec::new();
@@ -505,13 +538,41 @@ fn bench_tantivy(layers: &[Vec<(String, u64)>], base: &Path, queries: &[Query]) 
             let searcher = reader.searcher();
             let (docs, re): (_, Option<regex::Regex>) = match q {
                 Query::Substring(s) => {
-                    let terms: Vec<(usize, Term)> = (0..=s.len() - 3)
-                        .map(|i| (i, Term::from_field_text(grams, &s[i..i + 3])))
+                    // The NgramTokenizer gives every gram position 0, so no phrase query:
+                    // all of the pattern's trigrams must be there, then the stored path
+                    // decides.
+                    let terms: Vec<Box<dyn tantivy::query::Query>> = (0..=s.len() - 3)
+                        .map(|i| {
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(grams, &s[i..i + 3]),
+                                IndexRecordOption::Basic,
+                            )) as Box<dyn tantivy::query::Query>
+                        })
                         .collect();
-                    let pq = PhraseQuery::new_with_offset(terms);
+                    let q = BooleanQuery::intersection(terms);
+                    let re = regex::Regex::new(&regex::escape(s)).expect("literal");
                     (
-                        searcher.search(&pq, &DocSetCollector).expect("search"),
-                        None,
+                        searcher.search(&q, &DocSetCollector).expect("search"),
+                        Some(re),
+                    )
+                }
+                Query::Glob(g) if !raw_regex => {
+                    // The trigrams of the glob's literal runs narrow; the stored path decides.
+                    let terms: Vec<Box<dyn tantivy::query::Query>> = g
+                        .split(['*', '?', '/'])
+                        .filter(|run| run.len() >= 3)
+                        .flat_map(|run| (0..=run.len() - 3).map(move |i| &run[i..i + 3]))
+                        .map(|gram| {
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(grams, gram),
+                                IndexRecordOption::Basic,
+                            )) as Box<dyn tantivy::query::Query>
+                        })
+                        .collect();
+                    let q = BooleanQuery::intersection(terms);
+                    (
+                        searcher.search(&q, &DocSetCollector).expect("search"),
+                        Some(glob_regex(g)),
                     )
                 }
                 Query::Glob(g) => {
@@ -545,7 +606,11 @@ fn bench_tantivy(layers: &[Vec<(String, u64)>], base: &Path, queries: &[Query]) 
         results.push((q.label(), median(times), count));
     }
     row(
-        "tantivy (trigram phrase; raw-field regex for globs)",
+        if raw_regex {
+            "tantivy, globs by regex over the raw-path terms"
+        } else {
+            "tantivy, trigram terms + stored-path check"
+        },
         size,
         build,
         results,
@@ -588,7 +653,8 @@ fn main() {
         |name: &str| args.iter().any(|a| a == name) || !args.iter().any(|a| a.starts_with("--"));
     let mut rows = Vec::new();
     if only("--compact") {
-        rows.push(bench_compact(&layers, &base, &queries));
+        rows.push(bench_compact(&layers, &base, &queries, false));
+        rows.push(bench_compact(&layers, &base, &queries, true));
     }
     if only("--sqlite") {
         rows.push(bench_sqlite(&layers, &base, &queries, "none"));
@@ -596,7 +662,8 @@ fn main() {
     }
     #[cfg(feature = "tantivy")]
     if only("--tantivy") {
-        rows.push(bench_tantivy(&layers, &base, &queries));
+        rows.push(bench_tantivy(&layers, &base, &queries, false));
+        rows.push(bench_tantivy(&layers, &base, &queries, true));
     }
     println!(
         "| engine | bytes/path | build µs/path | {} |",
