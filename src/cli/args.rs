@@ -383,9 +383,15 @@ pub(crate) fn parse_ratio(text: &str) -> Result<f64, String> {
 /// Arguments of `index`.
 #[derive(Debug, Args)]
 pub struct IndexArgs {
-    /// The images, in any form `peek` accepts (references, oci:DIR, archives, …).
-    #[arg(required = true)]
+    /// What to index: images in any form `peek` accepts (references, oci:DIR, archives, …),
+    /// a whole registry (`localhost:5000`: every repository of its catalog, every tag), or a
+    /// repository without a tag (`localhost:5000/team/app`: every tag).
+    #[arg(required = true, value_name = "TARGET")]
     pub images: Vec<String>,
+    /// For a registry or repository, keep the newest N tags of each repository (by the
+    /// image config's creation time).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub tags: Option<u16>,
     /// How to reach them.
     #[command(flatten)]
     pub access: AccessArgs,

@@ -340,3 +340,65 @@ fn image_layouts_are_indexed_under_the_name_typed() {
         vec![layers[0].digest.clone(), layers[1].digest.clone()]
     );
 }
+
+#[test]
+fn a_whole_registry_is_walked_through_its_paged_catalog_and_tags() {
+    let registry = TestRegistry::start();
+    let base = layer(&[TarItem::Dir("etc"), file("etc/os-release", 20)], "base");
+    let pushed = [
+        ("x", "1"),
+        ("x", "2"),
+        ("y", "1"),
+        ("z/deep", "1"),
+        ("z/deep", "2"),
+    ];
+    for (i, (repo, tag)) in pushed.iter().enumerate() {
+        let own = layer(&[file(&format!("srv/{i}.txt"), i)], "own");
+        push_image(&registry, repo, tag, ImageFormat::Oci, &[base.clone(), own]);
+    }
+    let host = registry.addr();
+
+    // The client follows `Link` headers: 3 repositories at 2 a page, 2 tags at 1 a page.
+    let cancel = layerslayer::cancel::CancelToken::new();
+    let reference =
+        layerslayer::oci::reference::ImageReference::parse(&format!("{host}/x")).expect("ref");
+    let client = layerslayer::source::registry::RegistryClient::connect(
+        &reference,
+        Default::default(),
+        &cancel,
+    )
+    .expect("connect");
+    assert_eq!(
+        client.catalog(2, &cancel).expect("catalog"),
+        ["x", "y", "z/deep"]
+    );
+    // (distribution 2.8 pages tags in no particular order: compare them as a set.)
+    let tags: BTreeSet<String> = client
+        .for_repository("z/deep")
+        .tags(1, &cancel)
+        .expect("tags")
+        .into_iter()
+        .collect();
+    assert_eq!(tags, BTreeSet::from(["1".to_owned(), "2".to_owned()]));
+
+    let images_found = |home: &Path| -> BTreeSet<String> {
+        let (code, hits) = search(home, &["etc/os-release"]);
+        assert_eq!(code, 0);
+        hits.into_iter().map(|h| h.0).collect()
+    };
+    let home = tempfile::tempdir().expect("tempdir");
+    let output = run(home.path(), &["index", "--quiet", "--tags", "1", &host]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(images_found(home.path()).len(), 3, "one tag per repository");
+    let output = run(
+        home.path(),
+        &["index", "--quiet", &format!("{host}/z/deep")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = run(home.path(), &["index", "--quiet", &host]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        images_found(home.path()),
+        BTreeSet::from(["x:1", "x:2", "y:1", "deep:1", "deep:2"].map(str::to_owned))
+    );
+}

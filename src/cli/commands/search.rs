@@ -14,9 +14,11 @@ use crate::layer::list::{ContentNeed, ListingOptions};
 use crate::layer::parallel::{ReadProgress, default_concurrency, read_listings};
 use crate::layer::stream::PeekProgress;
 use crate::oci::LayerInfo;
+use crate::oci::reference::ImageReference;
 use crate::output::{escape_control, human_size, neutralize_formula};
 use crate::search::{Hit, ImageRecord, Notice, Pattern, SearchIndex};
-use crate::source::open::Location;
+use crate::source::open::{Location, OpenedImage};
+use crate::source::registry::{RegistryClient, RegistryError};
 
 fn open_index() -> Result<SearchIndex, Failure> {
     SearchIndex::open_default().ok_or_else(|| {
@@ -33,22 +35,157 @@ fn say(notices: Vec<Notice>) {
     }
 }
 
-/// `layerslayer index IMAGE...`: lists the layers the index lacks and records each image.
-/// An image that cannot be opened or read completely is reported and skipped; with several
-/// images the run goes on and exits 7 at the end.
+/// What an `index` target names.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    /// One image (a reference with a tag or digest, a file, a layout, an engine image).
+    Image,
+    /// A whole registry, `HOST[:PORT]`: every repository of its catalog.
+    Registry,
+    /// A repository without a tag, `HOST/REPO`: every tag of it.
+    Repository,
+}
+
+fn target_of(text: &str) -> Target {
+    if matches!(
+        Location::parse(text),
+        Ok(Location::Local { .. } | Location::Engine { .. } | Location::Demo)
+    ) {
+        return Target::Image;
+    }
+    let last = text.rsplit('/').next().unwrap_or(text);
+    if !text.contains('/') {
+        if text.split(':').next().is_some_and(is_host) {
+            Target::Registry
+        } else {
+            Target::Image
+        }
+    } else if !last.contains(':') && !last.contains('@') {
+        Target::Repository
+    } else {
+        Target::Image
+    }
+}
+
+/// `localhost`, or a name with a dot (`127.0.0.1`, `ghcr.io`): a registry host, not an image.
+fn is_host(text: &str) -> bool {
+    text == "localhost" || text.contains('.')
+}
+
+/// Tags asked for per page of `/tags/list` and `/_catalog`.
+const PAGE: usize = 1000;
+
+/// The images a registry or repository target holds, as `HOST/REPO:TAG`; problems (a
+/// registry without a catalog, a repository that refuses) are reported and counted.
+fn expand(
+    text: &str,
+    target: &Target,
+    access: &crate::cli::args::Access,
+    cancel: &CancelToken,
+    skipped: &mut usize,
+) -> Vec<String> {
+    let host = text.split('/').next().unwrap_or(text);
+    let probe = match target {
+        Target::Registry => format!("{host}/catalog"),
+        _ => text.to_owned(),
+    };
+    let report = |what: &str, error: &dyn std::fmt::Display| {
+        eprintln!(
+            "error: {}: {}",
+            escape_control(what),
+            escape_control(&error.to_string())
+        );
+    };
+    let client = ImageReference::parse(&probe)
+        .map_err(|e| e.to_string())
+        .and_then(|reference| {
+            RegistryClient::connect(&reference, access.options.registry.clone(), cancel)
+                .map_err(|e| e.to_string())
+        });
+    let client = match client {
+        Ok(client) => client,
+        Err(error) => {
+            report(text, &error);
+            *skipped += 1;
+            return Vec::new();
+        }
+    };
+    let repositories = match target {
+        Target::Registry => match client.catalog(PAGE, cancel) {
+            Ok(repositories) => repositories,
+            Err(RegistryError::NotFound { .. }) => {
+                report(
+                    text,
+                    &format!(
+                        "this registry does not list its repositories (no /v2/_catalog): name \
+                         them instead, e.g. `layerslayer index {host}/REPO`"
+                    ),
+                );
+                *skipped += 1;
+                return Vec::new();
+            }
+            Err(error) => {
+                report(text, &error);
+                *skipped += 1;
+                return Vec::new();
+            }
+        },
+        _ => vec![text[host.len() + 1..].to_owned()],
+    };
+    let mut images = Vec::new();
+    for repository in repositories {
+        match client.for_repository(&repository).tags(PAGE, cancel) {
+            Ok(tags) => images.extend(tags.iter().map(|tag| format!("{host}/{repository}:{tag}"))),
+            Err(error) => {
+                report(&format!("{host}/{repository}"), &error);
+                *skipped += 1;
+            }
+        }
+    }
+    images
+}
+
+/// `layerslayer index TARGET...`: lists the layers the index lacks and records each image.
+/// A target may be an image, a registry (`HOST[:PORT]`: its catalog) or a repository
+/// (`HOST/REPO`: its tags, the newest `--tags N`). An image or repository that cannot be read
+/// is reported and skipped; the run goes on and exits 7 at the end.
 pub(crate) fn run_index(args: &IndexArgs) -> Result<u8, Failure> {
     let index = open_index()?;
     let access = args.access.resolve()?;
     let cancel = CancelToken::new();
     let mut skipped = 0usize;
     let mut last_failure = None;
-    for image in &args.images {
-        match index_one(&index, image, &access, args, &cancel) {
-            Ok(()) => {}
-            Err(failure) => {
+    let mut attempted = 0usize;
+    for target_text in &args.images {
+        let target = target_of(target_text);
+        let mut opened = Vec::new();
+        let names = match target {
+            Target::Image => vec![target_text.clone()],
+            _ => expand(target_text, &target, &access, &cancel, &mut skipped),
+        };
+        for name in names {
+            attempted += 1;
+            match open_with(&name, &access, &cancel) {
+                Ok(image) => opened.push((name, image)),
+                Err(failure) => {
+                    eprintln!(
+                        "error: {}: {}",
+                        escape_control(&name),
+                        escape_control(&failure.message)
+                    );
+                    skipped += 1;
+                    last_failure = Some(failure);
+                }
+            }
+        }
+        if let (Some(keep), true) = (args.tags, target != Target::Image) {
+            opened = newest_per_repository(opened, usize::from(keep));
+        }
+        for (name, image) in opened {
+            if let Err(failure) = index_one(&index, &name, image, &access, args, &cancel) {
                 eprintln!(
                     "error: {}: {}",
-                    escape_control(image),
+                    escape_control(&name),
                     escape_control(&failure.message)
                 );
                 skipped += 1;
@@ -58,19 +195,50 @@ pub(crate) fn run_index(args: &IndexArgs) -> Result<u8, Failure> {
     }
     Ok(match (skipped, last_failure) {
         (0, _) => exit_code::OK,
-        (_, Some(failure)) if args.images.len() == 1 => failure.code,
+        (1, Some(failure)) if attempted == 1 && args.images.len() == 1 => failure.code,
         _ => exit_code::INCOMPLETE,
     })
+}
+
+/// The newest `keep` images of each repository (`HOST/REPO:TAG` names), by the config's
+/// `created` (RFC 3339 sorts as text; undated images count as oldest).
+fn newest_per_repository(
+    mut opened: Vec<(String, OpenedImage)>,
+    keep: usize,
+) -> Vec<(String, OpenedImage)> {
+    let repository = |name: &str| {
+        name.rsplit_once(':')
+            .map_or(name, |(repo, _)| repo)
+            .to_owned()
+    };
+    opened.sort_by(|a, b| {
+        repository(&a.0)
+            .cmp(&repository(&b.0))
+            .then_with(|| b.1.info.config.created.cmp(&a.1.info.config.created))
+    });
+    let mut kept: Vec<(String, OpenedImage)> = Vec::new();
+    let mut run = (String::new(), 0);
+    for (name, image) in opened {
+        let repo = repository(&name);
+        if repo != run.0 {
+            run = (repo, 0);
+        }
+        run.1 += 1;
+        if run.1 <= keep {
+            kept.push((name, image));
+        }
+    }
+    kept
 }
 
 fn index_one(
     index: &SearchIndex,
     image: &str,
+    opened: OpenedImage,
     access: &crate::cli::args::Access,
     args: &IndexArgs,
     cancel: &CancelToken,
 ) -> Result<(), Failure> {
-    let opened = open_with(image, access, cancel)?;
     let info = &opened.info;
     let missing: Vec<LayerInfo> = info
         .layers
