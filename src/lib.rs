@@ -9,6 +9,7 @@
 //! - [`model`]: entries, one layer's result, the merged filesystem, changes, the path tree;
 //! - [`layer`]: reading layers: tar walker, decoders, tables of contents, cache, parallel layers;
 //! - [`inspect`]: analysis, the comparison of two images, carving a file out;
+//! - [`search`]: the index of every listed layer and image, and `search` over it;
 //! - [`output`]: CSV, JSON, atomic files, terminal escaping, sizes for people.
 //!
 //! The `cli` and `gui` front ends (cargo features of those names, on by default) are thin
@@ -25,6 +26,7 @@ pub mod layer;
 pub mod model;
 pub mod oci;
 pub mod output;
+pub mod search;
 pub mod source;
 
 /// Version and build information embedded by `build.rs`.

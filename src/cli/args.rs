@@ -60,6 +60,12 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Compare the final filesystems of two images, path by path.
     Diff(DiffArgs),
+    /// Add images to the search index: list the layers not yet indexed (cache, table of
+    /// contents, in parallel) and record the images.
+    Index(IndexArgs),
+    /// Find which indexed images hold a path: a substring (case-sensitive), `--glob` or
+    /// `--regex`. Exit 0 with hits, 1 without, 3 for a bad pattern.
+    Search(SearchArgs),
     /// Open the desktop app (optionally with an image reference filled in).
     Gui {
         /// Image reference to open at start.
@@ -372,4 +378,54 @@ pub(crate) fn parse_ratio(text: &str) -> Result<f64, String> {
             "{text:?} is not a ratio between 0 and 1 (e.g. 0.9)"
         )),
     }
+}
+
+/// Arguments of `index`.
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// What to index: images in any form `peek` accepts (references, oci:DIR, archives, …),
+    /// a whole registry (`localhost:5000`: every repository of its catalog, every tag), or a
+    /// repository without a tag (`localhost:5000/team/app`: every tag).
+    #[arg(required = true, value_name = "TARGET")]
+    pub images: Vec<String>,
+    /// For a registry or repository, keep the newest N tags of each repository (by the
+    /// image config's creation time).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub tags: Option<u16>,
+    /// How to reach them.
+    #[command(flatten)]
+    pub access: AccessArgs,
+    /// Read every layer whole, even where a table of contents would list it from a few KiB.
+    #[arg(long)]
+    pub no_toc: bool,
+    /// No progress output on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Layers read at once (default: the number of cores, at least 2).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
+/// Arguments of `search`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["pattern", "glob", "regex"])))]
+pub struct SearchArgs {
+    /// A part of the path, case-sensitive (e.g. libssl.so).
+    pub pattern: Option<String>,
+    /// Match whole paths with a glob instead: `*` and `?` within a directory, `**` across
+    /// them, `[a-z]` classes (e.g. '**/lib*.so*').
+    #[arg(long, value_name = "GLOB")]
+    pub glob: Option<String>,
+    /// Match paths with a regular expression instead (Rust regex syntax, unanchored).
+    #[arg(long, value_name = "REGEX")]
+    pub regex: Option<String>,
+    /// Only the images whose reference contains FILTER.
+    #[arg(long, value_name = "FILTER")]
+    pub image: Option<String>,
+    /// Print a JSON array of the hits.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print the hits as CSV.
+    #[arg(long)]
+    pub csv: bool,
 }

@@ -13,6 +13,8 @@ pub mod exit_code {
     pub const OK: u8 = 0;
     /// Unexpected failure (e.g. an export could not be written).
     pub const FAILURE: u8 = 1;
+    /// `search`: no indexed path matched.
+    pub const NO_MATCH: u8 = 1;
     /// Bad command line (clap's own code).
     pub const USAGE: u8 = 2;
     /// The image reference, platform or layer selection is malformed, or a file is not an

@@ -1,5 +1,5 @@
 //! The command line: `layerslayer layers IMAGE`, `peek`, `carve`, `log`, `config`,
-//! `analyze`, `diff`, `gui`, and its own `completions` and `man` page.
+//! `analyze`, `diff`, `index`, `search`, `gui`, and its own `completions` and `man` page.
 //!
 //! `args` holds what clap parses, `exit` the exit codes and the failure that ends a
 //! command, `progress` the bars on stderr, and `commands/` one module per command. A thin
@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use crate::output::escape_control;
 
 pub use args::{
-    AccessArgs, AnalyzeArgs, CarveArgs, Cli, Command, DiffArgs, ImageArgs, LogArgs, LoginArgs,
-    PeekArgs, ReadArgs,
+    AccessArgs, AnalyzeArgs, CarveArgs, Cli, Command, DiffArgs, ImageArgs, IndexArgs, LogArgs,
+    LoginArgs, PeekArgs, ReadArgs, SearchArgs,
 };
 pub use commands::parse_layer_selection;
 use exit::Failure;
@@ -32,6 +32,8 @@ pub fn run(command: Command) -> ExitCode {
         Command::Config { image, json } => commands::run_config(&image, json),
         Command::Analyze(args) => commands::run_analyze(&args),
         Command::Diff(args) => commands::run_diff(&args),
+        Command::Index(args) => commands::run_index(&args),
+        Command::Search(args) => commands::run_search(&args),
         Command::Completions { shell } => commands::print_completions(shell),
         Command::Man => commands::print_man_page(),
         Command::Gui { .. } => Err(Failure::new(

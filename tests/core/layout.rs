@@ -17,6 +17,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "inspect",
         &["cancel", "layer", "model", "oci", "output", "source"],
     ),
+    ("search", &["cancel", "layer", "model", "oci", "source"]),
 ];
 
 /// Every `.rs` file under `dir`.

@@ -21,5 +21,6 @@ mod parallel;
 mod ranges;
 mod registry;
 mod resume;
+mod search;
 mod tar_fidelity;
 mod toc;

@@ -12,6 +12,7 @@ mod layers;
 mod log;
 mod manual;
 mod peek;
+mod search;
 
 pub(super) use carve::run_carve;
 pub(super) use explain::{run_analyze, run_config, run_diff};
@@ -20,6 +21,7 @@ pub(super) use log::run_log;
 pub(super) use manual::{print_completions, print_man_page};
 pub use peek::parse_layer_selection;
 pub(super) use peek::run_peek;
+pub(super) use search::{run_index, run_search};
 
 /// Opens what the user named and resolves the image.
 pub(crate) fn open(args: &ImageArgs, cancel: &CancelToken) -> Result<OpenedImage, Failure> {

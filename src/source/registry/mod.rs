@@ -18,7 +18,7 @@ use reqwest::Url;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderMap, HeaderName,
-    LOCATION, RANGE, RETRY_AFTER, WWW_AUTHENTICATE,
+    LINK, LOCATION, RANGE, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -564,6 +564,94 @@ impl RegistryClient {
     }
 }
 
+/// Pages followed at most by [`RegistryClient::catalog`] and [`RegistryClient::tags`].
+const MAX_PAGES: usize = 10_000;
+
+impl RegistryClient {
+    /// The same registry connection (pool, login) for another repository of it.
+    pub fn for_repository(&self, repository: &str) -> Self {
+        Self {
+            repository: repository.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// The repositories the registry lists (`GET /v2/_catalog?n=PAGE`), following the `Link`
+    /// header from page to page. A registry without a catalog answers `NotFound`
+    /// (or `Unauthorized` when it is kept from this login).
+    pub fn catalog(&self, page: usize, cancel: &CancelToken) -> Result<Vec<String>, RegistryError> {
+        self.paged(
+            &format!("v2/_catalog?n={page}"),
+            "repositories",
+            &format!("the catalog of {}", self.registry_host),
+            cancel,
+        )
+    }
+
+    /// The tags of this client's repository (`GET /v2/REPO/tags/list?n=PAGE`), following the
+    /// `Link` header.
+    pub fn tags(&self, page: usize, cancel: &CancelToken) -> Result<Vec<String>, RegistryError> {
+        self.paged(
+            &format!("v2/{}/tags/list?n={page}", self.repository),
+            "tags",
+            &format!("repository {}/{}", self.registry_host, self.repository),
+            cancel,
+        )
+    }
+
+    /// The strings of `field` over every page, from `first` on.
+    fn paged(
+        &self,
+        first: &str,
+        field: &str,
+        what: &str,
+        cancel: &CancelToken,
+    ) -> Result<Vec<String>, RegistryError> {
+        let mut path = first.to_owned();
+        let mut all = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let response =
+                self.get(&path, &[], Some(self.options.request_timeout), what, cancel)?;
+            let url = response.url().clone();
+            let next = response
+                .headers()
+                .get(LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            let body = read_limited(response, MAX_MANIFEST_BYTES, &url)?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol {
+                    url: redact_url(&url),
+                    reason: format!("not a JSON list of {field}: {e}"),
+                })?;
+            // `null` is what distribution answers for a repository without tags.
+            if let Some(items) = value.get(field).and_then(serde_json::Value::as_array) {
+                all.extend(items.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+            }
+            match next {
+                Some(link) => path = link,
+                None => return Ok(all),
+            }
+        }
+        Err(RegistryError::Protocol {
+            url: what.to_owned(),
+            reason: format!("more than {MAX_PAGES} pages"),
+        })
+    }
+}
+
+/// The target of a `Link` header's `rel="next"` (`</v2/_catalog?last=b&n=2>; rel="next"`).
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"));
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| target.to_owned())
+    })
+}
+
 impl ImageSource for RegistryClient {
     fn describe(&self) -> String {
         format!("{}/{}", self.registry_host, self.repository)
@@ -893,5 +981,23 @@ fn remembered_login(registry: &str) -> Option<Credential> {
     {
         let _ = registry;
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers_name_the_next_page() {
+        assert_eq!(
+            next_link(r#"</v2/_catalog?last=b&n=2>; rel="next""#).as_deref(),
+            Some("/v2/_catalog?last=b&n=2")
+        );
+        assert_eq!(
+            next_link(r#"<https://r/a>; rel="prev", <https://r/b>; rel="next""#).as_deref(),
+            Some("https://r/b")
+        );
+        assert_eq!(next_link(r#"</x>; rel="prev""#), None);
     }
 }

@@ -1,0 +1,444 @@
+//! `index IMAGE...` fills the search index; `search PATTERN` asks it which images hold a path.
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::cancel::CancelToken;
+use crate::cli::args::{IndexArgs, SearchArgs};
+use crate::cli::commands::open_with;
+use crate::cli::exit::{Failure, exit_code, stdout_failure};
+use crate::cli::progress::ProgressBars;
+use crate::layer::list::{ContentNeed, ListingOptions};
+use crate::layer::parallel::{ReadProgress, default_concurrency, read_listings};
+use crate::layer::stream::PeekProgress;
+use crate::oci::LayerInfo;
+use crate::oci::reference::ImageReference;
+use crate::output::{escape_control, human_size, neutralize_formula};
+use crate::search::{Hit, ImageRecord, Notice, Pattern, SearchIndex};
+use crate::source::open::{Location, OpenedImage};
+use crate::source::registry::{RegistryClient, RegistryError};
+
+fn open_index() -> Result<SearchIndex, Failure> {
+    SearchIndex::open_default().ok_or_else(|| {
+        Failure::new(
+            exit_code::FAILURE,
+            "the search index needs a cache directory: set XDG_CACHE_HOME to a writable one",
+        )
+    })
+}
+
+fn say(notices: Vec<Notice>) {
+    for notice in notices {
+        eprintln!("warning: {}", escape_control(&notice.to_string()));
+    }
+}
+
+/// What an `index` target names.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    /// One image (a reference with a tag or digest, a file, a layout, an engine image).
+    Image,
+    /// A whole registry, `HOST[:PORT]`: every repository of its catalog.
+    Registry,
+    /// A repository without a tag, `HOST/REPO`: every tag of it.
+    Repository,
+}
+
+fn target_of(text: &str) -> Target {
+    if matches!(
+        Location::parse(text),
+        Ok(Location::Local { .. } | Location::Engine { .. } | Location::Demo)
+    ) {
+        return Target::Image;
+    }
+    let last = text.rsplit('/').next().unwrap_or(text);
+    if !text.contains('/') {
+        if text.split(':').next().is_some_and(is_host) {
+            Target::Registry
+        } else {
+            Target::Image
+        }
+    } else if !last.contains(':') && !last.contains('@') {
+        Target::Repository
+    } else {
+        Target::Image
+    }
+}
+
+/// `localhost`, or a name with a dot (`127.0.0.1`, `ghcr.io`): a registry host, not an image.
+fn is_host(text: &str) -> bool {
+    text == "localhost" || text.contains('.')
+}
+
+/// Tags asked for per page of `/tags/list` and `/_catalog`.
+const PAGE: usize = 1000;
+
+/// The images a registry or repository target holds, as `HOST/REPO:TAG`; problems (a
+/// registry without a catalog, a repository that refuses) are reported and counted.
+fn expand(
+    text: &str,
+    target: &Target,
+    access: &crate::cli::args::Access,
+    cancel: &CancelToken,
+    skipped: &mut usize,
+) -> Vec<String> {
+    let host = text.split('/').next().unwrap_or(text);
+    let probe = match target {
+        Target::Registry => format!("{host}/catalog"),
+        _ => text.to_owned(),
+    };
+    let report = |what: &str, error: &dyn std::fmt::Display| {
+        eprintln!(
+            "error: {}: {}",
+            escape_control(what),
+            escape_control(&error.to_string())
+        );
+    };
+    let client = ImageReference::parse(&probe)
+        .map_err(|e| e.to_string())
+        .and_then(|reference| {
+            RegistryClient::connect(&reference, access.options.registry.clone(), cancel)
+                .map_err(|e| e.to_string())
+        });
+    let client = match client {
+        Ok(client) => client,
+        Err(error) => {
+            report(text, &error);
+            *skipped += 1;
+            return Vec::new();
+        }
+    };
+    let repositories = match target {
+        Target::Registry => match client.catalog(PAGE, cancel) {
+            Ok(repositories) => repositories,
+            Err(RegistryError::NotFound { .. }) => {
+                report(
+                    text,
+                    &format!(
+                        "this registry does not list its repositories (no /v2/_catalog): name \
+                         them instead, e.g. `layerslayer index {host}/REPO`"
+                    ),
+                );
+                *skipped += 1;
+                return Vec::new();
+            }
+            Err(error) => {
+                report(text, &error);
+                *skipped += 1;
+                return Vec::new();
+            }
+        },
+        _ => vec![text[host.len() + 1..].to_owned()],
+    };
+    let mut images = Vec::new();
+    for repository in repositories {
+        match client.for_repository(&repository).tags(PAGE, cancel) {
+            Ok(tags) => images.extend(tags.iter().map(|tag| format!("{host}/{repository}:{tag}"))),
+            Err(error) => {
+                report(&format!("{host}/{repository}"), &error);
+                *skipped += 1;
+            }
+        }
+    }
+    images
+}
+
+/// `layerslayer index TARGET...`: lists the layers the index lacks and records each image.
+/// A target may be an image, a registry (`HOST[:PORT]`: its catalog) or a repository
+/// (`HOST/REPO`: its tags, the newest `--tags N`). An image or repository that cannot be read
+/// is reported and skipped; the run goes on and exits 7 at the end.
+pub(crate) fn run_index(args: &IndexArgs) -> Result<u8, Failure> {
+    let index = open_index()?;
+    let access = args.access.resolve()?;
+    let cancel = CancelToken::new();
+    let mut skipped = 0usize;
+    let mut last_failure = None;
+    let mut attempted = 0usize;
+    for target_text in &args.images {
+        let target = target_of(target_text);
+        let mut opened = Vec::new();
+        let names = match target {
+            Target::Image => vec![target_text.clone()],
+            _ => expand(target_text, &target, &access, &cancel, &mut skipped),
+        };
+        for name in names {
+            attempted += 1;
+            match open_with(&name, &access, &cancel) {
+                Ok(image) => opened.push((name, image)),
+                Err(failure) => {
+                    eprintln!(
+                        "error: {}: {}",
+                        escape_control(&name),
+                        escape_control(&failure.message)
+                    );
+                    skipped += 1;
+                    last_failure = Some(failure);
+                }
+            }
+        }
+        if let (Some(keep), true) = (args.tags, target != Target::Image) {
+            opened = newest_per_repository(opened, usize::from(keep));
+        }
+        for (name, image) in opened {
+            if let Err(failure) = index_one(&index, &name, image, &access, args, &cancel) {
+                eprintln!(
+                    "error: {}: {}",
+                    escape_control(&name),
+                    escape_control(&failure.message)
+                );
+                skipped += 1;
+                last_failure = Some(failure);
+            }
+        }
+    }
+    Ok(match (skipped, last_failure) {
+        (0, _) => exit_code::OK,
+        (1, Some(failure)) if attempted == 1 && args.images.len() == 1 => failure.code,
+        _ => exit_code::INCOMPLETE,
+    })
+}
+
+/// The newest `keep` images of each repository (`HOST/REPO:TAG` names), by the config's
+/// `created` (RFC 3339 sorts as text; undated images count as oldest).
+fn newest_per_repository(
+    mut opened: Vec<(String, OpenedImage)>,
+    keep: usize,
+) -> Vec<(String, OpenedImage)> {
+    let repository = |name: &str| {
+        name.rsplit_once(':')
+            .map_or(name, |(repo, _)| repo)
+            .to_owned()
+    };
+    opened.sort_by(|a, b| {
+        repository(&a.0)
+            .cmp(&repository(&b.0))
+            .then_with(|| b.1.info.config.created.cmp(&a.1.info.config.created))
+    });
+    let mut kept: Vec<(String, OpenedImage)> = Vec::new();
+    let mut run = (String::new(), 0);
+    for (name, image) in opened {
+        let repo = repository(&name);
+        if repo != run.0 {
+            run = (repo, 0);
+        }
+        run.1 += 1;
+        if run.1 <= keep {
+            kept.push((name, image));
+        }
+    }
+    kept
+}
+
+fn index_one(
+    index: &SearchIndex,
+    image: &str,
+    opened: OpenedImage,
+    access: &crate::cli::args::Access,
+    args: &IndexArgs,
+    cancel: &CancelToken,
+) -> Result<(), Failure> {
+    let info = &opened.info;
+    let missing: Vec<LayerInfo> = info
+        .layers
+        .iter()
+        .filter(|layer| !index.holds_layer(layer.digest()))
+        .cloned()
+        .collect();
+    let progress: Vec<Arc<PeekProgress>> = missing.iter().map(|_| Arc::default()).collect();
+    let bars = (!args.quiet && io::stderr().is_terminal()).then(|| ProgressBars::new(&missing));
+    let options = ListingOptions {
+        cache: Some(index.cache()),
+        use_toc: !args.no_toc,
+        content: ContentNeed::Skip,
+    };
+    let concurrency = args.jobs.map_or_else(default_concurrency, usize::from);
+    let finished = AtomicBool::new(false);
+    let mut problems = Vec::new();
+    let mut bytes = 0u64;
+    std::thread::scope(|scope| {
+        if let Some(bars) = &bars {
+            scope.spawn(|| bars.tick_until(&finished, &progress));
+        }
+        read_listings(
+            opened.source.as_ref(),
+            &missing,
+            options,
+            concurrency,
+            &progress,
+            cancel,
+            &mut |event| {
+                let ReadProgress::LayerDone(position, listing) = event else {
+                    return;
+                };
+                if let Some(bars) = &bars {
+                    bars.finish(position);
+                }
+                bytes += listing.result.bytes_read;
+                let digest = listing.layer.digest();
+                if let Some(problem) = listing.result.status.problem() {
+                    problems.push(format!("layer {}: {problem}", listing.layer.index));
+                } else if let Err(error) = index.add_layer(digest, &listing.entries) {
+                    problems.push(format!(
+                        "layer {}: could not be indexed: {error}",
+                        listing.layer.index
+                    ));
+                }
+            },
+        );
+        finished.store(true, Ordering::Relaxed);
+    });
+    if !problems.is_empty() {
+        return Err(Failure::new(
+            exit_code::INCOMPLETE,
+            format!("not indexed: {}", problems.join("; ")),
+        ));
+    }
+    let source_kind = match Location::parse(image) {
+        Ok(Location::Registry(_)) if !access.engine => "registry",
+        Ok(Location::Local { .. }) => "file",
+        Ok(Location::Demo) => "demo",
+        _ => "engine",
+    };
+    let record = ImageRecord {
+        reference: image.to_owned(),
+        manifest_digest: info.manifest_digest.clone(),
+        platform: info.platform.as_ref().map(ToString::to_string),
+        source_kind: source_kind.to_owned(),
+        seen: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        layers: info.layers.iter().map(|l| l.digest().to_owned()).collect(),
+        not_final: Vec::new(),
+    };
+    let mut notices = Vec::new();
+    let recorded = index.record_image(record, &mut notices);
+    say(notices);
+    recorded.map_err(|e| {
+        Failure::new(
+            exit_code::FAILURE,
+            format!("could not record the image in the search index: {e}"),
+        )
+    })?;
+    if !args.quiet {
+        eprintln!(
+            "indexed {}: {} layers, {} listed now ({} fetched), {} already indexed",
+            escape_control(image),
+            info.layers.len(),
+            missing.len(),
+            human_size(bytes),
+            info.layers.len() - missing.len()
+        );
+    }
+    Ok(())
+}
+
+/// `layerslayer search PATTERN`: 0 with hits, 1 without, 3 for a bad pattern.
+pub(crate) fn run_search(args: &SearchArgs) -> Result<u8, Failure> {
+    let pattern = match (&args.pattern, &args.glob, &args.regex) {
+        (_, Some(glob), _) => Pattern::glob(glob),
+        (_, _, Some(regex)) => Pattern::regex(regex),
+        (Some(text), _, _) => Pattern::substring(text),
+        (None, None, None) => Pattern::substring(""),
+    }
+    .map_err(|e| Failure::new(exit_code::BAD_INPUT, e.to_string()))?;
+    let index = open_index()?;
+    let mut notices = Vec::new();
+    let hits = index.search(&pattern, args.image.as_deref(), &mut notices);
+    say(notices);
+    let hits = hits.map_err(|e| {
+        Failure::new(
+            exit_code::FAILURE,
+            format!("could not read the search index: {e}"),
+        )
+    })?;
+    let mut out = io::stdout().lock();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &hits)
+            .map_err(io::Error::other)
+            .and_then(|()| writeln!(out))
+    } else if args.csv {
+        write_csv(&mut out, &hits)
+    } else {
+        write_text(&mut out, &hits)
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| stdout_failure(&e))?;
+    Ok(if hits.is_empty() {
+        exit_code::NO_MATCH
+    } else {
+        exit_code::OK
+    })
+}
+
+fn write_csv(out: &mut dyn Write, hits: &[Hit]) -> io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record([
+        "image",
+        "manifest_digest",
+        "platform",
+        "layer_index",
+        "layer_digest",
+        "path",
+        "kind",
+        "size",
+        "in_final",
+    ])?;
+    for hit in hits {
+        writer.write_record([
+            neutralize_formula(&hit.image).as_ref(),
+            &hit.manifest_digest,
+            hit.platform.as_deref().unwrap_or_default(),
+            &hit.layer_index.to_string(),
+            &hit.layer_digest,
+            neutralize_formula(&hit.path).as_ref(),
+            hit.kind.as_str(),
+            &hit.size.to_string(),
+            if hit.in_final { "true" } else { "false" },
+        ])?;
+    }
+    writer.flush()
+}
+
+fn write_text(out: &mut dyn Write, hits: &[Hit]) -> io::Result<()> {
+    let mut current: Option<(&str, Option<&str>)> = None;
+    for hit in hits {
+        let image = (hit.image.as_str(), hit.platform.as_deref());
+        if current != Some(image) {
+            let platform = hit
+                .platform
+                .as_deref()
+                .map(|p| format!(" [{p}]"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{}{platform} {}",
+                escape_control(&hit.image),
+                hit.manifest_digest
+            )?;
+            current = Some(image);
+        }
+        writeln!(
+            out,
+            "  layer {:>2} {}  {:<8} {:>10}  {}{}",
+            hit.layer_index,
+            short(&hit.layer_digest),
+            hit.kind.as_str(),
+            human_size(hit.size),
+            escape_control(&hit.path),
+            if hit.in_final {
+                ""
+            } else {
+                "  (not in the final filesystem)"
+            }
+        )?;
+    }
+    Ok(())
+}
+
+fn short(digest: &str) -> &str {
+    let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
+    hex.get(..12).unwrap_or(hex)
+}
