@@ -27,7 +27,7 @@ use crate::layer::toc::{self, CopyError, Toc};
 use crate::model::{Entry, EntryKind, LayerListing, normalize_path};
 use crate::oci::LayerInfo;
 use crate::oci::compression::Compression;
-use crate::source::{BlobReader, ImageSource, SourceError};
+use crate::source::{CountedBlob, ImageSource, SourceError};
 
 /// Bytes of a spooled version kept in memory before the spool moves to a temporary file.
 const SPOOL_MEMORY_BYTES: usize = 4 * 1024 * 1024;
@@ -621,20 +621,15 @@ impl CarveSearch<'_> {
                                 fetched.fetch_add(toc.bytes_fetched(), Ordering::Relaxed);
                             }),
                     };
-                    let report = carve_from(
+                    carved_step(
                         self.source,
-                        &target,
+                        target,
                         toc.as_ref(),
                         cancel,
                         fetched,
                         out,
-                        &mut |from| decided(&target, from),
-                    )?;
-                    let target = CarveTarget {
-                        size: report.bytes_written,
-                        ..target
-                    };
-                    Ok(Step::Carved(Box::new((target, report))))
+                        decided,
+                    )
                 }
                 Verdict::Removes => Ok(Step::Removes),
                 Verdict::Absent => Ok(Step::Absent),
@@ -725,23 +720,15 @@ impl CarveSearch<'_> {
             }
         };
         match found {
-            Verdict::Holds(held) => {
-                let target = held.target(path, layer);
-                let report = carve_from(
-                    self.source,
-                    &target,
-                    None,
-                    cancel,
-                    fetched,
-                    out,
-                    &mut |from| decided(&target, from),
-                )?;
-                let target = CarveTarget {
-                    size: report.bytes_written,
-                    ..target
-                };
-                Ok(Step::Carved(Box::new((target, report))))
-            }
+            Verdict::Holds(held) => carved_step(
+                self.source,
+                held.target(path, layer),
+                None,
+                cancel,
+                fetched,
+                out,
+                decided,
+            ),
             Verdict::Removes => Ok(Step::Removes),
             Verdict::Absent => Ok(Step::Absent),
         }
@@ -1085,6 +1072,28 @@ impl Spool {
     }
 }
 
+/// Carves `target` (through `toc` when given) as one layer's step, its size the bytes written;
+/// `decided` hears where its bytes come from before they are written.
+#[allow(clippy::too_many_arguments)]
+fn carved_step(
+    source: &dyn ImageSource,
+    target: CarveTarget,
+    toc: Option<&Toc>,
+    cancel: &CancelToken,
+    fetched: &Arc<AtomicU64>,
+    out: &mut dyn Write,
+    decided: &mut dyn FnMut(&CarveTarget, CarvedFrom),
+) -> Result<Step, CarveError> {
+    let report = carve_from(source, &target, toc, cancel, fetched, out, &mut |from| {
+        decided(&target, from)
+    })?;
+    let target = CarveTarget {
+        size: report.bytes_written,
+        ..target
+    };
+    Ok(Step::Carved(Box::new((target, report))))
+}
+
 /// Streams all of `layer` for the last version of `path`, the way a peek lists it (the same
 /// download, decoder and digest check): spools the newest regular file seen at the path (at
 /// most `cap` bytes of it) and, with a `cache`, stores the layer's verified listing (with
@@ -1220,25 +1229,21 @@ fn open_counted(
     layer: &LayerInfo,
     cancel: &CancelToken,
     fetched: &Arc<AtomicU64>,
-) -> Result<Counted, CarveError> {
+) -> Result<CountedBlob, CarveError> {
     let blob = source
         .open_blob(&layer.descriptor, cancel)
         .map_err(|source| CarveError::Source {
             layer: layer.index,
             source,
         })?;
-    Ok(Counted {
-        inner: blob,
-        count: Arc::clone(fetched),
-        cancel: cancel.clone(),
-    })
+    Ok(CountedBlob::new(blob, fetched, cancel))
 }
 
 /// A tar walker over the decompressed blob read from `counted`.
 fn open_walker<'a>(
-    counted: &'a mut Counted,
+    counted: &'a mut CountedBlob,
     layer: &LayerInfo,
-) -> Result<TarWalker<BufReader<Decoder<BufReader<&'a mut Counted>>>>, CarveError> {
+) -> Result<TarWalker<BufReader<Decoder<BufReader<&'a mut CountedBlob>>>>, CarveError> {
     let layer_error = |reason: String| CarveError::Layer {
         path: String::new(),
         layer: layer.index,
@@ -1285,23 +1290,5 @@ fn copy_data(
         }
         out.write_all(&buffer[..read]).map_err(CopyError::Write)?;
         written += read as u64;
-    }
-}
-
-/// A blob reader that counts (and optionally hashes) what it reads and stops when cancelled.
-struct Counted {
-    inner: BlobReader,
-    count: Arc<AtomicU64>,
-    cancel: CancelToken,
-}
-
-impl Read for Counted {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.cancel.is_cancelled() {
-            return Err(io::Error::other("cancelled"));
-        }
-        let read = self.inner.read(buf)?;
-        self.count.fetch_add(read as u64, Ordering::Relaxed);
-        Ok(read)
     }
 }

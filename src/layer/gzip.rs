@@ -283,18 +283,25 @@ impl Checkpoint {
     pub(crate) const CHECKED_BYTES: u32 = 64 * 1024;
 }
 
-/// Records checkpoints while a decoder reads.
-struct Recorder {
-    spacing: u64,
-    next_at: u64,
+/// Checkpoints as a decoder takes them, each one's check (the hash of the output after it)
+/// filled in as that output passes. Shared by the gzip and the zstd-frame recorders.
+#[derive(Default)]
+pub(crate) struct CheckpointLog {
     checkpoints: Vec<Checkpoint>,
     /// The check of the newest checkpoint, still hashing.
     pending: Option<(Xxh3, u32)>,
-    window: Box<[u8; WINDOW_BYTES]>,
 }
 
-impl Recorder {
-    fn feed(&mut self, output: &[u8]) {
+impl CheckpointLog {
+    /// Adds `checkpoint` (its check still to come), ending the previous one's check.
+    pub(crate) fn push(&mut self, checkpoint: Checkpoint) {
+        self.finish_check();
+        self.checkpoints.push(checkpoint);
+        self.pending = Some((Xxh3::new(), 0));
+    }
+
+    /// Output the decoder handed out since the last call.
+    pub(crate) fn feed(&mut self, output: &[u8]) {
         if let Some((hasher, len)) = &mut self.pending {
             let take = output
                 .len()
@@ -307,6 +314,12 @@ impl Recorder {
         }
     }
 
+    /// Every checkpoint, the newest one's check over what output it had.
+    pub(crate) fn finish(mut self) -> Vec<Checkpoint> {
+        self.finish_check();
+        self.checkpoints
+    }
+
     fn finish_check(&mut self) {
         if let (Some((hasher, len)), Some(last)) =
             (self.pending.take(), self.checkpoints.last_mut())
@@ -315,19 +328,27 @@ impl Recorder {
             last.check_len = len;
         }
     }
+}
 
+/// Records checkpoints while a decoder reads.
+struct Recorder {
+    spacing: u64,
+    next_at: u64,
+    log: CheckpointLog,
+    window: Box<[u8; WINDOW_BYTES]>,
+}
+
+impl Recorder {
     fn record(&mut self, inflate: &mut RawInflate, out: u64, bit: u64) -> io::Result<()> {
-        self.finish_check();
         let have = inflate.dictionary(&mut self.window)?;
         let window = zstd::bulk::compress(&self.window[..have], 1)?;
-        self.checkpoints.push(Checkpoint {
+        self.log.push(Checkpoint {
             out,
             bit,
             window,
             check: 0,
             check_len: 0,
         });
-        self.pending = Some((Xxh3::new(), 0));
         self.next_at = out + self.spacing;
         Ok(())
     }
@@ -409,8 +430,7 @@ impl<R: BufRead> DigestCheckedGzDecoder<R> {
         decoder.recorder = Some(Box::new(Recorder {
             spacing: spacing.max(1),
             next_at: 0,
-            checkpoints: Vec::new(),
-            pending: None,
+            log: CheckpointLog::default(),
             window: Box::new([0; WINDOW_BYTES]),
         }));
         Ok(decoder)
@@ -418,9 +438,7 @@ impl<R: BufRead> DigestCheckedGzDecoder<R> {
 
     /// The checkpoints recorded so far (all of them once the stream was read to its end).
     pub(crate) fn take_checkpoints(&mut self) -> Option<Vec<Checkpoint>> {
-        let mut recorder = self.recorder.take()?;
-        recorder.finish_check();
-        Some(recorder.checkpoints)
+        Some(self.recorder.take()?.log.finish())
     }
 
     /// The underlying reader, after what the decoder consumed.
@@ -470,7 +488,7 @@ impl<R: BufRead> Read for DigestCheckedGzDecoder<R> {
                     self.member_out += done.produced as u64;
                     self.member_crc.update(&buf[..done.produced]);
                     if let Some(recorder) = &mut self.recorder {
-                        recorder.feed(&buf[..done.produced]);
+                        recorder.log.feed(&buf[..done.produced]);
                         let data_type = self.inflate.data_type();
                         if to_block_end
                             && !done.stream_end

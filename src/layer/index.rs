@@ -24,7 +24,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use sha2::{Digest as _, Sha256};
 use xxhash_rust::xxh3::xxh3_64;
@@ -34,7 +34,7 @@ use crate::layer::cache::ListingCache;
 pub(crate) use crate::layer::gzip::Checkpoint;
 use crate::layer::gzip::{RawInflate, WINDOW_BYTES, check_member_trailer, skip_member_header};
 use crate::oci::LayerInfo;
-use crate::source::{BlobReader, ImageSource, RangeReply, SourceError};
+use crate::source::{CountedBlob, ImageSource, RangeReply, SourceError};
 
 /// First bytes of a gzip layer's index file.
 const MAGIC: &[u8; 8] = b"LSGZIDX\n";
@@ -203,11 +203,7 @@ fn open_entry(
         RangeReply::Partial(body) => body,
         RangeReply::Unsupported(reason) => return Ok(Opened::Unsupported(reason)),
     };
-    let counted = Counted {
-        inner: body,
-        count: Arc::clone(fetched),
-        cancel: cancel.clone(),
-    };
+    let counted = CountedBlob::new(body, fetched, cancel);
     let restored: io::Result<Box<dyn Read + Send>> = if index.zstd_frames {
         zstd::stream::read::Decoder::with_buffer(BufReader::new(counted))
             .map(|decoder| Box::new(decoder) as Box<dyn Read + Send>)
@@ -382,24 +378,6 @@ impl<R: BufRead> Read for Inflater<R> {
             }
         }
         Ok(0)
-    }
-}
-
-/// A blob reader that counts what it reads and stops when cancelled.
-struct Counted {
-    inner: BlobReader,
-    count: Arc<AtomicU64>,
-    cancel: CancelToken,
-}
-
-impl Read for Counted {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.cancel.is_cancelled() {
-            return Err(io::Error::other("cancelled"));
-        }
-        let read = self.inner.read(buf)?;
-        self.count.fetch_add(read as u64, Ordering::Relaxed);
-        Ok(read)
     }
 }
 

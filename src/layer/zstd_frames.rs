@@ -8,10 +8,9 @@
 
 use std::io::{self, BufRead, Read};
 
-use xxhash_rust::xxh3::Xxh3;
 use zstd::stream::raw::{Decoder as RawDecoder, InBuffer, Operation as _, OutBuffer};
 
-use crate::layer::gzip::Checkpoint;
+use crate::layer::gzip::{Checkpoint, CheckpointLog};
 
 /// Decodes a zstd stream of one or more frames, recording a checkpoint at frame starts.
 pub(crate) struct FrameRecordingDecoder<R: BufRead> {
@@ -25,9 +24,7 @@ pub(crate) struct FrameRecordingDecoder<R: BufRead> {
     in_frame: bool,
     spacing: u64,
     next_at: u64,
-    checkpoints: Vec<Checkpoint>,
-    /// The check of the newest checkpoint, still hashing.
-    pending: Option<(Xxh3, u32)>,
+    log: CheckpointLog,
 }
 
 impl<R: BufRead> FrameRecordingDecoder<R> {
@@ -42,42 +39,18 @@ impl<R: BufRead> FrameRecordingDecoder<R> {
             in_frame: false,
             spacing: spacing.max(1),
             next_at: 0,
-            checkpoints: Vec::new(),
-            pending: None,
+            log: CheckpointLog::default(),
         })
     }
 
     /// The checkpoints recorded (all of them once the stream was read to its end).
     pub(crate) fn take_checkpoints(&mut self) -> Vec<Checkpoint> {
-        self.finish_check();
-        std::mem::take(&mut self.checkpoints)
+        std::mem::take(&mut self.log).finish()
     }
 
     /// The underlying reader, after what the decoder consumed.
     pub(crate) fn into_inner(self) -> R {
         self.inner
-    }
-
-    fn finish_check(&mut self) {
-        if let (Some((hasher, len)), Some(last)) =
-            (self.pending.take(), self.checkpoints.last_mut())
-        {
-            last.check = hasher.digest();
-            last.check_len = len;
-        }
-    }
-
-    fn feed(&mut self, output: &[u8]) {
-        if let Some((hasher, len)) = &mut self.pending {
-            let take = output
-                .len()
-                .min((Checkpoint::CHECKED_BYTES - *len) as usize);
-            hasher.update(&output[..take]);
-            *len += take as u32;
-            if *len == Checkpoint::CHECKED_BYTES {
-                self.finish_check();
-            }
-        }
     }
 }
 
@@ -97,15 +70,13 @@ impl<R: BufRead> Read for FrameRecordingDecoder<R> {
                 return Ok(0);
             }
             if !self.in_frame && self.out >= self.next_at {
-                self.finish_check();
-                self.checkpoints.push(Checkpoint {
+                self.log.push(Checkpoint {
                     out: self.out,
                     bit: self.consumed * 8,
                     window: Vec::new(),
                     check: 0,
                     check_len: 0,
                 });
-                self.pending = Some((Xxh3::new(), 0));
                 self.next_at = self.out + self.spacing;
             }
             self.in_frame = true;
@@ -122,7 +93,7 @@ impl<R: BufRead> Read for FrameRecordingDecoder<R> {
                 self.in_frame = false;
             }
             if produced > 0 {
-                self.feed(&buf[..produced]);
+                self.log.feed(&buf[..produced]);
                 return Ok(produced);
             }
             if consumed == 0 && hint != 0 {

@@ -43,6 +43,41 @@ pub struct FetchedManifest {
 /// A streaming blob body.
 pub type BlobReader = Box<dyn Read + Send>;
 
+/// A blob reader that adds what it reads to a shared count (bytes fetched, for reports and
+/// progress) and fails once its cancel token is cancelled.
+pub(crate) struct CountedBlob {
+    inner: BlobReader,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    cancel: CancelToken,
+}
+
+impl CountedBlob {
+    /// Counts `inner`'s bytes into `count`; stops reading when `cancel` is cancelled.
+    pub(crate) fn new(
+        inner: BlobReader,
+        count: &std::sync::Arc<std::sync::atomic::AtomicU64>,
+        cancel: &CancelToken,
+    ) -> Self {
+        Self {
+            inner,
+            count: std::sync::Arc::clone(count),
+            cancel: cancel.clone(),
+        }
+    }
+}
+
+impl Read for CountedBlob {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            return Err(std::io::Error::other("cancelled"));
+        }
+        let read = self.inner.read(buf)?;
+        self.count
+            .fetch_add(read as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(read)
+    }
+}
+
 /// A download that went on after its connection dropped or stalled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resumed {

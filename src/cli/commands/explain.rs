@@ -136,15 +136,7 @@ pub(crate) fn print_config(out: &mut dyn Write, image: &ImageInfo) -> io::Result
 /// `layerslayer analyze IMAGE`.
 pub(crate) fn run_analyze(args: &AnalyzeArgs) -> Result<u8, Failure> {
     let cancel = CancelToken::new();
-    let OpenedImage { source, info } = open(&args.image, &cancel)?;
-    let cache = open_cache(&args.read);
-    let listings = read_layers(
-        source.as_ref(),
-        &info.layers,
-        &args.read,
-        cache.as_ref(),
-        &cancel,
-    );
+    let (OpenedImage { info, .. }, _, listings) = open_and_read(&args.image, &args.read, &cancel)?;
     let analysis = analyze(&listings);
     if let Some(json) = &args.json {
         let document = AnalysisDocument {
@@ -398,6 +390,25 @@ pub(crate) fn open_cache(args: &ReadArgs) -> Option<ListingCache> {
     } else {
         ListingCache::open_default()
     }
+}
+
+/// Opens the image `image` names and reads every layer of it whole (see [`read_layers`]);
+/// returns the image, the cache it used and the listings.
+pub(crate) fn open_and_read(
+    image: &ImageArgs,
+    read: &ReadArgs,
+    cancel: &CancelToken,
+) -> Result<(OpenedImage, Option<ListingCache>, Vec<LayerListing>), Failure> {
+    let opened = open(image, cancel)?;
+    let cache = open_cache(read);
+    let listings = read_layers(
+        opened.source.as_ref(),
+        &opened.info.layers,
+        read,
+        cache.as_ref(),
+        cancel,
+    );
+    Ok((opened, cache, listings))
 }
 
 /// Reads every layer of `layers` whole (content facts are needed), with progress bars on a

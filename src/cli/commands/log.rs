@@ -8,8 +8,7 @@ use similar::TextDiff;
 
 use crate::cancel::CancelToken;
 use crate::cli::args::LogArgs;
-use crate::cli::commands::explain::{open_cache, read_layers};
-use crate::cli::commands::open;
+use crate::cli::commands::explain::open_and_read;
 use crate::cli::exit::{Failure, exit_code, listings_exit_code, stdout_failure};
 use crate::inspect::carve::{CarveSearch, CarvedFrom, FileVersion, Version};
 use crate::inspect::history::{PathChange, path_history};
@@ -35,15 +34,8 @@ struct LogRow<'a> {
 /// `layerslayer log IMAGE PATH`.
 pub(crate) fn run_log(args: &LogArgs) -> Result<u8, Failure> {
     let cancel = CancelToken::new();
-    let OpenedImage { source, info } = open(&args.image, &cancel)?;
-    let cache = open_cache(&args.read);
-    let listings = read_layers(
-        source.as_ref(),
-        &info.layers,
-        &args.read,
-        cache.as_ref(),
-        &cancel,
-    );
+    let (OpenedImage { source, .. }, cache, listings) =
+        open_and_read(&args.image, &args.read, &cancel)?;
     let path = normalize_path(&args.path);
     let rows = path_history(&listings, &path);
     if rows.is_empty() {
