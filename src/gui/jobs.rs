@@ -682,6 +682,8 @@ pub struct CompareResult {
     pub request_b: FetchRequest,
     /// Image B as resolved.
     pub image_b: ImageInfo,
+    /// Where image B's blobs come from (for previewing its files).
+    pub source_b: Arc<dyn ImageSource>,
     /// Layers of B that A has too (same digest): their listings were taken from A's.
     pub shared_layers: usize,
     /// Layers of A read for the comparison (not peeked before).
@@ -804,6 +806,7 @@ fn compare(
     Ok(CompareResult {
         request_b: opened.request,
         image_b: opened.info,
+        source_b: opened.source,
         shared_layers,
         read_a,
         read_b,

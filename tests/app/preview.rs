@@ -2,7 +2,8 @@
 //! egui_kittest on a local OCI layout the test writes: a text file shows its lines, a binary
 //! file hex rows, a PNG the image, a symlink where it points (one click follows it); ↑ ↓ move
 //! the selection and the preview follows, → ← open and close, Ctrl+F focuses the filter, and
-//! holding ↓ through many rows starts hardly any fetch.
+//! holding ↓ through many rows starts hardly any fetch; a file selected in the Compare tab's
+//! tree previews image B's version.
 
 use crate::common;
 use crate::frames;
@@ -270,5 +271,60 @@ fn the_keyboard_drives_the_tree_and_the_preview_follows() {
     assert_eq!(
         harness.state().selected_tree_path(),
         Some(before_last.as_str())
+    );
+}
+
+/// Writes a one-layer layout at `dir` holding `a/notes.txt` with `text`.
+fn notes_layout(dir: &std::path::Path, text: &str) -> String {
+    let items = [
+        TarItem::Dir("a"),
+        TarItem::File("a/notes.txt".into(), text.as_bytes().to_vec(), 0o644),
+    ];
+    write_single_image_layout(dir, &[TestLayer::new(&items, Compression::Gzip, "notes")]);
+    dir.display().to_string()
+}
+
+#[test]
+fn compare_tree_selection_previews_image_b_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image_a = notes_layout(&dir.path().join("a"), "old line of A\n");
+    let image_b = notes_layout(&dir.path().join("b"), "new line of B\nsecond\n");
+    let picker = FixedSavePath(dir.path().join("unused"));
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |_cc| LayerslayerApp::new_for_tests(None, Box::new(picker)));
+    harness.step();
+    frames::replace_text(&mut harness, "Image reference", &image_a);
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    step_until(&mut harness, "the layout to open", |app| {
+        !app.is_busy() && app.layer_count() == 1
+    });
+    harness.get_by_role_and_label(Role::Tab, "Compare").click();
+    harness.step();
+    harness.run();
+    frames::replace_text(&mut harness, "Compare with", &image_b);
+    harness
+        .get_by_role_and_label(Role::Button, "Compare")
+        .click();
+    harness.step();
+    step_until(&mut harness, "the comparison", |app| {
+        !app.is_busy() && app.compare_summary().is_some()
+    });
+    assert_eq!(harness.state().compare_error(), None);
+    assert_eq!(harness.state().preview_path(), None);
+
+    click(&mut harness, "notes.txt");
+    previewed(&mut harness, "a/notes.txt");
+    assert_eq!(harness.state().preview_kind(), Some("text"));
+    assert!(
+        harness.query_by_label("new line of B").is_some(),
+        "B's line shows"
+    );
+    assert!(harness.query_by_label("old line of A").is_none());
+    assert!(
+        harness
+            .query_by_label_contains("Image B's version, from layer 0")
+            .is_some()
     );
 }

@@ -1,16 +1,19 @@
 //! The Compare tab: a second image (B) to compare the image on screen (A) with, the
 //! comparison's progress, and the differing paths as one tree with both sides.
 
+use std::sync::Arc;
+
 use egui::{Key, RichText, Ui};
 
 use super::actions::Action;
 use crate::gui::jobs::{CompareJob, CompareRequest, CompareResult};
 use crate::gui::widgets::compare_tree::DiffView;
-use crate::inspect::diff::DiffSummary;
-use crate::model::Change;
+use crate::inspect::diff::{DiffRow, DiffSummary, Side};
+use crate::model::{Change, EntryKind};
 use crate::oci::ImageInfo;
 use crate::oci::manifest::Platform;
 use crate::output::{escape_control, human_size};
+use crate::source::ImageSource;
 
 /// A finished comparison on screen: what was compared, and its rows in the tree widget.
 struct CompareShown {
@@ -100,6 +103,38 @@ impl CompareState {
         self.shown.as_mut()?.view.visible_row(row)
     }
 
+    /// The selected row of the last comparison's tree: its path, and the side to preview
+    /// (B's version, or A's for a path only in A) when that side is a regular file.
+    pub fn selected_file(&self) -> Option<(String, Side)> {
+        let shown = self.shown.as_ref()?;
+        let row = shown.selected_row()?;
+        let (side, entry) = match (&row.b, &row.a) {
+            (Some(b), _) => (Side::B, b),
+            (None, Some(a)) => (Side::A, a),
+            (None, None) => return None,
+        };
+        (entry.kind == EntryKind::File).then(|| (row.path.clone(), side))
+    }
+
+    /// The row of the last comparison at `path`, image B's source and image B.
+    pub fn row_of(&self, path: &str) -> Option<(&DiffRow, &Arc<dyn ImageSource>, &ImageInfo)> {
+        let shown = self.shown.as_ref()?;
+        let rows = shown.view.diff_rows();
+        let index = rows
+            .binary_search_by(|row| row.path.as_str().cmp(path))
+            .ok()?;
+        Some((
+            rows.get(index)?,
+            &shown.result.source_b,
+            &shown.result.image_b,
+        ))
+    }
+
+    /// Whether a comparison is on screen.
+    pub fn has_result(&self) -> bool {
+        self.shown.is_some()
+    }
+
     /// Takes a finished comparison; returns the status line to show, if one ended.
     pub fn poll(&mut self) -> Option<String> {
         let result = self.job.as_mut()?.take_outcome()?;
@@ -120,6 +155,18 @@ impl CompareState {
                 Some(status)
             }
         }
+    }
+}
+
+impl CompareShown {
+    /// The row selected in the tree, when it is a differing path.
+    fn selected_row(&self) -> Option<&DiffRow> {
+        let path = self.view.selected()?;
+        let rows = self.view.diff_rows();
+        let index = rows
+            .binary_search_by(|row| row.path.as_str().cmp(path))
+            .ok()?;
+        rows.get(index)
     }
 }
 

@@ -15,6 +15,7 @@ use crate::gui::jobs::{
 use crate::gui::preview::{PREVIEW_LIMIT, PreviewRequest, link_destination};
 use crate::gui::widgets::files_tree::{BuiltTree, TreeScope, TreeView, removal_text};
 use crate::inspect::carve::{CarveError, CarveReport, CarveTarget};
+use crate::inspect::diff::Side;
 use crate::model::{EntryKind, LayerStatus, normalize_path};
 use crate::oci::LayerInfo;
 use crate::output::{escape_control, human_size};
@@ -575,13 +576,21 @@ impl LayerslayerApp {
     /// Makes the preview follow the Files tree's selection: a new selection cancels the fetch
     /// of the last one, and its own starts once it has been still for [`DEBOUNCE`].
     pub(super) fn follow_selection(&mut self, ctx: &egui::Context) {
-        if self.tab != super::CentralTab::Files {
-            return;
-        }
-        let key = self.tree.selected().map(|path| PreviewKey {
-            view: self.view,
-            path: path.to_owned(),
-        });
+        let key = match self.tab {
+            super::CentralTab::Files => self.tree.selected().map(|path| PreviewKey {
+                view: self.view,
+                path: path.to_owned(),
+                compared: None,
+            }),
+            super::CentralTab::Compare => {
+                self.compare.selected_file().map(|(path, side)| PreviewKey {
+                    view: TreeChoice::Merged,
+                    path,
+                    compared: Some(side),
+                })
+            }
+            _ => return,
+        };
         if key.as_ref() != self.preview.wanted.as_ref().map(|(key, _)| key) {
             self.preview.wanted = key.map(|key| (key, Instant::now()));
             // Cancels a stale fetch.
@@ -607,6 +616,10 @@ impl LayerslayerApp {
     /// Shows what the row `key` is, and starts fetching its content (at most `limit` bytes)
     /// when it is a file.
     pub(super) fn start_preview(&mut self, key: PreviewKey, limit: u64, ctx: &egui::Context) {
+        if let Some(side) = key.compared {
+            self.start_compared_preview(key, side, limit, ctx);
+            return;
+        }
         let built = self.tree.built();
         let Some(node) = built.tree.find(&key.path) else {
             // Not in the tree (yet): nothing to show.
@@ -697,6 +710,64 @@ impl LayerslayerApp {
                 }
                 Err(error) => shown.content = Some(Err(error)),
             }
+        }
+        self.preview.shown = Some(shown);
+    }
+
+    /// Shows the Compare tree's file `key` (a regular file on `side`) and starts fetching its
+    /// content (at most `limit` bytes) from that image: B's source kept by the comparison, or
+    /// the app's image for A.
+    fn start_compared_preview(
+        &mut self,
+        key: PreviewKey,
+        side: Side,
+        limit: u64,
+        ctx: &egui::Context,
+    ) {
+        let mut shown = Shown {
+            key: key.clone(),
+            what: None,
+            follow: None,
+            content: None,
+        };
+        let Some((row, source_b, image_b)) = self.compare.row_of(&key.path) else {
+            return;
+        };
+        let image_a = self.image.as_ref();
+        let (entry, source, layers) = match side {
+            Side::A => (
+                row.a.as_ref(),
+                image_a.map(|image| &image.source),
+                image_a.map(|image| &image.info.layers),
+            ),
+            Side::B => (row.b.as_ref(), Some(source_b), Some(&image_b.layers)),
+        };
+        let request = entry.and_then(|entry| {
+            let layer = layers?.get(entry.layer)?.clone();
+            Some(PreviewRequest {
+                target: CarveTarget {
+                    path: key.path.clone(),
+                    layer,
+                    data_path: key.path.clone(),
+                    size: entry.size,
+                    // The layer's entries are not kept: stream it for the last version.
+                    occurrence: None,
+                },
+                limit,
+            })
+        });
+        let started = match (request, source) {
+            (Some(request), Some(source)) => PreviewJob::start(Arc::clone(source), request, ctx),
+            _ => Err("The layer of this entry is not known.".to_owned()),
+        };
+        self.preview.job = None;
+        self.preview.image_size = None;
+        match started {
+            Ok(job) => {
+                self.preview.job = Some(job);
+                self.preview.jobs_started += 1;
+            }
+            Err(error) => shown.content = Some(Err(error)),
         }
         self.preview.shown = Some(shown);
     }

@@ -808,7 +808,10 @@ impl eframe::App for LayerslayerApp {
                 .inner;
             self.run_actions(actions, &ctx);
         }
-        if self.tab == CentralTab::Files && self.image.is_some() && !self.peeked.is_empty() {
+        let beside_files =
+            self.tab == CentralTab::Files && self.image.is_some() && !self.peeked.is_empty();
+        let beside_compare = self.tab == CentralTab::Compare && self.compare.has_result();
+        if beside_files || beside_compare {
             if self.preview.focused {
                 let line = ui.text_style_height(&egui::TextStyle::Monospace) * 3.0;
                 let (scroll, leave) = preview_panel::preview_keys(&ctx, line, line * 10.0);

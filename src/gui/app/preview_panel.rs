@@ -1,4 +1,4 @@
-//! The preview pane beside the Files tree: the selected row's file (text with line numbers and
+//! The preview pane beside the Files tree (and the Compare tab's tree): the selected row's file (text with line numbers and
 //! highlighting, hex rows, or the image), or what a link, directory or whiteout is. The state
 //! ([`Preview`]) follows the selection with a debounce: a fetch starts only once the selection
 //! has been still for [`DEBOUNCE`], and a stale fetch is cancelled, so that holding ↓ through
@@ -13,6 +13,7 @@ use super::actions::Action;
 use crate::gui::jobs::PreviewJob;
 use crate::gui::preview::{HEX_ROW_BYTES, LOAD_ALL_LIMIT, PreviewBody, PreviewContent, hex_row};
 use crate::inspect::carve::CarvedFrom;
+use crate::inspect::diff::Side;
 use crate::output::{escape_control, human_size};
 
 /// How long the selection must stay on a row before its preview is fetched.
@@ -23,6 +24,9 @@ pub(super) const DEBOUNCE: Duration = Duration::from_millis(150);
 pub(super) struct PreviewKey {
     pub view: TreeChoice,
     pub path: String,
+    /// A row of the Compare tab's tree, and the image whose version is shown (`None`: the
+    /// Files tree's row).
+    pub compared: Option<Side>,
 }
 
 /// What the pane shows of the row previewed.
@@ -134,7 +138,7 @@ fn shown_ui(ui: &mut Ui, shown: Option<&Shown>, preview: &mut Preview) -> Option
             ui.colored_label(ui.visuals().error_fg_color, escape_control(error));
         }
         Some(Ok(content)) => {
-            if let Some(picked) = content_ui(ui, shown.key.view, content, preview) {
+            if let Some(picked) = content_ui(ui, &shown.key, content, preview) {
                 action = Some(picked);
             }
         }
@@ -145,14 +149,16 @@ fn shown_ui(ui: &mut Ui, shown: Option<&Shown>, preview: &mut Preview) -> Option
 /// The fetched content: whose version, what was fetched, then the body.
 fn content_ui(
     ui: &mut Ui,
-    view: TreeChoice,
+    key: &PreviewKey,
     content: &PreviewContent,
     preview_state: &mut Preview,
 ) -> Option<Action> {
     let mut action = None;
-    let version = match view {
-        TreeChoice::Merged => format!("Final version, from layer {}", content.layer),
-        TreeChoice::Layer(_) => format!("Layer {}'s version", content.layer),
+    let version = match (key.compared, key.view) {
+        (Some(Side::A), _) => format!("Image A's version, from layer {}", content.layer),
+        (Some(Side::B), _) => format!("Image B's version, from layer {}", content.layer),
+        (None, TreeChoice::Merged) => format!("Final version, from layer {}", content.layer),
+        (None, TreeChoice::Layer(_)) => format!("Layer {}'s version", content.layer),
     };
     let how = match content.from {
         Some(CarvedFrom::Toc) => "located by the layer's table of contents",
