@@ -12,7 +12,7 @@ use common::{Compression, TarItem, TestLayer};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use frames::step_until;
-use layerslayer::gui::{FixedSavePath, LayerslayerApp, TreeChoice};
+use layerslayer::gui::{LayerslayerApp, TreeChoice};
 use layerslayer::model::Change;
 
 const CONF_0: &str = "name = demo\nport = 80\nmode = slow\n";
@@ -59,25 +59,8 @@ fn peeked_app(dir: &std::path::Path) -> Harness<'static, LayerslayerApp> {
     ];
     let layout = dir.join("layout");
     write_single_image_layout(&layout, &layers);
-    let picker = FixedSavePath(dir.join("unused"));
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_eframe(move |_cc| LayerslayerApp::new_for_tests(None, Box::new(picker)));
-    harness.step();
-    frames::replace_text(
-        &mut harness,
-        "Image reference",
-        &layout.display().to_string(),
-    );
-    harness.key_press(egui::Key::Enter);
-    harness.step();
-    step_until(&mut harness, "the layout to open", |app| {
-        !app.is_busy() && app.layer_count() == 3
-    });
-    click(&mut harness, "Peek");
-    step_until(&mut harness, "the peek", |app| {
-        app.peek_finished() && !app.is_busy()
-    });
+    let mut harness = frames::app_with_image(&layout.display().to_string(), dir.join("unused"), 3);
+    frames::peek(&mut harness);
     harness
 }
 

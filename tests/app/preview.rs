@@ -15,7 +15,7 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use frames::step_until;
-use layerslayer::gui::{FixedSavePath, LayerslayerApp};
+use layerslayer::gui::LayerslayerApp;
 
 /// Files in the `many` directory, for holding ↓.
 const MANY: usize = 120;
@@ -59,25 +59,8 @@ fn peeked_app(dir: &std::path::Path) -> Harness<'static, LayerslayerApp> {
         &layout,
         &[TestLayer::new(&items, Compression::Gzip, "files")],
     );
-    let picker = FixedSavePath(dir.join("unused"));
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_eframe(move |_cc| LayerslayerApp::new_for_tests(None, Box::new(picker)));
-    harness.step();
-    frames::replace_text(
-        &mut harness,
-        "Image reference",
-        &layout.display().to_string(),
-    );
-    harness.key_press(egui::Key::Enter);
-    harness.step();
-    step_until(&mut harness, "the layout to open", |app| {
-        !app.is_busy() && app.layer_count() == 1
-    });
-    click(&mut harness, "Peek");
-    step_until(&mut harness, "the peek", |app| {
-        app.peek_finished() && !app.is_busy()
-    });
+    let mut harness = frames::app_with_image(&layout.display().to_string(), dir.join("unused"), 1);
+    frames::peek(&mut harness);
     harness
 }
 
@@ -289,17 +272,7 @@ fn compare_tree_selection_previews_image_b_version() {
     let dir = tempfile::tempdir().expect("tempdir");
     let image_a = notes_layout(&dir.path().join("a"), "old line of A\n");
     let image_b = notes_layout(&dir.path().join("b"), "new line of B\nsecond\n");
-    let picker = FixedSavePath(dir.path().join("unused"));
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_eframe(move |_cc| LayerslayerApp::new_for_tests(None, Box::new(picker)));
-    harness.step();
-    frames::replace_text(&mut harness, "Image reference", &image_a);
-    harness.key_press(egui::Key::Enter);
-    harness.step();
-    step_until(&mut harness, "the layout to open", |app| {
-        !app.is_busy() && app.layer_count() == 1
-    });
+    let mut harness = frames::app_with_image(&image_a, dir.path().join("unused"), 1);
     harness.get_by_role_and_label(Role::Tab, "Compare").click();
     harness.step();
     harness.run();

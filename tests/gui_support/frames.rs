@@ -52,6 +52,35 @@ pub fn replace_text(harness: &mut Harness<'_, LayerslayerApp>, field: &str, text
     harness.step();
 }
 
+/// The app (automatic peeks off, saves going to `unused`) with `image` typed in and opened:
+/// returns once its `layers` layers are listed.
+pub fn app_with_image(
+    image: &str,
+    unused: std::path::PathBuf,
+    layers: usize,
+) -> Harness<'static, LayerslayerApp> {
+    let picker = layerslayer::gui::FixedSavePath(unused);
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |_cc| LayerslayerApp::new_for_tests(None, Box::new(picker)));
+    harness.step();
+    replace_text(&mut harness, "Image reference", image);
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    step_until(&mut harness, "the image to open", |app| {
+        !app.is_busy() && app.layer_count() == layers
+    });
+    harness
+}
+
+/// Presses Peek and waits until every layer is read.
+pub fn peek(harness: &mut Harness<'_, LayerslayerApp>) {
+    click(harness, "Peek");
+    step_until(harness, "the peek", |app| {
+        app.peek_finished() && !app.is_busy()
+    });
+}
+
 /// Clicks the widget labelled `label`, and lets the app react to it.
 pub fn click(harness: &mut Harness<'_, LayerslayerApp>, label: &str) {
     harness.get_by_label(label).click();
