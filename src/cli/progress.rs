@@ -1,7 +1,15 @@
 //! Progress on stderr: one bar per layer, refreshed from the layers' counters.
 
+use std::io::{self, IsTerminal as _};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use crate::cancel::CancelToken;
+use crate::layer::list::ListingOptions;
+use crate::layer::parallel::{ReadProgress, default_concurrency, read_listings};
+use crate::model::LayerListing;
+use crate::source::ImageSource;
 
 use crate::layer::stream::PeekProgress;
 use crate::oci::LayerInfo;
@@ -58,4 +66,46 @@ impl ProgressBars {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Reads `layers` as [`read_listings`] does, `jobs` at once (default: the cores), with
+/// progress bars on stderr when it is a terminal and `quiet` is not set; `on_layer` hears each
+/// layer's listing as it ends. The one loop behind `analyze`, `log`, `diff` and `index`.
+pub(crate) fn read_with_bars(
+    source: &dyn ImageSource,
+    layers: &[LayerInfo],
+    options: ListingOptions<'_>,
+    jobs: Option<u16>,
+    quiet: bool,
+    cancel: &CancelToken,
+    on_layer: &mut dyn FnMut(&LayerListing),
+) -> Vec<LayerListing> {
+    let progress: Vec<Arc<PeekProgress>> = layers.iter().map(|_| Arc::default()).collect();
+    let bars = (!quiet && io::stderr().is_terminal()).then(|| ProgressBars::new(layers));
+    let concurrency = jobs.map_or_else(default_concurrency, usize::from);
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        if let Some(bars) = &bars {
+            scope.spawn(|| bars.tick_until(&finished, &progress));
+        }
+        let listings = read_listings(
+            source,
+            layers,
+            options,
+            concurrency,
+            &progress,
+            cancel,
+            &mut |event| {
+                let ReadProgress::LayerDone(position, listing) = event else {
+                    return;
+                };
+                if let Some(bars) = &bars {
+                    bars.finish(position);
+                }
+                on_layer(listing);
+            },
+        );
+        finished.store(true, Ordering::Relaxed);
+        listings
+    })
 }

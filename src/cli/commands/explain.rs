@@ -1,9 +1,7 @@
 //! The commands that explain an image rather than list it: `config`, `analyze` (with its CI
 //! gate) and `diff`.
 
-use std::io::{self, IsTerminal, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, Write};
 
 use serde::Serialize;
 
@@ -13,15 +11,13 @@ use crate::cli::commands::{open, open_with};
 use crate::cli::exit::{
     Failure, exit_code, listings_exit_code, statuses_exit_code, stdout_failure,
 };
-use crate::cli::progress::ProgressBars;
+use crate::cli::progress::read_with_bars;
 use crate::inspect::analysis::{Analysis, GateRules, analyze};
 use crate::inspect::diff::{
     CompareImage, CompareReader, Comparison, ReadRequest, compare_images, summarize, write_diff_csv,
 };
 use crate::layer::cache::ListingCache;
 use crate::layer::list::{ContentNeed, ListingOptions};
-use crate::layer::parallel::{ReadProgress, default_concurrency, read_listings};
-use crate::layer::stream::PeekProgress;
 use crate::model::{Change, LayerListing};
 use crate::oci::manifest::Platform;
 use crate::oci::{ImageInfo, LayerInfo};
@@ -420,46 +416,29 @@ pub(crate) fn read_layers(
     cache: Option<&ListingCache>,
     cancel: &CancelToken,
 ) -> Vec<LayerListing> {
-    let progress: Vec<Arc<PeekProgress>> = layers.iter().map(|_| Arc::default()).collect();
-    let bars = (!args.quiet && io::stderr().is_terminal()).then(|| ProgressBars::new(layers));
     let options = ListingOptions {
         cache,
         use_toc: false,
         content: ContentNeed::Required,
     };
-    let concurrency = args.jobs.map_or_else(default_concurrency, usize::from);
-    let finished = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        if let Some(bars) = &bars {
-            scope.spawn(|| bars.tick_until(&finished, &progress));
-        }
-        let listings = read_listings(
-            source,
-            layers,
-            options,
-            concurrency,
-            &progress,
-            cancel,
-            &mut |event| {
-                let ReadProgress::LayerDone(position, listing) = event else {
-                    return;
-                };
-                if let Some(bars) = &bars {
-                    bars.finish(position);
-                }
-                if let Some(message) = listing.result.status.problem() {
-                    eprintln!(
-                        "warning: layer {} ({}): {}",
-                        listing.layer.index,
-                        listing.layer.short_digest(),
-                        escape_control(message)
-                    );
-                }
-            },
-        );
-        finished.store(true, Ordering::Relaxed);
-        listings
-    })
+    read_with_bars(
+        source,
+        layers,
+        options,
+        args.jobs,
+        args.quiet,
+        cancel,
+        &mut |listing| {
+            if let Some(message) = listing.result.status.problem() {
+                eprintln!(
+                    "warning: layer {} ({}): {}",
+                    listing.layer.index,
+                    listing.layer.short_digest(),
+                    escape_control(message)
+                );
+            }
+        },
+    )
 }
 
 /// How `diff` reads the layers a comparison needs: [`read_layers`] with its options.

@@ -1,18 +1,14 @@
 //! `index IMAGE...` fills the search index; `search PATTERN` asks it which images hold a path.
 
-use std::io::{self, IsTerminal, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cancel::CancelToken;
 use crate::cli::args::{IndexArgs, SearchArgs};
 use crate::cli::commands::open_with;
 use crate::cli::exit::{Failure, exit_code, stdout_failure};
-use crate::cli::progress::ProgressBars;
+use crate::cli::progress::read_with_bars;
 use crate::layer::list::{ContentNeed, ListingOptions};
-use crate::layer::parallel::{ReadProgress, default_concurrency, read_listings};
-use crate::layer::stream::PeekProgress;
 use crate::oci::LayerInfo;
 use crate::oci::reference::ImageReference;
 use crate::output::{escape_control, human_size, neutralize_formula};
@@ -246,49 +242,33 @@ fn index_one(
         .filter(|layer| !index.holds_layer(layer.digest()))
         .cloned()
         .collect();
-    let progress: Vec<Arc<PeekProgress>> = missing.iter().map(|_| Arc::default()).collect();
-    let bars = (!args.quiet && io::stderr().is_terminal()).then(|| ProgressBars::new(&missing));
     let options = ListingOptions {
         cache: Some(index.cache()),
         use_toc: !args.no_toc,
         content: ContentNeed::Skip,
     };
-    let concurrency = args.jobs.map_or_else(default_concurrency, usize::from);
-    let finished = AtomicBool::new(false);
     let mut problems = Vec::new();
     let mut bytes = 0u64;
-    std::thread::scope(|scope| {
-        if let Some(bars) = &bars {
-            scope.spawn(|| bars.tick_until(&finished, &progress));
-        }
-        read_listings(
-            opened.source.as_ref(),
-            &missing,
-            options,
-            concurrency,
-            &progress,
-            cancel,
-            &mut |event| {
-                let ReadProgress::LayerDone(position, listing) = event else {
-                    return;
-                };
-                if let Some(bars) = &bars {
-                    bars.finish(position);
-                }
-                bytes += listing.result.bytes_read;
-                let digest = listing.layer.digest();
-                if let Some(problem) = listing.result.status.problem() {
-                    problems.push(format!("layer {}: {problem}", listing.layer.index));
-                } else if let Err(error) = index.add_layer(digest, &listing.entries) {
-                    problems.push(format!(
-                        "layer {}: could not be indexed: {error}",
-                        listing.layer.index
-                    ));
-                }
-            },
-        );
-        finished.store(true, Ordering::Relaxed);
-    });
+    read_with_bars(
+        opened.source.as_ref(),
+        &missing,
+        options,
+        args.jobs,
+        args.quiet,
+        cancel,
+        &mut |listing| {
+            bytes += listing.result.bytes_read;
+            let digest = listing.layer.digest();
+            if let Some(problem) = listing.result.status.problem() {
+                problems.push(format!("layer {}: {problem}", listing.layer.index));
+            } else if let Err(error) = index.add_layer(digest, &listing.entries) {
+                problems.push(format!(
+                    "layer {}: could not be indexed: {error}",
+                    listing.layer.index
+                ));
+            }
+        },
+    );
     if !problems.is_empty() {
         return Err(Failure::new(
             exit_code::INCOMPLETE,
