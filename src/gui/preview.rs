@@ -13,6 +13,7 @@ use egui_extras::syntax_highlighting::{CodeTheme, SyntectSettings, highlight_wit
 
 use crate::cancel::CancelToken;
 use crate::inspect::carve::{self, CarveError, CarveTarget, CarvedFrom};
+use crate::model::Entry;
 use crate::source::ImageSource;
 
 /// How much of a file the preview fetches at first: 1 MiB.
@@ -31,6 +32,27 @@ pub struct PreviewRequest {
     pub target: CarveTarget,
     /// At most this many bytes.
     pub limit: u64,
+    /// The entries of the target's layer, when the app holds them: the worker finds in them
+    /// which entry holds the data (the target's `occurrence`), off the UI thread.
+    pub layer_entries: Option<Vec<Arc<Vec<Entry>>>>,
+}
+
+/// Which entry of `data_path` holds the data that the layer's last entry for `path` has
+/// (counting `data_path`'s entries from 1, up to that entry): what an extractor leaves.
+/// `path` is `data_path` for a file, the link for a hardlink. `None` when `path` has no entry
+/// in `batches`.
+fn occurrence_of(batches: &[Arc<Vec<Entry>>], path: &str, data_path: &str) -> Option<usize> {
+    let mut seen = 0;
+    let mut at_last = None;
+    for entry in batches.iter().flat_map(|batch| batch.iter()) {
+        if *entry.path == *data_path {
+            seen += 1;
+        }
+        if *entry.path == *path {
+            at_last = Some(seen);
+        }
+    }
+    at_last.filter(|&count| count > 0)
 }
 
 /// What the preview shows of a file.
@@ -111,7 +133,13 @@ pub fn load_preview(
     cancel: &CancelToken,
     fetched: &Arc<AtomicU64>,
 ) -> Result<PreviewContent, CarveError> {
-    let target = &request.target;
+    let mut target = request.target.clone();
+    if target.occurrence.is_none()
+        && let Some(batches) = &request.layer_entries
+    {
+        target.occurrence = occurrence_of(batches, &target.path, &target.data_path);
+    }
+    let target = &target;
     let cap = usize::try_from(request.limit).unwrap_or(usize::MAX);
     let mut out = CappedWriter {
         bytes: Vec::with_capacity(cap.min(usize::try_from(target.size).unwrap_or(cap))),
@@ -366,6 +394,28 @@ pub fn hex_row(bytes: &[u8], row: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_data_is_in_the_entry_an_extractor_leaves() {
+        use crate::model::EntryKind;
+        let batches = vec![
+            Arc::new(vec![
+                Entry::new("etc/app.conf", EntryKind::File, 1),
+                Entry::new("etc/link", EntryKind::Hardlink, 0),
+            ]),
+            Arc::new(vec![
+                Entry::new("etc/app.conf", EntryKind::File, 2),
+                Entry::new("etc/app.conf", EntryKind::File, 3),
+            ]),
+        ];
+        assert_eq!(
+            occurrence_of(&batches, "etc/app.conf", "etc/app.conf"),
+            Some(3)
+        );
+        // A hardlink shares the version its target had when the link was made.
+        assert_eq!(occurrence_of(&batches, "etc/link", "etc/app.conf"), Some(1));
+        assert_eq!(occurrence_of(&batches, "etc/none", "etc/none"), None);
+    }
 
     #[test]
     fn links_resolve_relative_to_their_directory() {

@@ -689,16 +689,16 @@ impl LayerslayerApp {
         self.preview.job = None;
         self.preview.image_size = None;
         if let (Some(data_path), Some(image)) = (data_path, &self.image) {
-            let occurrence = peeked.and_then(|peeked| peeked.occurrence_of(&key.path, &data_path));
             let request = layer.map(|layer| PreviewRequest {
                 target: CarveTarget {
                     path: key.path.clone(),
                     layer,
                     data_path,
                     size,
-                    occurrence,
+                    occurrence: None,
                 },
                 limit,
+                layer_entries: peeked.map(|peeked| peeked.batches.clone()),
             });
             let started = request
                 .ok_or_else(|| "The layer of this entry is not among the peeked ones.".to_owned())
@@ -754,6 +754,7 @@ impl LayerslayerApp {
                     occurrence: None,
                 },
                 limit,
+                layer_entries: None,
             })
         });
         let started = match (request, source) {

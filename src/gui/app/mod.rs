@@ -155,24 +155,6 @@ struct PeekedLayer {
 }
 
 impl PeekedLayer {
-    /// Which entry of `data_path` holds the data that the layer's last entry for `path` has
-    /// (counting `data_path`'s entries from 1, up to that entry): what an extractor leaves.
-    /// `path` is `data_path` for a file, the link for a hardlink. `None` when `path` has no
-    /// entry here.
-    fn occurrence_of(&self, path: &str, data_path: &str) -> Option<usize> {
-        let mut seen = 0;
-        let mut at_last = None;
-        for entry in self.batches.iter().flat_map(|batch| batch.iter()) {
-            if *entry.path == *data_path {
-                seen += 1;
-            }
-            if *entry.path == *path {
-                at_last = Some(seen);
-            }
-        }
-        at_last.filter(|&count| count > 0)
-    }
-
     /// The layer and its entries so far, for background work (no entry is copied).
     fn to_entries(&self) -> LayerEntries {
         LayerEntries {
