@@ -792,7 +792,15 @@ impl eframe::App for LayerslayerApp {
         }
         let beside_files =
             self.tab == CentralTab::Files && self.image.is_some() && !self.peeked.is_empty();
-        let beside_compare = self.tab == CentralTab::Compare && self.compare.has_result();
+        // In Compare the pane opens once a row is previewed: the comparison's table needs the
+        // width until then.
+        let beside_compare = self.tab == CentralTab::Compare
+            && self.compare.has_result()
+            && self
+                .preview
+                .shown
+                .as_ref()
+                .is_some_and(|shown| shown.key.compared.is_some());
         if beside_files || beside_compare {
             if self.preview.focused {
                 let line = ui.text_style_height(&egui::TextStyle::Monospace) * 3.0;
