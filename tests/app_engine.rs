@@ -3,27 +3,17 @@
 
 #[path = "common/mod.rs"]
 mod common;
+// Shared with the app tests; this binary uses a part of it.
+#[allow(dead_code)]
+#[path = "gui_support/frames.rs"]
+mod frames;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use layerslayer::gui::{FixedSavePath, LayerslayerApp};
 
 use common::podman::{Podman, build_image};
-
-fn step_until(
-    harness: &mut Harness<'_, LayerslayerApp>,
-    what: &str,
-    done: impl Fn(&Harness<'_, LayerslayerApp>) -> bool,
-) {
-    for _ in 0..20_000 {
-        if done(harness) {
-            return;
-        }
-        harness.step();
-        std::thread::yield_now();
-    }
-    panic!("gave up waiting for {what}");
-}
+use frames::{replace_text, step_until};
 
 #[test]
 fn engine_images_are_listed_filtered_and_opened() {
@@ -48,8 +38,8 @@ fn engine_images_are_listed_filtered_and_opened() {
     harness.step();
     harness.get_by_label("Engine images…").click();
     harness.step();
-    step_until(&mut harness, "the engine's list", |h| {
-        !h.state().is_listing_engine_images()
+    step_until(&mut harness, "the engine's list", |app| {
+        !app.is_listing_engine_images()
     });
     harness.run_steps(2);
     // (a window's first frames may lay it out twice: any match counts)
@@ -95,11 +85,24 @@ fn engine_images_are_listed_filtered_and_opened() {
         .expect("row")
         .click();
     harness.step();
-    step_until(&mut harness, "the image to open", |h| {
-        !h.state().is_busy() && h.state().layer_count() == 4
+    step_until(&mut harness, "the image to open", |app| {
+        !app.is_busy() && app.layer_count() == 4
     });
     assert!(
         harness.query_all_by_label("Filter").next().is_none(),
         "the window closes when an image opens"
     );
+
+    // A bare name typed in (no registry written) is looked for in the engine first: with no
+    // network here, only the engine can answer for `other:2`.
+    for (typed, layers) in [("demo", 3), ("other:2", 4)] {
+        replace_text(&mut harness, "Image reference", typed);
+        harness.key_press(egui::Key::Enter);
+        harness.step();
+        step_until(&mut harness, typed, |app| {
+            !app.is_busy() && (app.layer_count() == layers || app.last_error().is_some())
+        });
+        assert_eq!(harness.state().last_error(), None, "{typed}");
+        assert_eq!(harness.state().layer_count(), layers, "{typed}");
+    }
 }

@@ -194,7 +194,9 @@ fn resolve(
             ..ClientOptions::default()
         },
     };
-    let location = Location::parse(&request.reference).map_err(|e| fail(e, &request, None))?;
+    let location = Location::parse(&request.reference)
+        .map_err(|e| fail(e, &request, None))?
+        .engine_first();
     let OpenedImage { source, info } = open_location(&location, &options, cancel)
         .map_err(|e| fail(e, &request, Some(&location)))?;
     let first_look = rule.judge(&location, &info);

@@ -448,6 +448,21 @@ impl std::fmt::Debug for EngineSource {
     }
 }
 
+/// Whether a local engine (Docker's sockets, then Podman's) answers and holds `image`.
+/// No engine, a refused socket, a slow one (over 2 s) or an unknown name all say no, so
+/// that the caller goes on to the registry.
+pub fn holds_image(image: &str) -> bool {
+    let Ok(api) = EngineApi::find(EngineKind::Any) else {
+        return false;
+    };
+    let url = format!("http://localhost/images/{}/json", encode_name(image));
+    api.http
+        .get(&url)
+        .timeout(std::time::Duration::from_secs(2))
+        .send()
+        .is_ok_and(|response| response.status().is_success())
+}
+
 impl EngineSource {
     /// Finds the engine's socket and the image `image` (a name or an id) in it; returns the
     /// source and the reference of its manifest.

@@ -22,7 +22,7 @@ use crate::oci::manifest::Platform;
 use crate::oci::reference::ImageReference;
 use crate::source::archive::ArchiveBytes;
 use crate::source::demo::{DEMO_NAME, open_demo};
-use crate::source::engine::{EngineKind, EngineSource};
+use crate::source::engine::{EngineKind, EngineSource, holds_image};
 use crate::source::local::{LocalFormat, LocalSource};
 use crate::source::registry::{ClientOptions, RegistryClient};
 use crate::source::resolve_image;
@@ -135,6 +135,23 @@ impl Location {
                 kind: EngineKind::Any,
                 image: text.trim().to_owned(),
             },
+            other => other,
+        }
+    }
+
+    /// A bare name (no registry written: `myapp`, `team/app:1`) that a local Docker or Podman
+    /// engine holds is read from the engine, as `docker run` looks locally first; anything
+    /// else stays as it is. Asks the engine over its socket: call it off the UI thread.
+    pub fn engine_first(self) -> Self {
+        match self {
+            Self::Registry(reference)
+                if !reference.registry_written() && holds_image(reference.as_typed()) =>
+            {
+                Self::Engine {
+                    kind: EngineKind::Any,
+                    image: reference.as_typed().to_owned(),
+                }
+            }
             other => other,
         }
     }

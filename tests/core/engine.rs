@@ -97,6 +97,8 @@ fn engine_images_list_exactly_as_their_saved_archives_do() {
             vec!["--engine", "layers:1"],
             [("DOCKER_HOST", host.as_str())],
         ),
+        // A bare name (no registry written) is looked for in the engine first.
+        (vec!["layers:1"], [("CONTAINER_HOST", host.as_str())]),
     ] {
         let mut all = vec!["--no-cache"];
         all.extend(&args);

@@ -36,9 +36,11 @@ pub(crate) fn open_with(
     cancel: &CancelToken,
 ) -> Result<OpenedImage, Failure> {
     let mut location = Location::parse(image).map_err(|e| Failure::opening(&e, None))?;
-    if access.engine {
-        location = location.in_engine(image);
-    }
+    location = if access.engine {
+        location.in_engine(image)
+    } else {
+        location.engine_first()
+    };
     let registry = match &location {
         Location::Registry(reference) => Some(reference.registry().to_owned()),
         _ => None,
