@@ -94,6 +94,17 @@ impl From<JobPanicked> for FetchError {
     }
 }
 
+impl From<String> for FetchError {
+    /// A failure no login can help with.
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            request: None,
+            login_needed: None,
+        }
+    }
+}
+
 impl From<FetchError> for String {
     fn from(error: FetchError) -> Self {
         error.message
@@ -741,7 +752,7 @@ impl CompareProgress {
 
 /// A comparison of image A with image B running on a worker thread, and how it is going;
 /// dropping it cancels it.
-pub type CompareJob = Job<Result<CompareResult, String>, CompareProgress>;
+pub type CompareJob = Job<Result<CompareResult, FetchError>, CompareProgress>;
 
 impl CompareJob {
     /// Opens image B, reads the layers of A not peeked yet and the layers of B that A does
@@ -756,7 +767,7 @@ impl CompareJob {
 fn compare(
     request: CompareRequest,
     worker: &Worker<CompareProgress>,
-) -> Result<CompareResult, String> {
+) -> Result<CompareResult, FetchError> {
     let CompareRequest {
         image_b,
         source_a,
@@ -795,7 +806,7 @@ fn compare(
         &mut reader,
         worker.cancel_token(),
     )
-    .map_err(|cancelled| cancelled.to_string())?;
+    .map_err(|cancelled| FetchError::from(cancelled.to_string()))?;
     let tree = diff_tree(&comparison.rows);
     let notes = comparison.incomplete_notes();
     let Comparison {

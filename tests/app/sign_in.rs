@@ -208,3 +208,67 @@ fn remember_stores_the_login_or_says_why_it_cannot() {
     assert!(harness.state().signed_in_registries().is_empty());
     assert!(nodes_showing(&harness, PASSWORD).is_empty());
 }
+
+/// The Compare tab's image B on a registry that wants a login: the same form opens, and the
+/// comparison runs by itself once signed in.
+#[test]
+fn compare_with_a_refused_image_asks_for_a_login_and_compares_once_signed_in() {
+    let registry = TestRegistry::start_with(RegistryAuth::Htpasswd {
+        username: USER.into(),
+        password: PASSWORD.into(),
+    });
+    let image = push_sample_image(&registry, "private/b", "v1");
+    let mut harness = app_harness();
+    harness.step();
+    open(&mut harness, "demo");
+    assert_eq!(harness.state().layer_count(), 3);
+    harness.get_by_role_and_label(Role::Tab, "Compare").click();
+    harness.run();
+    frames::replace_text(&mut harness, "Compare with", &image.reference);
+    harness
+        .get_by_role_and_label(Role::Button, "Compare")
+        .click();
+    harness.step();
+    step_until(&mut harness, "the refusal", |app| !app.is_comparing());
+    let host = harness
+        .state()
+        .sign_in_registry()
+        .expect("the sign-in form is open")
+        .to_owned();
+    assert!(image.reference.starts_with(&host), "{host}");
+    assert_eq!(harness.state().compare_error(), None, "the form says it");
+    assert!(
+        harness
+            .state()
+            .status_message()
+            .contains("sign in to compare"),
+        "{}",
+        harness.state().status_message()
+    );
+
+    // A wrong password keeps the form open and says so; the right one compares.
+    harness.step();
+    type_into_focus(&mut harness, USER);
+    harness.key_press(egui::Key::Tab);
+    harness.step();
+    type_into_focus(&mut harness, "wrong-password");
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    step_until(&mut harness, "the refusal of the login", |app| {
+        !app.is_signing_in() && !app.is_comparing()
+    });
+    let refusal = harness.state().sign_in_error().expect("said").to_owned();
+    assert!(refusal.contains("refused"), "{refusal}");
+    assert_eq!(harness.state().compare_summary(), None);
+
+    type_into_focus(&mut harness, PASSWORD);
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    step_until(&mut harness, "the comparison", |app| {
+        !app.is_comparing() && app.compare_summary().is_some()
+    });
+    assert_eq!(harness.state().sign_in_registry(), None, "the form closed");
+    assert_eq!(harness.state().compare_error(), None);
+    assert_eq!(harness.state().signed_in_registries(), vec![host]);
+    assert!(nodes_showing(&harness, PASSWORD).is_empty());
+}

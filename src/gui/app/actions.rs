@@ -9,7 +9,7 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 use super::dialogs::DialogChoice;
 use super::history_panel::History;
 use super::save_prompt::{FileToSave, SavePrompt, SavePurpose, suggested_path};
-use super::sign_in::SignIn;
+use super::sign_in::Retry;
 use super::{CentralTab, LayerslayerApp, PeekedLayer, SaveInProgress, TreeChoice};
 use crate::gui::jobs::{
     CarveJob, CompareRequest, FetchJob, FetchRequest, FirstLookRule, PeekJob, VersionDiffJob,
@@ -199,11 +199,11 @@ impl LayerslayerApp {
             }
             Action::StartCompare => {
                 self.compare.platform_b = None;
-                self.start_compare(ctx);
+                self.start_compare(None, ctx);
             }
             Action::PickComparePlatform(platform) => {
                 self.compare.platform_b = Some(platform);
-                self.start_compare(ctx);
+                self.start_compare(None, ctx);
             }
             Action::FollowLink(path) => self.tree.reveal(&path),
             Action::ShowHistory(path) => self.show_history(path),
@@ -250,11 +250,20 @@ impl LayerslayerApp {
             Action::SignIn => self.sign_in(ctx),
             Action::CancelSignIn => {
                 if let Some(form) = self.sign_in.take() {
-                    self.fetch = None;
-                    self.status = format!(
-                        "Not signed in: {} was not opened.",
-                        escape_control(&form.request.reference)
-                    );
+                    let reference = escape_control(&form.request.reference);
+                    self.status = match form.retry {
+                        Retry::Open => {
+                            self.fetch = None;
+                            format!("Not signed in: {reference} was not opened.")
+                        }
+                        Retry::Compare => {
+                            self.compare.cancel();
+                            self.compare.fail(format!(
+                                "Not signed in: {reference} needs a login to be compared."
+                            ));
+                            format!("Not signed in: {reference} was not compared.")
+                        }
+                    };
                 }
             }
             Action::SignOut(registry) => self.sign_out(&registry),
@@ -263,11 +272,24 @@ impl LayerslayerApp {
         }
     }
 
-    /// Retries the refused fetch with the login typed in the sign-in form.
+    /// Retries the refused fetch or comparison with the login typed in the sign-in form.
     fn sign_in(&mut self, ctx: &egui::Context) {
-        let Some((request, _)) = self.sign_in.as_mut().and_then(SignIn::attempt) else {
+        let Some(form) = self.sign_in.as_mut() else {
             return;
         };
+        let retry = form.retry;
+        let Some((request, credential)) = form.attempt() else {
+            return;
+        };
+        if retry == Retry::Compare {
+            self.start_compare(Some(credential), ctx);
+            if let Some(error) = self.compare.error().map(str::to_owned)
+                && let Some(form) = &mut self.sign_in
+            {
+                form.failed(&error);
+            }
+            return;
+        }
         self.start_fetch(request, ctx);
         if let Some(error) = self.error.take()
             && let Some(form) = &mut self.sign_in
@@ -351,7 +373,8 @@ impl LayerslayerApp {
 
     /// Starts comparing the image on screen (A) with the one the Compare tab names (B), on
     /// B's chosen platform or else A's.
-    fn start_compare(&mut self, ctx: &egui::Context) {
+    /// `credential`: the login for B's registry (`None`: this session's, if any).
+    fn start_compare(&mut self, credential: Option<Credential>, ctx: &egui::Context) {
         let Some(image) = &self.image else {
             return;
         };
@@ -368,7 +391,7 @@ impl LayerslayerApp {
             .or_else(|| image.info.platform.clone());
         let request = CompareRequest {
             image_b: FetchRequest {
-                credential: self.session_login(&reference),
+                credential: credential.or_else(|| self.session_login(&reference)),
                 reference,
                 platform,
                 insecure: self.insecure,

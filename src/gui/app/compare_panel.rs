@@ -6,7 +6,7 @@ use std::sync::Arc;
 use egui::{Key, RichText, Ui};
 
 use super::actions::Action;
-use crate::gui::jobs::{CompareJob, CompareRequest, CompareResult};
+use crate::gui::jobs::{CompareJob, CompareRequest, CompareResult, FetchError, FetchRequest};
 use crate::gui::widgets::compare_tree::DiffView;
 use crate::inspect::diff::{DiffRow, DiffSummary, Side};
 use crate::model::{Change, EntryKind};
@@ -135,26 +135,22 @@ impl CompareState {
         self.shown.is_some()
     }
 
-    /// Takes a finished comparison; returns the status line to show, if one ended.
-    pub fn poll(&mut self) -> Option<String> {
+    /// Takes a finished comparison, if one ended: the status line to show and the request
+    /// for B that worked (with its login), or why it failed, left for the caller to show
+    /// (a refused login may rather open the sign-in form).
+    pub fn poll(&mut self) -> Option<Result<(String, FetchRequest), FetchError>> {
         let result = self.job.as_mut()?.take_outcome()?;
         self.job = None;
-        match result {
-            Ok(result) => {
-                let status = format!(
-                    "Compared with {}: {} paths differ.",
-                    escape_control(&result.request_b.reference),
-                    result.rows.len()
-                );
-                self.shown = Some(shown_of(result));
-                Some(status)
-            }
-            Err(error) => {
-                let status = "The comparison failed; see the Compare tab.".to_owned();
-                self.error = Some(error);
-                Some(status)
-            }
-        }
+        Some(result.map(|result| {
+            let status = format!(
+                "Compared with {}: {} paths differ.",
+                escape_control(&result.request_b.reference),
+                result.rows.len()
+            );
+            let request_b = result.request_b.clone();
+            self.shown = Some(shown_of(result));
+            (status, request_b)
+        }))
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::actions::registry_of;
 use super::preview_panel::{DEBOUNCE, PreviewKey, Shown};
-use super::sign_in::SignIn;
+use super::sign_in::{Retry, SignIn};
 use super::{AnalysisShown, LayerslayerApp, LoadedImage, SaveInProgress, TreeChoice};
 use crate::gui::jobs::{
     AnalysisJob, ChangeSummaryJob, FetchError, FetchJob, FetchRequest, FetchedImage, FirstLook,
@@ -101,27 +101,7 @@ impl LayerslayerApp {
     /// A fetch failed: a registry that wants a login gets the sign-in form (again, saying
     /// the login was refused, when it was the form's); any other failure is shown.
     fn fetch_failed(&mut self, error: FetchError) {
-        if let (Some(registry), Some(request)) = (error.login_needed, error.request) {
-            // A session login the registry refuses is forgotten.
-            if request.credential.is_some() {
-                self.logins.remove(&registry);
-            }
-            match &mut self.sign_in {
-                Some(form) if form.registry == registry && form.trying => form.refused(),
-                _ => {
-                    self.sign_in = Some(SignIn::new(
-                        registry.clone(),
-                        FetchRequest {
-                            credential: None,
-                            ..*request
-                        },
-                    ));
-                }
-            }
-            self.status = format!(
-                "{} needs a login: sign in to open the image.",
-                escape_control(&registry)
-            );
+        if self.ask_for_login(&error, Retry::Open) {
             return;
         }
         if let Some(form) = &mut self.sign_in
@@ -133,6 +113,38 @@ impl LayerslayerApp {
         eprintln!("error: {}", escape_control(&error.message));
         self.error = Some(error.message);
         self.status = "The image could not be opened.".into();
+    }
+
+    /// When `error` is a registry's refusal for want of a login (or of the right one), opens
+    /// the sign-in form to `retry` with a login (or says the form's login was refused);
+    /// returns whether it did.
+    fn ask_for_login(&mut self, error: &FetchError, retry: Retry) -> bool {
+        let (Some(registry), Some(request)) = (&error.login_needed, &error.request) else {
+            return false;
+        };
+        // A session login the registry refuses is forgotten.
+        if request.credential.is_some() {
+            self.logins.remove(registry);
+        }
+        match &mut self.sign_in {
+            Some(form) if form.registry == *registry && form.trying => form.refused(),
+            _ => {
+                let request = FetchRequest {
+                    credential: None,
+                    ..(**request).clone()
+                };
+                self.sign_in = Some(SignIn::new(registry.clone(), request, retry));
+            }
+        }
+        self.status = format!(
+            "{} needs a login: sign in to {}.",
+            escape_control(registry),
+            match retry {
+                Retry::Open => "open the image",
+                Retry::Compare => "compare with the image",
+            }
+        );
+        true
     }
 
     /// Peeks the image just opened when its layers are cheap, saying so; else says why it
@@ -526,10 +538,31 @@ impl LayerslayerApp {
         }
     }
 
-    /// Takes a finished comparison.
+    /// Takes a finished comparison. A registry that refused B for want of a login gets the
+    /// sign-in form, which compares again once signed in.
     pub(super) fn poll_compare(&mut self) {
-        if let Some(status) = self.compare.poll() {
-            self.status = status;
+        match self.compare.poll() {
+            None => {}
+            Some(Ok((status, request_b))) => {
+                self.status = status;
+                match self.signed_in(&request_b) {
+                    Some(Ok(note)) => self.status = format!("{note} {}", self.status),
+                    Some(Err(error)) => self.error = Some(error),
+                    None => {}
+                }
+            }
+            Some(Err(error)) => {
+                if self.ask_for_login(&error, Retry::Compare) {
+                    return;
+                }
+                if let Some(form) = &mut self.sign_in
+                    && form.trying
+                {
+                    form.failed(&error.message);
+                }
+                self.compare.fail(error.message);
+                self.status = "The comparison failed; see the Compare tab.".into();
+            }
         }
     }
 }

@@ -19,6 +19,8 @@ pub(super) struct SignIn {
     pub registry: String,
     /// The request to retry with the login.
     pub request: FetchRequest,
+    /// What the request was for.
+    pub retry: Retry,
     /// The user name as typed.
     pub username: String,
     /// The password or token as typed (masked on screen).
@@ -33,6 +35,15 @@ pub(super) struct SignIn {
     pub trying: bool,
 }
 
+/// What a sign-in retries once the login is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Retry {
+    /// Opening the image.
+    Open,
+    /// Comparing the image on screen with this one (the Compare tab's image B).
+    Compare,
+}
+
 /// The form's text fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
@@ -41,11 +52,13 @@ enum Field {
 }
 
 impl SignIn {
-    /// The form for `registry`, which refused `request`; the user field takes the keys.
-    pub fn new(registry: String, request: FetchRequest) -> Self {
+    /// The form for `registry`, which refused `request` (made to `retry`); the user field
+    /// takes the keys.
+    pub fn new(registry: String, request: FetchRequest, retry: Retry) -> Self {
         Self {
             registry,
             request,
+            retry,
             username: String::new(),
             password: String::new(),
             remember: false,
