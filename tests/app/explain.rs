@@ -481,8 +481,14 @@ fn compare_tab_diffs_the_demo_with_an_image_sharing_two_layers() {
     assert!(harness.state_mut().visible_compare_rows().len() > 2);
     harness.run();
 
-    // A path image A has jumps to A's files: the layer its version comes from.
+    // A click selects the row; a path image A has jumps from the row's context menu to A's
+    // files: the layer its version comes from.
     click(&mut harness, "demo-app");
+    assert_eq!(harness.state().current_tab(), CentralTab::Compare);
+    harness.get_by_label("demo-app").click_secondary();
+    harness.step();
+    harness.step();
+    click(&mut harness, "Show in image A's files");
     assert_eq!(harness.state().current_tab(), CentralTab::Files);
     assert_eq!(harness.state().tree_choice(), TreeChoice::Layer(2));
     step_until(&mut harness, "the layer's tree", idle);

@@ -15,7 +15,7 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use frames::step_until;
-use layerslayer::gui::LayerslayerApp;
+use layerslayer::gui::{CentralTab, LayerslayerApp};
 
 /// Files in the `many` directory, for holding ↓.
 const MANY: usize = 120;
@@ -300,4 +300,19 @@ fn compare_tree_selection_previews_image_b_version() {
             .query_by_label_contains("Image B's version, from layer 0")
             .is_some()
     );
+    assert_eq!(
+        harness.state().current_tab(),
+        CentralTab::Compare,
+        "a click selects; it does not leave the comparison"
+    );
+
+    // The row's context menu shows the path in image A's files (once A is peeked).
+    frames::peek(&mut harness);
+    harness.get_by_label("notes.txt").click_secondary();
+    harness.step();
+    harness.step();
+    click(&mut harness, "Show in image A's files");
+    harness.run();
+    assert_eq!(harness.state().current_tab(), CentralTab::Files);
+    assert_eq!(harness.state().selected_tree_path(), Some("a/notes.txt"));
 }

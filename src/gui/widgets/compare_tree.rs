@@ -86,7 +86,7 @@ impl DiffRows {
 
 impl TreeRows for DiffRows {
     type Payload = usize;
-    /// Image A's layer holding a clicked path, and the path: to show in A's files.
+    /// Image A's layer holding a path, and the path: to show in A's files.
     type Action = (usize, String);
 
     const LOOK: TreeLook = TreeLook {
@@ -145,7 +145,7 @@ impl TreeRows for DiffRows {
     fn tooltip_ui(&self, ui: &mut Ui, id: NodeId, path: &str) {
         row_details(ui, path, self.diff(id));
         if self.in_a(id) {
-            ui.label(RichText::new("Click to show it in image A's files.").weak());
+            ui.label(RichText::new("Right-click to show it in image A's files.").weak());
         }
     }
 
@@ -154,14 +154,18 @@ impl TreeRows for DiffRows {
         !self.tree.children(id).is_empty()
     }
 
-    /// Paths image A has can be shown in its files.
-    fn name_clickable(&self, id: NodeId) -> bool {
+    /// Paths image A has can be shown in its files, from the row's context menu (a click
+    /// only selects the row, which the preview then shows).
+    fn has_context_menu(&self, id: NodeId) -> bool {
         self.in_a(id)
     }
 
-    fn clicked(&self, id: NodeId) -> Option<(usize, String)> {
+    fn context_menu_ui(&self, ui: &mut Ui, id: NodeId) -> Option<(usize, String)> {
         let a = self.diff(id)?.a.as_ref()?;
-        Some((a.layer, self.tree.path(id)))
+        ui.button("Show in image A's files")
+            .on_hover_text("Open the Files tab at this path, in the layer of A that holds it")
+            .clicked()
+            .then(|| (a.layer, self.tree.path(id)))
     }
 
     fn empty_text(&self) -> Option<&'static str> {

@@ -167,14 +167,6 @@ pub trait TreeRows {
     fn has_toggle(&self, id: NodeId) -> bool {
         self.tree().is_dir(id)
     }
-    /// Whether the name of node `id` can be clicked (else it only shows a tooltip).
-    fn name_clickable(&self, _id: NodeId) -> bool {
-        true
-    }
-    /// What a click on the name of node `id` asks for (besides selecting its row).
-    fn clicked(&self, _id: NodeId) -> Option<Self::Action> {
-        None
-    }
     /// Whether the row of node `id` has a context menu.
     fn has_context_menu(&self, _id: NodeId) -> bool {
         false
@@ -784,10 +776,7 @@ impl<R: TreeRows> PathTreeView<R> {
                 };
                 match row_ui(ui, &self.data, &columns, id, &style) {
                     Some(RowClick::Toggle) => clicked = Some((id, Some(!is_open))),
-                    Some(RowClick::Select) => {
-                        clicked = Some((id, None));
-                        action = self.data.clicked(id);
-                    }
+                    Some(RowClick::Select) => clicked = Some((id, None)),
                     Some(RowClick::Action(picked)) => action = Some(picked),
                     None => {}
                 }
@@ -890,18 +879,12 @@ fn row_ui<R: TreeRows>(
             if style.selected {
                 name = name.strong();
             }
-            let clickable = data.name_clickable(id);
-            let sense = if clickable {
-                Sense::click()
-            } else {
-                Sense::hover()
-            };
             let label = egui::Label::new(name)
                 .selectable(false)
                 .truncate()
-                .sense(sense);
+                .sense(Sense::click());
             let response = ui_name.add(label);
-            if clickable && response.clicked() {
+            if response.clicked() {
                 let toggles = R::LOOK.name_toggles && has_toggle && style.can_toggle;
                 click = Some(if toggles {
                     RowClick::Toggle
