@@ -3,7 +3,7 @@
 //! installs Debian's podman; the tests run as root, with the vfs storage driver).
 
 use std::os::unix::net::UnixListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::common::podman::{Podman, build_image};
 
@@ -54,6 +54,23 @@ fn layers_of(json: &Value, with_digests: bool) -> Vec<(Value, Value, Value)> {
             )
         })
         .collect()
+}
+
+/// Every file under `dir`, recursively.
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }
 
 #[test]
@@ -114,9 +131,13 @@ fn engine_images_list_exactly_as_their_saved_archives_do() {
     // skips the cached layers as they pass by in the save stream.
     let cache = tempfile::tempdir().expect("cache dir");
     let cache_env = cache.path().display().to_string();
+    // Temporary files would land here: an engine peek writes none.
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let scratch_env = scratch.path().display().to_string();
     let envs = [
         ("CONTAINER_HOST", host.as_str()),
         ("XDG_CACHE_HOME", cache_env.as_str()),
+        ("TMPDIR", scratch_env.as_str()),
     ];
     let partial = peek_ok(&["--layers", "0,2", "podman:layers:1"], &envs);
     assert_eq!(partial["layers"].as_array().map(Vec::len), Some(2));
@@ -129,6 +150,16 @@ fn engine_images_list_exactly_as_their_saved_archives_do() {
         .map(|layer| layer["listed_from"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(from, ["cache", "blob", "cache", "blob"]);
+    // Nothing on disk but the listing cache: one listing per layer, no temporary file.
+    let written: Vec<PathBuf> = walk_files(cache.path());
+    assert_eq!(written.len(), 4, "{written:?}");
+    assert!(
+        written.iter().all(|file| file
+            .strip_prefix(cache.path())
+            .is_ok_and(|rel| rel.starts_with("layerslayer/listings"))),
+        "{written:?}"
+    );
+    assert_eq!(walk_files(scratch.path()), Vec::<PathBuf>::new());
 
     // An image the engine does not have: exit 4, named.
     let (code, _, stderr) = peek(&["podman:no-such-image:1"], &envs);
