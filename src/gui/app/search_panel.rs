@@ -627,7 +627,7 @@ impl LayerslayerApp {
 pub(super) fn search_tab_ui(ui: &mut Ui, tab: &mut SearchTab) -> Vec<Action> {
     let mut actions = Vec::new();
     let mut changed = false;
-    ui.horizontal_wrapped(|ui| {
+    ui.horizontal(|ui| {
         let label = ui.label("Search paths");
         changed |= ui
             .add(
@@ -640,13 +640,14 @@ pub(super) fn search_tab_ui(ui: &mut Ui, tab: &mut SearchTab) -> Vec<Action> {
         for kind in SearchKind::ALL {
             changed |= ui.radio_value(&mut tab.kind, kind, kind.title()).changed();
         }
-        ui.separator();
+    });
+    ui.horizontal(|ui| {
         let label = ui.label("In images");
         changed |= ui
             .add(
                 egui::TextEdit::singleline(&mut tab.image_filter)
-                    .hint_text("part of a reference")
-                    .desired_width(160.0),
+                    .hint_text("part of a reference (empty: all)")
+                    .desired_width(240.0),
             )
             .labelled_by(label.id)
             .on_hover_text("Only the images whose reference contains this")
@@ -705,12 +706,17 @@ fn results_ui(ui: &mut Ui, results: &SearchResults) -> Vec<Action> {
     let mut actions = Vec::new();
     let images = results.groups.len();
     let shown: usize = results.groups.iter().map(|g| g.hits.len()).sum();
+    let ms = results.took.as_secs_f64() * 1000.0;
     ui.label(format!(
-        "{} hit{} in {images} image{} · {:.0} ms{}",
+        "{} hit{} in {images} image{} · {}{}",
         results.hits,
         if results.hits == 1 { "" } else { "s" },
         if images == 1 { "" } else { "s" },
-        results.took.as_secs_f64() * 1000.0,
+        if ms < 10.0 {
+            format!("{ms:.1} ms")
+        } else {
+            format!("{ms:.0} ms")
+        },
         if shown < results.hits {
             format!(" (the first {shown} are listed)")
         } else {
@@ -843,7 +849,7 @@ fn index_section_ui(ui: &mut Ui, tab: &mut SearchTab) -> Vec<Action> {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            egui::ScrollArea::vertical()
+            egui::ScrollArea::both()
                 .id_salt("search-index-images")
                 .max_height(180.0)
                 .show(ui, |ui| {
@@ -852,21 +858,14 @@ fn index_section_ui(ui: &mut Ui, tab: &mut SearchTab) -> Vec<Action> {
                         .num_columns(7)
                         .show(ui, |ui| {
                             for heading in
-                                ["Image", "Platform", "Digest", "Seen", "Layers", "Paths", ""]
+                                ["", "Image", "Platform", "Layers", "Paths", "Seen", "Digest"]
                             {
                                 ui.strong(heading);
                             }
                             ui.end_row();
                             for image in &summary.images {
                                 let record = &image.record;
-                                ui.label(escape_control(&record.reference))
-                                    .on_hover_text(format!("read from: {}", record.source_kind));
-                                ui.label(record.platform.as_deref().unwrap_or("—"));
-                                ui.label(short_digest(&record.manifest_digest))
-                                    .on_hover_text(&record.manifest_digest);
-                                ui.label(ago(now.saturating_sub(record.seen)));
-                                ui.label(record.layers.len().to_string());
-                                ui.label(image.paths.to_string());
+                                // First, so that a long reference never pushes it out of sight.
                                 let forget = ui.button("Forget").on_hover_text(format!(
                                     "Take {} out of the index",
                                     escape_control(&record.reference)
@@ -891,6 +890,14 @@ fn index_section_ui(ui: &mut Ui, tab: &mut SearchTab) -> Vec<Action> {
                                         platform: record.platform.clone(),
                                     });
                                 }
+                                ui.label(escape_control(&record.reference))
+                                    .on_hover_text(format!("read from: {}", record.source_kind));
+                                ui.label(record.platform.as_deref().unwrap_or("—"));
+                                ui.label(record.layers.len().to_string());
+                                ui.label(image.paths.to_string());
+                                ui.label(ago(now.saturating_sub(record.seen)));
+                                ui.label(short_digest(&record.manifest_digest))
+                                    .on_hover_text(&record.manifest_digest);
                                 ui.end_row();
                             }
                         });
