@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 pub use app::{
     CentralTab, DialogChoice, FileDialogs, FixedChoice, FixedSavePath, LayerslayerApp,
-    NativeFileDialogs, TreeChoice,
+    NativeFileDialogs, SearchKind, TreeChoice,
 };
 pub use widgets::files_tree::{TreeAction, TreeView};
 pub use widgets::tree_view::{SortKey, TreeSort};

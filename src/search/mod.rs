@@ -18,6 +18,7 @@
 //! May import [`crate::layer`] (the listing cache), [`crate::model`] (entries, the merged
 //! filesystem), [`crate::oci`] and [`crate::source`].
 
+mod manage;
 mod pattern;
 mod store;
 
@@ -29,6 +30,7 @@ use serde::Serialize;
 
 use crate::layer::cache::ListingCache;
 use crate::model::{Entry, EntryKind, MergedFilesystem};
+pub use manage::{IndexSummary, IndexedImage};
 pub use pattern::{Pattern, PatternError};
 use store::{DAMAGED_SUFFIX, Store};
 pub use store::{ImageRecord, LayerRows, Row, StoreError};

@@ -113,6 +113,21 @@ impl Pattern {
         })
     }
 
+    /// The path `path` exactly (a leading `/` is ignored: indexed paths have none).
+    pub fn exact(path: &str) -> Result<Self, PatternError> {
+        let body = path.trim_start_matches('/');
+        if body.is_empty() {
+            return Err(PatternError("an empty path names no file".to_owned()));
+        }
+        let matcher = regex::bytes::Regex::new(&format!("^{}$", regex::escape(body)))
+            .map_err(|e| PatternError(format!("bad path {path:?}: {e}")))?;
+        Ok(Self {
+            text: path.to_owned(),
+            literal: body.as_bytes().to_vec(),
+            matcher: Some(matcher),
+        })
+    }
+
     /// Paths the regex (Rust `regex` syntax) matches anywhere; anchor it with `^…$` to match
     /// whole paths.
     pub fn regex(text: &str) -> Result<Self, PatternError> {
@@ -177,6 +192,10 @@ mod tests {
         let error = Pattern::regex("lib(ssl").expect_err("unclosed group");
         assert!(error.to_string().contains("bad regex"), "{error}");
         assert!(Pattern::substring("").is_err());
+        let e = Pattern::exact("/etc/a[1].conf").expect("exact");
+        assert!(matches(&e, "etc/a[1].conf"));
+        assert!(!matches(&e, "etc/a[1].conf.bak"));
+        assert!(!matches(&e, "x/etc/a[1].conf"));
         let r = Pattern::regex(r"log4j-core-2\.1[0-6]").expect("regex");
         assert!(matches(&r, "opt/app/log4j-core-2.14.1.jar"));
         assert!(!matches(&r, "opt/app/log4j-core-2.17.1.jar"));

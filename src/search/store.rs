@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Entry, EntryKind};
 
-const MAGIC: &[u8] = b"LSSEARCH1\n";
+pub(crate) const MAGIC: &[u8] = b"LSSEARCH1\n";
 const RECORD: usize = 13;
 const LAYER_SUFFIX: &str = ".paths";
 const IMAGE_SUFFIX: &str = ".json";

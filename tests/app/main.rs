@@ -16,4 +16,5 @@ mod history;
 mod preview;
 mod save_prompt;
 mod screenshot;
+mod search;
 mod sign_in;

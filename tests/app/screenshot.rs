@@ -249,3 +249,92 @@ fn export_without_a_file_dialog_under_xvfb() {
     assert!(text.lines().count() > 10, "the demo's rows:\n{text}");
     eprintln!("exported through the in-window prompt to {}", csv.display());
 }
+
+/// The Search tab in the real window on a first launch (the demo, no network, an empty cache
+/// in the script's private home): the demo's automatic peek and image B's record both images
+/// in the index; typing a part of a path lists the hits by image; "What is indexed" lists
+/// them; a hit clicked shows its file in Files, where the preview says where else it is.
+#[test]
+fn the_search_tab_under_xvfb() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshot-search-b");
+    std::fs::remove_dir_all(&dir).ok();
+    let image_b = demo_b::write_demo_b(&dir.join("image-b"));
+    let shots: Vec<PathBuf> = [
+        "tab-search.png",
+        "tab-search-index.png",
+        "tab-search-hit.png",
+    ]
+    .into_iter()
+    .map(screenshot_path)
+    .collect();
+    let shot = |index: usize| format!("shot {}\n", shots[index].display());
+
+    // The layout's app has an index of its own, filled the same way as the window's.
+    let cache = layerslayer::layer::cache::ListingCache::open(dir.join("listings"), 1 << 30)
+        .expect("listing cache");
+    let index = layerslayer::search::SearchIndex::open(dir.join("search"), cache.clone())
+        .expect("search index");
+    let picker = FixedSavePath(std::env::temp_dir().join("unused.csv"));
+    let harness = Harness::builder()
+        .with_size(WINDOW_SIZE)
+        .build_eframe(move |_cc| {
+            LayerslayerApp::with_recent(Vec::new(), Box::new(picker))
+                .with_listing_cache(Some(cache))
+                .with_search_index(Some(index))
+        });
+    let mut layout = Layout { harness };
+    layout.settle("the demo image to open");
+    let mut steps = layout.click(Role::TextInput, "Image reference");
+    // Then wait for the window to come to rest: the demo's platform row goes once image B
+    // (one platform) is open, and the tab row moves up.
+    let opened = screenshot_path("search-opened-b.png");
+    steps += &format!(
+        "key ctrl+a\ntype {image_b}\nkey Return\nblur\nshot {}\nfocus\n",
+        opened.display()
+    );
+    crate::frames::replace_text(&mut layout.harness, "Image reference", &image_b);
+    layout.harness.key_press(egui::Key::Enter);
+    layout.harness.step();
+    layout.settle("image B to open");
+    steps += &layout.tab(CentralTab::Search);
+    steps += &layout.click(Role::TextInput, "Search paths");
+    steps += "type os-release\nblur\n";
+    layout
+        .harness
+        .get_by_role_and_label(Role::TextInput, "Search paths")
+        .type_text("os-release");
+    crate::frames::step_until(&mut layout.harness, "the search", |app| {
+        !app.is_working_on_index() && app.search_groups().is_some_and(|g| g.len() == 2)
+    });
+    layout.settle("the hits");
+    steps += &shot(0);
+    let header = layout
+        .harness
+        .get_by_label("What is indexed")
+        .rect()
+        .center();
+    layout.harness.get_by_label("What is indexed").click();
+    layout.harness.step();
+    layout.settle("the index summary");
+    steps += &format!("focus\nclick {} {}\n", header.x.round(), header.y.round());
+    steps += &shot(1);
+    // The demo's final version of the file (its group comes second: "/…" sorts first).
+    let link = layout
+        .harness
+        .query_all_by_label("etc/os-release")
+        .nth(3)
+        .expect("four hits")
+        .rect()
+        .center();
+    steps += &format!("click {} {}\n", link.x.round(), link.y.round());
+    steps += &shot(2);
+
+    let screenshot = screenshot_path("search-first.png");
+    // The private home's cache, not the caller's: the index starts empty.
+    let (success, log) =
+        run_screenshot_steps_without("-", &screenshot, &steps, &["XDG_CACHE_HOME"], None);
+    assert!(success, "steps:\n{steps}\n{log}");
+    for shot in &shots {
+        assert_png(shot);
+    }
+}

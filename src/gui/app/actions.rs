@@ -22,6 +22,7 @@ use crate::oci::LayerInfo;
 use crate::oci::manifest::Platform;
 use crate::output::escape_control;
 use crate::output::{self, Destination};
+use crate::search::Hit;
 use crate::source::ImageSource;
 use crate::source::demo::DEMO_NAME;
 use crate::source::open::Location;
@@ -121,6 +122,19 @@ pub(super) enum Action {
     ShowRegistries,
     /// Open the Settings window.
     ShowSettings,
+    /// A Search tab hit clicked: open its image and show the file in Files.
+    OpenHit(Box<Hit>),
+    /// Search this exact path in the Search tab ("seen in N other images").
+    SearchPath(String),
+    /// Take one image out of the search index.
+    ForgetImage {
+        /// Its reference, as indexed.
+        reference: String,
+        /// Its platform, when it came from a multi-platform index.
+        platform: Option<String>,
+    },
+    /// Empty the search index (confirmed in the Search tab).
+    ClearIndex,
 }
 
 /// The action of a keyboard shortcut pressed this frame, consuming the shortcut.
@@ -191,6 +205,16 @@ impl LayerslayerApp {
             Action::ShowAbout => self.show_about = true,
             Action::ShowEngineImages => self.engine_panel.show(ctx),
             Action::ShowTab(tab) => self.tab = tab,
+            Action::OpenHit(hit) => self.open_hit(*hit, ctx),
+            Action::SearchPath(path) => {
+                self.tab = CentralTab::Search;
+                self.search.search_path(&path);
+            }
+            Action::ForgetImage {
+                reference,
+                platform,
+            } => self.search.forget(reference, platform, ctx),
+            Action::ClearIndex => self.search.clear(ctx),
             Action::RevealPath { layer, path } => self.reveal_path(layer, &path),
             Action::SelectLayer(index) => self.select_layer(index),
             Action::PeekWholeLayers => {
@@ -327,7 +351,7 @@ impl LayerslayerApp {
 
     /// Switches to the Files tab showing `path` in the tree of layer `layer` (by index), or of
     /// the final filesystem.
-    fn reveal_path(&mut self, layer: Option<usize>, path: &str) {
+    pub(super) fn reveal_path(&mut self, layer: Option<usize>, path: &str) {
         let view = match layer {
             None => TreeChoice::Merged,
             Some(index) => match self.peeked.iter().position(|p| p.layer.index == index) {

@@ -252,7 +252,7 @@ impl LayerslayerApp {
         }
     }
 
-    pub(super) fn poll_peek(&mut self) {
+    pub(super) fn poll_peek(&mut self, ctx: &egui::Context) {
         let Some(job) = &self.peek else {
             return;
         };
@@ -269,6 +269,7 @@ impl LayerslayerApp {
             self.summaries_stale = true;
             self.analysis_stale = true;
             self.status = self.peek_summary();
+            self.record_peek_in_index(ctx);
         }
     }
 

@@ -22,6 +22,7 @@ mod layers_panel;
 mod logic;
 mod preview_panel;
 mod save_prompt;
+mod search_panel;
 mod settings;
 mod sign_in;
 mod status_bar;
@@ -41,6 +42,8 @@ pub use self::dialogs::{DialogChoice, FileDialogs, FixedChoice, FixedSavePath, N
 use self::history_panel::History;
 use self::preview_panel::Preview;
 use self::save_prompt::SavePrompt;
+pub use self::search_panel::SearchKind;
+use self::search_panel::SearchTab;
 use self::settings::Settings;
 use self::sign_in::{LoginRow, SignIn};
 use self::tree_panel::TreePanel;
@@ -57,6 +60,7 @@ use crate::layer::cache::ListingCache;
 use crate::layer::stream::PeekProgress;
 use crate::model::{Change, LayerListing, LayerResult, LayerStatus, ListedFrom};
 use crate::oci::{ImageInfo, LayerInfo};
+use crate::search::{Hit, SearchIndex};
 use crate::source::ImageSource;
 use crate::source::demo::DEMO_NAME;
 use crate::source::registry::Credential;
@@ -89,11 +93,22 @@ pub enum CentralTab {
     Config,
     /// The differences between the final filesystems of this image and another.
     Compare,
+    /// Every indexed image searched for a path; what the index holds.
+    Search,
 }
 
 impl CentralTab {
     /// Every tab, in the order of the tab row.
-    pub const ALL: [Self; 4] = [Self::Files, Self::Analysis, Self::Config, Self::Compare];
+    pub const ALL: [Self; 5] = [
+        Self::Files,
+        Self::Analysis,
+        Self::Config,
+        Self::Compare,
+        Self::Search,
+    ];
+
+    /// The tabs shown before an image is open (Files then says how to open one).
+    const WITHOUT_IMAGE: [Self; 2] = [Self::Files, Self::Search];
 
     /// The tab's title.
     pub fn title(self) -> &'static str {
@@ -102,6 +117,7 @@ impl CentralTab {
             Self::Analysis => "Analysis",
             Self::Config => "Config",
             Self::Compare => "Compare",
+            Self::Search => "Search",
         }
     }
 
@@ -119,6 +135,9 @@ impl CentralTab {
             }
             Self::Compare => {
                 "The paths that differ between this image's final filesystem and another's"
+            }
+            Self::Search => {
+                "Which indexed images hold a path, in which layer; what the search index holds"
             }
         }
     }
@@ -291,6 +310,10 @@ pub struct LayerslayerApp {
     show_registries: bool,
     /// Why the peek running or shown was started automatically, if it was.
     auto_peek_reason: Option<String>,
+    /// The Search tab and the search index.
+    search: SearchTab,
+    /// A search hit clicked: shown in Files once its image is open and peeked.
+    pending_reveal: Option<Hit>,
 }
 
 impl LayerslayerApp {
@@ -309,6 +332,7 @@ impl LayerslayerApp {
             ..Self::with_recent(recent, Box::new(NativeFileDialogs))
         }
         .with_listing_cache(ListingCache::open_default())
+        .with_search_index(SearchIndex::open_default())
     }
 
     /// The app remembering `recent` references. On a first launch (nothing remembered) it
@@ -396,6 +420,8 @@ impl LayerslayerApp {
             sign_in: None,
             show_registries: false,
             auto_peek_reason: None,
+            search: SearchTab::default(),
+            pending_reveal: None,
         }
     }
 
@@ -403,6 +429,13 @@ impl LayerslayerApp {
     /// complete ones are stored.
     pub fn with_listing_cache(mut self, cache: Option<ListingCache>) -> Self {
         self.cache = cache.map(Arc::new);
+        self
+    }
+
+    /// Searches `index` in the Search tab, and records there every image whose layers are
+    /// all peeked completely (`None`: no Search tab content, nothing recorded).
+    pub fn with_search_index(mut self, index: Option<SearchIndex>) -> Self {
+        self.search = SearchTab::new(index);
         self
     }
 
@@ -546,6 +579,68 @@ impl LayerslayerApp {
         self.peeked
             .get(position)
             .map_or(0, |layer| layer.entry_count)
+    }
+
+    /// The Search tab's hits by image, for the query on screen: reference, platform and hit
+    /// count (`None` before its search ended, or when it failed).
+    pub fn search_groups(&self) -> Option<Vec<(String, Option<String>, usize)>> {
+        let results = self.search.results()?.as_ref().ok()?;
+        Some(
+            results
+                .groups
+                .iter()
+                .map(|group| (group.image.clone(), group.platform.clone(), group.total))
+                .collect(),
+        )
+    }
+
+    /// The message the Search tab shows instead of hits (a bad pattern, an unreadable
+    /// index), for the query on screen.
+    pub fn search_error(&self) -> Option<&str> {
+        self.search.results()?.as_ref().err().map(String::as_str)
+    }
+
+    /// True while the Search tab searches, or waits for the query to stay still.
+    pub fn is_searching(&self) -> bool {
+        self.search.is_searching()
+    }
+
+    /// True while anything runs on the search index: a search, reading what it holds, a
+    /// forget or clear, recording a peeked image, a "seen in" count.
+    pub fn is_working_on_index(&self) -> bool {
+        self.search.is_working()
+    }
+
+    /// The images the index holds as the Search tab last read them (`reference` or
+    /// `reference [platform]`); `None` before it was read.
+    pub fn indexed_images(&self) -> Option<Vec<String>> {
+        let summary = self.search.summary.as_ref()?.as_ref().ok()?;
+        Some(
+            summary
+                .images
+                .iter()
+                .map(|image| match &image.record.platform {
+                    Some(platform) => format!("{} [{platform}]", image.record.reference),
+                    None => image.record.reference.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    /// In how many other indexed images the previewed file's path is, once counted.
+    pub fn seen_in_other_images(&self) -> Option<usize> {
+        let image = self.image.as_ref()?;
+        let path = &self.preview.shown.as_ref()?.key.path;
+        self.search
+            .known_seen(&image.info.manifest_digest, path)?
+            .as_ref()
+            .ok()
+            .copied()
+    }
+
+    /// The Search tab's query, and how it is read.
+    pub fn search_query(&self) -> (&str, SearchKind) {
+        (&self.search.query, self.search.kind)
     }
 
     /// The registry the sign-in form asks a login for, while it is open.
@@ -710,7 +805,7 @@ impl LayerslayerApp {
 impl eframe::App for LayerslayerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll_fetch(ctx);
-        self.poll_peek();
+        self.poll_peek(ctx);
         self.poll_save();
         self.refresh_tree(ctx);
         self.refresh_summaries(ctx);
@@ -718,6 +813,7 @@ impl eframe::App for LayerslayerApp {
         self.poll_compare();
         self.poll_preview();
         self.poll_version_diff();
+        self.poll_search(ctx);
         if self.is_busy() || self.preview.is_running() || self.is_comparing_versions() {
             ctx.request_repaint_after(BUSY_REPAINT);
         }
@@ -808,11 +904,20 @@ impl eframe::App for LayerslayerApp {
                 self.preview.scroll_by += scroll;
                 self.preview.focused &= !leave;
             }
+            let seen = match (&self.image, &self.preview.shown) {
+                (Some(image), Some(shown))
+                    if self.tab == CentralTab::Files && shown.key.compared.is_none() =>
+                {
+                    self.search
+                        .seen_line(&image.info.manifest_digest, &shown.key.path, &ctx)
+                }
+                _ => None,
+            };
             let action = egui::Panel::right("preview")
                 .resizable(true)
                 .default_size(360.0)
                 .show(ui, |ui| {
-                    preview_panel::preview_panel_ui(ui, &mut self.preview)
+                    preview_panel::preview_panel_ui(ui, &mut self.preview, seen)
                 })
                 .inner;
             self.run_actions(action, &ctx);
@@ -859,7 +964,15 @@ impl LayerslayerApp {
     /// The central area: how to start before an image is open, then the tab row and the tab.
     fn central_ui(&mut self, ui: &mut Ui) -> Vec<Action> {
         let Some(image) = &self.image else {
-            return tree_panel::tree_panel_ui(
+            let mut actions: Vec<Action> = tab_row_ui(ui, self.tab, &CentralTab::WITHOUT_IMAGE)
+                .into_iter()
+                .collect();
+            ui.separator();
+            if self.tab == CentralTab::Search {
+                actions.extend(search_panel::search_tab_ui(ui, &mut self.search));
+                return actions;
+            }
+            actions.extend(tree_panel::tree_panel_ui(
                 ui,
                 TreePanel {
                     has_image: false,
@@ -869,9 +982,12 @@ impl LayerslayerApp {
                     peeking: false,
                     building_tree: false,
                 },
-            );
+            ));
+            return actions;
         };
-        let mut actions: Vec<Action> = tab_row_ui(ui, self.tab).into_iter().collect();
+        let mut actions: Vec<Action> = tab_row_ui(ui, self.tab, &CentralTab::ALL)
+            .into_iter()
+            .collect();
         ui.separator();
         let peeking = self.peek.is_some();
         match self.tab {
@@ -912,16 +1028,19 @@ impl LayerslayerApp {
                     &mut self.compare,
                 ));
             }
+            CentralTab::Search => {
+                actions.extend(search_panel::search_tab_ui(ui, &mut self.search));
+            }
         }
         actions
     }
 }
 
 /// The row of tabs; returns the tab clicked, if another.
-fn tab_row_ui(ui: &mut Ui, current: CentralTab) -> Option<Action> {
+fn tab_row_ui(ui: &mut Ui, current: CentralTab, tabs: &[CentralTab]) -> Option<Action> {
     let mut action = None;
     ui.horizontal(|ui| {
-        for tab in CentralTab::ALL {
+        for &tab in tabs {
             let selected = tab == current;
             let response = ui
                 .selectable_label(selected, egui::RichText::new(tab.title()).heading())

@@ -10,6 +10,7 @@ use egui::{RichText, Ui};
 
 use super::TreeChoice;
 use super::actions::Action;
+use super::search_panel::SeenLine;
 use crate::gui::jobs::PreviewJob;
 use crate::gui::preview::{HEX_ROW_BYTES, LOAD_ALL_LIMIT, PreviewBody, PreviewContent, hex_row};
 use crate::inspect::carve::CarvedFrom;
@@ -69,7 +70,11 @@ impl Preview {
 }
 
 /// The pane.
-pub(super) fn preview_panel_ui(ui: &mut Ui, preview: &mut Preview) -> Option<Action> {
+pub(super) fn preview_panel_ui(
+    ui: &mut Ui,
+    preview: &mut Preview,
+    seen: Option<SeenLine>,
+) -> Option<Action> {
     // The pane keeps the width it was given (default or dragged): a panel shrinks to its
     // content otherwise, so the pane and every button in it would jump sideways from one
     // file to the next (a click aimed at "Follow link to …" then lands on the tree).
@@ -81,13 +86,18 @@ pub(super) fn preview_panel_ui(ui: &mut Ui, preview: &mut Preview) -> Option<Act
         }
     });
     let shown_slot = preview.shown.take();
-    let action = shown_ui(ui, shown_slot.as_ref(), preview);
+    let action = shown_ui(ui, shown_slot.as_ref(), preview, seen);
     preview.shown = shown_slot;
     action
 }
 
 /// The pane's content for `shown`.
-fn shown_ui(ui: &mut Ui, shown: Option<&Shown>, preview: &mut Preview) -> Option<Action> {
+fn shown_ui(
+    ui: &mut Ui,
+    shown: Option<&Shown>,
+    preview: &mut Preview,
+    seen: Option<SeenLine>,
+) -> Option<Action> {
     let mut action = None;
     let Some(shown) = shown else {
         ui.label(
@@ -106,6 +116,9 @@ fn shown_ui(ui: &mut Ui, shown: Option<&Shown>, preview: &mut Preview) -> Option
         )
         .truncate(),
     );
+    if let Some(seen) = seen {
+        action = seen_line_ui(ui, &shown.key.path, seen);
+    }
     if let Some(what) = &shown.what {
         ui.label(escape_control(what));
     }
@@ -144,6 +157,35 @@ fn shown_ui(ui: &mut Ui, shown: Option<&Shown>, preview: &mut Preview) -> Option
         }
     }
     action
+}
+
+/// In how many other indexed images the path is; a click searches it in the Search tab.
+fn seen_line_ui(ui: &mut Ui, path: &str, seen: SeenLine) -> Option<Action> {
+    match seen {
+        SeenLine::Counting => {
+            ui.label(RichText::new("Looking for it in the other indexed images…").weak());
+        }
+        SeenLine::Count(0) => {
+            ui.label(RichText::new("In no other indexed image").weak());
+        }
+        SeenLine::Count(count) => {
+            let text = format!(
+                "Seen in {count} other indexed image{}",
+                if count == 1 { "" } else { "s" }
+            );
+            if ui
+                .link(text)
+                .on_hover_text("Search this exact path in the Search tab")
+                .clicked()
+            {
+                return Some(Action::SearchPath(path.to_owned()));
+            }
+        }
+        SeenLine::Failed(error) => {
+            ui.label(RichText::new(escape_control(&error)).weak());
+        }
+    }
+    None
 }
 
 /// The fetched content: whose version, what was fetched, then the body.
