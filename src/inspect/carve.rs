@@ -483,7 +483,17 @@ impl CarveSearch<'_> {
             if cancel.is_cancelled() {
                 return Err(CarveError::Cancelled);
             }
-            match self.whole_layer_step(layer, &path, cancel, fetched, out)? {
+            let step = self.layer_step(
+                layer,
+                &path,
+                None,
+                u64::MAX,
+                cancel,
+                fetched,
+                out,
+                &mut |_, _| {},
+            )?;
+            match step {
                 Step::Carved(carved) => return Ok(*carved),
                 Step::Removes => {
                     return Err(CarveError::Removed {
@@ -507,14 +517,17 @@ impl CarveSearch<'_> {
         fetched: &Arc<AtomicU64>,
         out: &mut dyn Write,
     ) -> Result<(CarveTarget, CarveReport), CarveError> {
-        let path = normalize_path(path);
-        match self.whole_layer_step(layer, &path, cancel, fetched, out)? {
-            Step::Carved(carved) => Ok(*carved),
-            Step::Removes | Step::Absent => Err(CarveError::NotInLayer {
-                path,
-                layer: layer.index,
-            }),
-        }
+        // The layer alone, as if it were the image: a path it removes or lacks, it does not hold.
+        let carved = self.carve_path(std::slice::from_ref(layer), path, cancel, fetched, out);
+        carved.map_err(|error| match error {
+            CarveError::Removed { path, .. } | CarveError::NotFound(path) => {
+                CarveError::NotInLayer {
+                    path,
+                    layer: layer.index,
+                }
+            }
+            other => other,
+        })
     }
 
     /// Reads `layer`'s version of `path` into memory, at most `limit` bytes of it (the rest is
@@ -573,20 +586,6 @@ impl CarveSearch<'_> {
             bytes_fetched: fetched.load(Ordering::Relaxed),
             from,
         })
-    }
-
-    /// [`Self::layer_step`] for a carve that writes the whole file, with no entries at hand
-    /// and no one to tell where the bytes come from.
-    fn whole_layer_step(
-        &self,
-        layer: &LayerInfo,
-        path: &str,
-        cancel: &CancelToken,
-        fetched: &Arc<AtomicU64>,
-        out: &mut dyn Write,
-    ) -> Result<Step, CarveError> {
-        let cap = u64::MAX;
-        self.layer_step(layer, path, None, cap, cancel, fetched, out, &mut |_, _| {})
     }
 
     /// What `layer` gives for `path`; its data (at most `cap` bytes of a spooled version) is
