@@ -22,7 +22,9 @@ use serde::Serialize;
 use crate::cancel::CancelToken;
 use crate::layer::cache::ListingCache;
 use crate::layer::list::{ContentNeed, ListingOptions, list_layer_tapped};
-use crate::layer::stream::{Decoder, FileTap, PeekProgress, convert_entry};
+use crate::layer::stream::{
+    Decoder, FileData, FileTap, PeekProgress, Recorders, convert_entry, stream_layer_recording,
+};
 use crate::layer::tar::TarWalker;
 use crate::layer::toc::{self, CopyError, Toc};
 use crate::model::{Entry, EntryKind, LayerListing, normalize_path};
@@ -769,15 +771,16 @@ fn list_entries(
     cancel: &CancelToken,
     fetched: &Arc<AtomicU64>,
 ) -> Result<Vec<Entry>, CarveError> {
-    let progress = Arc::new(crate::layer::stream::PeekProgress::default());
+    let progress = Arc::new(PeekProgress::default());
     let mut entries = Vec::new();
-    let result = crate::layer::stream::stream_layer_with(
+    let result = stream_layer_recording(
         source,
         layer,
-        crate::layer::stream::FileData::Skip,
+        FileData::Skip,
         cancel,
         &progress,
         &mut |entry| entries.push(entry),
+        Recorders::default(),
     );
     fetched.fetch_add(result.bytes_read, Ordering::Relaxed);
     match result.status.problem() {
