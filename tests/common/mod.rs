@@ -2,6 +2,7 @@
 //! the tests themselves, and an in-process HTTP server for faults a real registry won't make.
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
+pub mod bench;
 pub mod deep;
 pub mod estargz;
 pub mod fault;
