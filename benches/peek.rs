@@ -17,8 +17,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::FakeRegistry;
+use common::bench::{push_tree_image, tree_layer};
 use common::fault::synthetic_big_layer;
-use common::images::{push_blob, push_manifest, sha256};
 
 struct Measurement {
     wall: Duration,
@@ -125,22 +125,7 @@ fn main() {
     let work = tempfile::tempdir().expect("tempdir");
     let blob_path = work.path().join("layer.tar.gz");
     println!("\n== real layer: {tree} as a gzip layer in docker-registry ==");
-    let status = Command::new("sh")
-        .args([
-            "-c",
-            &format!(
-                "tar -C / -cf - '{}' 2>/dev/null | gzip -6 > '{}'",
-                tree.trim_start_matches('/'),
-                blob_path.display()
-            ),
-        ])
-        .status()
-        .expect("tar | gzip");
-    assert!(
-        status.success() || blob_path.metadata().is_ok_and(|m| m.len() > 0),
-        "could not build the layer"
-    );
-    let blob = std::fs::read(&blob_path).expect("read layer");
+    let blob = tree_layer(&tree, &blob_path);
     let uncompressed = Command::new("sh")
         .args(["-c", &format!("gzip -dc '{}' | wc -c", blob_path.display())])
         .output()
@@ -156,29 +141,8 @@ fn main() {
     );
     let repo = "bench/real";
     let addr = registry.addr();
-    let digest = push_blob(&addr, &None, repo, &blob);
-    drop(blob);
-    let config = serde_json::to_vec(&serde_json::json!({
-        "created": "2024-01-01T00:00:00Z", "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": []}, "history": [{"created_by": format!("ADD {tree}"), "created": "2024-01-01T00:00:00Z"}],
-    }))
-    .expect("config");
-    push_blob(&addr, &None, repo, &config);
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": blob_path.metadata().map(|m| m.len()).unwrap_or(0)}],
-    }))
-    .expect("manifest");
-    push_manifest(
-        &addr,
-        &None,
-        repo,
-        "v1",
-        "application/vnd.oci.image.manifest.v1+json",
-        &manifest,
-    );
-    let reference = format!("{addr}/{repo}:v1");
+    let (reference, digests) = push_tree_image(&registry, repo, &[blob], &[tree.as_str()]);
+    let digest = digests.into_iter().next().expect("the layer's digest");
     let url = format!("http://{addr}/v2/{repo}/blobs/{digest}");
 
     let gnu = best_of(runs, || {

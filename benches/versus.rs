@@ -25,8 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::images::{push_blob, push_manifest, sha256};
-use serde_json::json;
+use common::bench::{push_tree_image, tree_layer};
 
 /// Wall time of a command with its output discarded; panics when it fails.
 fn time(command: &mut Command) -> Duration {
@@ -43,65 +42,6 @@ fn time(command: &mut Command) -> Duration {
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
-}
-
-/// A gzip layer (`tar | gzip -6`) of a system tree; returns the blob.
-fn layer_of(tree: &str, work: &Path) -> Vec<u8> {
-    let path = work.join("layer.tar.gz");
-    let status = Command::new("sh")
-        .args([
-            "-c",
-            &format!(
-                "tar -C / -cf - '{}' 2>/dev/null | gzip -6 > '{}'",
-                tree.trim_start_matches('/'),
-                path.display()
-            ),
-        ])
-        .status()
-        .expect("tar | gzip");
-    assert!(status.success() || path.metadata().is_ok_and(|m| m.len() > 0));
-    std::fs::read(&path).expect("read layer")
-}
-
-/// Pushes an image of `blobs` (gzip layers); returns its reference and the layer digests.
-fn push_image(
-    registry: &common::TestRegistry,
-    repo: &str,
-    blobs: &[Vec<u8>],
-    trees: &[&str],
-) -> (String, Vec<String>) {
-    let addr = registry.addr();
-    let digests: Vec<String> = blobs
-        .iter()
-        .map(|blob| push_blob(&addr, &None, repo, blob))
-        .collect();
-    let config = serde_json::to_vec(&json!({
-        "created": "2024-01-01T00:00:00Z", "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": digests},
-        "history": trees.iter().map(|t| json!({"created": "2024-01-01T00:00:00Z", "created_by": format!("ADD {t}")})).collect::<Vec<_>>(),
-    }))
-    .expect("config");
-    push_blob(&addr, &None, repo, &config);
-    let layers: Vec<_> = blobs
-        .iter()
-        .zip(&digests)
-        .map(|(blob, digest)| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": blob.len()}))
-        .collect();
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
-        "layers": layers,
-    }))
-    .expect("manifest");
-    push_manifest(
-        &addr,
-        &None,
-        repo,
-        "v1",
-        "application/vnd.oci.image.manifest.v1+json",
-        &manifest,
-    );
-    (format!("{addr}/{repo}:v1"), digests)
 }
 
 /// `skopeo copy` of `reference` into an OCI archive.
@@ -146,7 +86,7 @@ fn main() {
             } else if i > 0 && one_layer_only {
                 Vec::new()
             } else {
-                layer_of(t, work.path())
+                tree_layer(t, &work.path().join("layer.tar.gz"))
             }
         })
         .collect();
@@ -184,7 +124,7 @@ fn main() {
         "\n== one layer: {} ({rounds} alternating rounds) ==",
         trees[0]
     );
-    let (one, _) = push_image(&registry, "versus/one", &blobs[..1], &trees[..1]);
+    let (one, _) = push_tree_image(&registry, "versus/one", &blobs[..1], &trees[..1]);
     let one_archive = work.path().join("one.oci.tar");
     oci_archive(&one, &one_archive);
     let one_file = format!("oci-archive:{}", one_archive.display());
@@ -222,7 +162,7 @@ fn main() {
         trees.len(),
         trees.join(", ")
     );
-    let (image, digests) = push_image(&registry, "versus/image", &blobs, &trees);
+    let (image, digests) = push_tree_image(&registry, "versus/image", &blobs, &trees);
     let image_archive = work.path().join("image.oci.tar");
     oci_archive(&image, &image_archive);
     let mut times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();

@@ -8,12 +8,27 @@ mod common;
 #[path = "gui_support/frames.rs"]
 mod frames;
 
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
+use egui_kittest::{Harness, Node};
 use layerslayer::gui::{FixedSavePath, LayerslayerApp};
 
 use common::podman::{Podman, build_image};
 use frames::{replace_text, step_until};
+
+// A window's first frames may lay it out twice: any match counts.
+
+/// The first node labelled `label`.
+fn first_labelled<'h>(
+    harness: &'h Harness<'_, LayerslayerApp>,
+    label: &'h str,
+) -> Option<Node<'h>> {
+    harness.query_all_by_label(label).next()
+}
+
+/// Whether a node's value is `value`.
+fn shows_value(harness: &Harness<'_, LayerslayerApp>, value: &str) -> bool {
+    harness.query_all_by_value(value).next().is_some()
+}
 
 #[test]
 fn engine_images_are_listed_filtered_and_opened() {
@@ -42,46 +57,23 @@ fn engine_images_are_listed_filtered_and_opened() {
         !app.is_listing_engine_images()
     });
     harness.run_steps(2);
-    // (a window's first frames may lay it out twice: any match counts)
-    assert!(
-        harness
-            .query_all_by_value("2 of 2 images in Podman; click one to open it")
-            .next()
-            .is_some()
-    );
-    assert!(
-        harness
-            .query_all_by_label("localhost/other")
-            .next()
-            .is_some()
-    );
-    harness
-        .query_all_by_label("Filter")
-        .next()
-        .expect("filter")
-        .focus();
+    assert!(shows_value(
+        &harness,
+        "2 of 2 images in Podman; click one to open it"
+    ));
+    assert!(first_labelled(&harness, "localhost/other").is_some());
+    first_labelled(&harness, "Filter").expect("filter").focus();
     harness.step();
-    harness
-        .query_all_by_label("Filter")
-        .next()
+    first_labelled(&harness, "Filter")
         .expect("filter")
         .type_text("layers");
     harness.run_steps(2);
-    assert!(
-        harness
-            .query_all_by_value("1 of 2 images in Podman; click one to open it")
-            .next()
-            .is_some()
-    );
-    assert!(
-        harness
-            .query_all_by_label("localhost/other")
-            .next()
-            .is_none()
-    );
-    harness
-        .query_all_by_label("localhost/layers")
-        .next()
+    assert!(shows_value(
+        &harness,
+        "1 of 2 images in Podman; click one to open it"
+    ));
+    assert!(first_labelled(&harness, "localhost/other").is_none());
+    first_labelled(&harness, "localhost/layers")
         .expect("row")
         .click();
     harness.step();

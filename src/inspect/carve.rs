@@ -12,6 +12,7 @@
 //! the next read is the fast one. [`Version::First`] keeps the old early stop at the first
 //! entry, which is wrong for layers that repeat a path.
 
+use std::convert::Infallible;
 use std::io::{self, BufRead as _, BufReader, Read, Seek as _, SeekFrom, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,9 @@ use serde::Serialize;
 use crate::cancel::CancelToken;
 use crate::layer::cache::ListingCache;
 use crate::layer::list::{ContentNeed, ListingOptions, list_layer_tapped};
-use crate::layer::stream::{Decoder, FileTap, PeekProgress, convert_entry};
+use crate::layer::stream::{
+    Decoder, FileData, FileTap, PeekProgress, Recorders, convert_entry, stream_layer_recording,
+};
 use crate::layer::tar::TarWalker;
 use crate::layer::toc::{self, CopyError, Toc};
 use crate::model::{Entry, EntryKind, LayerListing, normalize_path};
@@ -91,6 +94,21 @@ pub struct CarveReport {
     pub from_toc: bool,
     /// Where the bytes came from.
     pub from: CarvedFrom,
+}
+
+impl CarveReport {
+    /// The report for `written` bytes read out of the layer's blob (not through a TOC), where
+    /// `fetched` counted `before` bytes when the layer's read began.
+    fn read_since(before: u64, written: u64, fetched: &AtomicU64, from: CarvedFrom) -> Self {
+        let total = fetched.load(Ordering::Relaxed);
+        CarveReport {
+            bytes_written: written,
+            bytes_fetched: total - before,
+            total_fetched: total,
+            from_toc: false,
+            from,
+        }
+    }
 }
 
 /// Why a file could not be carved.
@@ -206,11 +224,7 @@ fn carve_from(
     out: &mut dyn Write,
     started: &mut dyn FnMut(CarvedFrom),
 ) -> Result<CarveReport, CarveError> {
-    let layer_error = |reason: String| CarveError::Layer {
-        path: target.data_path.clone(),
-        layer: target.layer.index,
-        reason,
-    };
+    let layer_error = layer_error_for(&target.data_path, target.layer.index);
     // Chunks are found by name: only when the TOC names the path once are they the version
     // asked for.
     let once = |toc: &&Toc| {
@@ -266,14 +280,7 @@ fn carve_from(
                 (Verdict::Holds(held), Some(spool)) if held.data_path == *path => {
                     started(CarvedFrom::Stream);
                     let written = spool.copy_to(out, &layer_error)?;
-                    let total = fetched.load(Ordering::Relaxed);
-                    CarveReport {
-                        bytes_written: written,
-                        bytes_fetched: total - before,
-                        total_fetched: total,
-                        from_toc: false,
-                        from: CarvedFrom::Stream,
-                    }
+                    CarveReport::read_since(before, written, fetched, CarvedFrom::Stream)
                 }
                 // A hardlink: which entry of its target holds the data needs the listing.
                 (Verdict::Holds(held), None) if held.data_path != *path => {
@@ -318,11 +325,12 @@ struct Held {
 }
 
 impl Held {
-    fn target(self, path: &str, layer: &LayerInfo) -> CarveTarget {
+    /// The carve of this data for `path` in `layer`.
+    fn target(&self, path: &str, layer: &LayerInfo) -> CarveTarget {
         CarveTarget {
             path: path.to_owned(),
             layer: layer.clone(),
-            data_path: self.data_path,
+            data_path: self.data_path.clone(),
             size: self.size,
             occurrence: self.occurrence,
         }
@@ -447,6 +455,17 @@ enum Step {
     Absent,
 }
 
+impl Step {
+    /// The step that carved `target`, its size set to the bytes written.
+    fn carved(target: CarveTarget, report: CarveReport) -> Self {
+        let target = CarveTarget {
+            size: report.bytes_written,
+            ..target
+        };
+        Step::Carved(Box::new((target, report)))
+    }
+}
+
 impl CarveSearch<'_> {
     /// Finds `path` in the final filesystem of `layers` (base first), newest layer first, and
     /// writes its data to `out`. A layer whose listing is cached or has a table of contents is
@@ -500,23 +519,17 @@ impl CarveSearch<'_> {
         fetched: &Arc<AtomicU64>,
         out: &mut dyn Write,
     ) -> Result<(CarveTarget, CarveReport), CarveError> {
-        let path = normalize_path(path);
-        match self.layer_step(
-            layer,
-            &path,
-            None,
-            u64::MAX,
-            cancel,
-            fetched,
-            out,
-            &mut |_, _| {},
-        )? {
-            Step::Carved(carved) => Ok(*carved),
-            Step::Removes | Step::Absent => Err(CarveError::NotInLayer {
-                path,
-                layer: layer.index,
-            }),
-        }
+        // The layer alone, as if it were the image: a path it removes or lacks, it does not hold.
+        let carved = self.carve_path(std::slice::from_ref(layer), path, cancel, fetched, out);
+        carved.map_err(|error| match error {
+            CarveError::Removed { path, .. } | CarveError::NotFound(path) => {
+                CarveError::NotInLayer {
+                    path,
+                    layer: layer.index,
+                }
+            }
+            other => other,
+        })
     }
 
     /// Reads `layer`'s version of `path` into memory, at most `limit` bytes of it (the rest is
@@ -598,78 +611,57 @@ impl CarveSearch<'_> {
                 .map(|(entries, toc)| (std::borrow::Cow::Owned(entries), toc)),
         };
         if let Some((entries, toc)) = known {
-            return match verdict(&entries, path, self.version)? {
-                Verdict::Holds(held) => {
+            let found = verdict(&entries, path, self.version)?;
+            let toc = match (&found, toc) {
+                (Verdict::Holds(held), toc) => {
                     let target = held.target(path, layer);
                     if let Some(indexed) =
                         self.carve_through_index(&entries, &target, cancel, fetched, out)
                     {
                         decided(&target, CarvedFrom::Index);
-                        let report = indexed?;
-                        let target = CarveTarget {
-                            size: report.bytes_written,
-                            ..target
-                        };
-                        return Ok(Step::Carved(Box::new((target, report))));
+                        return Ok(Step::carved(target, indexed?));
                     }
-                    let toc = match toc {
-                        Some(toc) => Some(toc),
-                        None => Toc::fetch(self.source, layer, cancel)
-                            .ok()
-                            .flatten()
-                            .inspect(|toc| {
-                                fetched.fetch_add(toc.bytes_fetched(), Ordering::Relaxed);
-                            }),
-                    };
-                    carved_step(
-                        self.source,
-                        target,
-                        toc.as_ref(),
-                        cancel,
-                        fetched,
-                        out,
-                        decided,
-                    )
+                    toc.or_else(|| {
+                        let toc = Toc::fetch(self.source, layer, cancel).ok().flatten()?;
+                        fetched.fetch_add(toc.bytes_fetched(), Ordering::Relaxed);
+                        Some(toc)
+                    })
                 }
-                Verdict::Removes => Ok(Step::Removes),
-                Verdict::Absent => Ok(Step::Absent),
+                _ => None,
             };
+            return self.step_of(
+                found,
+                path,
+                layer,
+                toc.as_ref(),
+                cancel,
+                fetched,
+                out,
+                decided,
+            );
         }
-        let layer_error = |reason: String| CarveError::Layer {
-            path: path.to_owned(),
-            layer: layer.index,
-            reason,
-        };
+        let layer_error = layer_error_for(path, layer.index);
         let found = match self.version {
             Version::First => {
-                match scan(
+                // The path's first entry, its size known once written.
+                let first = CarveTarget {
+                    path: path.to_owned(),
+                    layer: layer.clone(),
+                    data_path: path.to_owned(),
+                    size: 0,
+                    occurrence: Some(1),
+                };
+                let scanned = scan(
                     self.source,
                     layer,
                     path,
                     cancel,
                     fetched,
                     out,
-                    &mut |from| {
-                        let target = CarveTarget {
-                            path: path.to_owned(),
-                            layer: layer.clone(),
-                            data_path: path.to_owned(),
-                            size: 0,
-                            occurrence: Some(1),
-                        };
-                        decided(&target, from);
-                    },
-                )? {
-                    Scan::Carved(report) => {
-                        let target = CarveTarget {
-                            path: path.to_owned(),
-                            layer: layer.clone(),
-                            data_path: path.to_owned(),
-                            size: report.bytes_written,
-                            occurrence: Some(1),
-                        };
-                        return Ok(Step::Carved(Box::new((target, report))));
-                    }
+                    &mut |from| decided(&first, from),
+                )?;
+                match scanned {
+                    Scan::Carved(report) => return Ok(Step::carved(first, report)),
                     Scan::Found(verdict) => verdict,
                 }
             }
@@ -680,14 +672,8 @@ impl CarveSearch<'_> {
                         let target = held.target(path, layer);
                         decided(&target, CarvedFrom::Stream);
                         let written = spool.copy_to(out, &layer_error)?;
-                        let total = fetched.load(Ordering::Relaxed);
-                        let report = CarveReport {
-                            bytes_written: written,
-                            bytes_fetched: total - before,
-                            total_fetched: total,
-                            from_toc: false,
-                            from: CarvedFrom::Stream,
-                        };
+                        let report =
+                            CarveReport::read_since(before, written, fetched, CarvedFrom::Stream);
                         return Ok(Step::Carved(Box::new((target, report))));
                     }
                     (Verdict::Holds(held), _) if held.data_path == path => {
@@ -719,16 +705,37 @@ impl CarveSearch<'_> {
                 }
             }
         };
+        self.step_of(found, path, layer, None, cancel, fetched, out, decided)
+    }
+
+    /// The step for what `layer` does to `path`: held data is carved (through `toc` when
+    /// given) and written to `out`, after `decided` hears from where.
+    #[allow(clippy::too_many_arguments)]
+    fn step_of(
+        &self,
+        found: Verdict,
+        path: &str,
+        layer: &LayerInfo,
+        toc: Option<&Toc>,
+        cancel: &CancelToken,
+        fetched: &Arc<AtomicU64>,
+        out: &mut dyn Write,
+        decided: &mut dyn FnMut(&CarveTarget, CarvedFrom),
+    ) -> Result<Step, CarveError> {
         match found {
-            Verdict::Holds(held) => carved_step(
-                self.source,
-                held.target(path, layer),
-                None,
-                cancel,
-                fetched,
-                out,
-                decided,
-            ),
+            Verdict::Holds(held) => {
+                let target = held.target(path, layer);
+                let report = carve_from(
+                    self.source,
+                    &target,
+                    toc,
+                    cancel,
+                    fetched,
+                    out,
+                    &mut |from| decided(&target, from),
+                )?;
+                Ok(Step::carved(target, report))
+            }
             Verdict::Removes => Ok(Step::Removes),
             Verdict::Absent => Ok(Step::Absent),
         }
@@ -764,24 +771,21 @@ fn list_entries(
     cancel: &CancelToken,
     fetched: &Arc<AtomicU64>,
 ) -> Result<Vec<Entry>, CarveError> {
-    let progress = Arc::new(crate::layer::stream::PeekProgress::default());
+    let progress = Arc::new(PeekProgress::default());
     let mut entries = Vec::new();
-    let result = crate::layer::stream::stream_layer_with(
+    let result = stream_layer_recording(
         source,
         layer,
-        crate::layer::stream::FileData::Skip,
+        FileData::Skip,
         cancel,
         &progress,
         &mut |entry| entries.push(entry),
+        Recorders::default(),
     );
     fetched.fetch_add(result.bytes_read, Ordering::Relaxed);
     match result.status.problem() {
         _ if cancel.is_cancelled() => Err(CarveError::Cancelled),
-        Some(problem) => Err(CarveError::Layer {
-            path: String::new(),
-            layer: layer.index,
-            reason: problem.to_owned(),
-        }),
+        Some(problem) => Err(layer_error_for("", layer.index)(problem.to_owned())),
         None => Ok(entries),
     }
 }
@@ -864,24 +868,15 @@ impl CarveSearch<'_> {
         };
         Some(
             copy_data(&mut data, out, cancel)
-                .map_err(|error| match error {
-                    CopyError::Write(error) => CarveError::Write(error),
-                    CopyError::Read(_) if cancel.is_cancelled() => CarveError::Cancelled,
-                    CopyError::Read(reason) => CarveError::Layer {
-                        path: target.data_path.clone(),
-                        layer: layer.index,
-                        reason,
-                    },
+                .map_err(|error| {
+                    copy_failed(
+                        error,
+                        cancel,
+                        &layer_error_for(&target.data_path, layer.index),
+                    )
                 })
                 .map(|written| {
-                    let total = fetched.load(Ordering::Relaxed);
-                    CarveReport {
-                        bytes_written: written,
-                        bytes_fetched: total - before,
-                        total_fetched: total,
-                        from_toc: false,
-                        from: CarvedFrom::Index,
-                    }
+                    CarveReport::read_since(before, written, fetched, CarvedFrom::Index)
                 }),
         )
     }
@@ -907,60 +902,33 @@ fn scan(
     out: &mut dyn Write,
     started: &mut dyn FnMut(CarvedFrom),
 ) -> Result<Scan, CarveError> {
-    let layer_error = |reason: String| CarveError::Layer {
-        path: path.to_owned(),
-        layer: layer.index,
-        reason,
-    };
-    let before = fetched.load(Ordering::Relaxed);
-    let mut counted = open_counted(source, layer, cancel, fetched)?;
-    let mut walker = open_walker(&mut counted, layer)?;
     let below = format!("{path}/");
     // Only what can decide the path: itself, removals, and one entry below it (which makes it
     // a directory).
     let mut seen = Vec::new();
     let mut seen_below = false;
-    loop {
-        let member = match walker.next_entry() {
-            Ok(Some(member)) => member,
-            Ok(None) => return verdict(&seen, path, Version::First).map(Scan::Found),
-            Err(_) if cancel.is_cancelled() => return Err(CarveError::Cancelled),
-            Err(error) => return Err(layer_error(error.to_string())),
-        };
-        let sparse = member.sparse;
-        let Some(entry) = convert_entry(member) else {
-            continue;
-        };
+    let walk = LayerWalk {
+        source,
+        layer,
+        path,
+        cancel,
+        fetched,
+    };
+    let streamed = walk.run(out, started, &mut |entry| {
         if &*entry.path == path {
             match entry.kind {
                 // The data is at the link's target, earlier in this layer: read it from there
                 // (its first entry, as this mode always did).
                 EntryKind::Hardlink => {
-                    return Ok(Scan::Found(Verdict::Holds(Held {
+                    return Ok(AtEntry::Stop(Verdict::Holds(Held {
                         data_path: entry.link_target.map(String::from).unwrap_or_default(),
                         size: 0,
                         occurrence: Some(1),
                     })));
                 }
-                EntryKind::File if sparse => {
-                    return Err(layer_error(
-                        "it is a sparse file, which carving does not expand yet".into(),
-                    ));
-                }
-                EntryKind::File => {
-                    started(CarvedFrom::Stream);
-                    let written = copy_data(&mut walker.data(), out, cancel)
-                        .map_err(|e| copy_failed(e, cancel, &layer_error))?;
-                    // Done: dropping the walker drops the connection; the rest is never fetched.
-                    let total = fetched.load(Ordering::Relaxed);
-                    return Ok(Scan::Carved(CarveReport {
-                        bytes_written: written,
-                        bytes_fetched: total - before,
-                        total_fetched: total,
-                        from_toc: false,
-                        from: CarvedFrom::Stream,
-                    }));
-                }
+                // Done once copied: dropping the walker drops the connection; the rest is
+                // never fetched.
+                EntryKind::File => return Ok(AtEntry::Copy(CarvedFrom::Stream)),
                 _ => seen.push(entry),
             }
         } else if matches!(entry.kind, EntryKind::Whiteout | EntryKind::OpaqueMarker)
@@ -968,6 +936,12 @@ fn scan(
         {
             seen.push(entry);
         }
+        Ok(AtEntry::Next)
+    })?;
+    match streamed {
+        Walked::Copied(report) => Ok(Scan::Carved(report)),
+        Walked::Stopped(verdict) => Ok(Scan::Found(verdict)),
+        Walked::Ended => verdict(&seen, path, Version::First).map(Scan::Found),
     }
 }
 
@@ -983,36 +957,22 @@ fn stream_to_occurrence(
     fetched: &Arc<AtomicU64>,
     out: &mut dyn Write,
 ) -> Result<CarveReport, CarveError> {
-    let layer_error = |reason: String| CarveError::Layer {
-        path: data_path.to_owned(),
-        layer: layer.index,
-        reason,
-    };
-    let before = fetched.load(Ordering::Relaxed);
-    let mut counted = open_counted(source, layer, cancel, fetched)?;
-    let mut walker = open_walker(&mut counted, layer)?;
+    let layer_error = layer_error_for(data_path, layer.index);
     let mut seen = 0;
-    loop {
-        let member = match walker.next_entry() {
-            Ok(Some(member)) => member,
-            Ok(None) => {
-                return Err(layer_error(format!(
-                    "the layer holds {seen} entries for it, not the {occurrence} its listing gives"
-                )));
-            }
-            Err(_) if cancel.is_cancelled() => return Err(CarveError::Cancelled),
-            Err(error) => return Err(layer_error(error.to_string())),
-        };
-        let sparse = member.sparse;
-        let Some(entry) = convert_entry(member) else {
-            continue;
-        };
+    let walk = LayerWalk {
+        source,
+        layer,
+        path: data_path,
+        cancel,
+        fetched,
+    };
+    let streamed = walk.run::<Infallible>(out, &mut |_| {}, &mut |entry| {
         if *entry.path != *data_path {
-            continue;
+            return Ok(AtEntry::Next);
         }
         seen += 1;
         if seen < occurrence {
-            continue;
+            return Ok(AtEntry::Next);
         }
         if entry.kind != EntryKind::File {
             return Err(layer_error(format!(
@@ -1020,21 +980,88 @@ fn stream_to_occurrence(
                 entry.kind.as_str()
             )));
         }
-        if sparse {
-            return Err(layer_error(
-                "it is a sparse file, which carving does not expand yet".into(),
-            ));
+        Ok(AtEntry::Copy(CarvedFrom::Listing))
+    })?;
+    match streamed {
+        Walked::Copied(report) => Ok(report),
+        Walked::Stopped(never) => match never {},
+        Walked::Ended => Err(layer_error(format!(
+            "the layer holds {seen} entries for it, not the {occurrence} its listing gives"
+        ))),
+    }
+}
+
+/// One layer streamed entry by entry for a carve of `path` (the path its errors name).
+struct LayerWalk<'a> {
+    source: &'a dyn ImageSource,
+    layer: &'a LayerInfo,
+    path: &'a str,
+    cancel: &'a CancelToken,
+    fetched: &'a Arc<AtomicU64>,
+}
+
+/// What a [`LayerWalk`] does after an entry.
+enum AtEntry<T> {
+    /// Reads the next entry.
+    Next,
+    /// Writes this entry's data (a regular file) and stops; the report says it came `from`.
+    Copy(CarvedFrom),
+    /// Stops with this answer.
+    Stop(T),
+}
+
+/// How a [`LayerWalk`] ended.
+enum Walked<T> {
+    /// An entry's data was written.
+    Copied(CarveReport),
+    /// An entry gave this answer.
+    Stopped(T),
+    /// The layer ended first.
+    Ended,
+}
+
+impl LayerWalk<'_> {
+    /// Streams the layer, asking `at_entry` about each entry until it stops the walk or the
+    /// layer ends. `started` hears where the bytes come from before a copy writes the first;
+    /// a sparse file is refused rather than copied.
+    fn run<T>(
+        &self,
+        out: &mut dyn Write,
+        started: &mut dyn FnMut(CarvedFrom),
+        at_entry: &mut dyn FnMut(Entry) -> Result<AtEntry<T>, CarveError>,
+    ) -> Result<Walked<T>, CarveError> {
+        let layer_error = layer_error_for(self.path, self.layer.index);
+        let before = self.fetched.load(Ordering::Relaxed);
+        let mut counted = open_counted(self.source, self.layer, self.cancel, self.fetched)?;
+        let mut walker = open_walker(&mut counted, self.layer)?;
+        loop {
+            let member = match walker.next_entry() {
+                Ok(Some(member)) => member,
+                Ok(None) => return Ok(Walked::Ended),
+                Err(_) if self.cancel.is_cancelled() => return Err(CarveError::Cancelled),
+                Err(error) => return Err(layer_error(error.to_string())),
+            };
+            let sparse = member.sparse;
+            let Some(entry) = convert_entry(member) else {
+                continue;
+            };
+            match at_entry(entry)? {
+                AtEntry::Next => {}
+                AtEntry::Stop(answer) => return Ok(Walked::Stopped(answer)),
+                AtEntry::Copy(_) if sparse => {
+                    return Err(layer_error(
+                        "it is a sparse file, which carving does not expand yet".into(),
+                    ));
+                }
+                AtEntry::Copy(from) => {
+                    started(from);
+                    let written = copy_data(&mut walker.data(), out, self.cancel)
+                        .map_err(|e| copy_failed(e, self.cancel, &layer_error))?;
+                    let report = CarveReport::read_since(before, written, self.fetched, from);
+                    return Ok(Walked::Copied(report));
+                }
+            }
         }
-        let written = copy_data(&mut walker.data(), out, cancel)
-            .map_err(|e| copy_failed(e, cancel, &layer_error))?;
-        let total = fetched.load(Ordering::Relaxed);
-        return Ok(CarveReport {
-            bytes_written: written,
-            bytes_fetched: total - before,
-            total_fetched: total,
-            from_toc: false,
-            from: CarvedFrom::Listing,
-        });
     }
 }
 
@@ -1072,28 +1099,6 @@ impl Spool {
     }
 }
 
-/// Carves `target` (through `toc` when given) as one layer's step, its size the bytes written;
-/// `decided` hears where its bytes come from before they are written.
-#[allow(clippy::too_many_arguments)]
-fn carved_step(
-    source: &dyn ImageSource,
-    target: CarveTarget,
-    toc: Option<&Toc>,
-    cancel: &CancelToken,
-    fetched: &Arc<AtomicU64>,
-    out: &mut dyn Write,
-    decided: &mut dyn FnMut(&CarveTarget, CarvedFrom),
-) -> Result<Step, CarveError> {
-    let report = carve_from(source, &target, toc, cancel, fetched, out, &mut |from| {
-        decided(&target, from)
-    })?;
-    let target = CarveTarget {
-        size: report.bytes_written,
-        ..target
-    };
-    Ok(Step::Carved(Box::new((target, report))))
-}
-
 /// Streams all of `layer` for the last version of `path`, the way a peek lists it (the same
 /// download, decoder and digest check): spools the newest regular file seen at the path (at
 /// most `cap` bytes of it) and, with a `cache`, stores the layer's verified listing (with
@@ -1110,11 +1115,7 @@ fn stream_last(
     cancel: &CancelToken,
     fetched: &Arc<AtomicU64>,
 ) -> Result<(Verdict, Option<Spool>), CarveError> {
-    let layer_error = |reason: String| CarveError::Layer {
-        path: path.to_owned(),
-        layer: layer.index,
-        reason,
-    };
+    let layer_error = layer_error_for(path, layer.index);
     let below = format!("{path}/");
     let mut seen = Vec::new();
     let mut seen_below = false;
@@ -1223,6 +1224,15 @@ impl Write for CappedSpool {
     }
 }
 
+/// Makes the [`CarveError::Layer`] for `path` in layer `layer` from a reason.
+fn layer_error_for(path: &str, layer: usize) -> impl Fn(String) -> CarveError + '_ {
+    move |reason| CarveError::Layer {
+        path: path.to_owned(),
+        layer,
+        reason,
+    }
+}
+
 /// Opens `layer`'s blob, counting the bytes fetched.
 fn open_counted(
     source: &dyn ImageSource,
@@ -1244,11 +1254,7 @@ fn open_walker<'a>(
     counted: &'a mut CountedBlob,
     layer: &LayerInfo,
 ) -> Result<TarWalker<BufReader<Decoder<BufReader<&'a mut CountedBlob>>>>, CarveError> {
-    let layer_error = |reason: String| CarveError::Layer {
-        path: String::new(),
-        layer: layer.index,
-        reason,
-    };
+    let layer_error = layer_error_for("", layer.index);
     let mut buffered = BufReader::new(counted);
     let magic = buffered
         .fill_buf()

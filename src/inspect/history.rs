@@ -104,29 +104,12 @@ fn replaces_parent(entry: &Entry, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{LayerResult, LayerStatus, ListedFrom};
-    use crate::oci::LayerInfo;
-    use crate::oci::manifest::Descriptor;
 
+    /// A complete listing of the layer at `index`, made by the build step `RUN step {index}`.
     fn listing(index: usize, entries: Vec<Entry>) -> LayerListing {
-        LayerListing {
-            layer: LayerInfo {
-                index,
-                descriptor: Descriptor {
-                    digest: format!("sha256:{index:064x}"),
-                    ..Descriptor::default()
-                },
-                created_by: Some(format!("RUN step {index}")),
-            },
-            entries,
-            result: LayerResult::new(
-                LayerStatus::Complete {
-                    digest_verified: true,
-                },
-                0,
-                ListedFrom::Blob,
-            ),
-        }
+        let mut listing = crate::model::testing::listing(index, entries);
+        listing.layer.created_by = Some(format!("RUN step {index}"));
+        listing
     }
 
     #[test]

@@ -532,17 +532,32 @@ impl<R: BufRead> Read for DigestCheckedGzDecoder<R> {
     }
 }
 
+/// Gzip streams for the gzip decoders' unit tests.
 #[cfg(test)]
-mod tests {
+pub(super) mod testing {
     use std::io::Write as _;
 
-    use super::*;
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
+    /// `data` as one gzip member (flate2's default level).
+    pub(in crate::layer) fn gzip(data: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(data).expect("gzip");
         encoder.finish().expect("gzip")
     }
+
+    /// 800,000 bytes of a short repeating pattern: a member of several deflate blocks.
+    pub(in crate::layer) fn patterned() -> Vec<u8> {
+        (0..200_000u32)
+            .flat_map(|i| (i % 97).to_le_bytes())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::testing::{gzip, patterned};
+    use super::*;
 
     fn decode(bytes: &[u8]) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
@@ -553,10 +568,7 @@ mod tests {
 
     #[test]
     fn members_with_every_header_field_decode_like_flate2() {
-        let first: Vec<u8> = (0..200_000u32)
-            .flat_map(|i| (i % 97).to_le_bytes())
-            .collect();
-        let mut stream = gzip(&first);
+        let mut stream = gzip(&patterned());
         let mut encoder = flate2::GzBuilder::new()
             .filename("name.tar")
             .comment("a comment")

@@ -135,15 +135,8 @@ fn describe(status: i32) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write as _;
-
     use super::*;
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        encoder.write_all(data).expect("gzip");
-        encoder.finish().expect("gzip")
-    }
+    use crate::layer::gzip::testing::{gzip, patterned};
 
     fn decode(bytes: &[u8]) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
@@ -153,9 +146,7 @@ mod tests {
 
     #[test]
     fn members_decode_like_flate2_and_damage_is_an_error() {
-        let first: Vec<u8> = (0..200_000u32)
-            .flat_map(|i| (i % 97).to_le_bytes())
-            .collect();
+        let first = patterned();
         let second = b"second member".repeat(1000);
         let mut stream = gzip(&first);
         stream.extend(gzip(&second));

@@ -383,7 +383,7 @@ impl<R: BufRead> Read for Decoder<R> {
 
 /// What streaming does with regular files' data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileData {
+pub(crate) enum FileData {
     /// Skip it: the listing only (the fastest).
     Skip,
     /// Hash it and sniff its start for secrets, into [`Entry::content`].
@@ -417,31 +417,16 @@ pub fn stream_layer(
     progress: &Arc<PeekProgress>,
     on_entry: &mut dyn FnMut(Entry),
 ) -> LayerResult {
-    stream_layer_with(source, layer, FileData::Scan, cancel, progress, on_entry)
-}
-
-/// [`stream_layer`], choosing what happens to file data.
-pub fn stream_layer_with(
-    source: &dyn ImageSource,
-    layer: &LayerInfo,
-    file_data: FileData,
-    cancel: &CancelToken,
-    progress: &Arc<PeekProgress>,
-    on_entry: &mut dyn FnMut(Entry),
-) -> LayerResult {
+    let file_data = FileData::Scan;
+    let recorders = Recorders::default();
     stream_layer_recording(
-        source,
-        layer,
-        file_data,
-        cancel,
-        progress,
-        on_entry,
-        Recorders::default(),
+        source, layer, file_data, cancel, progress, on_entry, recorders,
     )
 }
 
-/// [`stream_layer_with`], also recording what a random-access index of the layer needs
-/// (see [`crate::layer::index`]) and copying chosen files' data, as `recorders` ask.
+/// [`stream_layer`], choosing what happens to file data, also recording what a random-access
+/// index of the layer needs (see [`crate::layer::index`]) and copying chosen files' data, as
+/// `recorders` ask.
 pub(crate) fn stream_layer_recording(
     source: &dyn ImageSource,
     layer: &LayerInfo,

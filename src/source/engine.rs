@@ -25,7 +25,7 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::archive::archive_path;
-use super::local::{blob_path, digest_of_blob_path};
+use super::local::{MadeUpDocuments, blob_path, digest_of_blob_path};
 use super::{BlobReader, ErrorKind, FetchedManifest, ImageSource, RangeReply, SourceError};
 use crate::cancel::CancelToken;
 use crate::layer::tar::TarWalker;
@@ -430,8 +430,8 @@ struct Step {
 pub struct EngineSource {
     name: String,
     api: EngineApi,
-    /// The made-up manifest, by digest.
-    manifest: FetchedManifest,
+    /// The made-up manifest.
+    documents: MadeUpDocuments,
     /// The made-up config and its digest.
     config: (String, Arc<[u8]>),
     /// The layers' digests (diff_ids), in layer order.
@@ -495,7 +495,8 @@ impl EngineSource {
         });
         let body = serde_json::to_vec(&manifest)
             .map_err(|e| SourceError::new(ErrorKind::Invalid, e.to_string()))?;
-        let digest = format!("sha256:{:x}", Sha256::digest(&body));
+        let mut documents = MadeUpDocuments::default();
+        let digest = documents.add(media_type::DOCKER_MANIFEST, body);
         let pump = {
             let api = api.clone();
             let path = format!("/images/{}/get", encode_name(&id));
@@ -509,11 +510,7 @@ impl EngineSource {
         Ok((
             Self {
                 name,
-                manifest: FetchedManifest {
-                    content_type: Some(media_type::DOCKER_MANIFEST.to_owned()),
-                    digest: digest.clone(),
-                    body,
-                },
+                documents,
                 config: (config_digest, Arc::from(config)),
                 layers,
                 api,
@@ -605,8 +602,8 @@ impl ImageSource for EngineSource {
         reference: &str,
         _cancel: &CancelToken,
     ) -> Result<FetchedManifest, SourceError> {
-        if reference == self.manifest.digest {
-            return Ok(self.manifest.clone());
+        if let Some(document) = self.documents.get(reference) {
+            return Ok(document.clone());
         }
         Err(SourceError::new(
             ErrorKind::NotFound,

@@ -130,6 +130,30 @@ fn inside(dir: &Path, path: &str) -> Option<PathBuf> {
         .then(|| dir.join(relative))
 }
 
+/// Manifests and indexes a source serves that are not blobs of its own (made up, or kept
+/// from a file such as `index.json`), by digest.
+#[derive(Debug, Default)]
+pub(crate) struct MadeUpDocuments(HashMap<String, FetchedManifest>);
+
+impl MadeUpDocuments {
+    /// Keeps `body`, a document of `content_type`; returns its digest.
+    pub(crate) fn add(&mut self, content_type: &str, body: Vec<u8>) -> String {
+        let digest = format!("sha256:{:x}", Sha256::digest(&body));
+        let document = FetchedManifest {
+            content_type: Some(content_type.to_owned()),
+            digest: digest.clone(),
+            body,
+        };
+        self.0.insert(digest.clone(), document);
+        digest
+    }
+
+    /// The document `digest`, when it is one of these.
+    pub(crate) fn get(&self, digest: &str) -> Option<&FetchedManifest> {
+        self.0.get(digest)
+    }
+}
+
 /// An image stored as files. Serves the manifests and blobs of an OCI layout or a
 /// `docker save` archive through [`ImageSource`].
 #[derive(Debug)]
@@ -137,8 +161,8 @@ pub struct LocalSource {
     files: Files,
     name: String,
     /// Documents that are not blobs of their own: `index.json`, or a manifest made up from a
-    /// `docker save` `manifest.json`. Keyed by digest.
-    made_up: HashMap<String, FetchedManifest>,
+    /// `docker save` `manifest.json`.
+    made_up: MadeUpDocuments,
     /// Blobs stored elsewhere than `blobs/<alg>/<hex>` (legacy `docker save`), by digest.
     blob_paths: HashMap<String, String>,
 }
@@ -201,7 +225,7 @@ impl LocalSource {
         Self {
             files,
             name,
-            made_up: HashMap::new(),
+            made_up: MadeUpDocuments::default(),
             blob_paths: HashMap::new(),
         }
     }
@@ -313,7 +337,7 @@ impl LocalSource {
                     }))
                     .map_err(|e| SourceError::new(ErrorKind::Invalid, e.to_string()))?
                 };
-                Ok(self.remember_document(media_type::OCI_INDEX, body))
+                Ok(self.made_up.add(media_type::OCI_INDEX, body))
             }
             (several, _) => Err(SourceError::new(
                 ErrorKind::BadInput,
@@ -437,7 +461,7 @@ impl LocalSource {
         });
         let body = serde_json::to_vec(&manifest)
             .map_err(|e| SourceError::new(ErrorKind::Invalid, e.to_string()))?;
-        Ok(self.remember_document(media_type::DOCKER_MANIFEST, body))
+        Ok(self.made_up.add(media_type::DOCKER_MANIFEST, body))
     }
 
     /// An index as served: entries whose manifests are not in the files are left out, so an
@@ -469,22 +493,8 @@ impl LocalSource {
 
     /// Whether the manifest or index `digest` is here.
     fn has_document(&self, digest: &str) -> bool {
-        self.made_up.contains_key(digest)
+        self.made_up.get(digest).is_some()
             || blob_path(digest).is_some_and(|path| self.files.size(&path).is_some())
-    }
-
-    /// Keeps a document that is not a blob of its own; returns its digest.
-    fn remember_document(&mut self, content_type: &str, body: Vec<u8>) -> String {
-        let digest = format!("sha256:{:x}", Sha256::digest(&body));
-        self.made_up.insert(
-            digest.clone(),
-            FetchedManifest {
-                content_type: Some(content_type.to_owned()),
-                digest: digest.clone(),
-                body,
-            },
-        );
-        digest
     }
 
     /// Reads a whole small file, refusing more than `limit` bytes.

@@ -6,7 +6,7 @@ use crate::common;
 use crate::frames;
 use crate::frames::{click, step_until};
 
-use common::{RegistryAuth, TestRegistry, push_sample_image};
+use common::{RegistryAuth, SampleImage, TestRegistry, push_sample_image};
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
@@ -48,22 +48,36 @@ fn open(harness: &mut Harness<'_, LayerslayerApp>, reference: &str) {
     step_until(harness, "the registry's answer", |app| !app.is_busy());
 }
 
-#[test]
-fn a_refused_image_asks_for_a_login_and_opens_once_signed_in() {
+/// Starts a registry that wants a login, pushes the sample image to `repository:v1` and has a
+/// new app open it, which opens the sign-in form. Returns the registry (it serves while
+/// kept), the image, the app and the host the form names.
+fn open_behind_login(
+    repository: &str,
+) -> (
+    TestRegistry,
+    SampleImage,
+    Harness<'static, LayerslayerApp>,
+    String,
+) {
     let registry = TestRegistry::start_with(RegistryAuth::Htpasswd {
         username: USER.into(),
         password: PASSWORD.into(),
     });
-    let image = push_sample_image(&registry, "private/app", "v1");
+    let image = push_sample_image(&registry, repository, "v1");
     let mut harness = app_harness();
     harness.step();
-
     open(&mut harness, &image.reference);
     let host = harness
         .state()
         .sign_in_registry()
         .expect("the sign-in form is open")
         .to_owned();
+    (registry, image, harness, host)
+}
+
+#[test]
+fn a_refused_image_asks_for_a_login_and_opens_once_signed_in() {
+    let (registry, image, mut harness, host) = open_behind_login("private/app");
     assert!(image.reference.starts_with(&host), "{host}");
     assert!(harness.state().image().is_none());
     assert_eq!(
@@ -163,19 +177,7 @@ fn a_refused_image_asks_for_a_login_and_opens_once_signed_in() {
 
 #[test]
 fn remember_stores_the_login_or_says_why_it_cannot() {
-    let registry = TestRegistry::start_with(RegistryAuth::Htpasswd {
-        username: USER.into(),
-        password: PASSWORD.into(),
-    });
-    let image = push_sample_image(&registry, "kept/app", "v1");
-    let mut harness = app_harness();
-    harness.step();
-    open(&mut harness, &image.reference);
-    let host = harness
-        .state()
-        .sign_in_registry()
-        .expect("the sign-in form is open")
-        .to_owned();
+    let (_registry, _image, mut harness, host) = open_behind_login("kept/app");
     harness.step();
     type_into_focus(&mut harness, USER);
     harness.key_press(egui::Key::Tab);

@@ -2,6 +2,7 @@
 //! the tests themselves, and an in-process HTTP server for faults a real registry won't make.
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
+pub mod bench;
 pub mod deep;
 pub mod estargz;
 pub mod fault;
@@ -190,6 +191,23 @@ pub fn layerslayer_command() -> Command {
     let mut command = Command::new(layerslayer_binary());
     command.env("XDG_CACHE_HOME", NO_CACHE_DIR);
     command
+}
+
+/// Runs `command` to its end; returns its exit code (-1 when a signal ended it), stdout and
+/// stderr (as text).
+pub fn run_for_output(command: &mut Command) -> (i32, Vec<u8>, String) {
+    let output = command.output().expect("run the command");
+    (
+        output.status.code().unwrap_or(-1),
+        output.stdout,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// [`run_for_output`] with stdout as text too.
+pub fn run_for_text(command: &mut Command) -> (i32, String, String) {
+    let (code, stdout, stderr) = run_for_output(command);
+    (code, String::from_utf8_lossy(&stdout).into_owned(), stderr)
 }
 
 /// An `XDG_CACHE_HOME` under which no directory can be made.

@@ -10,19 +10,10 @@ use common::estargz;
 use common::images::{build_tar, noise};
 use common::{Compression, ImageFormat, TarItem, TestLayer, TestRegistry, push_image};
 
-/// Runs `layerslayer carve ARGS` in `dir`; returns exit code, stdout and stderr.
+/// Runs `layerslayer carve ARGS` in `dir` without a listing cache; returns exit code, stdout
+/// and stderr.
 fn carve(dir: &Path, args: &[&str]) -> (i32, Vec<u8>, String) {
-    let output = common::layerslayer_command()
-        .current_dir(dir)
-        .arg("carve")
-        .args(args)
-        .output()
-        .expect("run layerslayer");
-    (
-        output.status.code().unwrap_or(-1),
-        output.stdout,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    carve_cached(dir, Path::new(common::NO_CACHE_DIR), args)
 }
 
 /// The percentage `carve` reports for the target layer.
@@ -171,17 +162,12 @@ fn a_table_of_contents_layer_gives_only_the_files_chunks() {
 
 /// Runs `layerslayer carve ARGS` in `dir` with its listing cache under `cache`.
 fn carve_cached(dir: &Path, cache: &Path, args: &[&str]) -> (i32, Vec<u8>, String) {
-    let output = common::layerslayer_command()
-        .env("XDG_CACHE_HOME", cache)
-        .current_dir(dir)
-        .arg("carve")
-        .args(args)
-        .output()
-        .expect("run layerslayer");
-    (
-        output.status.code().unwrap_or(-1),
-        output.stdout,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+    common::run_for_output(
+        common::layerslayer_command()
+            .env("XDG_CACHE_HOME", cache)
+            .current_dir(dir)
+            .arg("carve")
+            .args(args),
     )
 }
 

@@ -21,12 +21,8 @@ fn peek(args: &[&str], envs: &[(&str, &str)]) -> (i32, Option<Value>, String) {
     for (key, value) in envs {
         command.env(key, value);
     }
-    let output = command.output().expect("run layerslayer");
-    (
-        output.status.code().unwrap_or(-1),
-        serde_json::from_slice(&output.stdout).ok(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let (code, stdout, stderr) = crate::common::run_for_output(&mut command);
+    (code, serde_json::from_slice(&stdout).ok(), stderr)
 }
 
 fn peek_ok(args: &[&str], envs: &[(&str, &str)]) -> Value {

@@ -10,16 +10,7 @@ use common::{Compression, TarItem, TestLayer};
 
 /// Runs `layerslayer log ARGS`; returns exit code, stdout and stderr.
 fn log(args: &[&str]) -> (i32, String, String) {
-    let output = common::layerslayer_command()
-        .arg("log")
-        .args(args)
-        .output()
-        .expect("run layerslayer");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    common::run_for_text(common::layerslayer_command().arg("log").args(args))
 }
 
 fn xxh3(data: &[u8]) -> String {

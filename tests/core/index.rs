@@ -360,15 +360,10 @@ fn a_damaged_forged_or_stale_index_is_not_trusted_and_is_rebuilt() {
 
 /// Runs the CLI with its cache in `cache`; returns exit code, stdout and stderr.
 fn cli(cache: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = common::layerslayer_command()
-        .env("XDG_CACHE_HOME", cache)
-        .args(args)
-        .output()
-        .expect("run layerslayer");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+    common::run_for_text(
+        common::layerslayer_command()
+            .env("XDG_CACHE_HOME", cache)
+            .args(args),
     )
 }
 

@@ -414,14 +414,8 @@ fn the_demo_image_has_something_for_every_feature() {
 
 /// Runs the CLI; returns its exit code and stderr.
 fn run_cli(args: &[&str]) -> (i32, String) {
-    let output = common::layerslayer_command()
-        .args(args)
-        .output()
-        .expect("run layerslayer");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let (code, _, stderr) = common::run_for_output(common::layerslayer_command().args(args));
+    (code, stderr)
 }
 
 fn assert_cli_fails(args: &[&str], code: i32, fragments: &[&str]) {

@@ -454,33 +454,42 @@ fn sparse_tree() -> (tempfile::TempDir, u64) {
 // Writers
 // ---------------------------------------------------------------------------------------------
 
-fn gnu_tar(dir: &Path, args: &[&str]) -> Vec<u8> {
-    require("tar", "tar");
+/// Runs the writer `writer` makes for the archive's path (beside `dir`) and returns the
+/// archive it wrote.
+fn archive_with(dir: &Path, writer: impl FnOnce(&Path) -> Command) -> Vec<u8> {
     let out = dir.with_extension("out.tar");
-    run(Command::new("tar")
-        .args(["--sort=name", "-cf"])
-        .arg(&out)
-        .args(args)
-        .arg("-C")
-        .arg(dir)
-        .arg("."));
+    run(&mut writer(&out));
     let bytes = fs::read(&out).expect("read archive");
     fs::remove_file(&out).expect("remove archive");
     bytes
 }
 
+fn gnu_tar(dir: &Path, args: &[&str]) -> Vec<u8> {
+    require("tar", "tar");
+    archive_with(dir, |out| {
+        let mut tar = Command::new("tar");
+        tar.args(["--sort=name", "-cf"])
+            .arg(out)
+            .args(args)
+            .arg("-C")
+            .arg(dir)
+            .arg(".");
+        tar
+    })
+}
+
 fn bsdtar(dir: &Path, format: &str) -> Vec<u8> {
     require("bsdtar", "libarchive-tools");
-    let out = dir.with_extension("out.tar");
-    run(Command::new("bsdtar")
-        .args(["--format", format, "-cf"])
-        .arg(&out)
-        .arg("-C")
-        .arg(dir)
-        .arg("."));
-    let bytes = fs::read(&out).expect("read archive");
-    fs::remove_file(&out).expect("remove archive");
-    bytes
+    archive_with(dir, |out| {
+        let mut bsdtar = Command::new("bsdtar");
+        bsdtar
+            .args(["--format", format, "-cf"])
+            .arg(out)
+            .arg("-C")
+            .arg(dir)
+            .arg(".");
+        bsdtar
+    })
 }
 
 const PYTHON_WRITER: &str = r#"
@@ -495,16 +504,16 @@ with tarfile.open(sys.argv[2], "w", format=fmt, **extra) as archive:
 
 fn python_tar(dir: &Path, format: &str, global_comment: Option<&str>) -> Vec<u8> {
     require("python3", "python3");
-    let out = dir.with_extension("out.tar");
-    run(Command::new("python3")
-        .args(["-c", PYTHON_WRITER])
-        .arg(dir)
-        .arg(&out)
-        .arg(format)
-        .args(global_comment));
-    let bytes = fs::read(&out).expect("read archive");
-    fs::remove_file(&out).expect("remove archive");
-    bytes
+    archive_with(dir, |out| {
+        let mut python = Command::new("python3");
+        python
+            .args(["-c", PYTHON_WRITER])
+            .arg(dir)
+            .arg(out)
+            .arg(format)
+            .args(global_comment);
+        python
+    })
 }
 
 fn paths(listing: &[Listed]) -> Vec<&str> {

@@ -348,35 +348,45 @@ fn bench_compact(
     compact_build(&dir, layers);
     let build = t.elapsed();
     let size = dir_size(&dir);
-    let mut results = Vec::new();
-    for q in queries {
-        let mut times = Vec::new();
-        let mut count = 0;
-        for _ in 0..ROUNDS {
-            let t = Instant::now();
-            count = match q {
-                Query::Substring(s) => compact_query(&dir, s.as_bytes(), &|_| true, check),
-                Query::Glob(g) => {
-                    let re = glob_regex(g);
-                    let lit = glob_literal(g);
-                    compact_query(
-                        &dir,
-                        lit.as_bytes(),
-                        &|line| std::str::from_utf8(line).is_ok_and(|l| re.is_match(l)),
-                        check,
-                    )
-                }
-            };
-            times.push(t.elapsed());
+    let results = time_queries(queries, |q| match q {
+        Query::Substring(s) => compact_query(&dir, s.as_bytes(), &|_| true, check),
+        Query::Glob(g) => {
+            let re = glob_regex(g);
+            let lit = glob_literal(g);
+            compact_query(
+                &dir,
+                lit.as_bytes(),
+                &|line| std::str::from_utf8(line).is_ok_and(|l| re.is_match(l)),
+                check,
+            )
         }
-        results.push((q.label(), median(times), count));
-    }
+    });
     let name = if check {
         "compact store + memmem, every read checked (as the crate does)"
     } else {
         "compact store + memmem, unchecked"
     };
     row(name, size, build, results)
+}
+
+/// Each query's label, median time over [`ROUNDS`] runs of `run`, and the hits it counted.
+fn time_queries(
+    queries: &[Query],
+    mut run: impl FnMut(&Query) -> usize,
+) -> Vec<(String, Duration, usize)> {
+    queries
+        .iter()
+        .map(|q| {
+            let mut times = Vec::new();
+            let mut count = 0;
+            for _ in 0..ROUNDS {
+                let t = Instant::now();
+                count = run(q);
+                times.push(t.elapsed());
+            }
+            (q.label(), median(times), count)
+        })
+        .collect()
 }
 
 fn row(engine: &str, size: u64, build: Duration, queries: Vec<(String, Duration, usize)>) -> Row {
@@ -428,42 +438,33 @@ fn bench_sqlite(
     }
     let build = t.elapsed();
     let size = std::fs::metadata(&file).expect("size").len();
-    let mut results = Vec::new();
-    for q in queries {
-        let mut times = Vec::new();
-        let mut count = 0;
-        for _ in 0..ROUNDS {
-            let t = Instant::now();
-            let db = rusqlite::Connection::open(&file).expect("open");
-            let (sql_glob, re) = match q {
-                // GLOB is case-sensitive and answered from the trigram index.
-                Query::Substring(s) => (format!("*{s}*"), None),
-                // SQL's `*` crosses `/`: the index narrows, the regex decides.
-                Query::Glob(g) => (
-                    format!("*{}", g.trim_start_matches("**/")),
-                    Some(glob_regex(g)),
-                ),
-            };
-            let mut stmt = db
-                .prepare("SELECT e.layer, e.path, e.size FROM path_fts f JOIN entry e ON e.rowid = f.rowid WHERE f.path GLOB ?1")
-                .expect("prepare");
-            let rows = stmt
-                .query_map([&sql_glob], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .expect("query");
-            count = rows
-                .map(|r| r.expect("row"))
-                .filter(|(_, p, _)| re.as_ref().is_none_or(|re| re.is_match(p)))
-                .count();
-            times.push(t.elapsed());
-        }
-        results.push((q.label(), median(times), count));
-    }
+    let results = time_queries(queries, |q| {
+        let db = rusqlite::Connection::open(&file).expect("open");
+        let (sql_glob, re) = match q {
+            // GLOB is case-sensitive and answered from the trigram index.
+            Query::Substring(s) => (format!("*{s}*"), None),
+            // SQL's `*` crosses `/`: the index narrows, the regex decides.
+            Query::Glob(g) => (
+                format!("*{}", g.trim_start_matches("**/")),
+                Some(glob_regex(g)),
+            ),
+        };
+        let mut stmt = db
+            .prepare("SELECT e.layer, e.path, e.size FROM path_fts f JOIN entry e ON e.rowid = f.rowid WHERE f.path GLOB ?1")
+            .expect("prepare");
+        let rows = stmt
+            .query_map([&sql_glob], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .expect("query");
+        rows.map(|r| r.expect("row"))
+            .filter(|(_, p, _)| re.as_ref().is_none_or(|re| re.is_match(p)))
+            .count()
+    });
     row(
         &format!("SQLite FTS5 trigram, detail={detail}"),
         size,
@@ -523,88 +524,79 @@ fn bench_tantivy(
     }
     let build = t.elapsed();
     let size = dir_size(&dir);
-    let mut results = Vec::new();
-    for q in queries {
-        let mut times = Vec::new();
-        let mut count = 0;
-        for _ in 0..ROUNDS {
-            let t = Instant::now();
-            let index = Index::open_in_dir(&dir).expect("open");
-            index.tokenizers().register(
-                "tri",
-                TextAnalyzer::from(NgramTokenizer::new(3, 3, false).expect("ngram")),
-            );
-            let reader = index.reader().expect("reader");
-            let searcher = reader.searcher();
-            let (docs, re): (_, Option<regex::Regex>) = match q {
-                Query::Substring(s) => {
-                    // The NgramTokenizer gives every gram position 0, so no phrase query:
-                    // all of the pattern's trigrams must be there, then the stored path
-                    // decides.
-                    let terms: Vec<Box<dyn tantivy::query::Query>> = (0..=s.len() - 3)
-                        .map(|i| {
-                            Box::new(TermQuery::new(
-                                Term::from_field_text(grams, &s[i..i + 3]),
-                                IndexRecordOption::Basic,
-                            )) as Box<dyn tantivy::query::Query>
-                        })
-                        .collect();
-                    let q = BooleanQuery::intersection(terms);
-                    let re = regex::Regex::new(&regex::escape(s)).expect("literal");
-                    (
-                        searcher.search(&q, &DocSetCollector).expect("search"),
-                        Some(re),
-                    )
-                }
-                Query::Glob(g) if !raw_regex => {
-                    // The trigrams of the glob's literal runs narrow; the stored path decides.
-                    let terms: Vec<Box<dyn tantivy::query::Query>> = g
-                        .split(['*', '?', '/'])
-                        .filter(|run| run.len() >= 3)
-                        .flat_map(|run| (0..=run.len() - 3).map(move |i| &run[i..i + 3]))
-                        .map(|gram| {
-                            Box::new(TermQuery::new(
-                                Term::from_field_text(grams, gram),
-                                IndexRecordOption::Basic,
-                            )) as Box<dyn tantivy::query::Query>
-                        })
-                        .collect();
-                    let q = BooleanQuery::intersection(terms);
-                    (
-                        searcher.search(&q, &DocSetCollector).expect("search"),
-                        Some(glob_regex(g)),
-                    )
-                }
-                Query::Glob(g) => {
-                    let re = glob_regex(g);
-                    let pattern = re
-                        .as_str()
-                        .trim_start_matches('^')
-                        .trim_end_matches('$')
-                        .to_string();
-                    let rq = RegexQuery::from_pattern(&pattern, raw).expect("regex");
-                    (
-                        searcher.search(&rq, &DocSetCollector).expect("search"),
-                        None,
-                    )
-                }
-            };
-            count = docs
-                .into_iter()
-                .filter(|addr| {
-                    let d: TantivyDocument = searcher.doc(*addr).expect("doc");
-                    re.as_ref().is_none_or(|re: &regex::Regex| {
-                        use tantivy::schema::Value;
-                        d.get_first(raw)
-                            .and_then(|v| v.as_str())
-                            .is_some_and(|p| re.is_match(p))
+    let results = time_queries(queries, |q| {
+        let index = Index::open_in_dir(&dir).expect("open");
+        index.tokenizers().register(
+            "tri",
+            TextAnalyzer::from(NgramTokenizer::new(3, 3, false).expect("ngram")),
+        );
+        let reader = index.reader().expect("reader");
+        let searcher = reader.searcher();
+        let (docs, re): (_, Option<regex::Regex>) = match q {
+            Query::Substring(s) => {
+                // The NgramTokenizer gives every gram position 0, so no phrase query:
+                // all of the pattern's trigrams must be there, then the stored path
+                // decides.
+                let terms: Vec<Box<dyn tantivy::query::Query>> = (0..=s.len() - 3)
+                    .map(|i| {
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(grams, &s[i..i + 3]),
+                            IndexRecordOption::Basic,
+                        )) as Box<dyn tantivy::query::Query>
                     })
+                    .collect();
+                let q = BooleanQuery::intersection(terms);
+                let re = regex::Regex::new(&regex::escape(s)).expect("literal");
+                (
+                    searcher.search(&q, &DocSetCollector).expect("search"),
+                    Some(re),
+                )
+            }
+            Query::Glob(g) if !raw_regex => {
+                // The trigrams of the glob's literal runs narrow; the stored path decides.
+                let terms: Vec<Box<dyn tantivy::query::Query>> = g
+                    .split(['*', '?', '/'])
+                    .filter(|run| run.len() >= 3)
+                    .flat_map(|run| (0..=run.len() - 3).map(move |i| &run[i..i + 3]))
+                    .map(|gram| {
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(grams, gram),
+                            IndexRecordOption::Basic,
+                        )) as Box<dyn tantivy::query::Query>
+                    })
+                    .collect();
+                let q = BooleanQuery::intersection(terms);
+                (
+                    searcher.search(&q, &DocSetCollector).expect("search"),
+                    Some(glob_regex(g)),
+                )
+            }
+            Query::Glob(g) => {
+                let re = glob_regex(g);
+                let pattern = re
+                    .as_str()
+                    .trim_start_matches('^')
+                    .trim_end_matches('$')
+                    .to_string();
+                let rq = RegexQuery::from_pattern(&pattern, raw).expect("regex");
+                (
+                    searcher.search(&rq, &DocSetCollector).expect("search"),
+                    None,
+                )
+            }
+        };
+        docs.into_iter()
+            .filter(|addr| {
+                let d: TantivyDocument = searcher.doc(*addr).expect("doc");
+                re.as_ref().is_none_or(|re: &regex::Regex| {
+                    use tantivy::schema::Value;
+                    d.get_first(raw)
+                        .and_then(|v| v.as_str())
+                        .is_some_and(|p| re.is_match(p))
                 })
-                .count();
-            times.push(t.elapsed());
-        }
-        results.push((q.label(), median(times), count));
-    }
+            })
+            .count()
+    });
     row(
         if raw_regex {
             "tantivy, globs by regex over the raw-path terms"

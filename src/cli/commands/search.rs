@@ -71,6 +71,15 @@ fn is_host(text: &str) -> bool {
 /// Tags asked for per page of `/tags/list` and `/_catalog`.
 const PAGE: usize = 1000;
 
+/// Says on stderr that `what` failed with `error`.
+fn report(what: &str, error: &dyn std::fmt::Display) {
+    eprintln!(
+        "error: {}: {}",
+        escape_control(what),
+        escape_control(&error.to_string())
+    );
+}
+
 /// The images a registry or repository target holds, as `HOST/REPO:TAG`; problems (a
 /// registry without a catalog, a repository that refuses) are reported and counted.
 fn expand(
@@ -84,13 +93,6 @@ fn expand(
     let probe = match target {
         Target::Registry => format!("{host}/catalog"),
         _ => text.to_owned(),
-    };
-    let report = |what: &str, error: &dyn std::fmt::Display| {
-        eprintln!(
-            "error: {}: {}",
-            escape_control(what),
-            escape_control(&error.to_string())
-        );
     };
     let client = ImageReference::parse(&probe)
         .map_err(|e| e.to_string())
@@ -164,11 +166,7 @@ pub(crate) fn run_index(args: &IndexArgs) -> Result<u8, Failure> {
             match open_with(&name, &access, &cancel) {
                 Ok(image) => opened.push((name, image)),
                 Err(failure) => {
-                    eprintln!(
-                        "error: {}: {}",
-                        escape_control(&name),
-                        escape_control(&failure.message)
-                    );
+                    report(&name, &failure.message);
                     skipped += 1;
                     last_failure = Some(failure);
                 }
@@ -179,11 +177,7 @@ pub(crate) fn run_index(args: &IndexArgs) -> Result<u8, Failure> {
         }
         for (name, image) in opened {
             if let Err(failure) = index_one(&index, &name, image, &access, args, &cancel) {
-                eprintln!(
-                    "error: {}: {}",
-                    escape_control(&name),
-                    escape_control(&failure.message)
-                );
+                report(&name, &failure.message);
                 skipped += 1;
                 last_failure = Some(failure);
             }

@@ -664,12 +664,7 @@ impl LayerslayerApp {
             .layer_index(node)
             .and_then(|index| self.peeked.iter().find(|p| p.layer.index == index));
         let layer = peeked.map(|peeked| peeked.layer.clone());
-        let mut shown = Shown {
-            key: key.clone(),
-            what: None,
-            follow: None,
-            content: None,
-        };
+        let mut shown = Shown::of(key.clone());
         let below = || {
             format!(
                 "{} entries below, {} in total",
@@ -720,32 +715,32 @@ impl LayerslayerApp {
                 }
             },
         }
-        self.preview.job = None;
-        self.preview.image_size = None;
-        if let (Some(data_path), Some(image)) = (data_path, &self.image) {
-            let request = layer.map(|layer| PreviewRequest {
-                target: CarveTarget {
-                    path: key.path.clone(),
-                    layer,
-                    data_path,
-                    size,
-                    occurrence: None,
-                },
-                limit,
-                layer_entries: peeked.map(|peeked| peeked.batches.clone()),
-            });
-            let started = request
-                .ok_or_else(|| "The layer of this entry is not among the peeked ones.".to_owned())
-                .and_then(|request| PreviewJob::start(Arc::clone(&image.source), request, ctx));
-            match started {
-                Ok(job) => {
-                    self.preview.job = Some(job);
-                    self.preview.jobs_started += 1;
-                }
-                Err(error) => shown.content = Some(Err(error)),
+        let started = match (data_path, &self.image) {
+            (Some(data_path), Some(image)) => {
+                let request = layer.map(|layer| PreviewRequest {
+                    target: CarveTarget {
+                        path: key.path.clone(),
+                        layer,
+                        data_path,
+                        size,
+                        occurrence: None,
+                    },
+                    limit,
+                    layer_entries: peeked.map(|peeked| peeked.batches.clone()),
+                });
+                Some(
+                    request
+                        .ok_or_else(|| {
+                            "The layer of this entry is not among the peeked ones.".to_owned()
+                        })
+                        .and_then(|request| {
+                            PreviewJob::start(Arc::clone(&image.source), request, ctx)
+                        }),
+                )
             }
-        }
-        self.preview.shown = Some(shown);
+            _ => None,
+        };
+        self.preview.show(shown, started);
     }
 
     /// Shows the Compare tree's file `key` (a regular file on `side`) and starts fetching its
@@ -758,12 +753,6 @@ impl LayerslayerApp {
         limit: u64,
         ctx: &egui::Context,
     ) {
-        let mut shown = Shown {
-            key: key.clone(),
-            what: None,
-            follow: None,
-            content: None,
-        };
         let Some((row, source_b, image_b)) = self.compare.row_of(&key.path) else {
             return;
         };
@@ -795,16 +784,7 @@ impl LayerslayerApp {
             (Some(request), Some(source)) => PreviewJob::start(Arc::clone(source), request, ctx),
             _ => Err("The layer of this entry is not known.".to_owned()),
         };
-        self.preview.job = None;
-        self.preview.image_size = None;
-        match started {
-            Ok(job) => {
-                self.preview.job = Some(job);
-                self.preview.jobs_started += 1;
-            }
-            Err(error) => shown.content = Some(Err(error)),
-        }
-        self.preview.shown = Some(shown);
+        self.preview.show(Shown::of(key), Some(started));
     }
 
     /// Takes in a finished preview fetch.

@@ -41,6 +41,18 @@ pub(super) struct Shown {
     pub content: Option<Result<PreviewContent, String>>,
 }
 
+impl Shown {
+    /// The row `key`, with nothing said about it yet.
+    pub fn of(key: PreviewKey) -> Self {
+        Shown {
+            key,
+            what: None,
+            follow: None,
+            content: None,
+        }
+    }
+}
+
 /// The preview pane's state.
 #[derive(Default)]
 pub(super) struct Preview {
@@ -66,6 +78,23 @@ impl Preview {
     /// Whether a fetch runs.
     pub fn is_running(&self) -> bool {
         self.job.is_some()
+    }
+
+    /// Shows `shown` in place of the last row, whose fetch is dropped (which cancels it), with
+    /// the fetch of its content: `started`, or why it could not start (`None`: nothing to
+    /// fetch).
+    pub fn show(&mut self, mut shown: Shown, started: Option<Result<PreviewJob, String>>) {
+        self.job = None;
+        self.image_size = None;
+        match started {
+            Some(Ok(job)) => {
+                self.job = Some(job);
+                self.jobs_started += 1;
+            }
+            Some(Err(error)) => shown.content = Some(Err(error)),
+            None => {}
+        }
+        self.shown = Some(shown);
     }
 }
 

@@ -1,0 +1,73 @@
+//! What the benchmarks share: gzip layers of this machine's own directories, pushed as images
+//! to a test registry.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::json;
+
+use super::TestRegistry;
+use super::images::{push_blob, push_manifest, sha256};
+
+/// Tars and gzips (`tar | gzip -6`) the system directory `tree` into the file `path`;
+/// returns the blob.
+pub fn tree_layer(tree: &str, path: &Path) -> Vec<u8> {
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "tar -C / -cf - '{}' 2>/dev/null | gzip -6 > '{}'",
+                tree.trim_start_matches('/'),
+                path.display()
+            ),
+        ])
+        .status()
+        .expect("tar | gzip");
+    assert!(
+        status.success() || path.metadata().is_ok_and(|m| m.len() > 0),
+        "could not build the layer of {tree}"
+    );
+    std::fs::read(path).expect("read layer")
+}
+
+/// Pushes `repo:v1`, an image of the gzip layers `blobs` made by `ADD` of each of `trees`;
+/// returns its reference and the layer digests.
+pub fn push_tree_image(
+    registry: &TestRegistry,
+    repo: &str,
+    blobs: &[Vec<u8>],
+    trees: &[&str],
+) -> (String, Vec<String>) {
+    let addr = registry.addr();
+    let digests: Vec<String> = blobs
+        .iter()
+        .map(|blob| push_blob(&addr, &None, repo, blob))
+        .collect();
+    let config = serde_json::to_vec(&json!({
+        "created": "2024-01-01T00:00:00Z", "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": digests},
+        "history": trees.iter().map(|t| json!({"created": "2024-01-01T00:00:00Z", "created_by": format!("ADD {t}")})).collect::<Vec<_>>(),
+    }))
+    .expect("config");
+    push_blob(&addr, &None, repo, &config);
+    let layers: Vec<_> = blobs
+        .iter()
+        .zip(&digests)
+        .map(|(blob, digest)| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": blob.len()}))
+        .collect();
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
+        "layers": layers,
+    }))
+    .expect("manifest");
+    push_manifest(
+        &addr,
+        &None,
+        repo,
+        "v1",
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+    );
+    (format!("{addr}/{repo}:v1"), digests)
+}
