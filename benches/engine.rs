@@ -17,26 +17,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::bench::{report, time};
 use common::podman::Podman;
-
-fn time(command: &mut Command) -> Duration {
-    let started = Instant::now();
-    let status = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run a benchmark command");
-    assert!(status.success(), "{command:?} failed");
-    started.elapsed()
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
 
 fn main() {
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_layerslayer"));
@@ -115,14 +100,6 @@ fn main() {
             times.entry(name).or_default().push(time(&mut command));
         }
     }
-    let base = median(times["peek docker-archive:FILE"].clone());
-    println!("== {rounds} alternating rounds, against peek docker-archive:FILE ==");
-    for (name, runs) in &times {
-        let m = median(runs.clone());
-        println!(
-            "  {name:<40} median {:>6.3} s  {:.2}x",
-            m.as_secs_f64(),
-            m.as_secs_f64() / base.as_secs_f64()
-        );
-    }
+    println!("== {rounds} alternating rounds ==");
+    report(&times, "peek docker-archive:FILE");
 }

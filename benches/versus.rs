@@ -25,24 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::bench::{push_tree_image, tree_layer};
-
-/// Wall time of a command with its output discarded; panics when it fails.
-fn time(command: &mut Command) -> Duration {
-    let started = Instant::now();
-    let status = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run a benchmark command");
-    assert!(status.success(), "{command:?} failed");
-    started.elapsed()
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
+use common::bench::{push_tree_image, report, time, tree_layer};
 
 /// `skopeo copy` of `reference` into an OCI archive.
 fn oci_archive(reference: &str, file: &Path) {
@@ -194,21 +177,4 @@ fn main() {
     }
     report(&times, "seed algorithm, layer after layer");
     report(&times, "diving-rs 0.12 (oci-archive)");
-}
-
-/// Prints each tool's median and its ratio to `baseline`'s.
-fn report(times: &BTreeMap<&str, Vec<Duration>>, baseline: &str) {
-    let Some(base) = times.get(baseline).cloned().map(median) else {
-        println!("  ({baseline} not measured)");
-        return;
-    };
-    println!("  against {baseline}:");
-    for (name, runs) in times {
-        let m = median(runs.clone());
-        println!(
-            "    {name:<46} median {:>6.2} s  {:.2}x",
-            m.as_secs_f64(),
-            m.as_secs_f64() / base.as_secs_f64()
-        );
-    }
 }

@@ -1,8 +1,10 @@
 //! What the benchmarks share: gzip layers of this machine's own directories, pushed as images
 //! to a test registry.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -70,4 +72,39 @@ pub fn push_tree_image(
         &manifest,
     );
     (format!("{addr}/{repo}:v1"), digests)
+}
+
+/// Wall time of a command with its output discarded; panics when it fails.
+pub fn time(command: &mut Command) -> Duration {
+    let started = Instant::now();
+    let status = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run a benchmark command");
+    assert!(status.success(), "{command:?} failed");
+    started.elapsed()
+}
+
+/// The middle of `times`.
+pub fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Prints each tool's median and its ratio to `baseline`'s.
+pub fn report(times: &BTreeMap<&str, Vec<Duration>>, baseline: &str) {
+    let Some(base) = times.get(baseline).cloned().map(median) else {
+        println!("  ({baseline} not measured)");
+        return;
+    };
+    println!("  against {baseline}:");
+    for (name, runs) in times {
+        let m = median(runs.clone());
+        println!(
+            "    {name:<46} median {:>6.3} s  {:.2}x",
+            m.as_secs_f64(),
+            m.as_secs_f64() / base.as_secs_f64()
+        );
+    }
 }
