@@ -549,3 +549,40 @@ fn two_concurrent_index_runs_leave_one_sound_complete_index() {
     }
     assert!(notices.is_empty(), "{notices:?}");
 }
+
+#[test]
+fn index_of_estargz_images_reads_their_tables_of_contents_only() {
+    let registry = TestRegistry::start();
+    let mut blob_bytes = 0;
+    for i in 0..4u64 {
+        let items = vec![
+            TarItem::Dir("usr"),
+            TarItem::File(
+                format!("usr/lib/lib{i}.so"),
+                common::images::noise(i + 1, 400_000),
+                0o755,
+            ),
+            TarItem::File(
+                format!("usr/share/{i}.dat"),
+                common::images::noise(i + 9, 200_000),
+                0o644,
+            ),
+        ];
+        let (tar, _) = common::images::build_tar(&items);
+        let built = common::estargz::build(&tar, false, 65_536);
+        blob_bytes += built.blob.len() as u64;
+        common::images::push_estargz_layer(&registry, &format!("e{i}"), &built);
+    }
+    let proxy = RegistryProxy::start(&registry.addr(), &[], &[]);
+    let home = tempfile::tempdir().expect("tempdir");
+    let output = run(home.path(), &["index", "--quiet", &proxy.addr()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let sent: u64 = proxy.served().iter().map(|s| s.bytes).sum();
+    assert!(
+        sent * 100 <= blob_bytes * 3,
+        "the registry sent {sent} bytes for {blob_bytes} bytes of eStargz blobs"
+    );
+    let (code, hits) = search(home.path(), &["--glob", "usr/lib/*.so"]);
+    assert_eq!(code, 0);
+    assert_eq!(hits.len(), 4);
+}
