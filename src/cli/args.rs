@@ -385,7 +385,9 @@ pub(crate) fn parse_ratio(text: &str) -> Result<f64, String> {
 pub struct IndexArgs {
     /// What to index: images in any form `peek` accepts (references, oci:DIR, archives, …),
     /// a whole registry (`localhost:5000`: every repository of its catalog, every tag), or a
-    /// repository without a tag (`localhost:5000/team/app`: every tag).
+    /// repository without a tag (`localhost:5000/team/app`: every tag). Every platform of a
+    /// multi-platform index is indexed unless `--platform` names one; images already indexed
+    /// are left alone, so an interrupted run resumes where it stopped.
     #[arg(required = true, value_name = "TARGET")]
     pub images: Vec<String>,
     /// For a registry or repository, keep the newest N tags of each repository (by the

@@ -225,6 +225,23 @@ impl SearchIndex {
         self.store.write_image(&record)
     }
 
+    /// Whether `reference` on `platform` is recorded as the manifest `manifest_digest` with
+    /// every layer still indexed: indexing it again would change nothing, so a resumed or
+    /// repeated `index` run skips it.
+    pub fn holds_image(
+        &self,
+        reference: &str,
+        platform: Option<&str>,
+        manifest_digest: &str,
+    ) -> bool {
+        self.store
+            .read_image(reference, platform)
+            .is_some_and(|record| {
+                record.manifest_digest == manifest_digest
+                    && record.layers.iter().all(|digest| self.holds_layer(digest))
+            })
+    }
+
     /// Every indexed image (damaged records are set aside, with a notice).
     pub fn images(&self, notices: &mut Vec<Notice>) -> io::Result<Vec<ImageRecord>> {
         let (images, damaged) = self.store.read_images()?;

@@ -259,6 +259,18 @@ impl Store {
         write_atomically(&self.images, &path, &bytes)
     }
 
+    /// The record of `reference` on `platform`, if there is a readable one.
+    pub(crate) fn read_image(
+        &self,
+        reference: &str,
+        platform: Option<&str>,
+    ) -> Option<ImageRecord> {
+        let bytes = fs::read(self.image_path(reference, platform)).ok()?;
+        serde_json::from_slice::<ImageRecord>(&bytes)
+            .ok()
+            .filter(|record| record.not_final.len() == record.layers.len())
+    }
+
     /// Every image record, and the files that could not be read as one.
     pub(crate) fn read_images(&self) -> io::Result<(Vec<ImageRecord>, Vec<Damaged>)> {
         let mut images = Vec::new();

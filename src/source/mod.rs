@@ -19,7 +19,7 @@ pub mod open;
 pub mod registry;
 mod resolve;
 
-pub use resolve::resolve_image;
+pub use resolve::{resolve_every_platform, resolve_image};
 
 use std::error::Error;
 use std::fmt;

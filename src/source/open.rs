@@ -25,8 +25,8 @@ use crate::source::demo::{DEMO_NAME, open_demo};
 use crate::source::engine::{EngineKind, EngineSource, holds_image};
 use crate::source::local::{LocalFormat, LocalSource};
 use crate::source::registry::{ClientOptions, RegistryClient};
-use crate::source::resolve_image;
 use crate::source::{ErrorKind, ImageSource, SourceError};
+use crate::source::{resolve_every_platform, resolve_image};
 
 /// Prefixes naming a local image format, as skopeo writes them.
 const PREFIXES: [(&str, LocalFormat); 3] = [
@@ -197,7 +197,38 @@ pub fn open_location(
     options: &OpenOptions,
     cancel: &CancelToken,
 ) -> Result<OpenedImage, SourceError> {
-    let (source, reference): (Arc<dyn ImageSource>, String) = match location {
+    let (source, reference) = open_source(location, options, cancel)?;
+    let info = resolve_image(
+        source.as_ref(),
+        &reference,
+        options.platform.as_ref(),
+        cancel,
+    )?;
+    Ok(OpenedImage { source, info })
+}
+
+/// One platform of an image, resolved or not.
+pub type PlatformImage = Result<ImageInfo, SourceError>;
+
+/// Opens the source at `location` and resolves every platform of its image (one for a plain
+/// manifest; each platform an index offers, attestations left out), each with its own result.
+pub fn open_every_platform(
+    location: &Location,
+    options: &OpenOptions,
+    cancel: &CancelToken,
+) -> Result<(Arc<dyn ImageSource>, Vec<PlatformImage>), SourceError> {
+    let (source, reference) = open_source(location, options, cancel)?;
+    let images = resolve_every_platform(source.as_ref(), &reference, cancel)?;
+    Ok((source, images))
+}
+
+/// The source at `location`, and the reference of the image in it.
+fn open_source(
+    location: &Location,
+    options: &OpenOptions,
+    cancel: &CancelToken,
+) -> Result<(Arc<dyn ImageSource>, String), SourceError> {
+    Ok(match location {
         Location::Registry(reference) => {
             let client = RegistryClient::connect(reference, options.registry.clone(), cancel)?;
             (Arc::new(client), reference.manifest_reference().to_owned())
@@ -236,14 +267,7 @@ pub fn open_location(
             let (source, reference) = open_demo()?;
             (Arc::new(source), reference)
         }
-    };
-    let info = resolve_image(
-        source.as_ref(),
-        &reference,
-        options.platform.as_ref(),
-        cancel,
-    )?;
-    Ok(OpenedImage { source, info })
+    })
 }
 
 /// Splits `PATH[:IMAGE]`: the whole text when it exists as a path, else at the first `:`.

@@ -41,6 +41,63 @@ pub fn resolve_image(
                 }
             }
         };
+    image_info(source, manifest, manifest_digest, chosen, available, cancel)
+}
+
+/// Resolves every platform `reference` holds: one image for a plain manifest; for an index,
+/// one per platform it offers (attestation entries, `unknown/unknown`, left out), in the
+/// index's order, each with its own result so a broken platform does not hide the others.
+pub fn resolve_every_platform(
+    source: &dyn ImageSource,
+    reference: &str,
+    cancel: &CancelToken,
+) -> Result<Vec<Result<ImageInfo, SourceError>>, SourceError> {
+    let fetched = source.fetch_manifest(reference, cancel)?;
+    let index = match ManifestDocument::parse(fetched.content_type.as_deref(), &fetched.body)? {
+        ManifestDocument::Image(manifest) => {
+            let info = image_info(source, manifest, fetched.digest, None, Vec::new(), cancel);
+            return Ok(vec![info]);
+        }
+        ManifestDocument::Index(index) => index,
+    };
+    let available = index.platforms();
+    let mut images = Vec::new();
+    for entry in &index.manifests {
+        let Some(platform) = entry.platform.as_ref().filter(|p| !p.is_unknown()) else {
+            continue;
+        };
+        let resolved = source
+            .fetch_manifest(&entry.digest, cancel)
+            .and_then(|child| {
+                match ManifestDocument::parse(child.content_type.as_deref(), &child.body)? {
+                    ManifestDocument::Image(manifest) => image_info(
+                        source,
+                        manifest,
+                        child.digest,
+                        Some(platform.clone()),
+                        available.clone(),
+                        cancel,
+                    ),
+                    ManifestDocument::Index(_) => Err(ManifestError::Invalid(
+                        "an index entry points at another index".into(),
+                    )
+                    .into()),
+                }
+            });
+        images.push(resolved);
+    }
+    Ok(images)
+}
+
+/// Reads the config of `manifest` and attaches its build steps to the layers.
+fn image_info(
+    source: &dyn ImageSource,
+    manifest: crate::oci::manifest::ImageManifest,
+    manifest_digest: String,
+    chosen: Option<Platform>,
+    available: Vec<Platform>,
+    cancel: &CancelToken,
+) -> Result<ImageInfo, SourceError> {
     let config = read_config(source, &manifest.config, cancel)?;
     let commands = config.layer_commands();
     let layers = manifest

@@ -9,6 +9,7 @@ pub mod fault;
 pub mod images;
 pub mod layouts;
 pub mod podman;
+pub mod proxy;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

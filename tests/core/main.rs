@@ -22,5 +22,6 @@ mod ranges;
 mod registry;
 mod resume;
 mod search;
+mod search_registry;
 mod tar_fidelity;
 mod toc;

@@ -3,7 +3,8 @@
 use crate::cancel::CancelToken;
 use crate::cli::args::{Access, ImageArgs};
 use crate::cli::exit::Failure;
-use crate::source::open::{Location, OpenedImage, open_location};
+use crate::source::SourceError;
+use crate::source::open::{Location, OpenOptions, OpenedImage, open_location};
 use crate::source::registry::stored;
 
 mod carve;
@@ -35,6 +36,16 @@ pub(crate) fn open_with(
     access: &Access,
     cancel: &CancelToken,
 ) -> Result<OpenedImage, Failure> {
+    open_with_opener(image, access, cancel, open_location)
+}
+
+/// [`open_with`], opening through `opener` (e.g. every platform of an index).
+pub(crate) fn open_with_opener<T>(
+    image: &str,
+    access: &Access,
+    cancel: &CancelToken,
+    opener: impl FnOnce(&Location, &OpenOptions, &CancelToken) -> Result<T, SourceError>,
+) -> Result<T, Failure> {
     let mut location = Location::parse(image).map_err(|e| Failure::opening(&e, None))?;
     location = if access.engine {
         location.in_engine(image)
@@ -58,7 +69,7 @@ pub(crate) fn open_with(
             }
         );
     }
-    let opened = open_location(&location, &access.options, cancel)
+    let opened = opener(&location, &access.options, cancel)
         .map_err(|e| Failure::opening(&e, Some(&location)))?;
     // Only a login that worked is kept.
     if access.login.remember

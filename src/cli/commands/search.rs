@@ -5,16 +5,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cancel::CancelToken;
 use crate::cli::args::{IndexArgs, SearchArgs};
-use crate::cli::commands::open_with;
+use std::sync::Arc;
+
+use crate::cli::commands::{open_with, open_with_opener};
 use crate::cli::exit::{Failure, exit_code, stdout_failure};
 use crate::cli::progress::read_with_bars;
 use crate::layer::list::{ContentNeed, ListingOptions};
-use crate::oci::LayerInfo;
 use crate::oci::reference::ImageReference;
+use crate::oci::{ImageInfo, LayerInfo};
 use crate::output::{escape_control, human_size, neutralize_formula};
 use crate::search::{Hit, ImageRecord, Notice, Pattern, SearchIndex};
-use crate::source::open::{Location, OpenedImage};
+use crate::source::open::{Location, open_every_platform};
 use crate::source::registry::{RegistryClient, RegistryError};
+use crate::source::{ImageSource, SourceError};
 
 fn open_index() -> Result<SearchIndex, Failure> {
     SearchIndex::open_default().ok_or_else(|| {
@@ -71,15 +74,6 @@ fn is_host(text: &str) -> bool {
 /// Tags asked for per page of `/tags/list` and `/_catalog`.
 const PAGE: usize = 1000;
 
-/// Says on stderr that `what` failed with `error`.
-fn report(what: &str, error: &dyn std::fmt::Display) {
-    eprintln!(
-        "error: {}: {}",
-        escape_control(what),
-        escape_control(&error.to_string())
-    );
-}
-
 /// The images a registry or repository target holds, as `HOST/REPO:TAG`; problems (a
 /// registry without a catalog, a repository that refuses) are reported and counted.
 fn expand(
@@ -87,12 +81,19 @@ fn expand(
     target: &Target,
     access: &crate::cli::args::Access,
     cancel: &CancelToken,
-    skipped: &mut usize,
+    tally: &mut Tally,
 ) -> Vec<String> {
     let host = text.split('/').next().unwrap_or(text);
     let probe = match target {
         Target::Registry => format!("{host}/catalog"),
         _ => text.to_owned(),
+    };
+    let report = |what: &str, error: &dyn std::fmt::Display| {
+        eprintln!(
+            "error: {}: {}",
+            escape_control(what),
+            escape_control(&error.to_string())
+        );
     };
     let client = ImageReference::parse(&probe)
         .map_err(|e| e.to_string())
@@ -104,7 +105,7 @@ fn expand(
         Ok(client) => client,
         Err(error) => {
             report(text, &error);
-            *skipped += 1;
+            tally.skipped += 1;
             return Vec::new();
         }
     };
@@ -119,117 +120,265 @@ fn expand(
                          them instead, e.g. `layerslayer index {host}/REPO`"
                     ),
                 );
-                *skipped += 1;
+                tally.skipped += 1;
                 return Vec::new();
             }
             Err(error) => {
                 report(text, &error);
-                *skipped += 1;
+                tally.skipped += 1;
                 return Vec::new();
             }
         },
         _ => vec![text[host.len() + 1..].to_owned()],
     };
     let mut images = Vec::new();
+    tally.repositories += repositories.len();
     for repository in repositories {
         match client.for_repository(&repository).tags(PAGE, cancel) {
             Ok(tags) => images.extend(tags.iter().map(|tag| format!("{host}/{repository}:{tag}"))),
             Err(error) => {
                 report(&format!("{host}/{repository}"), &error);
-                *skipped += 1;
+                tally.skipped += 1;
             }
         }
     }
     images
 }
 
-/// `layerslayer index TARGET...`: lists the layers the index lacks and records each image.
-/// A target may be an image, a registry (`HOST[:PORT]`: its catalog) or a repository
-/// (`HOST/REPO`: its tags, the newest `--tags N`). An image or repository that cannot be read
-/// is reported and skipped; the run goes on and exits 7 at the end.
+/// What one `index` run has done so far, for the progress lines and the closing summary.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Repositories walked (registry and repository targets).
+    repositories: usize,
+    /// Images (one per platform) recorded, or found already recorded.
+    images: usize,
+    /// Of those, images already recorded as the same manifest (nothing to do).
+    already: usize,
+    /// Layers listed now.
+    listed: usize,
+    /// Layers found already indexed.
+    held: usize,
+    /// Blob bytes fetched.
+    bytes: u64,
+    /// Images, platforms or repositories reported and skipped.
+    skipped: usize,
+}
+
+/// One name opened: its source and, per platform it holds, the resolved image.
+struct Opened {
+    name: String,
+    source: Arc<dyn ImageSource>,
+    images: Vec<Result<ImageInfo, SourceError>>,
+}
+
+/// Opens `name` with every platform of an index, or only the `--platform` asked for.
+fn open_platforms(
+    name: &str,
+    access: &crate::cli::args::Access,
+    cancel: &CancelToken,
+) -> Result<Opened, Failure> {
+    let (source, images) = if access.options.platform.is_some() {
+        let opened = open_with(name, access, cancel)?;
+        (opened.source, vec![Ok(opened.info)])
+    } else {
+        open_with_opener(name, access, cancel, open_every_platform)?
+    };
+    Ok(Opened {
+        name: name.to_owned(),
+        source,
+        images,
+    })
+}
+
+/// `layerslayer index TARGET...`: lists the layers the index lacks and records each image,
+/// every platform of a multi-platform index (only `--platform` when given). A target may be
+/// an image, a registry (`HOST[:PORT]`: its catalog) or a repository (`HOST/REPO`: its tags,
+/// the newest `--tags N`). Images are indexed one after the other as they are opened, and an
+/// image already recorded as the same manifest is not touched, so a run that was interrupted
+/// resumes where it stopped. An image, platform or repository that cannot be read is reported
+/// and skipped; the run goes on and exits 7 at the end.
 pub(crate) fn run_index(args: &IndexArgs) -> Result<u8, Failure> {
     let index = open_index()?;
     let access = args.access.resolve()?;
     let cancel = CancelToken::new();
-    let mut skipped = 0usize;
+    let mut tally = Tally::default();
     let mut last_failure = None;
     let mut attempted = 0usize;
+    let mut report = |name: &str, failure: Failure, tally: &mut Tally| {
+        eprintln!(
+            "error: {}: {}",
+            escape_control(name),
+            escape_control(&failure.message)
+        );
+        tally.skipped += 1;
+        last_failure = Some(failure);
+    };
     for target_text in &args.images {
         let target = target_of(target_text);
-        let mut opened = Vec::new();
         let names = match target {
             Target::Image => vec![target_text.clone()],
-            _ => expand(target_text, &target, &access, &cancel, &mut skipped),
+            _ => expand(target_text, &target, &access, &cancel, &mut tally),
         };
-        for name in names {
+        let total = names.len();
+        let keep = args.tags.filter(|_| target != Target::Image);
+        // With `--tags`, every tag is opened before choosing the newest; otherwise each image
+        // is indexed as soon as it is opened.
+        let mut waiting = Vec::new();
+        for (position, name) in names.into_iter().enumerate() {
             attempted += 1;
-            match open_with(&name, &access, &cancel) {
-                Ok(image) => opened.push((name, image)),
-                Err(failure) => {
-                    report(&name, &failure.message);
-                    skipped += 1;
-                    last_failure = Some(failure);
+            match open_platforms(&name, &access, &cancel) {
+                Ok(opened) if keep.is_some() => waiting.push(opened),
+                Ok(opened) => {
+                    index_platforms(
+                        &index,
+                        opened,
+                        (position + 1, total),
+                        &access,
+                        args,
+                        &cancel,
+                        &mut tally,
+                        &mut report,
+                    );
                 }
+                Err(failure) => report(&name, failure, &mut tally),
             }
         }
-        if let (Some(keep), true) = (args.tags, target != Target::Image) {
-            opened = newest_per_repository(opened, usize::from(keep));
-        }
-        for (name, image) in opened {
-            if let Err(failure) = index_one(&index, &name, image, &access, args, &cancel) {
-                report(&name, &failure.message);
-                skipped += 1;
-                last_failure = Some(failure);
+        if let Some(keep) = keep {
+            let kept = newest_per_repository(waiting, usize::from(keep));
+            let total = kept.len();
+            for (position, opened) in kept.into_iter().enumerate() {
+                index_platforms(
+                    &index,
+                    opened,
+                    (position + 1, total),
+                    &access,
+                    args,
+                    &cancel,
+                    &mut tally,
+                    &mut report,
+                );
             }
         }
     }
-    Ok(match (skipped, last_failure) {
+    if !args.quiet {
+        eprintln!(
+            "done: {} repositories; images: {} indexed, {} of them already; layers: {} listed, \
+             {} already indexed; {} fetched; {} skipped",
+            tally.repositories,
+            tally.images,
+            tally.already,
+            tally.listed,
+            tally.held,
+            human_size(tally.bytes),
+            tally.skipped
+        );
+    }
+    Ok(match (tally.skipped, last_failure) {
         (0, _) => exit_code::OK,
         (1, Some(failure)) if attempted == 1 && args.images.len() == 1 => failure.code,
         _ => exit_code::INCOMPLETE,
     })
 }
 
+/// Indexes each platform of one opened name; `position` is (n, of) within its target.
+#[allow(clippy::too_many_arguments)]
+fn index_platforms(
+    index: &SearchIndex,
+    opened: Opened,
+    position: (usize, usize),
+    access: &crate::cli::args::Access,
+    args: &IndexArgs,
+    cancel: &CancelToken,
+    tally: &mut Tally,
+    report: &mut dyn FnMut(&str, Failure, &mut Tally),
+) {
+    for info in opened.images {
+        let result = info
+            .map_err(|e| Failure::opening(&e, None))
+            .and_then(|info| {
+                index_one(
+                    index,
+                    &opened.name,
+                    opened.source.as_ref(),
+                    &info,
+                    position,
+                    access,
+                    args,
+                    cancel,
+                    tally,
+                )
+            });
+        if let Err(failure) = result {
+            report(&opened.name, failure, tally);
+        }
+    }
+}
+
 /// The newest `keep` images of each repository (`HOST/REPO:TAG` names), by the config's
 /// `created` (RFC 3339 sorts as text; undated images count as oldest).
-fn newest_per_repository(
-    mut opened: Vec<(String, OpenedImage)>,
-    keep: usize,
-) -> Vec<(String, OpenedImage)> {
+fn newest_per_repository(mut opened: Vec<Opened>, keep: usize) -> Vec<Opened> {
     let repository = |name: &str| {
         name.rsplit_once(':')
             .map_or(name, |(repo, _)| repo)
             .to_owned()
     };
+    let created = |opened: &Opened| {
+        opened
+            .images
+            .iter()
+            .flatten()
+            .filter_map(|info| info.config.created.clone())
+            .max()
+    };
     opened.sort_by(|a, b| {
-        repository(&a.0)
-            .cmp(&repository(&b.0))
-            .then_with(|| b.1.info.config.created.cmp(&a.1.info.config.created))
+        repository(&a.name)
+            .cmp(&repository(&b.name))
+            .then_with(|| created(b).cmp(&created(a)))
     });
-    let mut kept: Vec<(String, OpenedImage)> = Vec::new();
+    let mut kept: Vec<Opened> = Vec::new();
     let mut run = (String::new(), 0);
-    for (name, image) in opened {
-        let repo = repository(&name);
+    for image in opened {
+        let repo = repository(&image.name);
         if repo != run.0 {
             run = (repo, 0);
         }
         run.1 += 1;
         if run.1 <= keep {
-            kept.push((name, image));
+            kept.push(image);
         }
     }
     kept
 }
 
+#[allow(clippy::too_many_arguments)]
 fn index_one(
     index: &SearchIndex,
     image: &str,
-    opened: OpenedImage,
+    source: &dyn ImageSource,
+    info: &ImageInfo,
+    (position, total): (usize, usize),
     access: &crate::cli::args::Access,
     args: &IndexArgs,
     cancel: &CancelToken,
+    tally: &mut Tally,
 ) -> Result<(), Failure> {
-    let info = &opened.info;
+    let platform = info.platform.as_ref().map(ToString::to_string);
+    let shown = match &platform {
+        Some(platform) => format!("{} [{platform}]", escape_control(image)),
+        None => escape_control(image).into_owned(),
+    };
+    if index.holds_image(image, platform.as_deref(), &info.manifest_digest) {
+        tally.images += 1;
+        tally.already += 1;
+        tally.held += info.layers.len();
+        if !args.quiet {
+            eprintln!(
+                "[{position}/{total}] already indexed {shown}: {} layers, 0 listed now",
+                info.layers.len()
+            );
+        }
+        return Ok(());
+    }
     let missing: Vec<LayerInfo> = info
         .layers
         .iter()
@@ -244,7 +393,7 @@ fn index_one(
     let mut problems = Vec::new();
     let mut bytes = 0u64;
     read_with_bars(
-        opened.source.as_ref(),
+        source,
         &missing,
         options,
         args.jobs,
@@ -263,6 +412,8 @@ fn index_one(
             }
         },
     );
+    tally.bytes += bytes;
+    tally.listed += missing.len() - problems.len();
     if !problems.is_empty() {
         return Err(Failure::new(
             exit_code::INCOMPLETE,
@@ -278,7 +429,7 @@ fn index_one(
     let record = ImageRecord {
         reference: image.to_owned(),
         manifest_digest: info.manifest_digest.clone(),
-        platform: info.platform.as_ref().map(ToString::to_string),
+        platform,
         source_kind: source_kind.to_owned(),
         seen: SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -295,10 +446,12 @@ fn index_one(
             format!("could not record the image in the search index: {e}"),
         )
     })?;
+    tally.images += 1;
+    tally.held += info.layers.len() - missing.len();
     if !args.quiet {
         eprintln!(
-            "indexed {}: {} layers, {} listed now ({} fetched), {} already indexed",
-            escape_control(image),
+            "[{position}/{total}] indexed {shown}: {} layers, {} listed now ({} fetched), {} \
+             already indexed",
             info.layers.len(),
             missing.len(),
             human_size(bytes),
