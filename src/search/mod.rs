@@ -225,6 +225,40 @@ impl SearchIndex {
         self.store.write_image(&record)
     }
 
+    /// Records an image after a peek or a comparison listed all its layers (read, or replayed
+    /// from the listing cache): the layers the index lacks are added from their cached
+    /// listings, then the image. Returns whether it was recorded; `false` when it already was
+    /// (nothing to do) or when a layer's listing is not cached (the index follows the cache).
+    pub fn record_listed(
+        &self,
+        record: ImageRecord,
+        notices: &mut Vec<Notice>,
+    ) -> io::Result<bool> {
+        if self.holds_image(
+            &record.reference,
+            record.platform.as_deref(),
+            &record.manifest_digest,
+        ) {
+            return Ok(false);
+        }
+        for digest in &record.layers {
+            if self.holds_layer(digest) {
+                continue;
+            }
+            let mut entries = Vec::new();
+            if self
+                .cache
+                .replay(digest, false, &mut |entry| entries.push(entry))
+                .is_none()
+            {
+                return Ok(false);
+            }
+            self.add_layer(digest, &entries)?;
+        }
+        self.record_image(record, notices)?;
+        Ok(true)
+    }
+
     /// Whether `reference` on `platform` is recorded as the manifest `manifest_digest` with
     /// every layer still indexed: indexing it again would change nothing, so a resumed or
     /// repeated `index` run skips it.

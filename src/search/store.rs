@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use crate::model::{Entry, EntryKind};
+use crate::oci::ImageInfo;
+use crate::source::open::Location;
 
 pub(crate) const MAGIC: &[u8] = b"LSSEARCH1\n";
 const RECORD: usize = 13;
@@ -155,6 +159,30 @@ pub struct ImageRecord {
     /// Per layer, the positions of its rows that are not in the image's final filesystem
     /// (removed or replaced by a later layer, whiteouts themselves).
     pub not_final: Vec<Vec<u32>>,
+}
+
+impl ImageRecord {
+    /// The record of `info`, opened as `reference` from `location`, seen now (which of its
+    /// rows are final is worked out when it is recorded).
+    pub fn of(reference: &str, location: &Location, info: &ImageInfo) -> Self {
+        let source_kind = match location {
+            Location::Registry(_) => "registry",
+            Location::Local { .. } => "file",
+            Location::Engine { .. } => "engine",
+            Location::Demo => "demo",
+        };
+        Self {
+            reference: reference.to_owned(),
+            manifest_digest: info.manifest_digest.clone(),
+            platform: info.platform.as_ref().map(ToString::to_string),
+            source_kind: source_kind.to_owned(),
+            seen: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            layers: info.layers.iter().map(|l| l.digest().to_owned()).collect(),
+            not_final: Vec::new(),
+        }
+    }
 }
 
 /// A file that could not be read as what it should be, and why.

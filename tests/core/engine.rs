@@ -146,14 +146,34 @@ fn engine_images_list_exactly_as_their_saved_archives_do() {
         .map(|layer| layer["listed_from"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(from, ["cache", "blob", "cache", "blob"]);
-    // Nothing on disk but the listing cache: one listing per layer, no temporary file.
+    // Nothing on disk but the cache: one listing per layer, and the search index that follows
+    // the listings (the image recorded once its layers were all listed); no temporary file.
     let written: Vec<PathBuf> = walk_files(cache.path());
-    assert_eq!(written.len(), 4, "{written:?}");
-    assert!(
-        written.iter().all(|file| file
-            .strip_prefix(cache.path())
-            .is_ok_and(|rel| rel.starts_with("layerslayer/listings"))),
+    let under = |folder: &str| {
+        written
+            .iter()
+            .filter(|file| {
+                file.strip_prefix(cache.path())
+                    .is_ok_and(|rel| rel.starts_with(folder))
+            })
+            .count()
+    };
+    assert_eq!(under("layerslayer/listings"), 4, "{written:?}");
+    assert_eq!(
+        under("layerslayer/listings") + under("layerslayer/search"),
+        written.len(),
         "{written:?}"
+    );
+    let found = crate::common::layerslayer_command()
+        .args(["search", "srv/data/y"])
+        .env("XDG_CACHE_HOME", &cache_env)
+        .output()
+        .expect("run search");
+    let hits = String::from_utf8_lossy(&found.stdout);
+    assert_eq!(found.status.code(), Some(0), "{hits}");
+    assert!(
+        hits.contains("podman:layers:1"),
+        "the peek recorded the image: {hits}"
     );
     assert_eq!(walk_files(scratch.path()), Vec::<PathBuf>::new());
 

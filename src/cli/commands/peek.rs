@@ -241,6 +241,13 @@ pub(crate) fn run_peek(args: &PeekArgs) -> Result<u8, Failure> {
         Some(error) => return Err(stdout_failure(&error)),
         None => {}
     }
+    let every_layer_listed = chosen.len() == image.layers.len()
+        && listings
+            .iter()
+            .all(|listing| listing.result.status.is_complete());
+    if cache.is_some() && every_layer_listed {
+        super::search::record_peeked(&args.image.image, args.image.access.engine, &image);
+    }
     let merged = args.merged.then(|| merge_layers(&listings));
     if let Some(csv) = &args.csv {
         let rows = match &merged {

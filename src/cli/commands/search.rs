@@ -1,7 +1,6 @@
 //! `index IMAGE...` fills the search index; `search PATTERN` asks it which images hold a path.
 
 use std::io::{self, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::cancel::CancelToken;
 use crate::cli::args::{IndexArgs, SearchArgs};
@@ -26,6 +25,26 @@ fn open_index() -> Result<SearchIndex, Failure> {
             "the search index needs a cache directory: set XDG_CACHE_HOME to a writable one",
         )
     })
+}
+
+/// After a peek that listed every layer of `image` completely (typed as `typed`, `--engine`
+/// or not): records it in the search index, as the app does, so that `search` finds it. Only
+/// warns when that fails: the peek itself worked.
+pub(crate) fn record_peeked(typed: &str, engine: bool, image: &ImageInfo) {
+    let (Some(index), Ok(location)) = (SearchIndex::open_default(), Location::parse(typed)) else {
+        return;
+    };
+    let location = if engine {
+        location.in_engine(typed)
+    } else {
+        location
+    };
+    let mut notices = Vec::new();
+    let recorded = index.record_listed(ImageRecord::of(typed, &location, image), &mut notices);
+    say(notices);
+    if let Err(error) = recorded {
+        eprintln!("warning: could not add the image to the search index: {error}");
+    }
 }
 
 fn say(notices: Vec<Notice>) {
@@ -420,23 +439,14 @@ fn index_one(
             format!("not indexed: {}", problems.join("; ")),
         ));
     }
-    let source_kind = match Location::parse(image) {
-        Ok(Location::Registry(_)) if !access.engine => "registry",
-        Ok(Location::Local { .. }) => "file",
-        Ok(Location::Demo) => "demo",
-        _ => "engine",
+    // It opened, so it parses.
+    let location = Location::parse(image).map_err(|e| Failure::opening(&e, None))?;
+    let location = if access.engine {
+        location.in_engine(image)
+    } else {
+        location
     };
-    let record = ImageRecord {
-        reference: image.to_owned(),
-        manifest_digest: info.manifest_digest.clone(),
-        platform,
-        source_kind: source_kind.to_owned(),
-        seen: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        layers: info.layers.iter().map(|l| l.digest().to_owned()).collect(),
-        not_final: Vec::new(),
-    };
+    let record = ImageRecord::of(image, &location, info);
     let mut notices = Vec::new();
     let recorded = index.record_image(record, &mut notices);
     say(notices);

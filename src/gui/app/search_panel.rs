@@ -16,8 +16,6 @@ use egui::{RichText, Ui};
 use super::actions::Action;
 use super::{CentralTab, LayerslayerApp};
 use crate::gui::job::Job;
-use crate::gui::jobs::LayerEntries;
-use crate::model::Entry;
 use crate::output::{escape_control, human_size};
 use crate::search::{Hit, ImageRecord, IndexSummary, Notice, Pattern, SearchIndex};
 use crate::source::open::Location;
@@ -392,13 +390,19 @@ impl SearchTab {
     }
 
     /// Records a peeked image in the index in the background (its layers the index lacks,
-    /// then the image).
-    fn record(&mut self, record: ImageRecord, layers: Vec<LayerEntries>, ctx: &egui::Context) {
+    /// from the listing cache, then the image); says so only when something was added.
+    fn record(&mut self, record: ImageRecord, ctx: &egui::Context) {
         let Some(index) = self.index.clone() else {
             return;
         };
-        let started = Job::spawn("search-record", ctx, move |worker| {
-            record_peeked(&index, record, &layers, worker.cancel_token())
+        let started = Job::spawn("search-record", ctx, move |_worker| {
+            let shown = escape_control(&record.reference).into_owned();
+            let mut notices = Vec::new();
+            match index.record_listed(record, &mut notices) {
+                Ok(true) => Ok(format!("Indexed {shown}: its paths are searchable here.")),
+                Ok(false) => Ok(String::new()),
+                Err(e) => Err(format!("Could not add {shown} to the search index: {e}")),
+            }
         });
         match started {
             Ok(job) => self.record_job = Some(job),
@@ -457,52 +461,6 @@ fn run_search(
     })
 }
 
-/// Adds the peeked layers the index lacks, then records the image; an empty message when a
-/// layer's listing is not in the listing cache (the index follows the cache, so the image
-/// would be left out of every search).
-fn record_peeked(
-    index: &SearchIndex,
-    record: ImageRecord,
-    layers: &[LayerEntries],
-    cancel: &crate::cancel::CancelToken,
-) -> Change {
-    let shown = escape_control(&record.reference).into_owned();
-    if layers
-        .iter()
-        .any(|layer| !index.cache().holds(layer.layer.digest()))
-    {
-        return Ok(String::new());
-    }
-    let fail = |e: std::io::Error| format!("Could not add {shown} to the search index: {e}");
-    for layer in layers {
-        if cancel.is_cancelled() {
-            return Ok(String::new());
-        }
-        let digest = layer.layer.digest();
-        if !index.holds_layer(digest) {
-            let entries: Vec<Entry> = layer
-                .batches
-                .iter()
-                .flat_map(|batch| batch.iter().cloned())
-                .collect();
-            index.add_layer(digest, &entries).map_err(fail)?;
-        }
-    }
-    let mut notices = Vec::new();
-    index.record_image(record, &mut notices).map_err(fail)?;
-    Ok(format!("Indexed {shown}: its paths are searchable here."))
-}
-
-/// Where an image was read, as the index records it.
-fn source_kind(reference: &str) -> &'static str {
-    match Location::parse(reference) {
-        Ok(Location::Registry(_)) => "registry",
-        Ok(Location::Local { .. }) => "file",
-        Ok(Location::Demo) => "demo",
-        _ => "engine",
-    }
-}
-
 impl LayerslayerApp {
     /// After a peek: when every layer of the image was read completely, records the image in
     /// the search index in the background (a peek that replayed the cache counts too).
@@ -516,24 +474,11 @@ impl LayerslayerApp {
         {
             return;
         }
-        let record = ImageRecord {
-            reference: image.request.reference.clone(),
-            manifest_digest: image.info.manifest_digest.clone(),
-            platform: image.info.platform.as_ref().map(ToString::to_string),
-            source_kind: source_kind(&image.request.reference).to_owned(),
-            seen: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            layers: image
-                .info
-                .layers
-                .iter()
-                .map(|l| l.digest().to_owned())
-                .collect(),
-            not_final: Vec::new(),
+        let Ok(location) = Location::parse(&image.request.reference) else {
+            return;
         };
-        let layers = self.peeked.iter().map(|layer| layer.to_entries()).collect();
-        self.search.record(record, layers, ctx);
+        let record = ImageRecord::of(&image.request.reference, &location, &image.info);
+        self.search.record(record, ctx);
     }
 
     /// A hit clicked: its image opened (unless on screen), peeked whole (unless already), then
