@@ -203,6 +203,9 @@ impl Store {
         };
         fs::create_dir_all(&store.layers)?;
         fs::create_dir_all(&store.images)?;
+        for dir in [&store.layers, &store.images] {
+            remove_stale_temporaries(dir);
+        }
         Ok(store)
     }
 
@@ -336,6 +339,28 @@ fn files_ending(dir: &Path, suffix: &str) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// How old a temporary file must be to count as left by a killed run (a live writer renames
+/// its file within seconds).
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temporary files (`.tmp…`) a killed run left in `dir`, if they are old enough
+/// that no running writer still owns them.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with(".tmp")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > STALE_TEMPORARY));
+        if stale {
+            fs::remove_file(entry.path()).ok();
+        }
+    }
+}
+
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;
     temp.write_all(bytes)?;
@@ -406,6 +431,28 @@ mod tests {
     use super::*;
 
     const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// A killed run's temporary files go at the next open once they are old; a live one (just
+    /// written) stays for its writer to rename.
+    #[test]
+    fn stale_temporary_files_are_removed_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let old = store.layers.join(".tmpKILLED");
+        let live = store.images.join(".tmpLIVE");
+        for file in [&old, &live] {
+            fs::write(file, b"partial").expect("write");
+        }
+        let two_hours_ago = std::time::SystemTime::now() - 2 * STALE_TEMPORARY;
+        fs::File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(two_hours_ago))
+            .expect("age it");
+        Store::open(dir.path()).expect("open again");
+        assert!(!old.exists());
+        assert!(live.exists());
+    }
 
     #[test]
     fn layer_files_round_trip_and_damage_is_detected() {
