@@ -13,12 +13,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::images::{Compression, TestLayer, sha256};
+use common::images::TestLayer;
 use common::layouts::{IndexEntry, LayoutImage, write_oci_layout};
 use layerslayer::cancel::CancelToken;
 use layerslayer::inspect::analysis::analyze;
@@ -26,34 +24,6 @@ use layerslayer::layer::list::{ContentNeed, ListingOptions};
 use layerslayer::layer::parallel::{default_concurrency, read_listings};
 use layerslayer::layer::stream::PeekProgress;
 use layerslayer::model::LayerListing;
-
-/// A gzip layer (`tar | gzip -6`) of a system tree.
-fn layer_of(tree: &str, work: &Path) -> TestLayer {
-    let tar_path = work.join("layer.tar");
-    let status = Command::new("tar")
-        .args(["-C", "/", "-cf"])
-        .arg(&tar_path)
-        .arg(tree.trim_start_matches('/'))
-        .status()
-        .expect("run tar");
-    assert!(status.success() || tar_path.metadata().is_ok_and(|m| m.len() > 0));
-    let tar = std::fs::read(&tar_path).expect("read tar");
-    let gzip = Command::new("gzip")
-        .args(["-6", "-k", "-f"])
-        .arg(&tar_path)
-        .status()
-        .expect("run gzip");
-    assert!(gzip.success());
-    let blob = std::fs::read(work.join("layer.tar.gz")).expect("read gzip");
-    TestLayer {
-        digest: sha256(&blob),
-        diff_id: sha256(&tar),
-        blob,
-        compression: Compression::Gzip,
-        expected: Vec::new(),
-        created_by: format!("COPY {tree} {tree}"),
-    }
-}
 
 /// Reads every layer of the image at `layout` with `content`; returns the listings and the
 /// time it took (opening the image included).
@@ -99,7 +69,7 @@ fn main() {
     let work = tempfile::tempdir().expect("tempdir");
     let layers: Vec<TestLayer> = trees
         .split(',')
-        .map(|tree| layer_of(tree, work.path()))
+        .map(|tree| common::bench::tree_test_layer(tree, work.path()))
         .collect();
     let layout = work.path().join("layout");
     write_oci_layout(

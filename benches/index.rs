@@ -25,7 +25,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::images::{Compression, TestLayer, push_blob, push_manifest, sha256};
+use common::images::{push_blob, push_manifest, sha256};
 use common::proxy::RegistryProxy;
 use layerslayer::cancel::CancelToken;
 use layerslayer::layer::cache::{DEFAULT_MAX_BYTES, ListingCache};
@@ -41,35 +41,6 @@ fn mib(bytes: u64) -> f64 {
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
-}
-
-/// A gzip layer (`tar | gzip -6`) of `tree`.
-fn gzip_layer_of(tree: &str, work: &Path) -> TestLayer {
-    let tar_path = work.join("layer.tar");
-    let status = Command::new("tar")
-        .args(["-C", "/", "-cf"])
-        .arg(&tar_path)
-        .arg(tree.trim_start_matches('/'))
-        .status()
-        .expect("run tar");
-    assert!(status.success() || tar_path.metadata().is_ok_and(|m| m.len() > 0));
-    let tar = std::fs::read(&tar_path).expect("read tar");
-    let gzip = Command::new("gzip")
-        .args(["-6", "-k", "-f"])
-        .arg(&tar_path)
-        .status()
-        .expect("run gzip");
-    assert!(gzip.success());
-    let blob = std::fs::read(work.join("layer.tar.gz")).expect("read gzip");
-    std::fs::remove_file(&tar_path).ok();
-    TestLayer {
-        digest: sha256(&blob),
-        diff_id: sha256(&tar),
-        blob,
-        compression: Compression::Gzip,
-        expected: Vec::new(),
-        created_by: format!("COPY {tree} {tree}"),
-    }
 }
 
 /// Lists (and with `index`, indexes) `reference` with a fresh cache under `work`; returns
@@ -251,7 +222,7 @@ fn main() {
     let registry = common::TestRegistry::start();
 
     // A. Indexing on top of a full listing.
-    let layer = gzip_layer_of(&tree, work.path());
+    let layer = common::bench::tree_test_layer(&tree, work.path());
     let pushed = common::push_image(
         &registry,
         "tree",

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::TestRegistry;
 use super::images::{push_blob, push_manifest, sha256};
+use super::{Compression, TestLayer, TestRegistry};
 
 /// Tars and gzips (`tar | gzip -6`) the system directory `tree` into the file `path`;
 /// returns the blob.
@@ -106,5 +106,35 @@ pub fn report(times: &BTreeMap<&str, Vec<Duration>>, baseline: &str) {
             m.as_secs_f64(),
             m.as_secs_f64() / base.as_secs_f64()
         );
+    }
+}
+
+/// A gzip layer (`tar`, then `gzip -6`) of the system directory `tree`, built in `work`, as a
+/// [`TestLayer`] (blob, digest and diff_id).
+pub fn tree_test_layer(tree: &str, work: &Path) -> TestLayer {
+    let tar_path = work.join("layer.tar");
+    let status = Command::new("tar")
+        .args(["-C", "/", "-cf"])
+        .arg(&tar_path)
+        .arg(tree.trim_start_matches('/'))
+        .status()
+        .expect("run tar");
+    assert!(status.success() || tar_path.metadata().is_ok_and(|m| m.len() > 0));
+    let tar = std::fs::read(&tar_path).expect("read tar");
+    let gzip = Command::new("gzip")
+        .args(["-6", "-k", "-f"])
+        .arg(&tar_path)
+        .status()
+        .expect("run gzip");
+    assert!(gzip.success());
+    let blob = std::fs::read(work.join("layer.tar.gz")).expect("read gzip");
+    std::fs::remove_file(&tar_path).ok();
+    TestLayer {
+        digest: sha256(&blob),
+        diff_id: sha256(&tar),
+        blob,
+        compression: Compression::Gzip,
+        expected: Vec::new(),
+        created_by: format!("COPY {tree} {tree}"),
     }
 }

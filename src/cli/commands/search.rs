@@ -243,22 +243,18 @@ pub(crate) fn run_index(args: &IndexArgs) -> Result<u8, Failure> {
         // With `--tags`, every tag is opened before choosing the newest; otherwise each image
         // is indexed as soon as it is opened.
         let mut waiting = Vec::new();
+        let index_now =
+            |opened: Opened,
+             place: (usize, usize),
+             tally: &mut Tally,
+             report: &mut dyn FnMut(&str, Failure, &mut Tally)| {
+                index_platforms(&index, opened, place, &access, args, &cancel, tally, report);
+            };
         for (position, name) in names.into_iter().enumerate() {
             attempted += 1;
             match open_platforms(&name, &access, &cancel) {
                 Ok(opened) if keep.is_some() => waiting.push(opened),
-                Ok(opened) => {
-                    index_platforms(
-                        &index,
-                        opened,
-                        (position + 1, total),
-                        &access,
-                        args,
-                        &cancel,
-                        &mut tally,
-                        &mut report,
-                    );
-                }
+                Ok(opened) => index_now(opened, (position + 1, total), &mut tally, &mut report),
                 Err(failure) => report(&name, failure, &mut tally),
             }
         }
@@ -266,16 +262,7 @@ pub(crate) fn run_index(args: &IndexArgs) -> Result<u8, Failure> {
             let kept = newest_per_repository(waiting, usize::from(keep));
             let total = kept.len();
             for (position, opened) in kept.into_iter().enumerate() {
-                index_platforms(
-                    &index,
-                    opened,
-                    (position + 1, total),
-                    &access,
-                    args,
-                    &cancel,
-                    &mut tally,
-                    &mut report,
-                );
+                index_now(opened, (position + 1, total), &mut tally, &mut report);
             }
         }
     }
