@@ -9,7 +9,10 @@
 //!   cut from the same tree: bytes the registry sent (every request: catalog, tags,
 //!   manifests, configs, TOCs) against the distinct blob bytes it holds;
 //! - C. `search` over that index (the process, as a user runs it): substring, glob, regex,
-//!   medians of 7.
+//!   medians of 7;
+//! - D. `search` at scale: `--scale-layers` layers (default 200) of `--scale-paths` made-up
+//!   paths each (default 10,000: 2,000,000 paths), written through the library into a
+//!   listing cache and an index, 10 layers an image: substring and glob, medians of 7.
 //!
 //! Run it with:
 //!
@@ -322,6 +325,90 @@ fn main() {
         }
         println!(
             "C. search {}: {hits} hits, {:.1} ms (median of 7, the whole process)",
+            query.join(" "),
+            median(times).as_secs_f64() * 1000.0
+        );
+    }
+
+    // D. Search at scale, over made-up layers written through the library.
+    let layers: usize = common::bench_arg("--scale-layers", "200")
+        .parse()
+        .expect("--scale-layers");
+    let per_layer: usize = common::bench_arg("--scale-paths", "10000")
+        .parse()
+        .expect("--scale-paths");
+    let scale = tempfile::tempdir().expect("tempdir");
+    let listings = scale.path().join("layerslayer/listings");
+    let cache = ListingCache::open(listings.clone(), u64::MAX).expect("cache");
+    let index = SearchIndex::open(
+        scale.path().join("layerslayer/search"),
+        ListingCache::open(listings, u64::MAX).expect("cache"),
+    )
+    .expect("index");
+    let started = Instant::now();
+    let mut digests = Vec::new();
+    for layer in 0..layers {
+        let entries: Vec<layerslayer::model::Entry> = (0..per_layer)
+            .map(|i| {
+                let path = match i % 4 {
+                    0 => format!("usr/lib/x86_64-linux-gnu/pkg{layer}/lib{i}.so.{}", i % 7),
+                    1 => format!("usr/share/doc/pkg{layer}/part{i}/copyright"),
+                    2 => format!("opt/app{layer}/node_modules/m{i}/index.js"),
+                    _ => format!("etc/conf{layer}.d/{i}.conf"),
+                };
+                layerslayer::model::Entry::new(path, layerslayer::model::EntryKind::File, i as u64)
+            })
+            .collect();
+        let digest = format!("sha256:{:064x}", layer + 1);
+        let mut writer = cache.writer(&digest, false).expect("cache writer");
+        for entry in &entries {
+            writer.add(entry).expect("cache add");
+        }
+        writer.commit().expect("cache commit");
+        index.add_layer(&digest, &entries).expect("index layer");
+        digests.push(digest);
+    }
+    for (image, chunk) in digests.chunks(10).enumerate() {
+        let record = ImageRecord {
+            reference: format!("localhost:5000/scale/app{image}:1"),
+            manifest_digest: format!("sha256:{:064x}", 1_000_000 + image),
+            platform: None,
+            source_kind: "registry".into(),
+            seen: 0,
+            layers: chunk.to_vec(),
+            not_final: Vec::new(),
+        };
+        index.record_image(record, &mut Vec::new()).expect("record");
+    }
+    let paths = layers * per_layer;
+    let on_disk = dir_bytes(&scale.path().join("layerslayer/search"));
+    println!(
+        "D. {paths} made-up paths in {layers} layers, written in {:.1} s; index on disk {:.1} MiB ({:.1} bytes/path)",
+        started.elapsed().as_secs_f64(),
+        mib(on_disk),
+        on_disk as f64 / paths as f64
+    );
+    let queries: [&[&str]; 3] = [
+        &["lib4242.so"],
+        &["--glob", "**/lib*.so*"],
+        &["no-such-path-anywhere"],
+    ];
+    for query in queries {
+        let mut args = vec!["search", "--csv"];
+        args.extend_from_slice(query);
+        let mut times = Vec::new();
+        let mut hits = 0;
+        for _ in 0..7 {
+            let (took, output) = layerslayer(scale.path(), &args);
+            hits = output
+                .stdout
+                .split(|&b| b == b'\n')
+                .count()
+                .saturating_sub(2);
+            times.push(took);
+        }
+        println!(
+            "D. search {} over {paths} paths: {hits} hits, {:.1} ms (median of 7, the whole process)",
             query.join(" "),
             median(times).as_secs_f64() * 1000.0
         );
