@@ -350,10 +350,11 @@ fn main() {
     for layer in 0..layers {
         let entries: Vec<layerslayer::model::Entry> = (0..per_layer)
             .map(|i| {
-                let path = match i % 4 {
+                // About as many shared libraries as a distribution's layer holds (1 in 50).
+                let path = match i % 50 {
                     0 => format!("usr/lib/x86_64-linux-gnu/pkg{layer}/lib{i}.so.{}", i % 7),
-                    1 => format!("usr/share/doc/pkg{layer}/part{i}/copyright"),
-                    2 => format!("opt/app{layer}/node_modules/m{i}/index.js"),
+                    1..=19 => format!("usr/share/doc/pkg{layer}/part{i}/copyright"),
+                    20..=39 => format!("opt/app{layer}/node_modules/m{i}/index.js"),
                     _ => format!("etc/conf{layer}.d/{i}.conf"),
                 };
                 layerslayer::model::Entry::new(path, layerslayer::model::EntryKind::File, i as u64)
@@ -389,7 +390,7 @@ fn main() {
         on_disk as f64 / paths as f64
     );
     let queries: [&[&str]; 3] = [
-        &["lib4242.so"],
+        &["lib4200.so"],
         &["--glob", "**/lib*.so*"],
         &["no-such-path-anywhere"],
     ];
