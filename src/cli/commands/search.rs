@@ -31,13 +31,10 @@ fn open_index() -> Result<SearchIndex, Failure> {
 /// or not): records it in the search index, as the app does, so that `search` finds it. Only
 /// warns when that fails: the peek itself worked.
 pub(crate) fn record_peeked(typed: &str, engine: bool, image: &ImageInfo) {
-    let (Some(index), Ok(location)) = (SearchIndex::open_default(), Location::parse(typed)) else {
+    let (Some(index), Some(location)) =
+        (SearchIndex::open_default(), location_of(typed, engine).ok())
+    else {
         return;
-    };
-    let location = if engine {
-        location.in_engine(typed)
-    } else {
-        location
     };
     let mut notices = Vec::new();
     let recorded = index.record_listed(ImageRecord::of(typed, &location, image), &mut notices);
@@ -45,6 +42,17 @@ pub(crate) fn record_peeked(typed: &str, engine: bool, image: &ImageInfo) {
     if let Err(error) = recorded {
         eprintln!("warning: could not add the image to the search index: {error}");
     }
+}
+
+/// Where `typed` was read from, as the index records it (`--engine` turning a registry
+/// reference into an engine image, as opening it did).
+fn location_of(typed: &str, engine: bool) -> Result<Location, SourceError> {
+    let location = Location::parse(typed)?;
+    Ok(if engine {
+        location.in_engine(typed)
+    } else {
+        location
+    })
 }
 
 fn say(notices: Vec<Notice>) {
@@ -427,12 +435,7 @@ fn index_one(
         ));
     }
     // It opened, so it parses.
-    let location = Location::parse(image).map_err(|e| Failure::opening(&e, None))?;
-    let location = if access.engine {
-        location.in_engine(image)
-    } else {
-        location
-    };
+    let location = location_of(image, access.engine).map_err(|e| Failure::opening(&e, None))?;
     let record = ImageRecord::of(image, &location, info);
     let mut notices = Vec::new();
     let recorded = index.record_image(record, &mut notices);
