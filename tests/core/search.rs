@@ -14,24 +14,24 @@ use layerslayer::layer::cache::{DEFAULT_MAX_BYTES, ListingCache};
 use layerslayer::search::SearchIndex;
 use serde_json::Value;
 
-fn file(path: &str, size: usize) -> TarItem {
+pub(super) fn file(path: &str, size: usize) -> TarItem {
     TarItem::File(path.to_owned(), vec![b'x'; size], 0o644)
 }
 
-fn layer(items: &[TarItem], name: &str) -> TestLayer {
+pub(super) fn layer(items: &[TarItem], name: &str) -> TestLayer {
     TestLayer::new(items, Compression::Gzip, name)
 }
 
 /// One hit as the tests compare it: (image tag, layer index, path, kind, in_final).
 type HitRow = (String, u64, String, String, bool);
 
-fn run(cache_home: &Path, args: &[&str]) -> Output {
+pub(super) fn run(cache_home: &Path, args: &[&str]) -> Output {
     let mut command = common::layerslayer_command();
     command.env("XDG_CACHE_HOME", cache_home).args(args);
     command.output().expect("run layerslayer")
 }
 
-fn stderr(output: &Output) -> String {
+pub(super) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
@@ -139,7 +139,7 @@ fn indexed_registry() -> Fixture {
     }
 }
 
-fn index_of(cache_home: &Path) -> SearchIndex {
+pub(super) fn index_of(cache_home: &Path) -> SearchIndex {
     let root = cache_home.join("layerslayer");
     let cache = ListingCache::open(root.join("listings"), DEFAULT_MAX_BYTES).expect("cache");
     SearchIndex::open(root.join("search"), cache).expect("index")

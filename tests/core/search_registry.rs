@@ -8,34 +8,17 @@ use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use common::images::{push_image, push_platforms};
 use common::proxy::RegistryProxy;
-use common::{Compression, ImageFormat, TarItem, TestLayer, TestRegistry};
-use layerslayer::layer::cache::{DEFAULT_MAX_BYTES, ListingCache};
-use layerslayer::search::SearchIndex;
+use common::{ImageFormat, TarItem, TestLayer, TestRegistry};
+
+// The same tar items, layers, runs and index as the 8-image tests.
+use super::search::{file, index_of, layer, run, stderr};
 use serde_json::Value;
-
-fn file(path: &str, size: usize) -> TarItem {
-    TarItem::File(path.to_owned(), vec![b'x'; size], 0o644)
-}
-
-fn layer(items: &[TarItem], name: &str) -> TestLayer {
-    TestLayer::new(items, Compression::Gzip, name)
-}
-
-fn run(cache_home: &Path, args: &[&str]) -> Output {
-    let mut command = common::layerslayer_command();
-    command.env("XDG_CACHE_HOME", cache_home).args(args);
-    command.output().expect("run layerslayer")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// One hit: (repo:tag, platform, layer index, path, in_final).
 type HitRow = (String, Option<String>, u64, String, bool);
@@ -61,12 +44,6 @@ fn search(cache_home: &Path, args: &[&str]) -> (i32, BTreeSet<HitRow>) {
         })
         .collect();
     (output.status.code().expect("exit code"), set)
-}
-
-fn index_of(cache_home: &Path) -> SearchIndex {
-    let root = cache_home.join("layerslayer");
-    let cache = ListingCache::open(root.join("listings"), DEFAULT_MAX_BYTES).expect("cache");
-    SearchIndex::open(root.join("search"), cache).expect("index")
 }
 
 /// Files set aside as damaged, and temporary files left in the index.
